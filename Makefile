@@ -1,5 +1,6 @@
 # hvrr — top-level Makefile. See README.md; `make help` lists the targets.
 .DEFAULT_GOAL := all
+.SECONDARY:
 SHELL := /bin/bash
 
 include mk/config.mk

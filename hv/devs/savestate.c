@@ -32,11 +32,26 @@ static uint64_t get(struct sv *s, unsigned n)
     return v;
 }
 
-void sv_put_u8(struct sv *s, uint8_t v) { put(s, v, 1); }
-void sv_put_u16(struct sv *s, uint16_t v) { put(s, v, 2); }
-void sv_put_u32(struct sv *s, uint32_t v) { put(s, v, 4); }
-void sv_put_u64(struct sv *s, uint64_t v) { put(s, v, 8); }
-void sv_put_bool(struct sv *s, bool v) { put(s, v ? 1 : 0, 1); }
+void sv_put_u8(struct sv *s, uint8_t v)
+{
+    put(s, v, 1);
+}
+void sv_put_u16(struct sv *s, uint16_t v)
+{
+    put(s, v, 2);
+}
+void sv_put_u32(struct sv *s, uint32_t v)
+{
+    put(s, v, 4);
+}
+void sv_put_u64(struct sv *s, uint64_t v)
+{
+    put(s, v, 8);
+}
+void sv_put_bool(struct sv *s, bool v)
+{
+    put(s, v ? 1 : 0, 1);
+}
 
 void sv_put_bytes(struct sv *s, const void *p, size_t n)
 {
@@ -89,10 +104,22 @@ void sv_skip_rest(struct sv *s)
         s->pos = s->sec_end;
 }
 
-uint8_t sv_get_u8(struct sv *s) { return (uint8_t)get(s, 1); }
-uint16_t sv_get_u16(struct sv *s) { return (uint16_t)get(s, 2); }
-uint32_t sv_get_u32(struct sv *s) { return (uint32_t)get(s, 4); }
-uint64_t sv_get_u64(struct sv *s) { return get(s, 8); }
+uint8_t sv_get_u8(struct sv *s)
+{
+    return (uint8_t)get(s, 1);
+}
+uint16_t sv_get_u16(struct sv *s)
+{
+    return (uint16_t)get(s, 2);
+}
+uint32_t sv_get_u32(struct sv *s)
+{
+    return (uint32_t)get(s, 4);
+}
+uint64_t sv_get_u64(struct sv *s)
+{
+    return get(s, 8);
+}
 
 bool sv_get_bool(struct sv *s)
 {

@@ -14,12 +14,12 @@
 #include <stdint.h>
 
 struct sv {
-    uint8_t *buf;       /* writer: output buffer */
-    const uint8_t *in;  /* reader: input buffer */
-    size_t cap;         /* writer: capacity; reader: length */
+    uint8_t *buf;      /* writer: output buffer */
+    const uint8_t *in; /* reader: input buffer */
+    size_t cap;        /* writer: capacity; reader: length */
     size_t pos;
-    size_t sec_start;   /* offset of the open section's length field */
-    size_t sec_end;     /* reader: end of the open section */
+    size_t sec_start; /* offset of the open section's length field */
+    size_t sec_end;   /* reader: end of the open section */
     bool err;
 };
 

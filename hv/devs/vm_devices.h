@@ -21,7 +21,7 @@
 #include "hv/devs/uart16550.h"
 
 #define VM_DEVICES_STATE_VERSION 1
-#define VM_DEVICES_SAVE_MAX 4096 /* upper bound of vm_devices_save()'s output */
+#define VM_DEVICES_SAVE_MAX      4096 /* upper bound of vm_devices_save()'s output */
 
 struct vm_devices_config {
     uint64_t rtc_epoch_sec; /* wall-clock seconds at virtual time 0 */
@@ -50,8 +50,8 @@ struct vm_devices {
     struct iobus bus;
     struct vm_devices_config cfg;
     struct vm_devices_hooks hooks;
-    uint64_t now_ns;        /* time of the last call that carried a time */
-    uint32_t requests;      /* bitmask (1 << enum dev_request) seen since last cleared */
+    uint64_t now_ns;   /* time of the last call that carried a time */
+    uint32_t requests; /* bitmask (1 << enum dev_request) seen since last cleared */
 };
 
 void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
