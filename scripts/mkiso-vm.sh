@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Build a BIOS-bootable GRUB ISO holding hv.elf and guest modules.
+#   scripts/mkiso-vm.sh OUT.iso HV.elf "HV ARGS" [GUEST_LIST GUEST_DIR]
+# GUEST_LIST: lines "name expect" (# comments allowed); each guest
+# GUEST_DIR/name.bin becomes `module2 /boot/guests/name.bin name=NAME expect=EXPECT`.
+set -euo pipefail
+out=$1 elf=$2 args=$3 list=${4:-} gdir=${5:-}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/hvrr-iso.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+mkdir -p "$dir/boot/grub" "$dir/boot/guests"
+cp "$elf" "$dir/boot/hv.elf"
+{
+    echo "set timeout=0"
+    echo "set default=0"
+    echo "serial --unit=0 --speed=115200"
+    echo "terminal_output serial"
+    echo "menuentry hvrr {"
+    echo "  multiboot2 /boot/hv.elf $args"
+    if [ -n "$list" ]; then
+        while read -r name expect rest; do
+            case "$name" in ''|\#*) continue ;; esac
+            cp "$gdir/$name.bin" "$dir/boot/guests/$name.bin"
+            echo "  module2 /boot/guests/$name.bin name=$name expect=$expect $rest"
+        done <"$list"
+    fi
+    echo "  boot"
+    echo "}"
+} >"$dir/boot/grub/grub.cfg"
+grub-mkrescue -o "$out" "$dir" >"$dir/mkrescue.log" 2>&1 || { cat "$dir/mkrescue.log" >&2; exit 1; }
