@@ -1,0 +1,8 @@
+# CI part: print a few facts about the platform, then power off.
+echo "HVRR-TEST-BEGIN"
+uname -a
+cat /proc/interrupts
+dmesg | grep -E 'ttyS0|PCI|clocksource|tsc'
+sleep 1
+echo "HVRR-TEST-DONE"
+poweroff -f
