@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "hv/devs/uart16550.h"
+#include "hv/devs/vm_devices.h"
 
 #define BASE 0x3f8
 #define LINE 4
@@ -1250,6 +1251,82 @@ static void test_reset_drops_irq_keeps_modem_inputs(void **st)
     assert_true(uart_next_event_ns(&f->u, f->now) == TIME_NEVER);
 }
 
+/* ---- wiring in the per-VM device set ----------------------------------- */
+
+struct vm_obs {
+    unsigned irq4_calls;
+    bool irq4;
+    uint64_t irq4_time;
+    char tx[64];
+    size_t ntx;
+};
+
+static void obs_irq(void *ctx, unsigned irq, bool level, uint64_t now_ns)
+{
+    struct vm_obs *o = ctx;
+    if (irq != 4)
+        return;
+    o->irq4_calls++;
+    o->irq4 = level;
+    o->irq4_time = now_ns;
+}
+
+static void obs_tx(void *ctx, uint8_t b)
+{
+    struct vm_obs *o = ctx;
+    if (o->ntx < sizeof o->tx)
+        o->tx[o->ntx++] = (char)b;
+}
+
+static void vm_out(struct vm_devices *d, uint16_t port, uint8_t v, uint64_t now)
+{
+    uint32_t x = v;
+    assert_int_equal(vm_devices_io(d, port, 1, true, &x, now), DEV_IO_OK);
+}
+
+static uint8_t vm_in(struct vm_devices *d, uint16_t port, uint64_t now)
+{
+    uint32_t x = 0;
+    assert_int_equal(vm_devices_io(d, port, 1, false, &x, now), DEV_IO_OK);
+    return (uint8_t)x;
+}
+
+static void test_vm_devices_com1_wiring(void **st)
+{
+    (void)st;
+    struct vm_obs o = {0};
+    const struct vm_devices_hooks hooks = {.irq_line = obs_irq, .com1_tx = obs_tx, .ctx = &o};
+    struct vm_devices *d = test_malloc(sizeof *d);
+    vm_devices_init(d, NULL, &hooks, 0);
+    uint64_t t = T0;
+    static const uint8_t setup_seq[][2] = {{3, 0x83}, {0, 0x01}, {1, 0x00}, {3, 0x03},
+                                           {2, 0x01}, {2, 0x81}, {4, 0x0b}, {1, 0x05}};
+    for (unsigned i = 0; i < sizeof setup_seq / sizeof setup_seq[0]; i++)
+        vm_out(d, (uint16_t)(0x3f8 + setup_seq[i][0]), setup_seq[i][1], t);
+    assert_int_equal(vm_in(d, 0x3fa, t), 0xc1);
+    for (const char *p = "ok\r\n"; *p; p++) {
+        assert_int_equal(vm_in(d, 0x3fd, t) & 0x60, 0x60);
+        vm_out(d, 0x3f8, (uint8_t)*p, t);
+    }
+    assert_int_equal(o.ntx, 4);
+    assert_memory_equal(o.tx, "ok\r\n", 4);
+    /* a typed key: IRQ 4 rises at the timeout the device set predicts */
+    assert_int_equal(vm_devices_com1_rx(d, (const uint8_t *)"y", 1, t), 1);
+    assert_int_equal(o.irq4_calls, 0);
+    uint64_t due = t + CTI_115200_8N1;
+    assert_true(vm_devices_next_event_ns(d, t) <= due);
+    vm_devices_advance(d, due - 1);
+    assert_false(o.irq4);
+    vm_devices_advance(d, due);
+    assert_true(o.irq4);
+    assert_true(o.irq4_time == due);
+    assert_int_equal(vm_in(d, 0x3fa, due + 10), 0xcc);
+    assert_int_equal(vm_in(d, 0x3f8, due + 20), 'y');
+    assert_false(o.irq4);
+    assert_int_equal(o.irq4_calls, 2);
+    test_free(d);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1305,6 +1382,7 @@ int main(void)
         T(test_corrupt_restore_rejected),
         T(test_16450_count_limit_on_restore),
         T(test_reset_drops_irq_keeps_modem_inputs),
+        cmocka_unit_test(test_vm_devices_com1_wiring),
     };
     return cmocka_run_group_tests_name("uart16550", tests, NULL, NULL);
 }
