@@ -47,3 +47,9 @@ $(GUEST_KERNEL): | deps-guest
 	$(Q)guest/mkguest.sh kernel $(GUEST_OUT)
 $(GUEST_OUT)/initrd-%.cpio.gz: guest/mkguest.sh guest/initrd/init-common.sh guest/initrd/init-%.sh | deps-guest
 	$(Q)guest/mkguest.sh initrd $* $@
+
+# Validation without the hypervisor: QEMU TCG, the shim plays the hypervisor.
+guest-qemu-test: deps-vm $(QEMU_SHIM) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-test.cpio.gz
+	$(Q)guest/qemu-boot.sh test $(GUEST_OUT)
+guest-qemu-shell: deps-vm $(QEMU_SHIM) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-shell.cpio.gz
+	$(Q)guest/qemu-boot.sh shell $(GUEST_OUT)
