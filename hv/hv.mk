@@ -48,3 +48,4 @@ ALL_TARGETS += $(HV_ELF) $(GUEST_BINS)
 E2E_TIMEOUT ?= 300
 e2e: deps-vm $(HV_ISO)
 	$(Q)tests/e2e/run-e2e.sh $(HV_ISO) tests/guests/guests.list $(BUILD)/e2e $(E2E_TIMEOUT)
+TEST_TARGETS += e2e

@@ -1,11 +1,177 @@
 /* Hypervisor entry after boot.S: host tables, log, memory, TSC calibration,
- * then one VM per guest named on the command line / by the GRUB modules. */
+ * VMX, then the guests:
+ *   hv=tests (default): every multiboot2 module is a test guest (flat binary
+ *     loaded at 0x8000) run in a fresh VM; module args name=N expect=E with E
+ *     poweroff (default) or triple-fault. One result line per guest, then
+ *     "hvrr: RESULT PASS|FAIL passed/total".
+ *   guest=linux: modules vlbl, bzImage[, initrd] placed per guest/vlbl/bootinfo.h.
+ * Other options: mem=128M (guest RAM), timeout=S (virtual seconds per guest,
+ * 0 = none), poweroff=1 (end the emulator when done), bench=native:N (time N
+ * host `out 0x80` without VMX first), cmdline=... (Linux; the rest of the line). */
+#include "guest/vlbl/bootinfo.h"
 #include "hv/arch.h"
 #include "hv/cpu.h"
 #include "hv/lib.h"
 #include "hv/mm.h"
+#include "hv/tsc.h"
+#include "hv/vm.h"
 
 #define MB2_BOOT_MAGIC 0x36d76289u
+
+/* Value of key=... in a space-separated line (the rest of the line for
+ * "cmdline"); returns its length or -1. */
+static int get_arg(const char *line, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (const char *p = line; *p;) {
+        while (*p == ' ')
+            p++;
+        if (!strncmp(p, key, kl) && p[kl] == '=') {
+            const char *v = p + kl + 1;
+            size_t n = 0;
+            bool rest = !strncmp(key, "cmdline", 8);
+            while (v[n] && (rest || v[n] != ' '))
+                n++;
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(out, v, n);
+            out[n] = 0;
+            return (int)n;
+        }
+        while (*p && *p != ' ')
+            p++;
+    }
+    return -1;
+}
+
+static uint64_t parse_u64(const char *s)
+{
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    if (*s == 'K' || *s == 'k')
+        v <<= 10;
+    else if (*s == 'M' || *s == 'm')
+        v <<= 20;
+    else if (*s == 'G' || *s == 'g')
+        v <<= 30;
+    return v;
+}
+
+static struct vm the_vm;
+static struct vm_config base_cfg;
+
+static void bench_native(uint64_t n)
+{
+    uint64_t t0 = rdtsc();
+    for (uint64_t i = 0; i < n; i++)
+        outb(0x80, (uint8_t)i);
+    uint64_t t1 = rdtsc();
+    hv_log("bench: native out 0x80 x %lu: %lu TSC ticks, %lu ticks each", n, t1 - t0,
+           n ? (t1 - t0) / n : 0);
+}
+
+/* Runs one test guest; returns true if it passed. */
+static bool run_test_guest(const struct mb_module *m, unsigned idx)
+{
+    char name[32] = "guest", expect[32] = "poweroff";
+    get_arg(m->cmdline, "name", name, sizeof name);
+    get_arg(m->cmdline, "expect", expect, sizeof expect);
+    uint64_t size = m->end - m->start;
+    if (size > HVRR_VLBL_MAX) {
+        hv_log("GUEST %s FAIL image too large (%lu bytes)", name, size);
+        return false;
+    }
+    struct mm_state mark;
+    mm_mark(&mark);
+    struct vm_config cfg = base_cfg;
+    cfg.vpid = (uint16_t)(idx + 1);
+    struct vm *vm = &the_vm;
+    bool ok = false;
+    hv_log("GUEST %s: start (%lu bytes, expect %s)", name, size, expect);
+    if (vm_create(vm, &cfg) == 0) {
+        memcpy(vm_gpa(vm, HVRR_VLBL_GPA), phys_to_virt(m->start), size);
+        uint64_t h0 = rdtsc();
+        enum vm_stop s = vm_run_vcpu(vm);
+        uint64_t h1 = rdtsc();
+        uint64_t gtsc = vmx_guest_tsc_now(&vm->vcpu.vmx);
+        bool end_ok = !strncmp(vm_stop_name(s), expect, 32);
+        ok = end_ok && vm->fail_lines == 0 && vm->pass_lines > 0;
+        vm_print_stats(vm);
+        hv_log("  host TSC %lu for %lu exits (%lu per exit), guest virtual time %lu us", h1 - h0,
+               vm->total_exits, vm->total_exits ? (h1 - h0) / vm->total_exits : 0,
+               vm_now_ns(vm, gtsc) / 1000);
+        hv_log("GUEST %s %s: ended by %s (expected %s), %u PASS / %u FAIL lines", name,
+               ok ? "PASS" : "FAIL", vm_stop_name(s), expect, vm->pass_lines, vm->fail_lines);
+        vm_destroy(vm);
+    } else {
+        hv_log("GUEST %s FAIL: VM creation failed", name);
+    }
+    mm_release(&mark);
+    return ok;
+}
+
+static const struct mb_module *find_module(const struct boot_info *bi, const char *what,
+                                           unsigned fallback)
+{
+    for (unsigned i = 0; i < bi->nmods; i++)
+        if (strstr_n(bi->mods[i].cmdline, strlen(bi->mods[i].cmdline), what))
+            return &bi->mods[i];
+    return fallback < bi->nmods ? &bi->mods[fallback] : NULL;
+}
+
+/* Linux: place vlbl, bzImage, initrd, command line and bootinfo. */
+static int run_linux(const struct boot_info *bi)
+{
+    const struct mb_module *vlbl = find_module(bi, "vlbl", 0);
+    const struct mb_module *kern = find_module(bi, "bzImage", 1);
+    const struct mb_module *initrd = find_module(bi, "initrd", 2);
+    if (!vlbl || !kern) {
+        hv_log("guest=linux needs modules vlbl and bzImage (and optionally initrd)");
+        return -1;
+    }
+    static char cmdline[HVRR_CMDLINE_MAX];
+    if (get_arg(bi->cmdline, "cmdline", cmdline, sizeof cmdline) < 0)
+        memcpy(cmdline, "console=ttyS0", 14);
+    struct vm *vm = &the_vm;
+    struct vm_config cfg = base_cfg;
+    cfg.vpid = 1;
+    cfg.time_limit_ns = 0;
+    if (vm_create(vm, &cfg) != 0)
+        return -1;
+    uint64_t vsz = vlbl->end - vlbl->start, ksz = kern->end - kern->start;
+    uint64_t isz = initrd ? initrd->end - initrd->start : 0;
+    uint64_t igpa = isz ? (cfg.ram_bytes - isz) & ~(PAGE_SIZE - 1) : 0;
+    if (vsz > HVRR_VLBL_MAX || HVRR_KERNEL_GPA + ksz > (isz ? igpa : cfg.ram_bytes)) {
+        hv_log("linux: images do not fit in %lu MiB of guest RAM", cfg.ram_bytes >> 20);
+        return -1;
+    }
+    memcpy(vm_gpa(vm, HVRR_VLBL_GPA), phys_to_virt(vlbl->start), vsz);
+    memcpy(vm_gpa(vm, HVRR_KERNEL_GPA), phys_to_virt(kern->start), ksz);
+    if (isz)
+        memcpy(vm_gpa(vm, igpa), phys_to_virt(initrd->start), isz);
+    size_t clen = strlen(cmdline);
+    memcpy(vm_gpa(vm, HVRR_CMDLINE_GPA), cmdline, clen + 1);
+    struct hvrr_bootinfo *b = vm_gpa(vm, HVRR_BOOTINFO_GPA);
+    *b = (struct hvrr_bootinfo){
+        .magic = HVRR_BOOTINFO_MAGIC,
+        .version = HVRR_BOOTINFO_VERSION,
+        .ram_bytes = cfg.ram_bytes,
+        .kernel_gpa = HVRR_KERNEL_GPA,
+        .kernel_size = ksz,
+        .initrd_gpa = igpa,
+        .initrd_size = isz,
+        .cmdline_gpa = HVRR_CMDLINE_GPA,
+        .cmdline_len = (uint32_t)clen,
+    };
+    hv_log("linux: vlbl %lu B, bzImage %lu B at 0x%x, initrd %lu B at 0x%lx, cmdline '%s'", vsz,
+           ksz, HVRR_KERNEL_GPA, isz, igpa, cmdline);
+    enum vm_stop s = vm_run_vcpu(vm);
+    vm_print_stats(vm);
+    hv_log("linux guest ended by %s", vm_stop_name(s));
+    hv_log("RESULT %s linux %s", s == VM_STOP_POWEROFF ? "PASS" : "FAIL", vm_stop_name(s));
+    return 0;
+}
 
 void hv_main(uint32_t magic, uint64_t mbi);
 void hv_main(uint32_t magic, uint64_t mbi)
@@ -19,6 +185,39 @@ void hv_main(uint32_t magic, uint64_t mbi)
     mm_init(mbi, &bi);
     hv_log("cmdline: '%s', %u module(s), %lu MiB RAM, %lu MiB free", bi.cmdline, bi.nmods,
            bi.ram_total >> 20, mm_free_bytes() >> 20);
-    hv_log("RESULT PASS 0/0");
-    hv_poweroff();
+
+    char arg[64];
+    base_cfg.ram_bytes = 128ull << 20;
+    if (get_arg(bi.cmdline, "mem", arg, sizeof arg) > 0)
+        base_cfg.ram_bytes = align_up(parse_u64(arg), 2ull << 20);
+    base_cfg.time_limit_ns = 20ull * 1000000000ull;
+    if (get_arg(bi.cmdline, "timeout", arg, sizeof arg) > 0)
+        base_cfg.time_limit_ns = parse_u64(arg) * 1000000000ull;
+    bool poweroff = get_arg(bi.cmdline, "poweroff", arg, sizeof arg) > 0 && arg[0] == '1';
+
+    base_cfg.tsc_hz = tsc_calibrate();
+    hv_log("TSC %lu Hz (calibrated against the PIT)", base_cfg.tsc_hz);
+    if (get_arg(bi.cmdline, "bench", arg, sizeof arg) > 0 && !strncmp(arg, "native:", 7))
+        bench_native(parse_u64(arg + 7));
+
+    if (vmx_init() != 0) {
+        hv_log("RESULT FAIL VMX unavailable");
+        if (poweroff)
+            hv_poweroff();
+        cpu_halt_forever();
+    }
+
+    if (get_arg(bi.cmdline, "guest", arg, sizeof arg) > 0 && !strncmp(arg, "linux", 6)) {
+        if (run_linux(&bi) != 0)
+            hv_log("RESULT FAIL linux guest could not start");
+    } else {
+        unsigned passed = 0;
+        for (unsigned i = 0; i < bi.nmods; i++)
+            passed += run_test_guest(&bi.mods[i], i);
+        hv_log("RESULT %s %u/%u", passed == bi.nmods && bi.nmods ? "PASS" : "FAIL", passed,
+               bi.nmods);
+    }
+    if (poweroff)
+        hv_poweroff();
+    cpu_halt_forever();
 }

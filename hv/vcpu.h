@@ -1,0 +1,29 @@
+/* Per-vCPU handling: what a vCPU answers on its own (CPUID, MSRs, XSETBV,
+ * control registers, HLT). Everything else goes to the VM layer (vm.c). */
+#ifndef HVRR_VCPU_H
+#define HVRR_VCPU_H
+
+#include "hv/vmx/vmx.h"
+
+struct vm;
+
+struct vcpu {
+    struct vmx_vcpu vmx;
+    struct vm *vm;
+    uint64_t tsc_hz;       /* frequency the guest is told (CPUID 0x15/0x16) */
+    uint64_t misc_enable;  /* IA32_MISC_ENABLE as the guest last wrote it */
+    uint64_t unknown_msrs; /* accesses answered with #GP */
+};
+
+enum vcpu_result {
+    VCPU_HANDLED = 0, /* done: resume the guest */
+    VCPU_NOT_MINE,    /* the VM layer handles this exit */
+    VCPU_HALTED,      /* HLT retired: the VM decides how time moves on */
+};
+
+/* Handles e if it is local to the vCPU; fills the exit's result fields. */
+enum vcpu_result vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);
+/* The guest-visible CPUID (pure function of the leaf and the vCPU state). */
+void vcpu_cpuid(const struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+
+#endif

@@ -1,0 +1,251 @@
+/* VM layer: owns guest memory, the device set and virtual time, and runs the
+ * vCPU loop: prepare the entry (inject a pending PIC interrupt or ask for an
+ * interrupt window, arm the preemption timer for the next device deadline),
+ * enter, then let the vCPU handle local exits and handle the rest here. */
+#include "hv/vm.h"
+#include "hv/arch.h"
+#include "hv/lib.h"
+#include "hv/mm.h"
+#include "hv/tsc.h"
+
+const char *vm_stop_name(enum vm_stop s)
+{
+    switch (s) {
+    case VM_RUNNING: return "running";
+    case VM_STOP_POWEROFF: return "poweroff";
+    case VM_STOP_RESET: return "reset";
+    case VM_STOP_TRIPLE_FAULT: return "triple-fault";
+    case VM_STOP_IDLE: return "idle-forever";
+    case VM_STOP_TIMEOUT: return "timeout";
+    case VM_STOP_FATAL: return "fatal";
+    }
+    return "?";
+}
+
+uint64_t vm_now_ns(const struct vm *vm, uint64_t guest_tsc)
+{
+    return tsc_to_ns(guest_tsc, vm->cfg.tsc_hz);
+}
+
+/* ---- device hooks ---- */
+static void on_com1_tx(void *ctx, uint8_t byte)
+{
+    struct vm *vm = ctx;
+    char c = (char)byte;
+    if (c == '\n')
+        serial_putc('\r');
+    serial_putc(c);
+    if (c == '\n' || vm->line_len + 1 >= sizeof vm->line) {
+        vm->line[vm->line_len] = 0;
+        if (!strncmp(vm->line, "PASS", 4))
+            vm->pass_lines++;
+        else if (!strncmp(vm->line, "FAIL", 4))
+            vm->fail_lines++;
+        vm->line_len = 0;
+    } else if (c != '\r') {
+        vm->line[vm->line_len++] = c;
+    }
+}
+
+static void on_request(void *ctx, enum dev_request what)
+{
+    struct vm *vm = ctx;
+    if (vm->stop == VM_RUNNING)
+        vm->stop = what == DEV_REQ_RESET ? VM_STOP_RESET : VM_STOP_POWEROFF;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+    memset(vm, 0, sizeof *vm);
+    vm->cfg = *cfg;
+    vm->ram_hpa = mm_alloc_raw(cfg->ram_bytes, 2ull << 20);
+    if (!vm->ram_hpa) {
+        hv_log("vm: cannot allocate %lu MiB of guest RAM", cfg->ram_bytes >> 20);
+        return -1;
+    }
+    memset(phys_to_virt(vm->ram_hpa), 0, cfg->ram_bytes);
+    if (ept_build(&vm->ept, vm->ram_hpa, cfg->ram_bytes) != 0)
+        return -1;
+    struct vm_devices_config dc = {.rtc_epoch_sec = 1767225600ull}; /* 2026-01-01 00:00 UTC */
+    struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
+    vm_devices_init(&vm->devs, &dc, &hooks, 0);
+    vm->vcpu.vm = vm;
+    vm->vcpu.tsc_hz = cfg->tsc_hz;
+    vm->vcpu.misc_enable = 1; /* fast strings */
+    /* Guest TSC starts at 0 when the VM is created. */
+    uint64_t now = rdtsc();
+    vm->start_tsc = now;
+    if (vmx_vcpu_init(&vm->vcpu.vmx, &vm->ept, cfg->vpid, 0x8000, 0x6ff0, -now) != 0) {
+        hv_log("vm: VMCS setup failed");
+        return -1;
+    }
+    return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+    vmx_vcpu_destroy(&vm->vcpu.vmx);
+}
+
+void vm_port_io(struct vm_devices *d, struct vm_exit *e, uint64_t now_ns)
+{
+    uint32_t val = e->io.in ? 0 : e->io.value;
+    vm_devices_io(d, e->io.port, e->io.size, !e->io.in, &val, now_ns);
+    if (e->io.in)
+        e->io.value = val & dev_size_mask(e->io.size);
+}
+
+static void fatal(struct vm *vm, const struct vm_exit *e, const char *why)
+{
+    hv_log("VM stopped: %s", why);
+    vmx_dump_guest(&vm->vcpu.vmx, e);
+    vm->stop = VM_STOP_FATAL;
+}
+
+static void handle_io(struct vm *vm, struct vm_exit *e)
+{
+    if (e->io.string) {
+        fatal(vm, e, "string port I/O (INS/OUTS) is not supported");
+        return;
+    }
+    vm_port_io(&vm->devs, e, vm_now_ns(vm, e->guest_tsc));
+    if (e->io.in) {
+        uint64_t rax = vmx_guest_reg(&vm->vcpu.vmx, R_RAX);
+        uint64_t mask = dev_size_mask(e->io.size);
+        if (e->io.size == 4)
+            rax = e->io.value; /* 32-bit destination zero-extends */
+        else
+            rax = (rax & ~mask) | e->io.value;
+        vmx_set_guest_reg(&vm->vcpu.vmx, R_RAX, rax);
+    }
+    vmx_skip_insn(&vm->vcpu.vmx, e);
+}
+
+/* HLT retired. IF=0: nothing can wake the vCPU -> power-off. IF=1: move
+ * virtual time to the next device deadline by raising the TSC offset. */
+static void handle_halt(struct vm *vm, const struct vm_exit *e)
+{
+    struct vmx_vcpu *v = &vm->vcpu.vmx;
+    if (!(vmx_guest_rflags() & (1u << 9))) {
+        vm->stop = VM_STOP_POWEROFF;
+        return;
+    }
+    uint64_t now = vm_now_ns(vm, e->guest_tsc);
+    vm_devices_advance(&vm->devs, now);
+    if (vm_devices_intr(&vm->devs))
+        return;
+    uint64_t next = vm_devices_next_event_ns(&vm->devs, now);
+    if (next == TIME_NEVER) {
+        vm->stop = VM_STOP_IDLE;
+        return;
+    }
+    if (vm->cfg.time_limit_ns && next > vm->cfg.time_limit_ns)
+        next = vm->cfg.time_limit_ns;
+    uint64_t target = ns_to_tsc_ceil(next, vm->cfg.tsc_hz);
+    uint64_t cur = vmx_guest_tsc_now(v);
+    if (target > cur) {
+        vmx_set_tsc_offset(v, v->tsc_offset + (target - cur));
+        vm->hlt_skipped_ns += next - now;
+    }
+    vm_devices_advance(&vm->devs, vm_now_ns(vm, vmx_guest_tsc_now(v)));
+}
+
+static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
+{
+    switch (e->reason) {
+    case EXIT_IO: handle_io(vm, e); break;
+    case EXIT_PREEMPT_TIMER:
+    case EXIT_INTR_WINDOW:
+    case EXIT_EXT_INTR: break; /* the next entry's preparation does the work */
+    case EXIT_TRIPLE_FAULT:
+        hv_log("guest triple fault (shutdown) at rip 0x%lx", e->rip);
+        vmx_dump_guest(&vm->vcpu.vmx, e);
+        vm->stop = VM_STOP_TRIPLE_FAULT;
+        break;
+    case EXIT_EPT_VIOLATION: fatal(vm, e, "EPT violation: guest access outside its RAM"); break;
+    case EXIT_EPT_MISCONFIG: fatal(vm, e, "EPT misconfiguration"); break;
+    case EXIT_VMFAIL: fatal(vm, e, "VM entry failed (VMfail)"); break;
+    case EXIT_BAD_GUEST_STATE:
+    case EXIT_BAD_MSR_LOAD:
+    case EXIT_MCE_ENTRY: fatal(vm, e, "VM entry failed"); break;
+    default: fatal(vm, e, "unhandled VM exit"); break;
+    }
+}
+
+static void poll_console(struct vm *vm, uint64_t now)
+{
+    uint8_t buf[16];
+    size_t n = 0;
+    int c;
+    while (n < sizeof buf && (c = serial_getc()) >= 0)
+        buf[n++] = (uint8_t)c;
+    if (n)
+        vm_devices_com1_rx(&vm->devs, buf, n, now);
+}
+
+/* Before each entry: bring devices up to date, deliver or wait for INTR,
+ * arm the preemption timer for the next device event. */
+static void prepare_entry(struct vm *vm)
+{
+    struct vmx_vcpu *v = &vm->vcpu.vmx;
+    uint64_t now = vm_now_ns(vm, vmx_guest_tsc_now(v));
+    if (vm->cfg.time_limit_ns && now >= vm->cfg.time_limit_ns) {
+        vm->stop = VM_STOP_TIMEOUT;
+        return;
+    }
+    if ((vm->total_exits & 255) == 0)
+        poll_console(vm, now);
+    vm_devices_advance(&vm->devs, now);
+    bool want_window = false;
+    if (vm_devices_intr(&vm->devs)) {
+        if (vmx_interruptible()) {
+            uint8_t vec = vm_devices_ack(&vm->devs, now);
+            vmx_inject_extint(vec);
+            vm->injected_irqs++;
+        } else {
+            want_window = true; /* exit as soon as the guest can take it */
+        }
+    }
+    vmx_set_intr_window(want_window);
+    uint64_t next = vm_devices_next_event_ns(&vm->devs, now);
+    if (vm->cfg.time_limit_ns && (next == TIME_NEVER || next > vm->cfg.time_limit_ns))
+        next = vm->cfg.time_limit_ns;
+    v->preempt_deadline = next == TIME_NEVER ? UINT64_MAX : ns_to_tsc_ceil(next, vm->cfg.tsc_hz);
+}
+
+enum vm_stop vm_run_vcpu(struct vm *vm)
+{
+    struct vcpu *vc = &vm->vcpu;
+    while (vm->stop == VM_RUNNING) {
+        prepare_entry(vm);
+        if (vm->stop != VM_RUNNING)
+            break;
+        struct vm_exit e = vmx_vcpu_run(&vc->vmx);
+        vm->total_exits++;
+        vm->exits[e.reason < EXIT_REASON_MAX ? e.reason : EXIT_REASON_MAX]++;
+        if (e.reason != EXIT_VMFAIL && !(e.raw_reason & (1u << 31)))
+            vmx_requeue_idt_vectoring(&e);
+        switch (vcpu_handle_exit(vc, &e)) {
+        case VCPU_HANDLED: break;
+        case VCPU_HALTED: handle_halt(vm, &e); break;
+        case VCPU_NOT_MINE: vm_handle_exit(vm, &e); break;
+        }
+    }
+    return vm->stop;
+}
+
+void vm_print_stats(const struct vm *vm)
+{
+    char buf[400];
+    int n = 0;
+    for (unsigned r = 0; r <= EXIT_REASON_MAX; r++) {
+        if (!vm->exits[r] || n > (int)sizeof buf - 40)
+            continue;
+        n += hv_snprintf(buf + n, sizeof buf - (size_t)n, " %s=%lu",
+                         r < EXIT_REASON_MAX ? vmx_exit_name(r) : "other", vm->exits[r]);
+    }
+    hv_log("  exits %lu:%s", vm->total_exits, buf);
+    hv_log("  irqs injected %lu, idle time skipped %lu us, unknown ports r/w %lu/%lu",
+           vm->injected_irqs, vm->hlt_skipped_ns / 1000, vm->devs.bus.unknown_reads,
+           vm->devs.bus.unknown_writes);
+}

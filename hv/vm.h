@@ -1,0 +1,60 @@
+/* One virtual machine: guest RAM behind EPT, the legacy device set, one
+ * vCPU, virtual time derived from the guest TSC, and why the VM stopped. */
+#ifndef HVRR_VM_H
+#define HVRR_VM_H
+
+#include "hv/devs/vm_devices.h"
+#include "hv/vcpu.h"
+#include "hv/vmx/vmx.h"
+
+enum vm_stop {
+    VM_RUNNING = 0,
+    VM_STOP_POWEROFF,     /* HLT with IF=0, or a device power-off request */
+    VM_STOP_RESET,        /* a device reset request (8042 pulse, port 0xcf9) */
+    VM_STOP_TRIPLE_FAULT, /* shutdown: ends this VM only */
+    VM_STOP_IDLE,         /* HLT with IF=1 and no device event will ever come */
+    VM_STOP_TIMEOUT,      /* virtual-time budget used up */
+    VM_STOP_FATAL,        /* unhandled exit, EPT violation, failed entry */
+};
+const char *vm_stop_name(enum vm_stop s);
+
+struct vm_config {
+    uint64_t ram_bytes;
+    uint64_t tsc_hz;
+    uint64_t time_limit_ns; /* 0 = none */
+    uint16_t vpid;
+};
+
+struct vm {
+    struct vm_devices devs;
+    struct vcpu vcpu;
+    struct ept ept;
+    struct vm_config cfg;
+    uint64_t ram_hpa;
+    enum vm_stop stop;
+    uint64_t exits[EXIT_REASON_MAX + 1]; /* per reason; the last slot counts the rest */
+    uint64_t total_exits, injected_irqs, hlt_skipped_ns;
+    uint64_t start_tsc; /* host TSC at VM creation (wall-ish cost measurement) */
+    /* Guest console line tracking: PASS/FAIL lines seen. */
+    char line[128];
+    unsigned line_len;
+    unsigned pass_lines, fail_lines;
+};
+
+/* Creates the VM (RAM, EPT, devices, vCPU in real mode at 0:0x8000) using
+ * memory from mm; returns 0 or -1. Guest RAM is zeroed. */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+void vm_destroy(struct vm *vm);
+static inline void *vm_gpa(struct vm *vm, uint64_t gpa)
+{
+    return (void *)(uintptr_t)(vm->ram_hpa + gpa);
+}
+/* Runs the vCPU until the VM stops; returns why. */
+enum vm_stop vm_run_vcpu(struct vm *vm);
+/* VM-level handling of one port access: a pure function of the device state,
+ * the exit and the virtual time (fills e->io.value for an IN). */
+void vm_port_io(struct vm_devices *d, struct vm_exit *e, uint64_t now_ns);
+uint64_t vm_now_ns(const struct vm *vm, uint64_t guest_tsc);
+void vm_print_stats(const struct vm *vm);
+
+#endif
