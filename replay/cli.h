@@ -1,0 +1,46 @@
+/* Shared pieces of the `hvrr` CLI: the subcommand table entry type, usage
+ * errors, reading a trace file and formatting one item per line.
+ *
+ * Adding a subcommand: write replay/cmd_NAME.c with `int cmd_NAME(int argc,
+ * char **argv)` (argv[0] is the subcommand name), declare it below and add
+ * one line to the table in replay/hvrr.c. Exit codes: 0 success, 1 bad or
+ * unreadable input, 2 usage error.
+ */
+#ifndef HVRR_CLI_H
+#define HVRR_CLI_H
+
+#include <stdio.h>
+
+#include "trace/trace_reader.h"
+
+#define CLI_OK        0
+#define CLI_BAD_INPUT 1
+#define CLI_USAGE     2
+
+struct cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+int cmd_dump(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+
+/* Prints "hvrr CMD: message" and a --help hint to stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses an unsigned number (decimal, 0x hex, optional k/M/G suffix). */
+int cli_parse_u64(const char *s, unsigned long long *out);
+
+/* Streams the trace at path ("-" for stdin) through fn. fn returns 0 to go
+ * on, non-zero to stop. Returns 0, or CLI_BAD_INPUT after printing why
+ * (cannot open, reader failure). Reader statistics land in *st. */
+typedef int (*cli_item_fn)(void *ctx, const struct trace_item *it);
+int cli_read_trace(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
+                   struct trace_reader_stats *st);
+
+/* One human-readable line (no newline) for an item. */
+void cli_format_item(char *buf, size_t len, const struct trace_item *it);
+
+#endif

@@ -1,0 +1,215 @@
+/* The trace's records as plain C values, shared by the writer (hypervisor and
+ * host) and the reader (host). The wire schema is trace/hvrr.proto; the file
+ * layout is docs/trace-format.md. Nothing here depends on hv/ or on libc
+ * beyond the standard integer headers.
+ */
+#ifndef HVRR_TRACE_H
+#define HVRR_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRACE_FORMAT_VERSION 1
+
+/* VMX basic exit reasons (SDM vol. 3 appendix C); the proto's ExitReason. */
+enum trace_exit_reason {
+    TRACE_EXIT_EXCEPTION_NMI = 0,
+    TRACE_EXIT_EXTERNAL_INTERRUPT = 1,
+    TRACE_EXIT_TRIPLE_FAULT = 2,
+    TRACE_EXIT_INIT_SIGNAL = 3,
+    TRACE_EXIT_SIPI = 4,
+    TRACE_EXIT_INTERRUPT_WINDOW = 7,
+    TRACE_EXIT_NMI_WINDOW = 8,
+    TRACE_EXIT_TASK_SWITCH = 9,
+    TRACE_EXIT_CPUID = 10,
+    TRACE_EXIT_HLT = 12,
+    TRACE_EXIT_INVD = 13,
+    TRACE_EXIT_INVLPG = 14,
+    TRACE_EXIT_RDPMC = 15,
+    TRACE_EXIT_RDTSC = 16,
+    TRACE_EXIT_VMCALL = 18,
+    TRACE_EXIT_CR_ACCESS = 28,
+    TRACE_EXIT_DR_ACCESS = 29,
+    TRACE_EXIT_IO_INSTRUCTION = 30,
+    TRACE_EXIT_RDMSR = 31,
+    TRACE_EXIT_WRMSR = 32,
+    TRACE_EXIT_ENTRY_FAIL_GUEST_STATE = 33,
+    TRACE_EXIT_ENTRY_FAIL_MSR_LOAD = 34,
+    TRACE_EXIT_MWAIT = 36,
+    TRACE_EXIT_MONITOR_TRAP_FLAG = 37,
+    TRACE_EXIT_MONITOR = 39,
+    TRACE_EXIT_PAUSE = 40,
+    TRACE_EXIT_ENTRY_FAIL_MACHINE_CHECK = 41,
+    TRACE_EXIT_TPR_BELOW_THRESHOLD = 43,
+    TRACE_EXIT_APIC_ACCESS = 44,
+    TRACE_EXIT_EPT_VIOLATION = 48,
+    TRACE_EXIT_EPT_MISCONFIG = 49,
+    TRACE_EXIT_PREEMPTION_TIMER = 52,
+    TRACE_EXIT_WBINVD = 54,
+    TRACE_EXIT_XSETBV = 55,
+    TRACE_EXIT_RDRAND = 57,
+    TRACE_EXIT_RDSEED = 61,
+    TRACE_EXIT_REASON_MAX = 64 /* reasons are < this */
+};
+
+/* Which detail an exit carries (at most one). */
+enum trace_detail {
+    TRACE_DETAIL_NONE = 0,
+    TRACE_DETAIL_IO,
+    TRACE_DETAIL_CPUID,
+    TRACE_DETAIL_MSR,
+    TRACE_DETAIL_XSETBV,
+    TRACE_DETAIL_CR,
+    TRACE_DETAIL_EPT,
+    TRACE_DETAIL_EXTINT
+};
+
+enum trace_cr_access {
+    TRACE_CR_MOV_TO = 0,
+    TRACE_CR_MOV_FROM = 1,
+    TRACE_CR_CLTS = 2,
+    TRACE_CR_LMSW = 3
+};
+enum trace_ept_access { TRACE_EPT_READ = 1, TRACE_EPT_WRITE = 2, TRACE_EPT_FETCH = 4 };
+
+struct trace_exit {
+    uint64_t seq;  /* exit sequence number, normally previous + 1 */
+    uint64_t tsc;  /* guest TSC at the exit */
+    uint64_t rip;  /* guest RIP */
+    uint64_t qual; /* exit qualification */
+    uint32_t vcpu;
+    uint32_t reason; /* enum trace_exit_reason */
+    uint32_t insn_len;
+    enum trace_detail detail;
+    union {
+        struct {
+            uint16_t port;
+            uint8_t size; /* 1, 2, 4 */
+            bool write;
+            uint32_t value; /* written, or returned to the guest */
+        } io;
+        struct {
+            uint32_t leaf, subleaf, eax, ebx, ecx, edx;
+        } cpuid;
+        struct {
+            uint32_t index;
+            bool write;
+            uint64_t value;
+        } msr;
+        struct {
+            uint32_t xcr;
+            uint64_t value;
+        } xsetbv;
+        struct {
+            uint8_t cr, access, gpr; /* access: enum trace_cr_access */
+            uint64_t value;
+        } cr;
+        struct {
+            uint64_t gpa, gla, value;
+            uint32_t access; /* enum trace_ept_access bits */
+            uint32_t size;
+        } ept;
+        struct {
+            uint8_t vector;
+        } extint;
+    } u;
+};
+
+enum trace_dev_kind {
+    TRACE_DEV_IRQ_LINE = 1, /* a PIC input pin changed level */
+    TRACE_DEV_INJECT,       /* interrupt acknowledged, vector injected */
+    TRACE_DEV_UART_RX,      /* host bytes fed to a UART */
+    TRACE_DEV_TIMER_EDGE,   /* a timer output changed level */
+    TRACE_DEV_INTR,         /* PIC INTR output changed level */
+    TRACE_DEV_REQUEST       /* reset / power-off request */
+};
+
+enum trace_timer_source {
+    TRACE_TIMER_PIT0 = 0,
+    TRACE_TIMER_PIT2 = 1,
+    TRACE_TIMER_RTC = 2,
+    TRACE_TIMER_PREEMPTION = 3
+};
+
+struct trace_dev_event {
+    uint64_t tsc; /* guest TSC of the exit during which it happened */
+    uint32_t vcpu;
+    enum trace_dev_kind kind;
+    union {
+        struct {
+            uint32_t irq;
+            bool level;
+        } irq;
+        struct {
+            uint8_t vector;
+        } inject;
+        struct {
+            uint16_t port;
+            const uint8_t *data; /* reader: valid until the next read */
+            size_t len;
+        } uart_rx;
+        struct {
+            uint32_t source; /* enum trace_timer_source */
+            bool level;
+        } timer;
+        struct {
+            bool level;
+        } intr;
+        struct {
+            uint32_t what; /* 1 reset, 2 power-off */
+        } request;
+    } u;
+};
+
+struct trace_checkpoint {
+    uint64_t seq; /* state after exit seq-1 was handled */
+    uint64_t tsc;
+    uint64_t time_ns;
+    uint32_t devices_version;
+    const void *devices; /* opaque device-state blob */
+    size_t devices_len;
+};
+
+struct trace_device {
+    const char *name;
+    uint16_t port_base;
+    uint16_t port_count;
+    int irq; /* -1: none */
+};
+
+struct trace_header {
+    uint32_t format_version; /* writer fills in TRACE_FORMAT_VERSION if 0 */
+    const char *hv_build_id;
+    const char *devmodel_version;
+    const char *cmdline;
+    uint64_t ram_bytes;
+    uint32_t vcpus;
+    uint64_t tsc_hz;
+    size_t ndevices;
+    const struct trace_device *devices;
+    bool has_start;
+    struct trace_checkpoint start;
+};
+
+enum trace_end_reason {
+    TRACE_END_STOPPED = 0,
+    TRACE_END_POWEROFF = 1,
+    TRACE_END_RESET = 2,
+    TRACE_END_TRIPLE_FAULT = 3,
+    TRACE_END_ERROR = 4
+};
+
+struct trace_end {
+    uint64_t exits;
+    uint64_t records;
+    uint32_t reason; /* enum trace_end_reason */
+};
+
+/* Names for printing; never NULL ("?" or a number-free placeholder). */
+const char *trace_exit_reason_name(uint32_t reason);
+const char *trace_dev_kind_name(enum trace_dev_kind kind);
+const char *trace_end_reason_name(uint32_t reason);
+const char *trace_timer_source_name(uint32_t source);
+
+#endif
