@@ -1,6 +1,7 @@
-/* PC16550D UART model. Section numbers refer to the National Semiconductor
- * PC16550D datasheet (TI SNLS378), "8.0 Registers" and "8.6 FIFO Interrupt
- * Mode Operation". See uart16550.h and docs/devices/uart16550.md. */
+/* PC16550D UART model. Rules cite the National/TI PC16550D datasheet
+ * (SNLS378) by register or topic name ("FIFO Interrupt Mode Operation",
+ * "Line Status Register", the RESET functions table...).
+ * See uart16550.h and docs/devices/uart16550.md. */
 #include "hv/devs/uart16550.h"
 
 #define UART_SV_TAG SV_TAG('U', 'A', 'R', 'T')
@@ -9,7 +10,7 @@
 #define RX_ERR_BITS  (UART_LSR_PE | UART_LSR_FE | UART_LSR_BI)
 #define FCR_KEPT     (UART_FCR_ENABLE | UART_FCR_DMA | UART_FCR_TRIGGER)
 
-/* RX trigger levels selected by FCR bits 7-6 (Table VIII). */
+/* RX trigger levels selected by FCR bits 7-6 (FIFO Control Register). */
 static const uint8_t rx_trigger_levels[4] = {1, 4, 8, 14};
 
 static bool fifo_on(const struct uart *u)
@@ -31,7 +32,7 @@ static unsigned rx_capacity(const struct uart *u)
 
 /* One bit lasts divisor * 16 cycles of the 1.8432 MHz reference clock,
  * i.e. divisor * 78125/9 ns. A character is start + 5..8 data + optional
- * parity + 1, 1.5 (5-bit words) or 2 stop bits (LCR, section 8.3). Counted in
+ * parity + 1, 1.5 (5-bit words) or 2 stop bits (Line Control Register). Counted in
  * half bits, four characters last half_bits * divisor * 4 * 78125 / 18 ns. */
 uint64_t uart_char_timeout_ns(const struct uart *u)
 {
@@ -52,7 +53,7 @@ static uint64_t cti_deadline(const struct uart *u)
     return t < u->rx_activity_ns ? TIME_NEVER : t;
 }
 
-/* Section 8.6: a timeout indication occurs when the FIFO holds at least one
+/* FIFO Interrupt Mode Operation: a timeout indication occurs when the FIFO holds at least one
  * character and nothing has entered or left it for four character times. */
 static bool cti_armed(const struct uart *u)
 {
@@ -61,7 +62,7 @@ static bool cti_armed(const struct uart *u)
 
 /* ---- interrupts ---------------------------------------------------------- */
 
-/* Highest-priority enabled source (Table IV), as the IIR low nibble. */
+/* Highest-priority enabled source (Interrupt Identification Register), as the IIR low nibble. */
 static uint8_t iir_source(const struct uart *u)
 {
     if ((u->ier & UART_IER_ELSI) && (u->lsr_err & LSR_ERR_BITS))
@@ -81,7 +82,7 @@ static uint8_t iir_source(const struct uart *u)
 
 /* PC wiring: the INTR pin reaches the PIC through a buffer enabled by the
  * OUT2 output. In loopback mode OUT2 is forced inactive at the pin (MCR bit 4,
- * section 8.7), so the line is gated off as on a real PC serial port. */
+ * "Modem Control Register"), so the line is gated off as on a real PC serial port. */
 static bool irq_level(const struct uart *u)
 {
     return iir_source(u) != UART_IIR_NONE && (u->mcr & UART_MCR_OUT2) && !(u->mcr & UART_MCR_LOOP);
@@ -125,7 +126,7 @@ static uint8_t modem_lines(uint8_t mcr, uint8_t modem_in)
     return m;
 }
 
-/* Recomputes MSR bits 7-4 and latches the deltas (section 8.8): DCTS, DDSR,
+/* Recomputes MSR bits 7-4 and latches the deltas (Modem Status Register): DCTS, DDSR,
  * DDCD on any change; TERI when RI goes from active to inactive. */
 static void update_msr(struct uart *u)
 {
@@ -158,7 +159,7 @@ static void rx_clear(struct uart *u)
 }
 
 /* One character arrives from the line (host or loopback) with its error
- * flags. Section 8.4: errors show in LSR when the character reaches the top
+ * flags. Line Status Register: errors show in LSR when the character reaches the top
  * of the FIFO; a character arriving at a full FIFO is lost with OE (FIFO
  * mode) or overwrites the unread RBR with OE (16450 mode). */
 static void rx_push(struct uart *u, uint8_t byte, uint8_t err, uint64_t now_ns)
@@ -183,7 +184,7 @@ static void rx_push(struct uart *u, uint8_t byte, uint8_t err, uint64_t now_ns)
 }
 
 /* CPU read of RBR: the top character leaves, the next one's errors become
- * visible, and the timeout restarts (section 8.6). */
+ * visible, and the timeout restarts (FIFO Interrupt Mode Operation). */
 static uint8_t rx_pop(struct uart *u, uint64_t now_ns)
 {
     if (u->rx_count == 0)
@@ -209,7 +210,7 @@ static bool rx_fifo_has_error(const struct uart *u)
     return false;
 }
 
-/* LSR read (section 8.4): OE/PE/FE/BI clear on read; bit 7 (FIFO mode) stays
+/* LSR read (Line Status Register): OE/PE/FE/BI clear on read; bit 7 (FIFO mode) stays
  * set while a character still in the FIFO carries an error not yet reported. */
 static uint8_t read_lsr(struct uart *u)
 {
@@ -227,7 +228,7 @@ static uint8_t read_lsr(struct uart *u)
 /* ---- transmitter ------------------------------------------------------- */
 
 /* THR write: the byte leaves at once (or loops back into the receiver) and
- * THR is empty again, which sets the THRE interrupt (section 8.5: cleared by
+ * THR is empty again, which sets the THRE interrupt (Interrupt Identification Register: cleared by
  * the write, set again when THR empties). */
 static void write_thr(struct uart *u, uint8_t byte, uint64_t now_ns)
 {
@@ -238,7 +239,7 @@ static void write_thr(struct uart *u, uint8_t byte, uint64_t now_ns)
     u->thre_ip = true;
 }
 
-/* FCR write (Table VIII). Bit 0 must be 1 for the other bits to be
+/* FCR write (FIFO Control Register). Bit 0 must be 1 for the other bits to be
  * programmed; any change of bit 0 empties both FIFOs. The TX FIFO is never
  * occupied, so a TX reset has nothing to clear. */
 static void write_fcr(struct uart *u, uint8_t v)
@@ -359,7 +360,7 @@ void uart_init(struct uart *u, const struct irq_sink *irq, unsigned irq_line, ua
 
 void uart_reset(struct uart *u)
 {
-    /* Table II: IER, FCR, LCR, MCR, LSR error bits and MSR deltas clear;
+    /* RESET functions table: IER, FCR, LCR, MCR, LSR error bits and MSR deltas clear;
      * IIR reads 0x01. The divisor and scratch register are not reset by the
      * chip; as power-on values we choose divisor 12 (9600 baud) and SCR 0. */
     u->ier = 0;
