@@ -7,8 +7,9 @@ set -euo pipefail
 out=$1 elf=$2 args=$3 list=${4:-} gdir=${5:-}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/hvrr-iso.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-mkdir -p "$dir/boot/grub" "$dir/boot/guests"
-cp "$elf" "$dir/boot/hv.elf"
+root=$dir/root
+mkdir -p "$root/boot/grub" "$root/boot/guests"
+cp "$elf" "$root/boot/hv.elf"
 {
     echo "set timeout=0"
     echo "set default=0"
@@ -19,11 +20,11 @@ cp "$elf" "$dir/boot/hv.elf"
     if [ -n "$list" ]; then
         while read -r name expect rest; do
             case "$name" in ''|\#*) continue ;; esac
-            cp "$gdir/$name.bin" "$dir/boot/guests/$name.bin"
+            cp "$gdir/$name.bin" "$root/boot/guests/$name.bin"
             echo "  module2 /boot/guests/$name.bin name=$name expect=$expect $rest"
         done <"$list"
     fi
     echo "  boot"
     echo "}"
-} >"$dir/boot/grub/grub.cfg"
-grub-mkrescue -o "$out" "$dir" >"$dir/mkrescue.log" 2>&1 || { cat "$dir/mkrescue.log" >&2; exit 1; }
+} >"$root/boot/grub/grub.cfg"
+grub-mkrescue -o "$out" "$root" >"$dir/mkrescue.log" 2>&1 || { cat "$dir/mkrescue.log" >&2; exit 1; }
