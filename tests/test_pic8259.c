@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "hv/devs/pic8259.h"
+#include "hv/devs/vm_devices.h"
 
 /* ---- harness ---------------------------------------------------------- */
 
@@ -1227,6 +1228,58 @@ static void test_reset_to_power_on(void **st)
     assert_int_equal(in(&a.pic, 0x20), 0x20);
 }
 
+/* ---- wiring in the per-VM device set --------------------------------------- */
+
+struct hook_rec {
+    unsigned intr_calls;
+    bool level;
+};
+
+static void hook_intr(void *ctx, bool level, uint64_t now_ns)
+{
+    (void)now_ns;
+    struct hook_rec *r = ctx;
+    r->intr_calls++;
+    r->level = level;
+}
+
+static uint32_t vmio(struct vm_devices *d, uint16_t port, unsigned size, bool write, uint32_t v,
+                     int want_rc)
+{
+    assert_int_equal(vm_devices_io(d, port, size, write, &v, 0), want_rc);
+    return v;
+}
+
+static void test_vm_devices_routes_pic_ports(void **st)
+{
+    (void)st;
+    static struct vm_devices d;
+    struct hook_rec r = {0};
+    const struct vm_devices_hooks hooks = {.intr = hook_intr, .ctx = &r};
+    vm_devices_init(&d, NULL, &hooks, 0);
+    static const uint8_t seq[][2] = {{0xa1, 0xff}, {0x21, 0xfb}, {0x21, 0xff}, {0x20, 0x11},
+                                     {0x21, 0x30}, {0x21, 0x04}, {0x21, 0x01}, {0xa0, 0x11},
+                                     {0xa1, 0x38}, {0xa1, 0x02}, {0xa1, 0x01}, {0x21, 0xfb},
+                                     {0xa1, 0xff}};
+    for (unsigned i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+        vmio(&d, seq[i][0], 1, true, seq[i][1], DEV_IO_OK);
+    assert_int_equal(vmio(&d, 0x21, 1, false, 0, DEV_IO_OK), 0xfb);
+    vmio(&d, 0x4d1, 1, true, 0xff, DEV_IO_OK);
+    assert_int_equal(vmio(&d, 0x4d1, 1, false, 0, DEV_IO_OK), 0xde);
+    assert_int_equal(vmio(&d, 0x20, 2, false, 0, DEV_IO_BADSIZE), 0xffff);
+    assert_int_equal(vmio(&d, 0x4d0, 4, false, 0, DEV_IO_BADSIZE), 0xffffffffu);
+    assert_int_equal(d.bus.bad_size, 2);
+    /* A device pin reaches the PIC; INTR reaches the hook once. */
+    vmio(&d, 0xa1, 1, true, 0xfe, DEV_IO_OK);
+    vmio(&d, 0x4d1, 1, true, 0x00, DEV_IO_OK);
+    pic_set_irq(&d.pic, 8, true);
+    assert_true(vm_devices_intr(&d));
+    assert_int_equal(r.intr_calls, 1);
+    assert_int_equal(vm_devices_ack(&d, 0), 0x38);
+    assert_int_equal(r.intr_calls, 2);
+    assert_false(r.level);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1274,6 +1327,7 @@ int main(void)
         cmocka_unit_test(test_restore_truncated_fails_cleanly),
         cmocka_unit_test(test_restore_corrupted_fails_cleanly),
         cmocka_unit_test(test_reset_to_power_on),
+        cmocka_unit_test(test_vm_devices_routes_pic_ports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
