@@ -144,6 +144,59 @@ static void test_section_length_beyond_buffer_rejected(void **st)
     assert_true(s.err);
 }
 
+/* Sections nest: an outer section's length covers the inner ones and each
+ * level is checked on close. */
+static void test_nested_sections(void **st)
+{
+    (void)st;
+    uint8_t buf[128];
+    struct sv s;
+    sv_init_write(&s, buf, sizeof buf);
+    sv_begin(&s, SV_TAG('O', 'U', 'T', 'R'), 1);
+    sv_put_u32(&s, 0xdeadbeefu);
+    sv_begin(&s, TAG, 1);
+    sv_put_u16(&s, 0x1234);
+    sv_end(&s);
+    sv_put_u8(&s, 0x55);
+    sv_end(&s);
+    assert_false(s.err);
+    size_t n = sv_len(&s);
+    assert_int_equal(n, 10 + 4 + (10 + 2) + 1);
+    assert_int_equal(buf[6], 4 + 12 + 1); /* outer payload length */
+    assert_int_equal(buf[14 + 6], 2);     /* inner payload length */
+
+    sv_init_read(&s, buf, n);
+    assert_int_equal(sv_open(&s, SV_TAG('O', 'U', 'T', 'R'), 1), 1);
+    assert_int_equal(sv_get_u32(&s), 0xdeadbeefu);
+    assert_int_equal(sv_open(&s, TAG, 1), 1);
+    assert_int_equal(sv_get_u16(&s), 0x1234);
+    sv_close(&s);
+    assert_int_equal(sv_get_u8(&s), 0x55);
+    sv_close(&s);
+    assert_false(s.err);
+    assert_int_equal(s.depth, 0);
+
+    /* a corrupted inner length is detected when the inner section closes */
+    buf[14 + 6] = 3;
+    sv_init_read(&s, buf, n);
+    sv_open(&s, SV_TAG('O', 'U', 'T', 'R'), 1);
+    sv_get_u32(&s);
+    sv_open(&s, TAG, 1);
+    sv_get_u16(&s);
+    sv_close(&s);
+    assert_true(s.err);
+}
+
+static void test_unbalanced_end_is_an_error(void **st)
+{
+    (void)st;
+    uint8_t buf[16];
+    struct sv s;
+    sv_init_write(&s, buf, sizeof buf);
+    sv_end(&s);
+    assert_true(s.err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +207,8 @@ int main(void)
         cmocka_unit_test(test_close_detects_unconsumed_payload),
         cmocka_unit_test(test_bool_other_than_0_1_is_corrupt),
         cmocka_unit_test(test_section_length_beyond_buffer_rejected),
+        cmocka_unit_test(test_nested_sections),
+        cmocka_unit_test(test_unbalanced_end_is_an_error),
     };
     return cmocka_run_group_tests_name("savestate", tests, NULL, NULL);
 }

@@ -64,29 +64,37 @@ void sv_begin(struct sv *s, uint32_t tag, uint16_t version)
 {
     put(s, tag, 4);
     put(s, version, 2);
-    s->sec_start = s->pos;
+    if (s->depth >= SV_MAX_DEPTH)
+        s->err = true;
+    if (s->err)
+        return;
+    s->open[s->depth++] = s->pos;
     put(s, 0, 4); /* patched by sv_end */
 }
 
 void sv_end(struct sv *s)
 {
-    if (s->err)
+    if (s->err || s->depth == 0) {
+        s->err = true;
         return;
-    uint32_t len = (uint32_t)(s->pos - s->sec_start - 4);
+    }
+    size_t at = s->open[--s->depth];
+    uint32_t len = (uint32_t)(s->pos - at - 4);
     for (unsigned i = 0; i < 4; i++)
-        s->buf[s->sec_start + i] = (uint8_t)(len >> (8 * i));
+        s->buf[at + i] = (uint8_t)(len >> (8 * i));
 }
 
 uint16_t sv_open(struct sv *s, uint32_t tag, uint16_t max_version)
 {
-    s->sec_end = s->cap;
     uint32_t t = (uint32_t)get(s, 4);
     uint16_t ver = (uint16_t)get(s, 2);
     uint32_t len = (uint32_t)get(s, 4);
-    if (s->err || t != tag || ver == 0 || ver > max_version || len > s->cap - s->pos) {
+    if (s->err || t != tag || ver == 0 || ver > max_version || len > s->sec_end - s->pos ||
+        s->depth >= SV_MAX_DEPTH) {
         s->err = true;
         return 0;
     }
+    s->open[s->depth++] = s->sec_end;
     s->sec_end = s->pos + len;
     return ver;
 }
@@ -95,7 +103,11 @@ void sv_close(struct sv *s)
 {
     if (!s->err && s->pos != s->sec_end)
         s->err = true;
-    s->sec_end = s->cap;
+    if (s->depth == 0) {
+        s->err = true;
+        return;
+    }
+    s->sec_end = s->open[--s->depth];
 }
 
 void sv_skip_rest(struct sv *s)

@@ -4,7 +4,8 @@
  *     u32 tag, u16 version, u32 payload length, payload
  * and a device writes its fields one by one with sv_put_*; restore reads them
  * back with sv_get_* in the same order. Errors are sticky (sv->err): the caller
- * checks once at the end. Nothing here allocates.
+ * checks once at the end. Sections nest (a VM checkpoint holds one section
+ * per device). Nothing here allocates.
  */
 #ifndef HVRR_SAVESTATE_H
 #define HVRR_SAVESTATE_H
@@ -13,13 +14,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define SV_MAX_DEPTH 4
+
+#define SV_MAX_DEPTH 4
+
 struct sv {
     uint8_t *buf;      /* writer: output buffer */
     const uint8_t *in; /* reader: input buffer */
     size_t cap;        /* writer: capacity; reader: length */
     size_t pos;
-    size_t sec_start; /* offset of the open section's length field */
-    size_t sec_end;   /* reader: end of the open section */
+    size_t sec_end;            /* reader: end of the innermost open section */
+    size_t open[SV_MAX_DEPTH]; /* writer: length-field offsets; reader: enclosing ends */
+    unsigned depth;            /* sections open now (they nest up to SV_MAX_DEPTH) */
     bool err;
 };
 

@@ -150,7 +150,6 @@ static int restore_into(struct vm_devices *d, const void *buf, size_t len)
     sv_open(&s, VMDV_TAG, VM_DEVICES_STATE_VERSION);
     d->now_ns = sv_get_u64(&s);
     d->requests = sv_get_u32(&s);
-    size_t end = s.sec_end;
     int rc = 0;
     rc |= pic_restore(&d->pic, &s);
     rc |= pit_restore(&d->pit, &s);
@@ -160,7 +159,6 @@ static int restore_into(struct vm_devices *d, const void *buf, size_t len)
     rc |= pci_restore(&d->pci, &s);
     rc |= debugport_restore(&d->post, &s);
     rc |= kbc_restore(&d->kbc, &s);
-    s.sec_end = end;
     sv_close(&s);
     if (!s.err && s.pos != len)
         s.err = true;
