@@ -44,7 +44,7 @@ struct trace_synth {
     struct trace_synth_item q[TRACE_SYNTH_QUEUE];
     unsigned qhead, qlen;
     uint8_t blob[TRACE_SYNTH_BLOB_LEN];
-    uint8_t rx[16];
+    uint8_t rx[32];
 };
 
 void trace_synth_init(struct trace_synth *s, const struct trace_synth_config *cfg);
