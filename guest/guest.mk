@@ -53,3 +53,4 @@ guest-qemu-test: deps-vm $(QEMU_SHIM) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/i
 	$(Q)guest/qemu-boot.sh test $(GUEST_OUT)
 guest-qemu-shell: deps-vm $(QEMU_SHIM) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-shell.cpio.gz
 	$(Q)guest/qemu-boot.sh shell $(GUEST_OUT)
+TEST_TARGETS += guest-qemu-test
