@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "hv/devs/cmos_rtc.h"
+#include "hv/devs/vm_devices.h"
 
 #define S(x)  ((uint64_t)(x)*1000000000ull)
 #define MS(x) ((uint64_t)(x)*1000000ull)
@@ -560,6 +561,63 @@ static void test_long_gap_alarm_flag(void **st)
     assert_false(f.level); /* AIE off */
 }
 
+static void test_extreme_epoch_is_clamped(void **st)
+{
+    (void)st;
+    struct fx f;
+    fx_init(&f, UINT64_MAX); /* clamped to 2^40 s: year 36812 */
+    assert_int_equal(rd(&f, 0x32, 0), 0x68);
+    assert_int_equal(rd(&f, 0x09, 0), 0x12);
+    wr(&f, 0x0b, 0x72, 0);
+    cmos_tick(&f.c, S(100000));
+    assert_true(f.level);
+    assert_int_equal(rd(&f, 0x0c, S(100000)), 0xf0);
+}
+
+/* Through the per-VM device set: IRQ8 reaches the PIC input, the RTC's
+ * next event is the set's next event, CMOS bytes and the NMI bit via ports. */
+struct vm_obs {
+    unsigned irq8_up, irq8_down;
+};
+
+static void vm_irq_line(void *ctx, unsigned irq, bool level, uint64_t now_ns)
+{
+    struct vm_obs *o = ctx;
+    (void)now_ns;
+    if (irq == 8)
+        level ? o->irq8_up++ : o->irq8_down++;
+}
+
+static void test_wired_in_vm_devices(void **st)
+{
+    (void)st;
+    static struct vm_devices d;
+    struct vm_obs o = {0};
+    const struct vm_devices_config cfg = {.rtc_epoch_sec = 1709214356};
+    const struct vm_devices_hooks hooks = {.irq_line = vm_irq_line, .ctx = &o};
+    vm_devices_init(&d, &cfg, &hooks, 0);
+    uint32_t v = 0x0b;
+    vm_devices_io(&d, 0x70, 1, true, &v, 0);
+    v = 0x12; /* UIE */
+    vm_devices_io(&d, 0x71, 1, true, &v, 0);
+    assert_true(vm_devices_next_event_ns(&d, 0) <= S(1));
+    vm_devices_advance(&d, S(1));
+    assert_int_equal(o.irq8_up, 1);
+    v = 0x8c;
+    vm_devices_io(&d, 0x70, 1, true, &v, S(1));
+    assert_true(cmos_nmi_disabled(&d.cmos));
+    vm_devices_io(&d, 0x71, 1, false, &v, S(1));
+    assert_int_equal(v & 0x90, 0x90);
+    assert_int_equal(o.irq8_down, 1);
+    v = 0x00;
+    vm_devices_io(&d, 0x70, 1, true, &v, S(1));
+    vm_devices_io(&d, 0x71, 1, false, &v, S(1));
+    assert_int_equal(v, 0x57);
+    v = 0;
+    vm_devices_io(&d, 0x70, 1, false, &v, S(1));
+    assert_int_equal(v, 0xff);
+}
+
 static size_t save(const struct cmos_rtc *c, uint8_t *buf, size_t cap)
 {
     struct sv s;
@@ -653,6 +711,12 @@ static void test_restore_corrupt_rejected(void **st)
     bad[n - 1] = 1; /* IRQ8 high with IRQF clear */
     assert_int_equal(restore(&b.c, bad, n), -1);
     memcpy(bad, buf, n);
+    bad[ram + 128 + 8 + 7] = 0x40; /* ref_sec beyond +-2^40 s */
+    assert_int_equal(restore(&b.c, bad, n), -1);
+    memcpy(bad, buf, n);
+    bad[ram + 128 + 16 + 7] = 0x70; /* last_ns 2^62 ns past the reference */
+    assert_int_equal(restore(&b.c, bad, n), -1);
+    memcpy(bad, buf, n);
     bad[4] = 9; /* unknown version */
     assert_int_equal(restore(&b.c, bad, n), -1);
     assert_int_equal(rd(&b, 0x40, 0), 0x99); /* untouched */
@@ -686,6 +750,8 @@ int main(void)
         cmocka_unit_test(test_bad_sizes_and_ports),
         cmocka_unit_test(test_reset_pin),
         cmocka_unit_test(test_long_gap_alarm_flag),
+        cmocka_unit_test(test_extreme_epoch_is_clamped),
+        cmocka_unit_test(test_wired_in_vm_devices),
         cmocka_unit_test(test_save_restore_identical),
         cmocka_unit_test(test_restore_corrupt_rejected),
     };

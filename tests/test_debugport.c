@@ -8,6 +8,7 @@
 
 #include "hv/devs/debugport.h"
 #include "hv/devs/iobus.h"
+#include "hv/devs/vm_devices.h"
 
 static int wr(struct debugport *d, unsigned size, uint32_t v)
 {
@@ -124,6 +125,19 @@ static void test_through_iobus(void **st)
     assert_int_equal(bus.bad_size, 1);
 }
 
+static void test_wired_in_vm_devices(void **st)
+{
+    (void)st;
+    static struct vm_devices d;
+    vm_devices_init(&d, NULL, NULL, 0);
+    uint32_t v = 0xaa;
+    assert_int_equal(vm_devices_io(&d, 0x80, 1, true, &v, 1), DEV_IO_OK);
+    v = 0;
+    assert_int_equal(vm_devices_io(&d, 0x80, 1, false, &v, 2), DEV_IO_OK);
+    assert_int_equal(v, 0xaa);
+    assert_int_equal(d.post.writes, 1);
+}
+
 static size_t save(const struct debugport *d, uint8_t *buf, size_t cap)
 {
     struct sv s;
@@ -233,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_bad_size_write_rejected),
         cmocka_unit_test(test_other_port_unmapped),
         cmocka_unit_test(test_through_iobus),
+        cmocka_unit_test(test_wired_in_vm_devices),
         cmocka_unit_test(test_save_restore_identical),
         cmocka_unit_test(test_restore_truncated_rejected_untouched),
         cmocka_unit_test(test_restore_wrong_tag_or_version_rejected),

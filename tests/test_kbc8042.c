@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "hv/devs/kbc8042.h"
+#include "hv/devs/vm_devices.h"
 
 struct fx {
     struct kbc8042 k;
@@ -389,6 +390,62 @@ static void test_bad_size_and_port(void **st)
     assert_int_equal(f.resets, 0);
 }
 
+/* Through the per-VM device set: IRQ1/IRQ12 reach the PIC inputs, 0xfe on
+ * port 0x64 reaches the platform as a reset request. */
+struct vm_obs {
+    unsigned up[16], down[16], resets;
+};
+
+static void vm_irq_line(void *ctx, unsigned irq, bool level, uint64_t now_ns)
+{
+    struct vm_obs *o = ctx;
+    (void)now_ns;
+    assert_true(irq < 16);
+    level ? o->up[irq]++ : o->down[irq]++;
+}
+
+static void vm_request(void *ctx, enum dev_request what)
+{
+    struct vm_obs *o = ctx;
+    if (what == DEV_REQ_RESET)
+        o->resets++;
+}
+
+static void test_wired_in_vm_devices(void **st)
+{
+    (void)st;
+    static struct vm_devices d;
+    struct vm_obs o = {0};
+    const struct vm_devices_hooks hooks = {
+        .irq_line = vm_irq_line, .request = vm_request, .ctx = &o};
+    vm_devices_init(&d, NULL, &hooks, 0);
+    uint32_t v = 0x60;
+    vm_devices_io(&d, 0x64, 1, true, &v, 10);
+    v = 0x47; /* KBDINT | AUXINT */
+    vm_devices_io(&d, 0x60, 1, true, &v, 20);
+    v = 0xd3;
+    vm_devices_io(&d, 0x64, 1, true, &v, 30);
+    v = 0xa5;
+    vm_devices_io(&d, 0x60, 1, true, &v, 40);
+    assert_int_equal(o.up[12], 1);
+    assert_int_equal(o.up[1], 0);
+    vm_devices_io(&d, 0x60, 1, false, &v, 50);
+    assert_int_equal(v, 0xa5);
+    assert_int_equal(o.down[12], 1);
+    v = 0xaa;
+    vm_devices_io(&d, 0x64, 1, true, &v, 60);
+    assert_int_equal(o.up[1], 1);
+    vm_devices_io(&d, 0x60, 1, false, &v, 70);
+    assert_int_equal(v, 0x55);
+    assert_int_equal(o.down[1], 1);
+    vm_devices_io(&d, 0x64, 1, false, &v, 80);
+    assert_int_equal(v & KBC_STS_IBF, 0);
+    v = 0xfe;
+    vm_devices_io(&d, 0x64, 1, true, &v, 90);
+    assert_int_equal(o.resets, 1);
+    assert_true(d.requests & (1u << DEV_REQ_RESET));
+}
+
 static size_t save(const struct kbc8042 *k, uint8_t *buf, size_t cap)
 {
     struct sv s;
@@ -484,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_irq_only_on_level_change),
         cmocka_unit_test(test_unknown_command_and_pending_cancel),
         cmocka_unit_test(test_bad_size_and_port),
+        cmocka_unit_test(test_wired_in_vm_devices),
         cmocka_unit_test(test_save_restore_identical),
         cmocka_unit_test(test_restore_corrupt_rejected),
     };

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "hv/devs/pci_cam.h"
+#include "hv/devs/vm_devices.h"
 
 struct reqs {
     unsigned reset, other;
@@ -305,6 +306,38 @@ static void test_cfg_read_helper(void **st)
     assert_int_equal(pci_cfg_read(&f.p, 0, 0, 0, 0xfe, 4), 0xffffffffu);
 }
 
+static void vm_request(void *ctx, enum dev_request what)
+{
+    struct reqs *r = ctx;
+    on_request(r, what);
+}
+
+/* Through the per-VM device set and its I/O bus: the check sequence, bus
+ * counters for refused sizes, 0xcf9 to the platform. */
+static void test_wired_in_vm_devices(void **st)
+{
+    (void)st;
+    static struct vm_devices d;
+    struct reqs r = {0};
+    const struct vm_devices_hooks hooks = {.request = vm_request, .ctx = &r};
+    vm_devices_init(&d, NULL, &hooks, 0);
+    uint32_t v = 0x80000000u;
+    assert_int_equal(vm_devices_io(&d, 0xcf8, 4, true, &v, 1), DEV_IO_OK);
+    v = 0;
+    vm_devices_io(&d, 0xcf8, 4, false, &v, 2);
+    assert_int_equal(v, 0x80000000u);
+    vm_devices_io(&d, 0xcfc, 4, false, &v, 3);
+    assert_int_equal(v, 0x12378086u);
+    v = 0;
+    assert_int_equal(vm_devices_io(&d, 0xcf9, 2, false, &v, 4), DEV_IO_BADSIZE);
+    assert_int_equal(v, 0xffff);
+    assert_int_equal(d.bus.bad_size, 1);
+    v = 0x06;
+    vm_devices_io(&d, 0xcf9, 1, true, &v, 5);
+    assert_int_equal(r.reset, 1);
+    assert_true(d.requests & (1u << DEV_REQ_RESET));
+}
+
 static size_t save(const struct pci_cam *p, uint8_t *buf, size_t cap)
 {
     struct sv s;
@@ -398,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_cf9_wide_access_badsize),
         cmocka_unit_test(test_bad_sizes_and_crossing),
         cmocka_unit_test(test_cfg_read_helper),
+        cmocka_unit_test(test_wired_in_vm_devices),
         cmocka_unit_test(test_save_restore_identical),
         cmocka_unit_test(test_restore_corrupt_rejected),
     };

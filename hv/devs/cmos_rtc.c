@@ -24,6 +24,12 @@
 #define DV_RUN   0x20
 #define SEC_DAY  86400
 
+/* Sanity bounds that keep every product below 2^63: wall seconds within
+ * +-2^40 (about 34,000 years) and the reference boundary within 2^62 ns
+ * (146 years) of the present. */
+#define SEC_LIMIT ((int64_t)1 << 40)
+#define REL_LIMIT ((int64_t)1 << 62)
+
 /* ---- integer helpers (64-bit only) ---- */
 
 static int64_t fdiv(int64_t a, int64_t b) /* floor division, b > 0 */
@@ -395,7 +401,7 @@ void cmos_init(struct cmos_rtc *c, const struct irq_sink *irq, unsigned irq_line
     c->ram[CMOS_REG_B] = CMOS_POWERON_B;
     c->ram[CMOS_REG_D] = CMOS_D_VRT;
     c->ref_ns = 0;
-    c->ref_sec = (int64_t)epoch_sec;
+    c->ref_sec = epoch_sec > (uint64_t)SEC_LIMIT ? SEC_LIMIT : (int64_t)epoch_sec;
     c->last_ns = 0;
     c->irq_out = false;
 }
@@ -550,8 +556,8 @@ int cmos_restore(struct cmos_rtc *c, struct sv *s)
     uint8_t rc = t.ram[CMOS_REG_C];
     bool irqf = (rc & t.ram[CMOS_REG_B] & 0x70) != 0;
     if ((t.ram[CMOS_REG_A] & CMOS_A_UIP) || (rc & 0x0f) || t.ram[CMOS_REG_D] != CMOS_D_VRT ||
-        irqf != !!(rc & CMOS_C_IRQF) || irqf != t.irq_out ||
-        (running(&t) && (t.ref_ns - t.last_ns > (uint64_t)NS && t.ref_ns > t.last_ns))) {
+        irqf != !!(rc & CMOS_C_IRQF) || irqf != t.irq_out || t.ref_sec > SEC_LIMIT ||
+        t.ref_sec < -SEC_LIMIT || rel(&t, t.last_ns) > REL_LIMIT || rel(&t, t.last_ns) < -NS) {
         s->err = true;
         return -1;
     }
