@@ -725,6 +725,51 @@ static void test_restore_corrupt_rejected(void **st)
     assert_int_equal(rd(&b, 0x00, 0), 0x56);
 }
 
+static uint32_t lcg(uint32_t *x)
+{
+    *x = *x * 1664525u + 1013904223u;
+    return *x >> 8;
+}
+
+/* Random corruption of a saved blob: restore either refuses it or yields a
+ * state that runs (under ASan/UBSan) with IRQ8 equal to C.IRQF throughout. */
+static void test_restore_mutations_safe(void **st)
+{
+    (void)st;
+    struct fx a;
+    fx_init(&a, 1709214356);
+    wr(&a, 0x0b, 0x72, MS(100));
+    wr(&a, 0x01, 0xc5, MS(100));
+    cmos_tick(&a.c, MS(2100));
+    uint8_t buf[512], m[512];
+    size_t n = save(&a.c, buf, sizeof buf);
+    uint32_t x = 12345;
+    unsigned accepted = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(m, buf, n);
+        for (unsigned k = 1 + lcg(&x) % 3; k; k--)
+            m[10 + lcg(&x) % (n - 10)] ^= (uint8_t)(1u << (lcg(&x) % 8));
+        struct fx b;
+        fx_init(&b, 0);
+        if (restore(&b.c, m, n) != 0)
+            continue;
+        accepted++;
+        b.level = b.c.irq_out;
+        uint64_t t = b.c.last_ns;
+        for (int i = 0; i < 6; i++) {
+            t += lcg(&x) % S(3);
+            uint64_t e = cmos_next_event_ns(&b.c, t);
+            for (uint8_t r = 0; r < 0x0e; r++)
+                (void)rd(&b, r, t);
+            (void)rd(&b, 0x32, t);
+            if (e != TIME_NEVER && e > t && e - t < S(100))
+                cmos_tick(&b.c, e);
+            assert_int_equal(b.level, (b.c.ram[0x0c] & 0x80) != 0);
+        }
+    }
+    assert_true(accepted > 100); /* RAM, index and time flips are legal */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -754,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_wired_in_vm_devices),
         cmocka_unit_test(test_save_restore_identical),
         cmocka_unit_test(test_restore_corrupt_rejected),
+        cmocka_unit_test(test_restore_mutations_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -523,6 +523,48 @@ static void test_restore_corrupt_rejected(void **st)
     assert_int_equal(ctr, 0x45);
 }
 
+static uint32_t lcg(uint32_t *x)
+{
+    *x = *x * 1664525u + 1013904223u;
+    return *x >> 8;
+}
+
+/* Random port traffic: IBF never shows, the IRQ lines always equal what the
+ * status and CTR say (the sink asserts it only sees real changes), the data
+ * read is what the status announced. */
+static void test_random_traffic_invariants(void **st)
+{
+    (void)st;
+    static const uint8_t cmds[] = {0x20, 0x21, 0x60, 0x61, 0xa7, 0xa8, 0xa9, 0xaa, 0xab,
+                                   0xad, 0xae, 0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xc0, 0xff};
+    struct fx f;
+    fx_init(&f);
+    uint32_t x = 99;
+    for (int i = 0; i < 20000; i++) {
+        uint32_t r = lcg(&x);
+        switch (r % 4) {
+        case 0: outb(&f, 0x64, cmds[(r >> 4) % sizeof cmds]); break;
+        case 1: {
+            uint8_t v = (uint8_t)(r >> 8);
+            if (f.k.pending == 0xd1)
+                v |= 1; /* keep the reset line released */
+            outb(&f, 0x60, v);
+            break;
+        }
+        case 2: (void)inb(&f, 0x60); break;
+        default: (void)inb(&f, 0x64); break;
+        }
+        uint8_t str = inb(&f, 0x64);
+        assert_int_equal(str & KBC_STS_IBF, 0);
+        bool obf = str & KBC_STS_OBF, aux = str & KBC_STS_AUXDATA;
+        assert_int_equal(f.level[1], obf && !aux && (f.k.ctr & KBC_CTR_KBDINT));
+        assert_int_equal(f.level[12], obf && aux && (f.k.ctr & KBC_CTR_AUXINT));
+    }
+    assert_int_equal(f.resets, 0);
+    assert_true(f.calls[1] > 100);
+    assert_true(f.calls[12] > 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_wired_in_vm_devices),
         cmocka_unit_test(test_save_restore_identical),
         cmocka_unit_test(test_restore_corrupt_rejected),
+        cmocka_unit_test(test_random_traffic_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
