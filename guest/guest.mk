@@ -51,6 +51,7 @@ $(GUEST_OUT)/initrd-%.cpio.gz: guest/mkguest.sh guest/initrd/init-common.sh gues
 # Validation without the hypervisor: QEMU TCG, the shim plays the hypervisor.
 guest-qemu-test: deps-vm $(QEMU_SHIM) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-test.cpio.gz
 	$(Q)guest/qemu-boot.sh test $(GUEST_OUT)
+	$(Q)guest/qemu-boot.sh badkernel $(GUEST_OUT)
 guest-qemu-shell: deps-vm $(QEMU_SHIM) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-shell.cpio.gz
 	$(Q)guest/qemu-boot.sh shell $(GUEST_OUT)
 TEST_TARGETS += guest-qemu-test

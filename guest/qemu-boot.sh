@@ -3,6 +3,7 @@
 # shim standing in for the hypervisor (docs/vlbl.md).
 #   guest/qemu-boot.sh test  OUTDIR   CI check: boots initrd-test, checks the log
 #   guest/qemu-boot.sh shell OUTDIR   interactive: initrd-shell on this terminal
+#   guest/qemu-boot.sh badkernel OUTDIR   CI check: vlbl must refuse a non-bzImage
 # Environment: GUEST_APPEND (extra kernel parameters), QEMU_TIMEOUT (s, test: 120)
 set -euo pipefail
 mode=${1:-}
@@ -20,17 +21,22 @@ case "$mode" in
 shell)
     exec "${qemu[@]}" -initrd "$out/vlbl.bin,$out/bzImage,$out/initrd-shell.cpio.gz" -serial mon:stdio
     ;;
-test) ;;
-*) echo "usage: $0 test|shell [OUTDIR]" >&2; exit 2 ;;
+test | badkernel) ;;
+*) echo "usage: $0 test|shell|badkernel [OUTDIR]" >&2; exit 2 ;;
 esac
 
 limit=${QEMU_TIMEOUT:-120}
-log=$out/qemu-test.log
+log=$out/qemu-$mode.log
+modules="$out/vlbl.bin,$out/bzImage,$out/initrd-test.cpio.gz"
+if [ "$mode" = badkernel ]; then
+    limit=${QEMU_TIMEOUT:-40}
+    modules="$out/vlbl.bin,$out/initrd-test.cpio.gz" # an initramfs is no kernel
+fi
 rm -f "$log"
 start=$(date +%s%N)
 ms() { echo $((($(date +%s%N) - start) / 1000000)); }
-timeout "$limit" "${qemu[@]}" -initrd "$out/vlbl.bin,$out/bzImage,$out/initrd-test.cpio.gz" \
-    -serial "file:$log" -monitor none </dev/null >"$out/qemu-test.stdout" 2>&1 &
+timeout "$limit" "${qemu[@]}" -initrd "$modules" \
+    -serial "file:$log" -monitor none </dev/null >"$out/qemu-$mode.stdout" 2>&1 &
 pid=$!
 t_ready="" t_done="" end=""
 while kill -0 "$pid" 2>/dev/null; do
@@ -39,7 +45,7 @@ while kill -0 "$pid" 2>/dev/null; do
         [ -z "$t_done" ] && grep -q '^HVRR-TEST-DONE' "$log" && t_done=$(ms)
         # Without ACPI, `poweroff -f` ends in HLT with interrupts off and QEMU
         # idles: stop it once the kernel says so (as the hypervisor would).
-        if grep -qE 'reboot: (System halted|Power down)|Kernel panic|vlbl: FATAL|hvrr-qemu-shim: FATAL' "$log"; then
+        if grep -qE 'reboot: (System halted|Power down)|Kernel panic|vlbl: halted|hvrr-qemu-shim: FATAL' "$log"; then
             end=$(grep -m1 -oE 'reboot: (System halted|Power down)|Kernel panic.*|vlbl: FATAL.*|hvrr-qemu-shim: FATAL.*' "$log")
             sleep 0.2
             kill "$pid" 2>/dev/null || true
@@ -52,6 +58,15 @@ wait "$pid" 2>/dev/null || true
 total=$(ms)
 
 grep -E '^(hvrr-qemu-shim|vlbl):' "$log" || true
+if [ "$mode" = badkernel ]; then
+    if grep -q 'vlbl: FATAL: no Linux boot header' "$log" && grep -q 'vlbl: halted' "$log"; then
+        echo "guest-qemu-test: PASSED: vlbl refuses a non-bzImage and halts (${total} ms)"
+        exit 0
+    fi
+    echo "guest-qemu-test: FAILED: vlbl did not refuse a non-bzImage; log:"
+    tail -n 20 "$log" | tr -d '\r'
+    exit 1
+fi
 fail=0
 check() {
     if grep -qE "$1" "$log"; then echo "  ok: $2"; else echo "  MISSING: $2"; fail=1; fi
