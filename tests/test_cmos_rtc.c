@@ -364,6 +364,21 @@ static void test_periodic_rate_table(void **st)
     }
 }
 
+static void test_rate_change_keeps_phase_and_time(void **st)
+{
+    (void)st;
+    struct fx f;
+    fx_init(&f, 1709214356);
+    wr(&f, 0x0b, 0x42, 0);
+    rd(&f, 0x0c, MS(5001));
+    /* 1024 -> 512 Hz at 5.0013 s: the next 64-cycle boundary of the same
+     * divider chain is 5 s + 2 x 976562.5 ns. */
+    wr(&f, 0x0a, 0x27, 5001300000ull);
+    assert_int_equal(cmos_next_event_ns(&f.c, 5001300000ull), S(5) + 1953125);
+    assert_int_equal(rd(&f, 0x00, 5001300000ull), 0x01); /* 13:46:01 */
+    assert_int_equal(rd(&f, 0x00, S(6)), 0x02);
+}
+
 static void test_update_interrupt(void **st)
 {
     (void)st;
@@ -785,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_write_time_while_running),
         cmocka_unit_test(test_periodic_1024hz_exact_times),
         cmocka_unit_test(test_periodic_rate_table),
+        cmocka_unit_test(test_rate_change_keeps_phase_and_time),
         cmocka_unit_test(test_update_interrupt),
         cmocka_unit_test(test_alarm_interrupt),
         cmocka_unit_test(test_alarm_dont_care),

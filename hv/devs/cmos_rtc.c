@@ -452,9 +452,13 @@ static uint8_t read_reg(struct cmos_rtc *c, unsigned idx, uint64_t t)
 static void write_a(struct cmos_rtc *c, uint8_t v, uint64_t t)
 {
     bool was = running(c);
-    if (was)
-        c->ref_sec = cur_secs(c, t); /* freeze in case the divider stops */
-    c->ref_ns = was ? c->ref_ns + (uint64_t)(fdiv(rel(c, t), NS) * NS) : c->ref_ns;
+    if (was) {
+        /* Re-anchor at the last boundary: if the divider stops now, ref_sec
+         * is the time it shows while stopped. */
+        int64_t k = fdiv(rel(c, t), NS);
+        c->ref_ns += (uint64_t)(k * NS);
+        c->ref_sec += k;
+    }
     c->ram[CMOS_REG_A] = v & 0x7f;
     if (!was && running(c)) {
         /* Leaving reset/stop: the first update comes 500 ms later. */
