@@ -1,0 +1,198 @@
+/* Long-mode guest: from real mode, build identity page tables (1 GiB in
+ * 2 MiB pages), set CR4.PAE, EFER.LME (WRMSR), CR0.PG|PE (the hypervisor
+ * tracks EFER.LMA and IA-32e mode), jump to 64-bit code, then do port I/O,
+ * CPUID and MSR accesses there; the PIT interrupts through a 64-bit IDT. */
+#include "common.inc"
+#define PML4 0x10000
+#define PDPT 0x11000
+#define PD   0x12000
+
+main:
+    mov $name_rm, %si
+    call pass
+    /* page tables at 0x10000: segment 0x1000 */
+    mov $0x1000, %ax
+    mov %ax, %es
+    xor %di, %di
+    xor %eax, %eax
+    mov $(3 * 4096 / 4), %cx
+    cld
+    rep stosl
+    movl $(PDPT | 3), %es:0
+    movl $(PD | 3), %es:0x1000
+    mov $0x2000, %di
+    xor %ebx, %ebx
+    mov $512, %cx
+1:  mov %ebx, %eax
+    or $0x83, %eax
+    mov %eax, %es:(%di)
+    movl $0, %es:4(%di)
+    add $0x200000, %ebx
+    add $8, %di
+    loop 1b
+    xor %ax, %ax
+    mov %ax, %es
+
+    lgdtl gdt_ptr
+    mov %cr4, %eax
+    or $(1 << 5), %eax /* PAE */
+    mov %eax, %cr4
+    mov $PML4, %eax
+    mov %eax, %cr3
+    mov $0xc0000080, %ecx
+    rdmsr
+    or $(1 << 8), %eax /* LME */
+    wrmsr
+    mov %cr0, %eax
+    or $0x80000001, %eax /* PG | PE */
+    mov %eax, %cr0
+    ljmpl $0x08, $lm_entry
+
+    .code64
+lm_entry:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov $0x6ff0, %rsp
+    lea name_lm(%rip), %rsi
+    call pass64
+
+    mov $0xc0000080, %ecx
+    rdmsr
+    test $(1 << 10), %eax /* LMA */
+    lea name_lma(%rip), %rsi
+    jz 2f
+    call pass64
+    jmp 3f
+2:  call fail64
+3:
+    /* CPUID in long mode */
+    xor %eax, %eax
+    cpuid
+    cmp $0x756e6547, %ebx
+    lea name_cpuid(%rip), %rsi
+    jne 4f
+    call pass64
+    jmp 5f
+4:  call fail64
+5:
+    /* memory at the top of guest RAM (127 MiB) is writable and reads back */
+    movabs $0x7f00000, %rdi
+    movq $0x1122334455667788, %rax
+    mov %rax, (%rdi)
+    mov (%rdi), %rbx
+    cmp %rax, %rbx
+    lea name_mem(%rip), %rsi
+    jne 6f
+    call pass64
+    jmp 7f
+6:  call fail64
+7:
+    /* PIT IRQ0 through a 64-bit IDT: 10 interrupts in HLT */
+    lea idt(%rip), %rdi
+    lea irq0_64(%rip), %rax
+    mov %ax, 0x20 * 16(%rdi)
+    movw $0x08, 0x20 * 16 + 2(%rdi)
+    movw $0x8e00, 0x20 * 16 + 4(%rdi)
+    shr $16, %rax
+    mov %ax, 0x20 * 16 + 6(%rdi)
+    shr $16, %rax
+    mov %eax, 0x20 * 16 + 8(%rdi)
+    lidt idt_ptr(%rip)
+    mov $0x11, %al
+    out %al, $0x20
+    mov $0x20, %al
+    out %al, $0x21
+    mov $0x04, %al
+    out %al, $0x21
+    mov $0x01, %al
+    out %al, $0x21
+    mov $0xfe, %al
+    out %al, $0x21
+    mov $0x34, %al
+    out %al, $0x43
+    mov $0xa9, %al /* 0x4a9 = 1193: 1 kHz */
+    out %al, $0x40
+    mov $0x04, %al
+    out %al, $0x40
+    sti
+8:  hlt
+    cmpl $10, ticks(%rip)
+    jb 8b
+    cli
+    lea name_irq(%rip), %rsi
+    call pass64
+    cli
+9:  hlt
+    jmp 9b
+
+irq0_64:
+    push %rax
+    incl ticks(%rip)
+    mov $0x20, %al
+    out %al, $0x20
+    pop %rax
+    iretq
+
+putc64:
+    push %rdx
+    push %rax
+    mov $0x3fd, %dx
+1:  in %dx, %al
+    test $0x20, %al
+    jz 1b
+    pop %rax
+    mov $0x3f8, %dx
+    out %al, %dx
+    pop %rdx
+    ret
+puts64:
+    push %rax
+1:  lodsb
+    test %al, %al
+    jz 2f
+    call putc64
+    jmp 1b
+2:  pop %rax
+    ret
+pass64:
+    push %rsi
+    lea str_pass(%rip), %rsi
+    call puts64
+    pop %rsi
+    call puts64
+    mov $'\n', %al
+    call putc64
+    ret
+fail64:
+    push %rsi
+    lea str_fail(%rip), %rsi
+    call puts64
+    pop %rsi
+    call puts64
+    mov $'\n', %al
+    call putc64
+    ret
+
+    .balign 8
+gdt:
+    .quad 0
+    .quad 0x00af9a000000ffff /* 64-bit code */
+    .quad 0x00cf92000000ffff /* data */
+gdt_ptr:
+    .word gdt_ptr - gdt - 1
+    .long gdt
+    .balign 8
+idt_ptr:
+    .word 256 * 16 - 1
+    .quad idt
+ticks: .long 0
+name_rm:    .asciz "lmode real-mode start"
+name_lm:    .asciz "lmode 64-bit code runs"
+name_lma:   .asciz "lmode EFER.LMA set"
+name_cpuid: .asciz "lmode CPUID in 64-bit mode"
+name_mem:   .asciz "lmode RAM at 127 MiB read/write"
+name_irq:   .asciz "lmode PIT IRQ0 through a 64-bit IDT"
+    .balign 16
+idt: .skip 256 * 16
