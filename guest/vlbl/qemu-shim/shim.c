@@ -112,27 +112,38 @@ struct copy {
     int done;
 };
 
-/* Hide QEMU's firmware tables (ACPI RSDP, MP floating pointer) so that
- * Linux sees what it sees under hvrr: no ACPI, no MP table. SeaBIOS keeps
- * them in the read-only F segment; open it through the i440FX PAM0 register
- * first. */
+static int sig_at(volatile const char *p, const char *sig)
+{
+    for (; *sig; sig++, p++)
+        if (*p != *sig)
+            return 0;
+    return 1;
+}
+
+/* Hide SeaBIOS' firmware tables (ACPI RSDP, MP floating pointer, SMBIOS
+ * entry points, $PIR IRQ routing) so that Linux finds what it finds under
+ * hvrr: none. They live in the read-only F segment; open it for writing
+ * through the i440FX PAM0 register first. */
 static void scrub_firmware_tables(void)
 {
-    outl(0xcf8, 0x80000058u); /* 0:0.0 config 0x58..0x5b; PAM0 is 0x59 */
+    static const char *const sigs[] = {"RSD PTR ", "_MP_", "_SM_", "_SM3_", "_DMI_", "$PIR"};
     uint32_t v;
+    outl(0xcf8, 0x80000058u); /* 0:0.0 config 0x58..0x5b; PAM0 is 0x59 */
     __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"((uint16_t)0xcfc));
     v = (v & ~0x0000ff00u) | 0x00003000u; /* PAM0: 0xf0000-0xfffff read/write DRAM */
     outl(0xcf8, 0x80000058u);
     outl(0xcfc, v);
     for (uint32_t a = 0xe0000; a < 0x100000; a += 16) {
         volatile char *p = (volatile char *)a;
-        if ((p[0] == 'R' && p[1] == 'S' && p[2] == 'D' && p[3] == ' ' && p[4] == 'P' &&
-             p[5] == 'T' && p[6] == 'R') ||
-            (p[0] == '_' && p[1] == 'M' && p[2] == 'P' && p[3] == '_')) {
-            puts_("hvrr-qemu-shim: hiding firmware table at ");
-            puthex(a);
-            puts_("\n");
-            p[0] = 'X';
+        for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+            if (sig_at(p, sigs[i])) {
+                puts_("hvrr-qemu-shim: hiding firmware table ");
+                puts_(sigs[i]);
+                puts_(" at ");
+                puthex(a);
+                puts_("\n");
+                p[0] = 'X';
+            }
         }
     }
 }
