@@ -824,6 +824,31 @@ static void test_poll_command(void **st)
     out(p, 0x20, 0x20);
     out(p, 0x20, 0x0c);
     assert_int_equal(in(p, 0x20), 0x85);
+    /* The poll answers the next read whatever A0 is ("next RD pulse"). */
+    out(p, 0x20, 0x20);
+    pulse(&e, 1);
+    out(p, 0x20, 0x0c);
+    assert_int_equal(in(p, 0x21), 0x81);
+    assert_int_equal(in(p, 0x21), 0x00); /* then the IMR again */
+    assert_int_equal(read_isr(p, 0x20), 0x02);
+}
+
+static void test_icw1_restarts_unfinished_init(void **st)
+{
+    (void)st;
+    struct env e;
+    env_init(&e);
+    struct pic_pair *p = &e.pic;
+    out(p, 0x20, 0x11);
+    out(p, 0x21, 0x08); /* ICW2, then the sequence is abandoned */
+    out(p, 0x20, 0x11);
+    out(p, 0x21, 0x30);
+    out(p, 0x21, 0x04);
+    out(p, 0x21, 0x01);
+    out(p, 0x21, 0xfe); /* OCW1, not an ICW */
+    assert_int_equal(in(p, 0x21), 0xfe);
+    raise(&e, 0);
+    assert_int_equal(pic_ack(p), 0x30);
 }
 
 static void test_poll_cascade(void **st)
@@ -1290,6 +1315,7 @@ int main(void)
         cmocka_unit_test(test_icw2_low_bits_ignored),
         cmocka_unit_test(test_single_mode_skips_icw3),
         cmocka_unit_test(test_init_without_icw4),
+        cmocka_unit_test(test_icw1_restarts_unfinished_init),
         cmocka_unit_test(test_edge_latches_rising_edge_once),
         cmocka_unit_test(test_edge_withdrawn_gives_default_ir7),
         cmocka_unit_test(test_masked_edge_request_delivered_on_unmask),
