@@ -9,6 +9,7 @@ static const struct cli_cmd commands[] = {
     {"dump", cmd_dump, "print a trace, one line per record"},
     {"stats", cmd_stats, "summarise a trace: exits by reason/port/device, size, damage"},
     {"synth", cmd_synth, "write a synthetic Linux-like trace (for tests and benchmarks)"},
+    {"replay", cmd_replay, "replay a trace through the device models, report divergences"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,572 @@
+/* host-sim replayer (replay.h). Re-issues every recorded device call at its
+ * recorded time and compares what the models answer with what was recorded:
+ *  - outputs (IrqLine, IntrLine, DevRequest records) are queued as they are
+ *    read; the outputs the models produce are matched against that queue in
+ *    order, time included; what is still queued after the next input call
+ *    (IO exit, Inject, UartRx) is missing;
+ *  - IN values, acknowledged vectors;
+ *  - device state at checkpoints, byte for byte.
+ */
+#include "host-sim/replay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host-sim/devinfo.h"
+#include "hv/record/recorder.h"
+
+#define QCAP 256
+
+struct expect {
+    enum trace_dev_kind kind;
+    uint32_t a; /* irq number / request */
+    bool level;
+    uint64_t ns;
+    uint64_t record;
+};
+
+struct replayer {
+    struct replay_opts o;
+    struct replay_stats st;
+    struct vm_devices dev;
+    uint64_t tsc_hz;
+    uint64_t rec;           /* number of the record being processed */
+    uint64_t next_seq;      /* exit expected next */
+    struct trace_exit last; /* last exit read (context for reports) */
+    bool have_last;
+    bool active; /* comparing (from reached, not desynchronised) */
+    bool desync; /* after damage: compare again from the next checkpoint */
+    bool done;
+    bool adv_pending; /* outputs were read: advance to adv_tsc before the next call */
+    uint64_t adv_tsc;
+    const char *doing; /* what the current device call is, for reports */
+    struct expect q[QCAP];
+    unsigned qh, qn;
+    uint8_t good[VM_DEVICES_SAVE_MAX]; /* last state known good */
+    size_t good_len;
+    uint64_t good_seq;
+    uint8_t blob[VM_DEVICES_SAVE_MAX];
+};
+
+static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
+{
+    return vm_rec_tsc_to_ns(tsc, r->tsc_hz);
+}
+
+static void remember_good(struct replayer *r, uint64_t seq)
+{
+    size_t n = vm_devices_save(&r->dev, r->good, sizeof r->good);
+    r->good_len = n;
+    r->good_seq = seq;
+}
+
+/* ---- reporting ---- */
+
+static bool report_begin(struct replayer *r)
+{
+    r->st.divergences++;
+    if (r->st.divergences == 1) {
+        r->st.first_record = r->rec;
+        r->st.first_seq = r->have_last ? r->last.seq : 0;
+    }
+    if (r->o.stop_at_first)
+        r->done = true;
+    unsigned max = r->o.max_reports ? r->o.max_reports : 10;
+    if (!r->o.out || r->st.divergences > max)
+        return false;
+    FILE *f = r->o.out;
+    fprintf(f, "DIVERGENCE #%" PRIu64 " at record %" PRIu64, r->st.divergences, r->rec);
+    if (r->have_last)
+        fprintf(f, ", exit %" PRIu64 " %s rip 0x%" PRIx64, r->last.seq,
+                trace_exit_reason_name(r->last.reason), r->last.rip);
+    else
+        fprintf(f, ", before the first exit");
+    fprintf(f, "\n  during   %s\n", r->doing);
+    return true;
+}
+
+static void report_state(struct replayer *r)
+{
+    char diff[512];
+    size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
+    devinfo_diff(r->good, r->good_len, r->blob, n, diff, sizeof diff);
+    fprintf(r->o.out,
+            "  state    sections changed since the last good checkpoint (exit %" PRIu64 "): %s\n",
+            r->good_seq, diff);
+}
+
+static void fmt_expect(const struct replayer *r, const struct expect *e, char *b, size_t n)
+{
+    switch (e->kind) {
+    case TRACE_DEV_IRQ_LINE:
+        snprintf(b, n, "IRQ%u (%s) -> %s at %" PRIu64 " ns", e->a,
+                 devinfo_irq_device(&r->dev, e->a), e->level ? "high" : "low", e->ns);
+        break;
+    case TRACE_DEV_INTR:
+        snprintf(b, n, "pic INTR -> %s at %" PRIu64 " ns", e->level ? "high" : "low", e->ns);
+        break;
+    default:
+        snprintf(b, n, "%s request at %" PRIu64 " ns",
+                 e->a == DEV_REQ_RESET ? "reset" : "power-off", e->ns);
+        break;
+    }
+}
+
+static const char *expect_device(const struct replayer *r, const struct expect *e)
+{
+    if (e->kind == TRACE_DEV_IRQ_LINE)
+        return devinfo_irq_device(&r->dev, e->a);
+    if (e->kind == TRACE_DEV_INTR)
+        return "pic";
+    return e->a == DEV_REQ_RESET ? "kbc/pci" : "platform";
+}
+
+static void report_output(struct replayer *r, const struct expect *want, const struct expect *got)
+{
+    if (!report_begin(r))
+        return;
+    char a[128], b[128];
+    const struct expect *any = want ? want : got;
+    fprintf(r->o.out, "  device   %s\n  register %s\n", expect_device(r, any),
+            any->kind == TRACE_DEV_IRQ_LINE ? "PIC input pin"
+            : any->kind == TRACE_DEV_INTR   ? "PIC INTR output"
+                                            : "platform request");
+    if (want)
+        fmt_expect(r, want, a, sizeof a);
+    else
+        snprintf(a, sizeof a, "(no output)");
+    if (got)
+        fmt_expect(r, got, b, sizeof b);
+    else
+        snprintf(b, sizeof b, "(no output)");
+    fprintf(r->o.out, "  expected %s", a);
+    if (want)
+        fprintf(r->o.out, " (record %" PRIu64 ")", want->record);
+    fprintf(r->o.out, "\n  actual   %s\n", b);
+    report_state(r);
+}
+
+/* ---- outputs ---- */
+
+static void actual_output(struct replayer *r, enum trace_dev_kind kind, uint32_t a, bool level,
+                          uint64_t now_ns)
+{
+    if (!r->active)
+        return;
+    struct expect got = {.kind = kind, .a = a, .level = level, .ns = now_ns, .record = r->rec};
+    r->st.outputs++;
+    if (!r->qn) {
+        report_output(r, NULL, &got);
+        return;
+    }
+    struct expect *want = &r->q[r->qh];
+    r->qh = (r->qh + 1) % QCAP;
+    r->qn--;
+    if (want->kind != kind || want->a != a || want->level != level || want->ns != now_ns)
+        report_output(r, want, &got);
+}
+
+static void on_irq_line(void *ctx, unsigned irq, bool level, uint64_t now_ns)
+{
+    actual_output(ctx, TRACE_DEV_IRQ_LINE, irq, level, now_ns);
+}
+static void on_intr(void *ctx, bool level, uint64_t now_ns)
+{
+    actual_output(ctx, TRACE_DEV_INTR, 0, level, now_ns);
+}
+static void on_request(void *ctx, enum dev_request what)
+{
+    struct replayer *r = ctx;
+    actual_output(r, TRACE_DEV_REQUEST, (uint32_t)what, false, r->dev.now_ns);
+}
+
+/* After an input call: whatever is still expected did not happen. */
+static void check_missing(struct replayer *r)
+{
+    while (r->qn) {
+        struct expect want = r->q[r->qh];
+        r->qh = (r->qh + 1) % QCAP;
+        r->qn--;
+        if (r->active)
+            report_output(r, &want, NULL);
+    }
+}
+
+static void expect_output(struct replayer *r, const struct trace_dev_event *ev)
+{
+    if (!r->active)
+        return;
+    if (r->qn == QCAP) { /* nothing consumed them: report the oldest as missing */
+        struct expect want = r->q[r->qh];
+        r->qh = (r->qh + 1) % QCAP;
+        r->qn--;
+        report_output(r, &want, NULL);
+    }
+    struct expect *e = &r->q[(r->qh + r->qn++) % QCAP];
+    e->kind = ev->kind;
+    e->a = ev->kind == TRACE_DEV_IRQ_LINE  ? ev->u.irq.irq
+           : ev->kind == TRACE_DEV_REQUEST ? ev->u.request.what
+                                           : 0;
+    e->level = ev->kind == TRACE_DEV_IRQ_LINE ? ev->u.irq.level
+               : ev->kind == TRACE_DEV_INTR   ? ev->u.intr.level
+                                              : false;
+    e->ns = ns_of(r, ev->tsc);
+    e->record = r->rec;
+}
+
+/* ---- records ---- */
+
+static void set_active(struct replayer *r)
+{
+    r->active = !r->desync && r->next_seq >= r->o.from;
+}
+
+static void start_devices(struct replayer *r, const struct trace_header *h)
+{
+    struct vm_devices_config dc = {0};
+    for (size_t i = 0; i < h->ndevices; i++)
+        if (h->devices[i].name && !strcmp(h->devices[i].name, "com1")) {
+            dc.com1_base = h->devices[i].port_base;
+            dc.com1_irq = h->devices[i].irq > 0 ? (uint8_t)h->devices[i].irq : 0;
+        }
+    r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
+    const struct vm_devices_hooks hooks = {
+        .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
+    vm_devices_init(&r->dev, &dc, NULL, 0);
+    if (h->has_start && vm_devices_restore(&r->dev, h->start.devices, h->start.devices_len)) {
+        if (r->o.out)
+            fprintf(r->o.out,
+                    "warning: the start checkpoint does not restore (state version "
+                    "%u); replaying from power-on state\n",
+                    h->start.devices_version);
+    }
+    r->dev.hooks = hooks;
+    if (r->o.patch)
+        r->o.patch(&r->dev, r->o.patch_ctx);
+    remember_good(r, 0);
+}
+
+static void do_advance(struct replayer *r, uint64_t tsc)
+{
+    vm_devices_advance(&r->dev, ns_of(r, tsc));
+}
+
+/* Outputs of one device call share its TSC and are all recorded before the
+ * next record of another kind; advance once they are all queued. */
+static void flush_advance(struct replayer *r)
+{
+    if (!r->adv_pending)
+        return;
+    r->adv_pending = false;
+    const char *was = r->doing;
+    r->doing = "advancing time to recorded outputs";
+    do_advance(r, r->adv_tsc);
+    r->doing = was;
+}
+
+static void exit_io(struct replayer *r, const struct trace_exit *e)
+{
+    char what[160];
+    char reg[96];
+    devinfo_port(&r->dev, e->u.io.port, e->u.io.write, reg, sizeof reg);
+    snprintf(what, sizeof what, "%s %s, size %u", e->u.io.write ? "out to" : "in from", reg,
+             e->u.io.size);
+    r->doing = what;
+    r->st.io_exits++;
+    uint32_t val = e->u.io.write ? e->u.io.value : 0;
+    vm_devices_io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
+    val &= dev_size_mask(e->u.io.size);
+    if (!e->u.io.write && r->active) {
+        r->st.in_checked++;
+        if (val != e->u.io.value && report_begin(r)) {
+            devinfo_port(&r->dev, e->u.io.port, false, reg, sizeof reg);
+            fprintf(r->o.out,
+                    "  device   %s\n  register %s\n  expected 0x%0*x\n  actual   0x%0*x\n",
+                    devinfo_port_device(&r->dev, e->u.io.port), reg, 2 * e->u.io.size,
+                    e->u.io.value, 2 * e->u.io.size, val);
+            report_state(r);
+        }
+    }
+    check_missing(r);
+}
+
+static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
+{
+    if (r->o.until != REPLAY_ALL && e->seq > r->o.until) {
+        r->qn = 0; /* outputs of calls beyond --until are not ours to check */
+        r->done = true;
+        return;
+    }
+    flush_advance(r);
+    r->last = *e;
+    r->have_last = true;
+    r->next_seq = e->seq;
+    set_active(r);
+    r->next_seq = e->seq + 1;
+    r->st.exits++;
+    if (e->reason == TRACE_EXIT_IO_INSTRUCTION && e->detail == TRACE_DETAIL_IO) {
+        exit_io(r, e);
+    } else if (e->detail == TRACE_DETAIL_CPUID || e->detail == TRACE_DETAIL_MSR ||
+               e->detail == TRACE_DETAIL_XSETBV || e->detail == TRACE_DETAIL_CR) {
+        r->st.not_checked++;
+    } else {
+        r->st.other_exits++;
+    }
+    set_active(r);
+}
+
+static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
+{
+    set_active(r);
+    if (ev->kind != TRACE_DEV_IRQ_LINE && ev->kind != TRACE_DEV_INTR &&
+        ev->kind != TRACE_DEV_REQUEST)
+        flush_advance(r);
+    switch (ev->kind) {
+    case TRACE_DEV_IRQ_LINE:
+    case TRACE_DEV_INTR:
+    case TRACE_DEV_REQUEST:
+        if (r->adv_pending && r->adv_tsc != ev->tsc)
+            flush_advance(r);
+        expect_output(r, ev);
+        r->adv_pending = true;
+        r->adv_tsc = ev->tsc;
+        return;
+    case TRACE_DEV_INJECT: {
+        r->doing = "interrupt acknowledge (vector injection)";
+        uint8_t vec = vm_devices_ack(&r->dev, ns_of(r, ev->tsc));
+        if (r->active) {
+            r->st.injects++;
+            if (vec != ev->u.inject.vector && report_begin(r)) {
+                fprintf(r->o.out,
+                        "  device   pic\n  register INTA vector\n  expected 0x%02x\n"
+                        "  actual   0x%02x\n",
+                        ev->u.inject.vector, vec);
+                report_state(r);
+            }
+        }
+        check_missing(r);
+        break;
+    }
+    case TRACE_DEV_UART_RX:
+        r->doing = "host bytes into the UART";
+        r->st.rx++;
+        vm_devices_com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
+        check_missing(r);
+        break;
+    default: break; /* TimerEdge: informational */
+    }
+}
+
+static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
+{
+    flush_advance(r);
+    set_active(r);
+    r->doing = "checkpoint";
+    do_advance(r, c->tsc);
+    check_missing(r);
+    if (r->active) {
+        size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
+        r->st.checkpoints++;
+        if (n == c->devices_len && memcmp(r->blob, c->devices, n) == 0) {
+            memcpy(r->good, r->blob, n);
+            r->good_len = n;
+            r->good_seq = c->seq;
+            return;
+        }
+        if (report_begin(r)) {
+            char diff[512];
+            devinfo_diff(c->devices, c->devices_len, r->blob, n, diff, sizeof diff);
+            fprintf(r->o.out,
+                    "  device   state at checkpoint before exit %" PRIu64 "\n"
+                    "  register sections that differ: %s\n"
+                    "  expected %zu bytes of recorded state\n  actual   %zu bytes\n",
+                    c->seq, diff, c->devices_len, n);
+            report_state(r);
+        }
+    }
+    /* Resynchronise on the recorded state: later reports stand on their own. */
+    if (vm_devices_restore(&r->dev, c->devices, c->devices_len) == 0) {
+        if (!r->active)
+            r->st.restored++;
+        r->desync = false;
+        remember_good(r, c->seq);
+    }
+    set_active(r);
+}
+
+int replayer_item(struct replayer *r, const struct trace_item *it)
+{
+    if (r->done)
+        return 1;
+    if (it->type == TRACE_ITEM_DAMAGE) {
+        r->st.damage++;
+        r->adv_pending = false;
+        r->desync = true;
+        r->qn = 0;
+        set_active(r);
+        if (r->o.out)
+            fprintf(r->o.out, "damage: %s (comparisons resume at the next checkpoint)\n",
+                    it->u.damage.msg);
+        return 0;
+    }
+    switch (it->type) {
+    case TRACE_ITEM_HEADER:
+        r->st.header_seen = true;
+        start_devices(r, &it->u.header);
+        break;
+    case TRACE_ITEM_EXIT: on_exit_rec(r, &it->u.exit); break;
+    case TRACE_ITEM_DEV: on_dev(r, &it->u.dev); break;
+    case TRACE_ITEM_CHECKPOINT: on_checkpoint(r, &it->u.checkpoint); break;
+    case TRACE_ITEM_END:
+        r->st.end_seen = true;
+        flush_advance(r);
+        r->doing = "end of trace";
+        check_missing(r);
+        break;
+    default: break;
+    }
+    if (!r->done)
+        r->rec++;
+    r->st.records = r->rec;
+    return r->done ? 1 : 0;
+}
+
+struct replayer *replayer_new(const struct replay_opts *o)
+{
+    struct replayer *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->o = *o;
+    if (r->o.until == 0 && r->o.from == 0)
+        r->o.until = REPLAY_ALL;
+    r->doing = "start";
+    /* A trace without a header replays from the power-on state at 1 GHz. */
+    struct trace_header none = {0};
+    start_devices(r, &none);
+    set_active(r);
+    return r;
+}
+
+void replayer_free(struct replayer *r)
+{
+    free(r);
+}
+
+struct vm_devices *replayer_devices(struct replayer *r)
+{
+    return &r->dev;
+}
+
+void replayer_finish(struct replayer *r, struct replay_stats *st)
+{
+    if (!r->done) {
+        flush_advance(r);
+        r->doing = "end of input";
+        check_missing(r);
+    }
+    FILE *f = r->o.out;
+    if (f) {
+        const struct replay_stats *s = &r->st;
+        unsigned max = r->o.max_reports ? r->o.max_reports : 10;
+        if (s->divergences > max)
+            fprintf(f, "(%" PRIu64 " more divergences not shown)\n", s->divergences - max);
+        fprintf(f,
+                "replayed %" PRIu64 " records, %" PRIu64 " exits: %" PRIu64
+                " port accesses (%" PRIu64 " IN values compared), %" PRIu64 " outputs, %" PRIu64
+                " injected vectors, %" PRIu64 " checkpoints compared; %" PRIu64
+                " UART RX fed, %" PRIu64 " checkpoints restored\n",
+                s->records, s->exits, s->io_exits, s->in_checked, s->outputs, s->injects,
+                s->checkpoints, s->rx, s->restored);
+        fprintf(f,
+                "not checked: %" PRIu64
+                " CPUID/MSR/XSETBV/CR answers (no portable vCPU policy yet), %" PRIu64
+                " other exits without device work\n",
+                s->not_checked, s->other_exits);
+        if (!s->header_seen)
+            fprintf(f, "warning: no header (replayed from the power-on state)\n");
+        if (!s->end_seen && !r->done)
+            fprintf(f, "warning: trace has no end record (incomplete capture)\n");
+        if (s->damage)
+            fprintf(f, "damage: %" PRIu64 " report(s)\n", s->damage);
+        if (s->divergences)
+            fprintf(f,
+                    "result: %" PRIu64 " divergence(s), first at record %" PRIu64 " (exit %" PRIu64
+                    ")\n",
+                    s->divergences, s->first_record, s->first_seq);
+        else
+            fprintf(f, "result: 0 divergences\n");
+    }
+    if (st)
+        *st = r->st;
+}
+
+static int run(struct replayer *r, FILE *f, const void *buf, size_t len, struct replay_stats *st,
+               const char *name)
+{
+    struct trace_reader *rd = trace_reader_new();
+    if (!rd)
+        return -1;
+    if (buf) {
+        if (trace_reader_feed(rd, buf, len) < 0) {
+            trace_reader_free(rd);
+            return -1;
+        }
+        trace_reader_eof(rd);
+    }
+    int ret = 0;
+    struct trace_item it;
+    for (;;) {
+        int rc = trace_reader_next(rd, &it);
+        if (rc == TRACE_R_ITEM) {
+            if (replayer_item(r, &it))
+                break;
+        } else if (rc == TRACE_R_MORE && f) {
+            if (trace_reader_read_file(rd, f) < 0) {
+                ret = -1;
+                break;
+            }
+        } else if (rc == TRACE_R_END) {
+            break;
+        } else {
+            ret = -1;
+            break;
+        }
+    }
+    if (ret) {
+        fprintf(r->o.out ? r->o.out : stderr, "hvrr replay: '%s': %s\n", name,
+                trace_reader_error(rd));
+    }
+    trace_reader_free(rd);
+    if (!ret && !r->st.header_seen && !r->st.records) {
+        fprintf(r->o.out ? r->o.out : stderr, "hvrr replay: '%s': no trace records\n", name);
+        ret = -1;
+    }
+    if (!ret)
+        replayer_finish(r, st);
+    return ret;
+}
+
+int replay_file(const char *path, const struct replay_opts *o, struct replay_stats *st)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(o->out ? o->out : stderr, "hvrr replay: cannot open '%s': %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    struct replayer *r = replayer_new(o);
+    int ret = r ? run(r, f, NULL, 0, st, path) : -1;
+    replayer_free(r);
+    fclose(f);
+    return ret;
+}
+
+int replay_buffer(const void *buf, size_t len, const struct replay_opts *o, struct replay_stats *st)
+{
+    struct replayer *r = replayer_new(o);
+    int ret = r ? run(r, NULL, buf, len, st, "(buffer)") : -1;
+    replayer_free(r);
+    return ret;
+}

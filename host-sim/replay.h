@@ -1,0 +1,69 @@
+/* host-sim: replays a trace through the same device code (hv/devs) and the
+ * same recording convention (hv/record/recorder.h), comparing every output
+ * the trace recorded. docs/replay.md describes what is compared. Host only.
+ *
+ *   struct replay_opts o = {.out = stdout, .until = REPLAY_ALL};
+ *   struct replay_stats st;
+ *   int rc = replay_file("boot.hvt", &o, &st);   // -1 unreadable, else 0
+ *   st.divergences == 0 means the models did exactly what was recorded.
+ */
+#ifndef HVRR_HOSTSIM_REPLAY_H
+#define HVRR_HOSTSIM_REPLAY_H
+
+#include <stdio.h>
+
+#include "hv/devs/vm_devices.h"
+#include "trace/trace_reader.h"
+
+#define REPLAY_ALL UINT64_MAX
+
+struct replay_opts {
+    uint64_t from;  /* compare from exit `from` on (earlier checkpoints restored) */
+    uint64_t until; /* stop after exit `until`; REPLAY_ALL (or 0 with from 0): whole trace */
+    bool stop_at_first;
+    unsigned max_reports; /* full divergence reports printed; 0 means 10 */
+    FILE *out;            /* reports and summary; NULL: silent */
+    /* Applied to the fresh device set (test-only model variants). */
+    void (*patch)(struct vm_devices *d, void *ctx);
+    void *patch_ctx;
+};
+
+struct replay_stats {
+    uint64_t records;     /* records read (damage reports excluded) */
+    uint64_t exits;       /* exits replayed */
+    uint64_t io_exits;    /* port accesses re-issued */
+    uint64_t in_checked;  /* IN values compared */
+    uint64_t outputs;     /* IRQ/INTR/request outputs compared */
+    uint64_t injects;     /* acknowledged vectors compared */
+    uint64_t rx;          /* UART RX records fed */
+    uint64_t checkpoints; /* checkpoints compared */
+    uint64_t restored;    /* checkpoints restored (before --from, after damage or divergence) */
+    uint64_t not_checked; /* CPUID/MSR/XSETBV/CR answers: no portable vCPU policy yet */
+    uint64_t other_exits; /* exits without device work (HLT, preemption timer, EPT, ...) */
+    uint64_t damage;      /* damage reports from the reader */
+    uint64_t divergences;
+    uint64_t first_record; /* record number of the first divergence */
+    uint64_t first_seq;    /* exit of the first divergence (the last exit read) */
+    bool header_seen, end_seen;
+};
+
+struct replayer;
+
+/* Allocates a replayer; NULL on out of memory. */
+struct replayer *replayer_new(const struct replay_opts *o);
+void replayer_free(struct replayer *r);
+/* One item from the trace reader. Returns 0 to go on, 1 when replay is
+ * done (--until reached, --stop-at-first hit). */
+int replayer_item(struct replayer *r, const struct trace_item *it);
+/* End of input: leftover checks and the summary. */
+void replayer_finish(struct replayer *r, struct replay_stats *st);
+/* The device set being replayed (for tests and tools). */
+struct vm_devices *replayer_devices(struct replayer *r);
+
+/* Whole file / whole buffer. Return 0 when the trace could be read (see
+ * st->divergences), -1 (after printing why to o->out or stderr) if not. */
+int replay_file(const char *path, const struct replay_opts *o, struct replay_stats *st);
+int replay_buffer(const void *buf, size_t len, const struct replay_opts *o,
+                  struct replay_stats *st);
+
+#endif

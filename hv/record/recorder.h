@@ -1,0 +1,104 @@
+/* The recording convention, shared by the hypervisor (recorder) and the host
+ * replayer (host-sim). The VM layer makes EVERY call into the device layer
+ * through a struct vm_recorder, so that each call and each output becomes a
+ * trace record, in the order it happened (docs/replay.md):
+ *
+ *   device call                      records written, in this order
+ *   vm_rec_io(port,size,dir,val)     outputs the call caused, then Exit IO_INSTRUCTION
+ *                                    (PortIo: value written, or value returned)
+ *   vm_rec_ack()                     outputs the call caused, then DeviceEvent Inject
+ *   vm_rec_com1_rx(bytes)            outputs the call caused, then DeviceEvent UartRx
+ *   vm_rec_advance()                 only the outputs it caused (nothing if none)
+ *   vm_rec_exit(other exit)          Exit (no device call is made)
+ *
+ * Outputs are DeviceEvent IrqLine (a PIC input pin changed), IntrLine (the
+ * PIC pair's INTR changed) and DevRequest (reset/power-off), stamped with the
+ * TSC of the call that caused them. Every timed record therefore means
+ * "devices advanced to this time first"; an advance that changed no output
+ * is not recorded (the models give the same state whether time moves in one
+ * step or several while no output changes).
+ *
+ * Checkpoints: the header carries the start state; then every
+ * checkpoint_every exits, just before exit seq is recorded, a Checkpoint of
+ * the state after the last device call (its TSC is that call's TSC).
+ *
+ * Portable and freestanding: no libc beyond the trace writer, no allocation.
+ */
+#ifndef HVRR_RECORDER_H
+#define HVRR_RECORDER_H
+
+#include "hv/devs/vm_devices.h"
+#include "trace/trace_writer.h"
+
+/* Virtual nanoseconds from guest TSC: tsc * 1e9 / hz, exact (floor), in
+ * 64-bit arithmetic (quotient and remainder apart). Valid for hz < 18.4 GHz.
+ * The one conversion recorder and replayer both use. */
+static inline uint64_t vm_rec_tsc_to_ns(uint64_t tsc, uint64_t hz)
+{
+    return tsc / hz * 1000000000ull + tsc % hz * 1000000000ull / hz;
+}
+
+struct vm_recorder_config {
+    struct trace_writer *w;
+    uint64_t tsc_hz; /* required */
+    uint64_t ram_bytes;
+    uint32_t vcpus; /* 0 means 1 */
+    const char *hv_build_id;
+    const char *devmodel_version;
+    const char *cmdline;
+    uint64_t checkpoint_every; /* exits between checkpoints; 0: none */
+    uint64_t start_tsc;        /* guest TSC when the devices are created */
+};
+
+/* What the caller knows about the exit being handled (from the VMCS). */
+struct vm_rec_exit_info {
+    uint64_t tsc; /* guest TSC at the exit */
+    uint64_t rip;
+    uint64_t qual;
+    uint32_t insn_len;
+    uint32_t vcpu;
+};
+
+struct vm_recorder {
+    struct vm_devices *dev;
+    struct trace_writer *w;
+    struct vm_devices_hooks user; /* the caller's hooks, called after recording */
+    uint64_t tsc_hz;
+    uint64_t seq;      /* sequence number of the next exit */
+    uint64_t cur_tsc;  /* TSC of the device call in progress (stamps outputs) */
+    uint64_t last_tsc; /* TSC of the last device call */
+    uint64_t checkpoint_every;
+    uint64_t outputs; /* output records written */
+    uint32_t vcpu;
+    int err; /* first writer error (sticky), 0 if none */
+    struct trace_device devices[IOBUS_MAX_RANGES];
+    uint8_t blob[VM_DEVICES_SAVE_MAX];
+};
+
+/* Initialises d in place (vm_devices_init with the recorder's hooks, the
+ * caller's hooks chained behind them) at cfg->start_tsc and writes the
+ * header with the VM configuration and the start checkpoint. Returns 0 or a
+ * negative trace_writer error. */
+int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
+                     const struct vm_devices_config *dc, const struct vm_devices_hooks *user,
+                     const struct vm_recorder_config *cfg);
+
+/* A guest port access; returns the value for an IN (masked to size), the
+ * written value for an OUT. */
+uint32_t vm_rec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint16_t port,
+                   unsigned size, bool write, uint32_t value);
+void vm_rec_advance(struct vm_recorder *r, uint64_t tsc);
+uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc);
+size_t vm_rec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc);
+/* Any other exit (CPUID, MSR, XSETBV, CR, HLT, EPT, preemption timer, ...):
+ * e is filled by the caller except seq, which the recorder assigns. */
+int vm_rec_exit(struct vm_recorder *r, struct trace_exit *e);
+/* Writes the End record (reason: enum trace_end_reason) and the last frame. */
+int vm_rec_finish(struct vm_recorder *r, uint32_t reason);
+
+static inline uint64_t vm_rec_now_ns(const struct vm_recorder *r, uint64_t tsc)
+{
+    return vm_rec_tsc_to_ns(tsc, r->tsc_hz);
+}
+
+#endif
