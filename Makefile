@@ -12,6 +12,7 @@ include hv/hv.mk
 include guest/guest.mk
 include tests/tests.mk
 include bench/bench.mk
+include hv/rt/rt.mk
 
 LIB_OBJS_HOST := $(LIB_SRCS:%.c=$(BUILD)/host/%.o) $(LIB_GEN_SRCS:$(BUILD)/gen/%.c=$(BUILD)/host/gen/%.o)
 LIB_OBJS_REL  := $(LIB_SRCS:%.c=$(BUILD)/rel/%.o) $(LIB_GEN_SRCS:$(BUILD)/gen/%.c=$(BUILD)/rel/gen/%.o)

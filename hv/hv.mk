@@ -6,8 +6,8 @@
 # $(DEVS_FREE_OBJS) (kernel model: its sign-extended 32-bit relocations also
 # resolve below 2 GiB, so they link at 1 MiB unchanged).
 HV_CFLAGS := $(filter-out -mcmodel=kernel,$(FREE_CFLAGS)) -mcmodel=small -fno-pic
-HV_SRCS   := $(shell find hv -path hv/devs -prune -o -name '*.c' -print | sort)
-HV_ASRCS  := $(shell find hv -path hv/devs -prune -o -name '*.S' -print | sort)
+HV_SRCS   := $(shell find hv \( -path hv/devs -o -path hv/record -o -path hv/rt \) -prune -o -name '*.c' -print | sort)
+HV_ASRCS  := $(shell find hv \( -path hv/devs -o -path hv/record -o -path hv/rt \) -prune -o -name '*.S' -print | sort)
 HV_OBJS   := $(HV_SRCS:%.c=$(BUILD)/hv/%.o) $(HV_ASRCS:%.S=$(BUILD)/hv/%.o)
 HV_ELF    := $(BUILD)/hv/hv.elf
 
