@@ -45,6 +45,19 @@ static int cmdline_has(const char *cmd, uint32_t len, const char *word)
     return 0;
 }
 
+/* 1 if addresses wrap at 1 MiB (A20 masked). Runs before anything lives at
+ * 0x100500. */
+static int a20_off(void)
+{
+    uint32_t lo = PHYS32(0x500), hi = PHYS32(0x100500);
+    PHYS32(0x100500) = ~lo;
+    int off = PHYS32(0x500) != lo;
+    PHYS32(0x500) = lo;
+    if (!off)
+        PHYS32(0x100500) = hi;
+    return off;
+}
+
 static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
     return a < b + blen && b < a + alen;
@@ -66,6 +79,13 @@ void vlbl_main(void)
     if (bi->cmdline_gpa >= 0xa0000 || bi->cmdline_len >= HVRR_CMDLINE_MAX)
         vlbl_die("command line at %llx (%u bytes) must lie below 0xa0000", bi->cmdline_gpa,
                  bi->cmdline_len);
+
+    if (a20_off()) {
+        con_puts("vlbl: A20 is off; enabling it through port 0x92\n");
+        outb(0x92, (uint8_t)((inb(0x92) | 0x02) & ~0x01));
+        if (a20_off())
+            vlbl_die("A20 is off and port 0x92 did not enable it");
+    }
 
     const char *cmd = (const char *)(uintptr_t)bi->cmdline_gpa;
     int debug = cmdline_has(cmd, bi->cmdline_len, "vlbl.debug");
