@@ -399,6 +399,19 @@ static void test_mode4_strobe_and_irq(void **st)
     pit_tick(&f->p, T(L + 21));
     assert_int_equal(f->r.rises, r0 + 1);
     assert_true(pit_next_event_ns(&f->p, T(L + 21)) == TIME_NEVER);
+    /* A count written during the strobe clock: the strobe still ends on the
+     * next clock (the load), then the new count strobes N+1 clocks later. */
+    uint64_t L2 = program(&f->p, 0, 0x38, 20, L + 1000);
+    uint64_t t = T(L2 + 20) + 5;
+    outb(&f->p, 0x40, 10, t);
+    assert_false(pit_out(&f->p, 0, t));
+    outb(&f->p, 0x40, 0, t);
+    assert_false(pit_out(&f->p, 0, t));
+    assert_true(pit_next_event_ns(&f->p, t) == T(L2 + 21));
+    pit_tick(&f->p, T(L2 + 21));
+    assert_true(pit_out(&f->p, 0, T(L2 + 21)));
+    assert_false(pit_out(&f->p, 0, T(L2 + 31)));
+    assert_true(pit_next_event_ns(&f->p, T(L2 + 21)) == T(L2 + 32));
 }
 
 static void test_mode5_gate_triggered_strobe(void **st)
@@ -433,6 +446,11 @@ static void test_bcd_counting(void **st)
     assert_true(pit_out(&f->p, 0, T(L + 100)));
     assert_int_equal(in16(&f->p, 0x40, T(L + 101)), 0x9999);
     assert_int_equal(status(&f->p, 0, T(L + 102)), 0x80 | 0x30 | 0x01);
+    L = program(&f->p, 1, 0x71, 0x1250, 300); /* every digit weighs 10x the next */
+    assert_int_equal(in16(&f->p, 0x41, T(L + 1)), 0x1249);
+    assert_int_equal(in16(&f->p, 0x41, T(L + 51)), 0x1199);
+    assert_false(pit_out(&f->p, 1, T(L + 1249)));
+    assert_true(pit_out(&f->p, 1, T(L + 1250)));
     /* BCD count 0 is 10000. */
     L = program(&f->p, 0, 0x35, 0, 500);
     assert_int_equal(in16(&f->p, 0x40, T(L)), 0x0000);
@@ -461,6 +479,10 @@ static void test_counter_latch(void **st)
     assert_int_equal(in16(&f->p, 0x40, T(L + 900)), 298);
     /* The latch command does not change the mode. */
     assert_int_equal(status(&f->p, 0, T(L + 901)), 0x80 | 0x34);
+    /* A control word resets the control logic: a pending latch is dropped. */
+    outb(&f->p, 0x43, 0x00, T(L + 950));
+    uint64_t L2 = program(&f->p, 0, 0x34, 0x4321, L + 960);
+    assert_int_equal(in16(&f->p, 0x40, T(L2 + 1)), 0x4320);
 }
 
 static void test_readback_status_byte(void **st)
@@ -585,6 +607,13 @@ static void test_gate_mode0_pauses(void **st)
     pit_set_gate(&f->p, 2, true, T(L2 + 40) + 10);
     assert_false(pit_out(&f->p, 2, T(L2 + 140) - 1));
     assert_true(pit_out(&f->p, 2, T(L2 + 140)));
+    /* Gate low at the write but high again before the loading clock: as if
+     * it had stayed high (OUT at L + N). */
+    pit_set_gate(&f->p, 2, false, T(L2 + 1000));
+    uint64_t L3 = program(&f->p, 2, 0xb0, 100, L2 + 1000);
+    pit_set_gate(&f->p, 2, true, T(L3 - 1) + 300);
+    assert_false(pit_out(&f->p, 2, T(L3 + 100) - 1));
+    assert_true(pit_out(&f->p, 2, T(L3 + 100)));
 }
 
 static void test_gate_mode4_pauses(void **st)
