@@ -49,3 +49,10 @@ E2E_TIMEOUT ?= 300
 e2e: deps-vm $(HV_ISO)
 	$(Q)tests/e2e/run-e2e.sh $(HV_ISO) tests/guests/guests.list $(BUILD)/e2e $(E2E_TIMEOUT)
 TEST_TARGETS += e2e
+
+# VM-exit round trips per second (guest looping on out 0x80), and the same
+# loop without hvrr.
+BENCH_EXITS_N ?= 300000
+bench-exits: deps-vm $(HV_ELF) $(BUILD)/guests/bench.bin $(BUILD)/guests/bench0.bin
+	$(Q)scripts/bench-vm.sh $(HV_ELF) $(BUILD)/guests $(BUILD)/bench-exits $(BENCH_EXITS_N)
+BENCH_TARGETS += bench-exits
