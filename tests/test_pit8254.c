@@ -156,6 +156,25 @@ static void test_reset_state(void **st)
     assert_true(pit_get_gate(&f->p, 2));
 }
 
+static void test_reset_keeps_gates_drops_irq(void **st)
+{
+    struct fx *f = *st;
+    pit_set_gate(&f->p, 2, true, T(1));
+    uint64_t L = program(&f->p, 0, 0x34, 100, 10);
+    program(&f->p, 2, 0xb6, 100, 10);
+    assert_true(f->r.level);
+    unsigned calls = f->r.calls;
+    pit_reset(&f->p, T(L + 50));
+    assert_false(f->r.level); /* mode 0, no count: OUT0 low */
+    assert_int_equal(f->r.calls, calls + 1);
+    assert_true(pit_get_gate(&f->p, 2)); /* an input pin, not PIT state */
+    assert_true(pit_next_event_ns(&f->p, T(L + 50)) == TIME_NEVER);
+    assert_false(pit_out(&f->p, 2, T(L + 60)));
+    assert_int_equal(status(&f->p, 2, T(L + 60)), 0x70);
+    pit_tick(&f->p, T(L + 100000));
+    assert_int_equal(f->r.calls, calls + 1);
+}
+
 static void test_bad_sizes_and_ports(void **st)
 {
     struct fx *f = *st;
@@ -944,6 +963,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clock_mapping_exact),
         cmocka_unit_test_setup(test_reset_state, setup),
+        cmocka_unit_test_setup(test_reset_keeps_gates_drops_irq, setup),
         cmocka_unit_test_setup(test_bad_sizes_and_ports, setup),
         cmocka_unit_test_setup(test_mode0_out_and_count, setup),
         cmocka_unit_test_setup(test_mode0_first_byte_stops_counting, setup),

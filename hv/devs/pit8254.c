@@ -464,10 +464,10 @@ uint64_t pit_next_event_ns(const struct pit *p, uint64_t now_ns)
 
 /* ---- public API ------------------------------------------------------------ */
 
-static void reset_channel(struct pit_channel *c, unsigned i, uint64_t k)
+static void reset_channel(struct pit_channel *c, bool gate, uint64_t k)
 {
     *c = (struct pit_channel){0};
-    c->gate = i != 2;
+    c->gate = gate;
     control_word(c, 0x30, k);
     c->frozen = 0;
 }
@@ -479,7 +479,7 @@ void pit_init(struct pit *p, const struct irq_sink *irq, uint64_t now_ns)
         p->irq = *irq;
     p->last_ns = now_ns;
     for (unsigned i = 0; i < 3; i++)
-        reset_channel(&p->ch[i], i, pit_ns_to_clk(now_ns));
+        reset_channel(&p->ch[i], i != 2, pit_ns_to_clk(now_ns));
 }
 
 void pit_reset(struct pit *p, uint64_t now_ns)
@@ -487,8 +487,8 @@ void pit_reset(struct pit *p, uint64_t now_ns)
     if (now_ns < p->last_ns)
         now_ns = p->last_ns;
     p->last_ns = now_ns;
-    for (unsigned i = 0; i < 3; i++)
-        reset_channel(&p->ch[i], i, pit_ns_to_clk(now_ns));
+    for (unsigned i = 0; i < 3; i++) /* gates are input pins: kept */
+        reset_channel(&p->ch[i], p->ch[i].gate, pit_ns_to_clk(now_ns));
     set_line(p, ch_out(&p->ch[0], pit_ns_to_clk(now_ns)));
 }
 

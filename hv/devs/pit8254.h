@@ -70,9 +70,11 @@ struct pit {
     struct irq_sink irq; /* wiring: line 0 = IRQ0 (channel 0 OUT) */
 };
 
+/* Power-on: all channels as after control word 0x30/0x70/0xb0 (mode 0, LSB
+ * then MSB, binary) with no count: OUTs low, no events. Gates 0/1 high, 2 low. */
 void pit_init(struct pit *p, const struct irq_sink *irq, uint64_t now_ns);
-/* All channels as after control word 0x30/0x70/0xb0 (mode 0, LSB then MSB,
- * binary) with no count: OUT0 low, no events. Gates: 0/1 high, 2 low. */
+/* The same channel state as pit_init; gate input levels are kept, IRQ0 is
+ * driven low if it was high. */
 void pit_reset(struct pit *p, uint64_t now_ns);
 /* Ports 0x40-0x43, byte access only (else DEV_IO_BADSIZE). 0x43 reads 0xff. */
 int pit_io(void *pit, uint16_t port, unsigned size, bool write, uint32_t *val, uint64_t now_ns);
