@@ -178,7 +178,7 @@ static int reserve(struct trace_reader *r, size_t extra)
     }
     if (r->len + extra <= r->cap)
         return 0;
-    size_t cap = r->cap ? r->cap : READ_CHUNK;
+    size_t cap = r->cap ? r->cap : 4096;
     while (cap < r->len + extra) {
         if (cap > SIZE_MAX / 2)
             return -1;

@@ -369,7 +369,8 @@ static void generate(struct trace_synth *s)
     }
     if (s->cfg.checkpoint_every && s->seq >= s->next_checkpoint) {
         checkpoint(s);
-        s->next_checkpoint += s->cfg.checkpoint_every;
+        while (s->next_checkpoint <= s->seq)
+            s->next_checkpoint += s->cfg.checkpoint_every;
     }
     if (s->tsc >= s->next_tick) {
         tick(s, false);
