@@ -565,6 +565,15 @@ static void test_next_event_only_when_it_would_raise_irq(void **st)
     out8(f, UART_IER, 0x01);
     assert_true(f->r.level);
     assert_int_equal(in8(f, UART_IIR), 0xcc);
+    in8(f, UART_RBR);
+    /* while the line is already high (THRE here) the timeout changes nothing */
+    out8(f, UART_IER, 0x03);
+    assert_true(f->r.level);
+    rx_bytes(f, "y");
+    assert_true(uart_next_event_ns(&f->u, f->now) == TIME_NEVER);
+    assert_int_equal(in8(f, UART_IIR), 0xc2);
+    assert_false(f->r.level);
+    assert_true(uart_next_event_ns(&f->u, f->now) == f->now + CTI_115200_8N1);
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -1178,6 +1187,33 @@ static int try_restore(struct fx *f, const uint8_t *blob, size_t n)
 /* Payload offsets in the version-1 layout (after the 10-byte header). */
 enum { P_IER = 10, P_MCR = 12, P_FCR = 16, P_MSR = 18, P_THRE = 21, P_IRQ = 23, P_COUNT = 32 };
 
+static void test_restore_keeps_latched_timeout(void **st)
+{
+    struct fx *f = *st;
+    linux_configure(f);
+    rx_bytes(f, "a");
+    f->now = T0 + CTI_115200_8N1;
+    uart_tick(&f->u, f->now);
+    assert_true(f->r.level); /* only the timeout is pending */
+    uint8_t blob[256];
+    size_t n = save_uart(&f->u, blob, sizeof blob);
+    out8(f, UART_IER, 0x00);
+    in8(f, UART_RBR);
+    assert_false(f->r.level);
+    f->r.level = true; /* as the PIC pin would be after its own restore */
+    assert_int_equal(try_restore(f, blob, n), 0);
+    /* a slower rate now would put a fresh deadline in the future: the
+     * latched indication must survive on its own */
+    out8(f, UART_LCR, 0x83);
+    out8(f, UART_RBR, 0x00);
+    out8(f, UART_IER, 0x09);
+    out8(f, UART_LCR, 0x03);
+    assert_true(f->r.level);
+    assert_int_equal(in8(f, UART_IIR), 0xcc);
+    assert_int_equal(in8(f, UART_RBR), 'a');
+    assert_false(f->r.level);
+}
+
 static void test_corrupt_restore_rejected(void **st)
 {
     struct fx *f = *st;
@@ -1249,6 +1285,79 @@ static void test_reset_drops_irq_keeps_modem_inputs(void **st)
     assert_int_equal(in8(f, UART_MSR), 0xa0); /* CTS still low at the pin */
     assert_int_equal(in8(f, UART_SCR), 0);
     assert_true(uart_next_event_ns(&f->u, f->now) == TIME_NEVER);
+}
+
+/* Random register traffic, host input and time steps. Returns a digest of
+ * every output; `check` also asserts invariants after each step. */
+static uint64_t random_ops(struct fx *f, uint64_t *seed, unsigned steps)
+{
+    uint64_t h = 1469598103934665603ull;
+#define MIXR(x) (h = (h ^ (uint64_t)(x)) * 1099511628211ull)
+    for (unsigned i = 0; i < steps; i++) {
+        *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(*seed >> 33);
+        unsigned reg = r & 7, op = (r >> 3) % 16;
+        uint8_t val = (uint8_t)(r >> 8);
+        if (op < 7) {
+            MIXR(in8(f, reg));
+        } else if (op < 11) {
+            if (reg == UART_MCR && (val & 0x10) && (r >> 20) % 4)
+                val &= (uint8_t)~0x10; /* spend less time in loopback */
+            out8(f, reg, val);
+        } else if (op == 11) {
+            uint8_t buf[5] = {val, (uint8_t)(val + 1), (uint8_t)(val + 2), 'x', 'y'};
+            MIXR(uart_rx(&f->u, buf, (r >> 16) % 6, f->now));
+        } else if (op == 12) {
+            MIXR(uart_rx_break(&f->u, f->now));
+        } else if (op == 13) {
+            uart_set_modem_inputs(&f->u, val, f->now);
+        } else {
+            f->now += (r >> 12) % 400000;
+            uart_tick(&f->u, f->now);
+        }
+        MIXR(uart_next_event_ns(&f->u, f->now));
+        MIXR(f->r.calls);
+        MIXR(f->r.level);
+        MIXR(f->r.ntx);
+        assert_int_equal(f->r.level, uart_irq_level(&f->u));
+        assert_int_equal(f->r.no_change, 0);
+    }
+    for (size_t i = 0; i < f->r.ntx && i < sizeof f->r.tx; i++)
+        MIXR(f->r.tx[i]);
+#undef MIXR
+    return h;
+}
+
+static void test_random_traffic_save_restore_equivalence(void **st)
+{
+    (void)st;
+    struct fx *a = test_malloc(sizeof *a), *b = test_malloc(sizeof *b);
+    for (uint64_t s0 = 1; s0 <= 40; s0++) {
+        fx_init(a);
+        fx_init(b);
+        uint64_t seed = s0;
+        random_ops(a, &seed, 50 + (unsigned)(s0 * 7) % 200);
+        uint8_t blob[256], blob2[256];
+        size_t n = save_uart(&a->u, blob, sizeof blob);
+        assert_true(n > 0);
+        struct sv s;
+        sv_init_read(&s, blob, n);
+        assert_int_equal(uart_restore(&b->u, &s), 0);
+        assert_int_equal(save_uart(&b->u, blob2, sizeof blob2), n);
+        assert_memory_equal(blob, blob2, n);
+        b->r.level = a->r.level;
+        b->now = a->now;
+        a->r.calls = 0;
+        a->r.ntx = 0;
+        uint64_t seed_a = seed, seed_b = seed;
+        assert_true(random_ops(a, &seed_a, 300) == random_ops(b, &seed_b, 300));
+        /* and the two end in the same state */
+        n = save_uart(&a->u, blob, sizeof blob);
+        assert_int_equal(save_uart(&b->u, blob2, sizeof blob2), n);
+        assert_memory_equal(blob, blob2, n);
+    }
+    test_free(a);
+    test_free(b);
 }
 
 /* ---- wiring in the per-VM device set ----------------------------------- */
@@ -1379,9 +1488,11 @@ int main(void)
         T(test_pasted_burst_uses_trigger_then_timeout),
         T(test_save_restore_identical_behaviour),
         T(test_restore_keeps_fifo_contents_and_wiring),
+        T(test_restore_keeps_latched_timeout),
         T(test_corrupt_restore_rejected),
         T(test_16450_count_limit_on_restore),
         T(test_reset_drops_irq_keeps_modem_inputs),
+        cmocka_unit_test(test_random_traffic_save_restore_equivalence),
         cmocka_unit_test(test_vm_devices_com1_wiring),
     };
     return cmocka_run_group_tests_name("uart16550", tests, NULL, NULL);
