@@ -4,7 +4,8 @@
 #   guest/qemu-boot.sh test  OUTDIR   CI check: boots initrd-test, checks the log
 #   guest/qemu-boot.sh shell OUTDIR   interactive: initrd-shell on this terminal
 #   guest/qemu-boot.sh badkernel OUTDIR   CI check: vlbl must refuse a non-bzImage
-# Environment: GUEST_APPEND (extra kernel parameters), QEMU_TIMEOUT (s, test: 120)
+# Environment: GUEST_APPEND (extra kernel parameters), QEMU_TIMEOUT (s, test: 120),
+# QEMU_MEM (guest RAM, default 128M as under hvrr)
 set -euo pipefail
 mode=${1:-}
 out=${2:-build/guest}
@@ -14,7 +15,7 @@ for f in qemu-shim.elf vlbl.bin bzImage; do
 done
 command -v qemu-system-x86_64 >/dev/null || { echo "qemu-boot.sh: no qemu-system-x86_64 (make deps-vm)" >&2; exit 1; }
 # No local APIC, as under hvrr (the shim also hides ACPI and MP tables).
-qemu=(qemu-system-x86_64 -machine pc -m 128M -cpu qemu64,-apic -nographic -no-reboot -net none
+qemu=(qemu-system-x86_64 -machine pc -m "${QEMU_MEM:-128M}" -cpu qemu64,-apic -nographic -no-reboot -net none
     -kernel "$out/qemu-shim.elf" -append "$cmdline")
 
 case "$mode" in
