@@ -171,6 +171,8 @@ int devinfo_diff(const void *a, size_t alen, const void *b, size_t blen, char *b
                 }
             if (at == n && x->len == y->len)
                 continue;
+            if (x->tag) /* payload offset: the device's own field order */
+                at = at >= SEC_HDR ? at - SEC_HDR : 0;
             k = snprintf(buf + used, len - used, "%s%s (byte %zu)", ndiff ? ", " : "", name, at);
         }
         ndiff++;

@@ -36,8 +36,9 @@ struct replayer {
     uint64_t next_seq;      /* exit expected next */
     struct trace_exit last; /* last exit read (context for reports) */
     bool have_last;
-    bool active; /* comparing (from reached, not desynchronised) */
-    bool desync; /* after damage: compare again from the next checkpoint */
+    bool in_exit; /* the record being processed is that exit */
+    bool active;  /* comparing (from reached, not desynchronised) */
+    bool desync;  /* after damage: compare again from the next checkpoint */
     bool done;
     bool adv_pending; /* outputs were read: advance to adv_tsc before the next call */
     uint64_t adv_tsc;
@@ -66,6 +67,8 @@ static void remember_good(struct replayer *r, uint64_t seq)
 
 static bool report_begin(struct replayer *r)
 {
+    if (r->o.stop_at_first && r->st.divergences)
+        return false; /* stopping: the first report stands alone */
     r->st.divergences++;
     if (r->st.divergences == 1) {
         r->st.first_record = r->rec;
@@ -79,8 +82,8 @@ static bool report_begin(struct replayer *r)
     FILE *f = r->o.out;
     fprintf(f, "DIVERGENCE #%" PRIu64 " at record %" PRIu64, r->st.divergences, r->rec);
     if (r->have_last)
-        fprintf(f, ", exit %" PRIu64 " %s rip 0x%" PRIx64, r->last.seq,
-                trace_exit_reason_name(r->last.reason), r->last.rip);
+        fprintf(f, ", %s exit %" PRIu64 " %s rip 0x%" PRIx64, r->in_exit ? "in" : "after",
+                r->last.seq, trace_exit_reason_name(r->last.reason), r->last.rip);
     else
         fprintf(f, ", before the first exit");
     fprintf(f, "\n  during   %s\n", r->doing);
@@ -294,7 +297,7 @@ static void exit_io(struct replayer *r, const struct trace_exit *e)
 
 static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
 {
-    if (r->o.until != REPLAY_ALL && e->seq > r->o.until) {
+    if (r->o.has_until && e->seq > r->o.until) {
         r->qn = 0; /* outputs of calls beyond --until are not ours to check */
         r->done = true;
         return;
@@ -400,6 +403,7 @@ int replayer_item(struct replayer *r, const struct trace_item *it)
 {
     if (r->done)
         return 1;
+    r->in_exit = it->type == TRACE_ITEM_EXIT;
     if (it->type == TRACE_ITEM_DAMAGE) {
         r->st.damage++;
         r->adv_pending = false;
@@ -439,8 +443,6 @@ struct replayer *replayer_new(const struct replay_opts *o)
     if (!r)
         return NULL;
     r->o = *o;
-    if (r->o.until == 0 && r->o.from == 0)
-        r->o.until = REPLAY_ALL;
     r->doing = "start";
     /* A trace without a header replays from the power-on state at 1 GHz. */
     struct trace_header none = {0};

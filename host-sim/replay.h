@@ -2,7 +2,7 @@
  * same recording convention (hv/record/recorder.h), comparing every output
  * the trace recorded. docs/replay.md describes what is compared. Host only.
  *
- *   struct replay_opts o = {.out = stdout, .until = REPLAY_ALL};
+ *   struct replay_opts o = {.out = stdout};
  *   struct replay_stats st;
  *   int rc = replay_file("boot.hvt", &o, &st);   // -1 unreadable, else 0
  *   st.divergences == 0 means the models did exactly what was recorded.
@@ -15,11 +15,10 @@
 #include "hv/devs/vm_devices.h"
 #include "trace/trace_reader.h"
 
-#define REPLAY_ALL UINT64_MAX
-
 struct replay_opts {
     uint64_t from;  /* compare from exit `from` on (earlier checkpoints restored) */
-    uint64_t until; /* stop after exit `until`; REPLAY_ALL (or 0 with from 0): whole trace */
+    uint64_t until; /* with has_until: stop after exit `until` */
+    bool has_until;
     bool stop_at_first;
     unsigned max_reports; /* full divergence reports printed; 0 means 10 */
     FILE *out;            /* reports and summary; NULL: silent */

@@ -23,7 +23,7 @@ static void help(void)
 
 int cmd_replay(int argc, char **argv)
 {
-    struct replay_opts o = {.until = REPLAY_ALL, .out = stdout};
+    struct replay_opts o = {.out = stdout};
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -40,7 +40,7 @@ int cmd_replay(int argc, char **argv)
             if (!strcmp(a, "--from"))
                 o.from = v;
             else if (!strcmp(a, "--until"))
-                o.until = v;
+                o.until = v, o.has_until = true;
             else
                 o.max_reports = v ? (unsigned)(v > 100000 ? 100000 : v) : 1;
         } else if (a[0] == '-' && a[1]) {
@@ -53,7 +53,7 @@ int cmd_replay(int argc, char **argv)
     }
     if (!path)
         return cli_usage_error("replay", "no trace file given");
-    if (o.until != REPLAY_ALL && o.until < o.from)
+    if (o.has_until && o.until < o.from)
         return cli_usage_error("replay", "--until is before --from");
     struct replay_stats st;
     if (replay_file(path, &o, &st) != 0)

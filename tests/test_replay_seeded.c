@@ -1,0 +1,140 @@
+/* Seeded bugs: a deliberately wrong PIC, PIT and UART (host-sim/seed_bugs.c,
+ * test-only wrappers around the real models) must be caught by replaying a
+ * corpus trace, at the record where the bug first shows. The expected record
+ * is derived from the trace itself, from what the bug breaks:
+ *   pic_eoi   the first acknowledge/call after the first INTR rise that
+ *             follows the first specific EOI for IR0 (IR0 still in service)
+ *   pit_bcd   the first IN from channel 2 (0x42): counting in BCD
+ *   uart_thre the first IER read after a write with ETBEI set
+ * Run from the repository root (make unit does). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "host-sim/replay_testutil.h"
+#include "host-sim/seed_bugs.h"
+
+static const char *const traces[] = {"corpus/linux-boot-quiet.hvt", "corpus/serial-shell.hvt"};
+
+struct expect_scan {
+    enum seed_bug bug;
+    int phase;
+    uint64_t rec;
+    bool found;
+};
+
+static bool is_output(const struct trace_item *it)
+{
+    return it->type == TRACE_ITEM_DEV &&
+           (it->u.dev.kind == TRACE_DEV_IRQ_LINE || it->u.dev.kind == TRACE_DEV_INTR ||
+            it->u.dev.kind == TRACE_DEV_REQUEST);
+}
+
+static bool io_is(const struct trace_item *it, uint16_t port, bool write)
+{
+    return it->type == TRACE_ITEM_EXIT && it->u.exit.detail == TRACE_DETAIL_IO &&
+           it->u.exit.u.io.port == port && it->u.exit.u.io.write == write;
+}
+
+static int scan_expect(void *ctx, uint64_t rec, const struct trace_item *it)
+{
+    struct expect_scan *e = ctx;
+    switch (e->bug) {
+    case SEED_BUG_PIC_EOI:
+        if (e->phase == 0 && io_is(it, 0x20, true) && it->u.exit.u.io.value == 0x60)
+            e->phase = 1;
+        else if (e->phase == 1 && it->type == TRACE_ITEM_DEV && it->u.dev.kind == TRACE_DEV_INTR &&
+                 it->u.dev.u.intr.level)
+            e->phase = 2;
+        else if (e->phase == 2 && !is_output(it))
+            goto found;
+        return 0;
+    case SEED_BUG_PIT_BCD:
+        if (io_is(it, 0x42, false))
+            goto found;
+        return 0;
+    case SEED_BUG_UART_THRE:
+        if (io_is(it, 0x3f9, true) && (it->u.exit.u.io.value & 0x02))
+            e->phase = 1;
+        else if (e->phase == 1 && io_is(it, 0x3f9, false))
+            goto found;
+        return 0;
+    default: return 1;
+    }
+found:
+    e->rec = rec;
+    e->found = true;
+    return 1;
+}
+
+static void check_bug(enum seed_bug bug, const char *device)
+{
+    for (size_t t = 0; t < sizeof traces / sizeof traces[0]; t++) {
+        struct trace_membuf m;
+        assert_int_equal(rt_load(traces[t], &m), 0);
+        struct expect_scan e = {.bug = bug};
+        rt_scan(&m, scan_expect, &e);
+        assert_true(e.found);
+
+        struct replay_opts o = {.stop_at_first = true, .patch = seed_bug_patch, .patch_ctx = &bug};
+        struct replay_stats st;
+        char *text;
+        assert_int_equal(rt_replay(&m, &o, &st, &text), 0);
+        if (st.first_record != e.rec)
+            fprintf(stderr, "%s: expected divergence at record %llu\n%s", traces[t],
+                    (unsigned long long)e.rec, text);
+        assert_int_equal(st.divergences, 1);
+        assert_int_equal(st.first_record, e.rec);
+        char want[64];
+        snprintf(want, sizeof want, "device   %s\n", device);
+        assert_non_null(strstr(text, want));
+        free(text);
+
+        /* the same trace with the real models: clean */
+        struct replay_opts good = {0};
+        assert_int_equal(rt_replay(&m, &good, &st, NULL), 0);
+        assert_int_equal(st.divergences, 0);
+        trace_membuf_free(&m);
+    }
+}
+
+static void test_pic_eoi_bug_caught(void **state)
+{
+    (void)state;
+    check_bug(SEED_BUG_PIC_EOI, "pic");
+}
+
+static void test_pit_bcd_bug_caught(void **state)
+{
+    (void)state;
+    check_bug(SEED_BUG_PIT_BCD, "pit");
+}
+
+static void test_uart_thre_bug_caught(void **state)
+{
+    (void)state;
+    check_bug(SEED_BUG_UART_THRE, "com1");
+}
+
+static void test_seed_bug_names(void **state)
+{
+    (void)state;
+    assert_int_equal(seed_bug_by_name("pic_eoi"), SEED_BUG_PIC_EOI);
+    assert_int_equal(seed_bug_by_name("pit_bcd"), SEED_BUG_PIT_BCD);
+    assert_int_equal(seed_bug_by_name("uart_thre"), SEED_BUG_UART_THRE);
+    assert_int_equal(seed_bug_by_name("nope"), SEED_BUG_NONE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pic_eoi_bug_caught),
+        cmocka_unit_test(test_pit_bcd_bug_caught),
+        cmocka_unit_test(test_uart_thre_bug_caught),
+        cmocka_unit_test(test_seed_bug_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
