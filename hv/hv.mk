@@ -56,3 +56,18 @@ BENCH_EXITS_N ?= 300000
 bench-exits: deps-vm $(HV_ELF) $(BUILD)/guests/bench.bin $(BUILD)/guests/bench0.bin
 	$(Q)scripts/bench-vm.sh $(HV_ELF) $(BUILD)/guests $(BUILD)/bench-exits $(BENCH_EXITS_N)
 BENCH_TARGETS += bench-exits
+
+# The Linux guest under hvrr (guest/: vlbl, Debian kernel, test initramfs).
+# Long under Bochs (minutes): not part of `make test`.
+LINUX_CMDLINE ?= console=ttyS0 panic=-1 tsc=reliable
+# (guest.mk is included after this file: name its outputs literally.)
+LINUX_ISO := $(BUILD)/hvrr-linux.iso
+LINUX_MODS := $(BUILD)/guest/vlbl.bin $(BUILD)/guest/bzImage $(BUILD)/guest/initrd-test.cpio.gz
+$(LINUX_ISO): $(HV_ELF) $(LINUX_MODS) scripts/mkiso-vm.sh
+	$(Q)scripts/mkiso-vm.sh $@ $(HV_ELF) "guest=linux poweroff=1 cmdline=$(LINUX_CMDLINE)" - - \
+	    $(word 1,$(LINUX_MODS))=vlbl $(word 2,$(LINUX_MODS))=bzImage $(word 3,$(LINUX_MODS))=initrd
+.PHONY: linux-iso vm-linux-test
+linux-iso: deps-vm $(LINUX_ISO)
+vm-linux-test: deps-vm $(LINUX_ISO)
+	$(Q)scripts/run-vm.sh $(LINUX_ISO) $(BUILD)/vm-linux.log $${TIMEOUT:-1200}; \
+	tr -d '\r' <$(BUILD)/vm-linux.log | tail -40; grep -aq '^hvrr: RESULT PASS' $(BUILD)/vm-linux.log

@@ -178,6 +178,10 @@ void hv_main(uint32_t magic, uint64_t mbi)
 {
     serial_init();
     cpu_tables_init();
+    /* Physical interrupts are never used: mask both 8259s so that none is
+     * pending while a guest runs (external-interrupt exiting catches the rest). */
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
     hv_log("hvrr hypervisor starting");
     if (magic != MB2_BOOT_MAGIC)
         hv_panic("not booted by a multiboot2 loader (magic 0x%x)", magic);

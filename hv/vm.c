@@ -155,8 +155,12 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
     switch (e->reason) {
     case EXIT_IO: handle_io(vm, e); break;
     case EXIT_PREEMPT_TIMER:
-    case EXIT_INTR_WINDOW:
-    case EXIT_EXT_INTR: break; /* the next entry's preparation does the work */
+    case EXIT_INTR_WINDOW: break; /* the next entry's preparation does the work */
+    case EXIT_EXT_INTR:
+        /* A physical interrupt (acknowledged by the exit): not the guest's. */
+        if (vm->exits[EXIT_EXT_INTR] <= 4)
+            hv_log("physical interrupt vector 0x%x during the guest: dropped", e->intr_info & 0xff);
+        break;
     case EXIT_TRIPLE_FAULT:
         hv_log("guest triple fault (shutdown) at rip 0x%lx", e->rip);
         vmx_dump_guest(&vm->vcpu.vmx, e);

@@ -182,6 +182,7 @@ enum vmcs_field {
 /* VM-exit controls */
 #define EXIT_SAVE_DEBUG (1u << 2)
 #define EXIT_HOST_64    (1u << 9)
+#define EXIT_ACK_INTR   (1u << 15)
 #define EXIT_SAVE_PAT   (1u << 18)
 #define EXIT_LOAD_PAT   (1u << 19)
 #define EXIT_SAVE_EFER  (1u << 20)

@@ -64,7 +64,8 @@ int vmx_init(void)
     if (bad)
         return -1;
 
-    bad |= adjust("pin-based", MSR_VMX_TRUE_PINBASED, PIN_PREEMPT_TIMER, PIN_NMI_EXIT, &c->pin);
+    bad |= adjust("pin-based", MSR_VMX_TRUE_PINBASED, PIN_PREEMPT_TIMER | PIN_EXT_INTR_EXIT,
+                  PIN_NMI_EXIT, &c->pin);
     bad |= adjust("processor-based", MSR_VMX_TRUE_PROCBASED,
                   PROC_INTR_WINDOW | PROC_TSC_OFFSET | PROC_HLT_EXIT | PROC_IO_BITMAPS |
                       PROC_MSR_BITMAPS | PROC_SECONDARY | PROC_CR8_LOAD | PROC_CR8_STORE,
@@ -77,8 +78,9 @@ int vmx_init(void)
                   PROC2_VPID | PROC2_RDTSCP | PROC2_XSAVES | PROC2_RDRAND_EXIT | PROC2_RDSEED_EXIT,
                   &c->proc2);
     bad |= adjust("VM-exit", MSR_VMX_TRUE_EXIT,
-                  EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT, 0,
-                  &c->exit);
+                  EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT |
+                      EXIT_ACK_INTR,
+                  0, &c->exit);
     bad |= adjust("VM-entry", MSR_VMX_TRUE_ENTRY, ENTRY_LOAD_EFER | ENTRY_LOAD_PAT, 0, &c->entry);
     c->entry &= ~ENTRY_IA32E;
     if (bad)
