@@ -22,7 +22,7 @@ $(TRACE_GEN_USERS): $(TRACE_GEN_H)
 FUZZ_TIME ?= 60
 FUZZ_CC   ?= clang
 FUZZ_SRCS := trace/fuzz_reader.c trace/trace_frame.c trace/trace_reader.c trace/trace_names.c \
-             trace/trace_writer.c trace/trace_host.c trace/trace_synth.c $(TRACE_GEN_C)
+             $(TRACE_GEN_C)
 .PHONY: fuzz
 fuzz: $(TRACE_GEN_H) $(BUILD)/hvrr
 	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { \
@@ -31,7 +31,8 @@ fuzz: $(TRACE_GEN_H) $(BUILD)/hvrr
 	$(Q)$(FUZZ_CC) -std=gnu11 -g -O1 $(INCS) -D_GNU_SOURCE -Wno-unused-parameter \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(FUZZ_SRCS) -o $(BUILD)/fuzz/fuzz_reader $(HOST_LIBS)
-	$(Q)$(BUILD)/hvrr synth -o $(BUILD)/fuzz/corpus/small.hvrr --exits 300 --frame-bytes 16384
-	$(Q)$(BUILD)/hvrr synth -o $(BUILD)/fuzz/corpus/seed2.hvrr --exits 2000 --seed 7
+	@# seeds: small valid traces (frames every ~130 exits via checkpoints)
+	$(Q)$(BUILD)/hvrr synth -o $(BUILD)/fuzz/corpus/seed1.hvrr --exits 300 --checkpoint-every 50 2>/dev/null
+	$(Q)$(BUILD)/hvrr synth -o $(BUILD)/fuzz/corpus/seed2.hvrr --exits 1500 --seed 7 --checkpoint-every 400 2>/dev/null
 	$(Q)$(BUILD)/fuzz/fuzz_reader -max_total_time=$(FUZZ_TIME) -max_len=65536 \
 	    -print_final_stats=1 $(BUILD)/fuzz/corpus
