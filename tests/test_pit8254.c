@@ -415,6 +415,9 @@ static void test_mode4_strobe_and_irq(void **st)
     /* The rising edge at the end of the strobe is the interrupt. */
     unsigned r0 = f->r.rises;
     assert_true(pit_next_event_ns(&f->p, T(L)) == T(L + 21));
+    pit_tick(&f->p, T(L + 20)); /* inside the strobe: the line drops */
+    assert_false(f->r.level);
+    assert_true(pit_next_event_ns(&f->p, T(L + 20)) == T(L + 21));
     pit_tick(&f->p, T(L + 21));
     assert_int_equal(f->r.rises, r0 + 1);
     assert_true(pit_next_event_ns(&f->p, T(L + 21)) == TIME_NEVER);
@@ -807,6 +810,77 @@ static void test_linux_quick_pit_calibrate(void **st)
     assert_true(reads > 94 * 60);
 }
 
+/* Random programming of channel 0 (all modes, access modes, BCD, small
+ * counts, rewrites mid-count): the edges seen by sampling OUT0 at every
+ * clock, those a tick at every clock delivers, and those reached by jumping
+ * from one pit_next_event_ns() to the next must be the same edges. */
+static uint64_t rng(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void test_next_event_matches_per_clock_edges(void **st)
+{
+    (void)st;
+    struct pit a, b;
+    struct rec ra = {0}, rb = {0};
+    struct irq_sink sa = {rec_set, &ra}, sb = {rec_set, &rb};
+    pit_init(&a, &sa, 0);
+    pit_init(&b, &sb, 0);
+    uint64_t x = 0x9e3779b97f4a7c15ull, k = 10, edges_total = 0;
+    for (int step = 0; step < 3000; step++) {
+        uint64_t t = T(k) + rng(&x) % 800;
+        uint64_t r = rng(&x) % 10;
+        uint8_t v, port = 0x40;
+        if (r < 2) {
+            port = 0x43;
+            v = (uint8_t)(((rng(&x) % 3 + 1) << 4) | (rng(&x) % 8) << 1 | (rng(&x) % 4 == 0));
+        } else {
+            v = r < 8 ? (uint8_t)(rng(&x) % 40) : (uint8_t)(rng(&x) % 2);
+        }
+        outb(&a, port, v, t);
+        outb(&b, port, v, t);
+        assert_int_equal(ra.level, rb.level);
+        unsigned a0 = ra.rises, b0 = rb.rises, edges = 0;
+        uint64_t end = k + 1 + rng(&x) % 150;
+        bool prev = pit_out(&a, 0, t);
+        for (uint64_t j = k + 1; j <= end; j++) {
+            bool o = pit_out(&a, 0, T(j));
+            edges += !prev && o;
+            prev = o;
+            pit_tick(&a, T(j));
+            assert_int_equal(ra.level, o);
+        }
+        uint64_t now = t;
+        for (;;) {
+            uint64_t e = pit_next_event_ns(&b, now);
+            if (e == TIME_NEVER || e > T(end))
+                break;
+            uint64_t c = pit_ns_to_clk(e);
+            assert_true(e == T(c)); /* exactly on an edge */
+            assert_false(pit_out(&b, 0, e - 1) && pit_out(&b, 0, e));
+            assert_true(pit_out(&b, 0, e));
+            if (rng(&x) % 3 == 0) { /* an exit just before the edge changes nothing */
+                pit_tick(&b, e - 1);
+                assert_true(pit_next_event_ns(&b, e - 1) == e);
+            }
+            unsigned before = rb.rises;
+            pit_tick(&b, e);
+            assert_int_equal(rb.rises, before + 1);
+            now = e;
+        }
+        pit_tick(&b, T(end));
+        assert_int_equal(ra.rises - a0, edges);
+        assert_int_equal(rb.rises - b0, edges);
+        edges_total += edges;
+        k = end;
+    }
+    assert_true(edges_total > 1000); /* the walk really exercised periodic modes */
+}
+
 /* ---- save / restore ---- */
 
 static void drive_and_compare(struct pit *a, struct rec *ra, struct pit *b, struct rec *rb,
@@ -992,6 +1066,7 @@ int main(void)
         cmocka_unit_test_setup(test_irq0_missed_periods_coalesce, setup),
         cmocka_unit_test_setup(test_irq0_linux_oneshot_and_shutdown, setup),
         cmocka_unit_test_setup(test_linux_quick_pit_calibrate, setup),
+        cmocka_unit_test(test_next_event_matches_per_clock_edges),
         cmocka_unit_test_setup(test_save_restore_mid_count, setup),
         cmocka_unit_test_setup(test_save_too_small, setup),
         cmocka_unit_test_setup(test_restore_rejects_corrupt, setup),
