@@ -12,9 +12,9 @@ const char *devinfo_port_device(const struct vm_devices *d, uint16_t port)
     return r ? r->name : "unmapped";
 }
 
-static const char *uart_reg(const struct vm_devices *d, unsigned off, bool write)
+static const char *uart_reg(const struct devinfo_regs *d, unsigned off, bool write)
 {
-    bool dlab = d->com1.lcr & 0x80;
+    bool dlab = d->uart_lcr & 0x80;
     switch (off) {
     case 0: return dlab ? "DLL" : write ? "THR" : "RBR";
     case 1: return dlab ? "DLM" : "IER";
@@ -29,7 +29,15 @@ static const char *uart_reg(const struct vm_devices *d, unsigned off, bool write
 
 void devinfo_port(const struct vm_devices *d, uint16_t port, bool write, char *buf, size_t len)
 {
-    uint16_t cb = d->cfg.com1_base;
+    struct devinfo_regs rg;
+    devinfo_regs_get(d, &rg);
+    devinfo_port_regs(&rg, port, write, buf, len);
+}
+
+void devinfo_port_regs(const struct devinfo_regs *d, uint16_t port, bool write, char *buf,
+                       size_t len)
+{
+    uint16_t cb = d->com1_base;
     if (port >= cb && port < cb + 8) {
         snprintf(buf, len, "uart %s (0x%x)", uart_reg(d, port - cb, write), port);
         return;
@@ -55,7 +63,7 @@ void devinfo_port(const struct vm_devices *d, uint16_t port, bool write, char *b
     case 0x60: snprintf(buf, len, "kbc data (0x60)"); return;
     case 0x64: snprintf(buf, len, "kbc %s (0x64)", write ? "command" : "status"); return;
     case 0x70: snprintf(buf, len, "cmos index (0x70)"); return;
-    case 0x71: snprintf(buf, len, "cmos reg 0x%02x (0x71)", d->cmos.index & 0x7f); return;
+    case 0x71: snprintf(buf, len, "cmos reg 0x%02x (0x71)", d->cmos_index & 0x7f); return;
     case 0x80: snprintf(buf, len, "post code (0x80)"); return;
     case 0xcf9: snprintf(buf, len, "pci reset control (0xcf9)"); return;
     default: break;
@@ -63,11 +71,11 @@ void devinfo_port(const struct vm_devices *d, uint16_t port, bool write, char *b
     if (port >= 0xcf8 && port < 0xcfc) {
         snprintf(buf, len, "pci CONFIG_ADDRESS (0x%x)", port);
     } else if (port >= 0xcfc && port < 0xd00) {
-        uint32_t a = d->pci.addr;
+        uint32_t a = d->pci_addr;
         snprintf(buf, len, "pci CONFIG_DATA %02x:%02x.%x reg 0x%02x (0x%x)", (a >> 16) & 0xff,
                  (a >> 11) & 0x1f, (a >> 8) & 7, (a & 0xfc) + (port & 3), port);
     } else {
-        snprintf(buf, len, "%s port 0x%x", devinfo_port_device(d, port), port);
+        snprintf(buf, len, "port 0x%x", port);
     }
 }
 

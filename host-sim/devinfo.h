@@ -12,6 +12,21 @@
 /* "pit ch2 count (0x42)", "uart LSR (0x3fd)", ...; uses d for modes that
  * change a register's meaning (UART DLAB, CMOS index, PCI address). */
 void devinfo_port(const struct vm_devices *d, uint16_t port, bool write, char *buf, size_t len);
+/* The device state a register name depends on, captured cheaply. */
+struct devinfo_regs {
+    uint16_t com1_base;
+    uint8_t uart_lcr, cmos_index;
+    uint32_t pci_addr;
+};
+static inline void devinfo_regs_get(const struct vm_devices *d, struct devinfo_regs *r)
+{
+    r->com1_base = d->cfg.com1_base;
+    r->uart_lcr = d->com1.lcr;
+    r->cmos_index = d->cmos.index;
+    r->pci_addr = d->pci.addr;
+}
+void devinfo_port_regs(const struct devinfo_regs *rg, uint16_t port, bool write, char *buf,
+                       size_t len);
 /* Device name of a port ("pit", "com1", "unmapped"). */
 const char *devinfo_port_device(const struct vm_devices *d, uint16_t port);
 /* Device driving a PIC input ("pit", "com1", "cmos", "kbc", "-"). */

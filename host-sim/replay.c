@@ -43,6 +43,9 @@ struct replayer {
     bool adv_pending; /* outputs were read: advance to adv_tsc before the next call */
     uint64_t adv_tsc;
     const char *doing; /* what the current device call is, for reports */
+    bool doing_io;     /* ... or the port access described by io/io_regs */
+    struct trace_exit io;
+    struct devinfo_regs io_regs; /* register-selecting state before the access */
     struct expect q[QCAP];
     unsigned qh, qn;
     uint8_t good[VM_DEVICES_SAVE_MAX]; /* last state known good */
@@ -86,7 +89,14 @@ static bool report_begin(struct replayer *r)
                 r->last.seq, trace_exit_reason_name(r->last.reason), r->last.rip);
     else
         fprintf(f, ", before the first exit");
-    fprintf(f, "\n  during   %s\n", r->doing);
+    if (r->doing_io) {
+        char reg[96];
+        devinfo_port_regs(&r->io_regs, r->io.u.io.port, r->io.u.io.write, reg, sizeof reg);
+        fprintf(f, "\n  during   %s %s, size %u\n", r->io.u.io.write ? "out to" : "in from", reg,
+                r->io.u.io.size);
+    } else {
+        fprintf(f, "\n  during   %s\n", r->doing);
+    }
     return true;
 }
 
@@ -264,19 +274,19 @@ static void flush_advance(struct replayer *r)
         return;
     r->adv_pending = false;
     const char *was = r->doing;
+    bool was_io = r->doing_io;
     r->doing = "advancing time to recorded outputs";
+    r->doing_io = false;
     do_advance(r, r->adv_tsc);
     r->doing = was;
+    r->doing_io = was_io;
 }
 
 static void exit_io(struct replayer *r, const struct trace_exit *e)
 {
-    char what[160];
-    char reg[96];
-    devinfo_port(&r->dev, e->u.io.port, e->u.io.write, reg, sizeof reg);
-    snprintf(what, sizeof what, "%s %s, size %u", e->u.io.write ? "out to" : "in from", reg,
-             e->u.io.size);
-    r->doing = what;
+    r->doing_io = true;
+    r->io = *e;
+    devinfo_regs_get(&r->dev, &r->io_regs);
     r->st.io_exits++;
     uint32_t val = e->u.io.write ? e->u.io.value : 0;
     vm_devices_io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
@@ -284,7 +294,8 @@ static void exit_io(struct replayer *r, const struct trace_exit *e)
     if (!e->u.io.write && r->active) {
         r->st.in_checked++;
         if (val != e->u.io.value && report_begin(r)) {
-            devinfo_port(&r->dev, e->u.io.port, false, reg, sizeof reg);
+            char reg[96];
+            devinfo_port_regs(&r->io_regs, e->u.io.port, false, reg, sizeof reg);
             fprintf(r->o.out,
                     "  device   %s\n  register %s\n  expected 0x%0*x\n  actual   0x%0*x\n",
                     devinfo_port_device(&r->dev, e->u.io.port), reg, 2 * e->u.io.size,
@@ -293,6 +304,7 @@ static void exit_io(struct replayer *r, const struct trace_exit *e)
         }
     }
     check_missing(r);
+    r->doing_io = false;
 }
 
 static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
