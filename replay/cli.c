@@ -45,6 +45,12 @@ int cli_parse_u64(const char *s, unsigned long long *out)
 int cli_read_trace(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
                    struct trace_reader_stats *st)
 {
+    return cli_read_trace_raw(cmd, path, fn, ctx, NULL, NULL, st);
+}
+
+int cli_read_trace_raw(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
+                       trace_raw_fn raw_fn, void *raw_ctx, struct trace_reader_stats *st)
+{
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "hvrr %s: cannot open '%s': %s\n", cmd, path, strerror(errno));
@@ -57,6 +63,7 @@ int cli_read_trace(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
             fclose(f);
         return CLI_BAD_INPUT;
     }
+    trace_reader_set_raw_sink(r, raw_fn, raw_ctx);
     int ret = 0;
     struct trace_item it;
     for (;;) {

@@ -26,7 +26,9 @@ struct cli_cmd {
 int cmd_dump(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 /* Prints "hvrr CMD: message" and a --help hint to stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -40,6 +42,9 @@ int cli_parse_u64(const char *s, unsigned long long *out);
 typedef int (*cli_item_fn)(void *ctx, const struct trace_item *it);
 int cli_read_trace(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
                    struct trace_reader_stats *st);
+/* Same, also handing each good frame's decompressed payload to raw_fn. */
+int cli_read_trace_raw(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
+                       trace_raw_fn raw_fn, void *raw_ctx, struct trace_reader_stats *st);
 
 /* One human-readable line (no newline) for an item. */
 void cli_format_item(char *buf, size_t len, const struct trace_item *it);

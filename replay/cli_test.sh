@@ -29,6 +29,16 @@ grep -qE '^  IO +[0-9]+' "$dir/out"; check "stats: exits by reason" $?
 grep -q '0x03fd  com1' "$dir/out"; check "stats: exits by port and device" $?
 grep -q '^damage         0 report' "$dir/out"; check "stats: no damage on a good file" $?
 
+# Export: the raw protobuf stream (hvrr.TraceStream).
+expect_rc "export --raw" 0 "$HVRR" export --raw -o "$dir/raw.bin" "$t"
+[ -s "$dir/raw.bin" ]; check "export wrote the stream" $?
+[ "$(head -c 1 "$dir/raw.bin" | od -An -tx1 | tr -d ' ')" = 0a ]; check "stream starts with field 1" $?
+if command -v protoc >/dev/null 2>&1; then
+    n=$(protoc --decode=hvrr.TraceStream -I . trace/hvrr.proto <"$dir/raw.bin" | grep -c '^  exit {')
+    [ "$n" -eq 20000 ]; check "protoc --decode sees 20000 exits ($n)" $?
+fi
+expect_rc "export without a format" 2 "$HVRR" export "$t"
+
 # Damage: overwrite 64 bytes in the middle.
 size=$(stat -c %s "$t")
 cp "$t" "$dir/bad.hvrr"
@@ -54,7 +64,7 @@ expect_rc "dump on missing file" 1 "$HVRR" dump "$dir/nonexistent.hvrr"
 grep -q 'cannot open' "$dir/err"; check "missing file: clear message" $?
 
 # Usage: --help everywhere, errors exit 2.
-for c in dump stats synth; do expect_rc "$c --help" 0 "$HVRR" $c --help; done
+for c in dump stats synth export; do expect_rc "$c --help" 0 "$HVRR" $c --help; done
 expect_rc "hvrr --help" 0 "$HVRR" --help
 expect_rc "no command" 2 "$HVRR"
 expect_rc "unknown command" 2 "$HVRR" frobnicate

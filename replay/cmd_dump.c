@@ -49,7 +49,7 @@ int cmd_dump(int argc, char **argv)
     int o;
     optind = 0;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "+fn:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "fn:h", opts, NULL)) != -1) {
         switch (o) {
         case 'f': c.frames = true; break;
         case 'n':

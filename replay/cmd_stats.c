@@ -259,7 +259,7 @@ int cmd_stats(int argc, char **argv)
     int o;
     optind = 0;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "+p:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
         switch (o) {
         case 'p':
             if (cli_parse_u64(optarg, &nports))

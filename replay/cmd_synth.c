@@ -50,7 +50,7 @@ int cmd_synth(int argc, char **argv)
     int o;
     optind = 0;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "+o:e:s:j:c:l:b:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "o:e:s:j:c:l:b:h", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
         case 'h': help(); return CLI_OK;

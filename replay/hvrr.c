@@ -9,7 +9,9 @@ static const struct cli_cmd commands[] = {
     {"dump", cmd_dump, "print a trace, one line per record"},
     {"stats", cmd_stats, "summarise a trace: exits by reason/port/device, size, damage"},
     {"synth", cmd_synth, "write a synthetic Linux-like trace (for tests and benchmarks)"},
+    {"export", cmd_export, "export a trace (--raw: the protobuf stream, for protoc --decode)"},
     {"replay", cmd_replay, "replay a trace through the device models, report divergences"},
+    {"diff", cmd_diff, "compare two traces of the same workload, exit by exit"},
 };
 
 static void usage(FILE *f)

@@ -420,6 +420,12 @@ static void test_decode_from_any_frame(void **state)
     trace_membuf_free(&o.buf);
 }
 
+static void sink_raw(void *ctx, uint32_t frame, const void *raw, size_t len)
+{
+    (void)frame;
+    trace_write_membuf(ctx, raw, len);
+}
+
 static void test_stream_is_a_trace_stream_message(void **state)
 {
     (void)state;
@@ -440,6 +446,20 @@ static void test_stream_is_a_trace_stream_message(void **state)
         free(tmp);
         pos += TRACE_FRAME_HDR_LEN + h.payload_len;
     }
+    /* the reader's raw sink (hvrr export --raw) hands out the same bytes */
+    struct trace_membuf sunk = {0};
+    struct trace_reader *r = trace_reader_new();
+    trace_reader_set_raw_sink(r, sink_raw, &sunk);
+    trace_reader_feed(r, o.buf.data, o.buf.len);
+    trace_reader_eof(r);
+    struct trace_item it;
+    while (trace_reader_next(r, &it) == TRACE_R_ITEM)
+        ;
+    trace_reader_free(r);
+    assert_int_equal(sunk.len, raw.len);
+    assert_memory_equal(sunk.data, raw.data, raw.len);
+    trace_membuf_free(&sunk);
+
     Hvrr__TraceStream *ts = hvrr__trace_stream__unpack(NULL, raw.len, raw.data);
     assert_non_null(ts);
     struct trace_writer_stats dummy;

@@ -59,6 +59,8 @@ struct trace_reader {
     /* delta-coding state */
     uint64_t prev_seq, prev_tsc, prev_rip;
 
+    trace_raw_fn raw_fn;
+    void *raw_ctx;
     ZSTD_DCtx *dctx;
     struct arena arena;
     ProtobufCAllocator pa;
@@ -684,6 +686,8 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
     r->in_frame = true;
     r->frame_seq = h.seq;
     r->frame_off = off;
+    if (r->raw_fn)
+        r->raw_fn(r->raw_ctx, h.seq, r->raw, h.raw_len);
 
     if (r->dmg_active) {
         r->dmg_active = false;
@@ -730,6 +734,14 @@ int trace_reader_next(struct trace_reader *r, struct trace_item *it)
             return TRACE_R_FATAL;
         if (report)
             return TRACE_R_ITEM;
+    }
+}
+
+void trace_reader_set_raw_sink(struct trace_reader *r, trace_raw_fn fn, void *ctx)
+{
+    if (r) {
+        r->raw_fn = fn;
+        r->raw_ctx = ctx;
     }
 }
 

@@ -105,6 +105,10 @@ void trace_reader_eof(struct trace_reader *r);
 long trace_reader_read_file(struct trace_reader *r, FILE *f);
 int trace_reader_next(struct trace_reader *r, struct trace_item *it);
 const char *trace_reader_error(const struct trace_reader *r);
+/* Optional: called with the decompressed payload of every good frame before
+ * its records are handed out (what `hvrr export --raw` writes). */
+typedef void (*trace_raw_fn)(void *ctx, uint32_t frame, const void *raw, size_t len);
+void trace_reader_set_raw_sink(struct trace_reader *r, trace_raw_fn fn, void *ctx);
 void trace_reader_get_stats(const struct trace_reader *r, struct trace_reader_stats *st);
 
 const char *trace_damage_kind_name(enum trace_damage_kind k);
