@@ -147,8 +147,8 @@ int cmd_diff(int argc, char **argv)
     unsigned long long ndiff = 0, groups = 0, shown = 0;
     size_t i = 0, j = 0;
     while (i < a.n || j < b.n) {
-        uint64_t g = i < a.n && (j >= b.n || a.v[i].group <= b.v[j].group) ? a.v[i].group
-                                                                            : b.v[j].group;
+        uint64_t g =
+            i < a.n && (j >= b.n || a.v[i].group <= b.v[j].group) ? a.v[i].group : b.v[j].group;
         size_t ie = i, je = j;
         while (ie < a.n && a.v[ie].group == g)
             ie++;
@@ -183,8 +183,8 @@ int cmd_diff(int argc, char **argv)
     if (shown > max)
         printf("(%llu more differing records not shown)\n", shown - max);
     if (ndiff)
-        printf("%llu differing record(s) in %llu exit(s); A has %zu records, B %zu\n",
-               ndiff, groups, a.n, b.n);
+        printf("%llu differing record(s) in %llu exit(s); A has %zu records, B %zu\n", ndiff,
+               groups, a.n, b.n);
     else
         printf("identical: %zu records\n", a.n);
     side_free(&a);
