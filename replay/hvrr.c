@@ -12,7 +12,6 @@ static const struct cli_cmd commands[] = {
     {"export", cmd_export, "export a trace (--raw: the protobuf stream, for protoc --decode)"},
     {"replay", cmd_replay, "replay a trace through the device models, report divergences"},
     {"diff", cmd_diff, "compare two traces of the same workload, exit by exit"},
-    {"diff", cmd_diff, "compare two traces of the same workload, exit by exit"},
 };
 
 static void usage(FILE *f)
