@@ -484,9 +484,35 @@ static bool state_valid(const struct uart *t)
     return t->irq_out == irq_level(t);
 }
 
+/* Every state field, none of the wiring. */
+static void copy_state(struct uart *d, const struct uart *t)
+{
+    d->ier = t->ier;
+    d->lcr = t->lcr;
+    d->mcr = t->mcr;
+    d->scr = t->scr;
+    d->dll = t->dll;
+    d->dlm = t->dlm;
+    d->fcr = t->fcr;
+    d->lsr_err = t->lsr_err;
+    d->msr = t->msr;
+    d->modem_in = t->modem_in;
+    d->rbr_last = t->rbr_last;
+    d->thre_ip = t->thre_ip;
+    d->cti = t->cti;
+    d->irq_out = t->irq_out;
+    for (unsigned i = 0; i < UART_FIFO_SIZE; i++) {
+        d->rx_data[i] = t->rx_data[i];
+        d->rx_err[i] = t->rx_err[i];
+    }
+    d->rx_head = t->rx_head;
+    d->rx_count = t->rx_count;
+    d->rx_activity_ns = t->rx_activity_ns;
+}
+
 int uart_restore(struct uart *u, struct sv *s)
 {
-    struct uart t = *u; /* keeps the wiring */
+    struct uart t = {0}; /* state only: the wiring stays in *u */
     sv_open(s, UART_SV_TAG, UART_STATE_VERSION);
     t.ier = sv_get_u8(s);
     t.lcr = sv_get_u8(s);
@@ -520,6 +546,6 @@ int uart_restore(struct uart *u, struct sv *s)
         s->err = true;
         return -1;
     }
-    *u = t;
+    copy_state(u, &t);
     return 0;
 }

@@ -81,6 +81,8 @@ enum {
 
 typedef void (*uart_tx_fn)(void *ctx, uint8_t byte);
 
+/* State fields are saved, restored and copied one by one (uart16550.c:
+ * uart_save, uart_restore, copy_state): a new field goes into all three. */
 struct uart {
     uint8_t ier, lcr, mcr, scr;
     uint8_t dll, dlm;
