@@ -255,12 +255,12 @@ int perfetto_export_file(const char *in, const char *out, FILE *err)
 {
     FILE *f = fopen(in, "rb");
     if (!f) {
-        fprintf(err, "cannot open '%s': %s\n", in, strerror(errno));
+        fprintf(err, "hvrr export: cannot open '%s': %s\n", in, strerror(errno));
         return -1;
     }
     FILE *o = strcmp(out, "-") ? fopen(out, "w") : stdout;
     if (!o) {
-        fprintf(err, "cannot create '%s': %s\n", out, strerror(errno));
+        fprintf(err, "hvrr export: cannot create '%s': %s\n", out, strerror(errno));
         fclose(f);
         return -2;
     }
@@ -285,10 +285,10 @@ int perfetto_export_file(const char *in, const char *out, FILE *err)
         }
     }
     if (!ret && !items) {
-        fprintf(err, "'%s': no trace records\n", in);
+        fprintf(err, "hvrr export: '%s': no trace records\n", in);
         ret = -1;
     } else if (ret) {
-        fprintf(err, "'%s': %s\n", in, r ? trace_reader_error(r) : "out of memory");
+        fprintf(err, "hvrr export: '%s': %s\n", in, r ? trace_reader_error(r) : "out of memory");
     }
     if (p && perfetto_finish(p) && !ret)
         ret = -2;
