@@ -271,9 +271,14 @@ static void count_written(struct pit_channel *c, uint16_t raw, uint64_t k)
         break;
     case 1:
     case 5:
-        /* Armed; the count is used by the next gate trigger. */
-        if (c->run == PIT_IDLE)
+        /* Armed; the count is used by the next gate trigger. A trigger
+         * whose loading clock has not come yet loads this count. */
+        if (c->run == PIT_IDLE) {
             c->run = PIT_ARMED;
+        } else if (c->run == PIT_RUNNING && k < c->start) {
+            c->n = n;
+            c->load_clk = c->start;
+        }
         break;
     default: /* 2, 3 */
         if (c->run == PIT_IDLE) {
@@ -306,8 +311,12 @@ static void count_written(struct pit_channel *c, uint16_t raw, uint64_t k)
             }
             c->pend_n = n;
             c->load_clk = c->pend_clk;
+        } else if (k < c->start) { /* paused, first load still to come */
+            c->n = n;
+            c->frozen = ce_of(c, n, 0);
+            c->load_clk = c->start;
         }
-        /* PIT_PAUSED: loaded by the gate's next rising edge. */
+        /* Otherwise paused: loaded by the gate's next rising edge. */
         break;
     }
 }
