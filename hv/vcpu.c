@@ -14,11 +14,13 @@ static void reg_set32(struct vcpu *v, unsigned r, uint32_t val)
     vmx_set_guest_reg(&v->vmx, r, val); /* 32-bit results zero-extend */
 }
 
-/* XSAVE area size for a given XCR0, asked of the hardware with that XCR0. */
-static uint32_t xsave_size(uint64_t xcr0)
+/* XSAVE area size for a given XCR0, asked of the hardware with that XCR0:
+ * sub-leaf 0 gives the standard format, sub-leaf 1 the compacted (XSAVES)
+ * format for XCR0 | IA32_XSS (the host's XSS is 0, as is the guest's). */
+static uint32_t xsave_size(uint64_t xcr0, uint32_t sub)
 {
     xsetbv(0, xcr0);
-    uint32_t size = cpuid(0xd, 0).ebx;
+    uint32_t size = cpuid(0xd, sub).ebx;
     xsetbv(0, vmx_caps.host_xcr0);
     return size;
 }
@@ -56,8 +58,8 @@ void vcpu_cpuid(const struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[
     case 7:
         if (sub == 0) {
             r.eax = 0;
-            r.ebx &= ~((1u << 2) | (1u << 4) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 14) |
-                       (1u << 15) | (1u << 18) | (1u << 25));
+            r.ebx &= ~((1u << 1) | (1u << 2) | (1u << 4) | (1u << 10) | (1u << 11) | (1u << 12) |
+                       (1u << 14) | (1u << 15) | (1u << 18) | (1u << 25));
             r.ecx &= ~((1u << 3) | (1u << 4) | (1u << 5) | (1u << 16) | (1u << 30));
             r.edx = 0;
         } else {
@@ -69,11 +71,11 @@ void vcpu_cpuid(const struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[
         if (sub == 0) {
             r.eax = (uint32_t)allowed;
             r.edx = (uint32_t)(allowed >> 32);
-            r.ebx = xsave_size(v->vmx.guest_xcr0);
-            r.ecx = xsave_size(allowed);
+            r.ebx = xsave_size(v->vmx.guest_xcr0, 0);
+            r.ecx = xsave_size(allowed, 0);
         } else if (sub == 1) {
             r.eax &= (1u << 0) | (1u << 1) | (vmx_caps.xsaves ? (1u << 3) : 0);
-            r.ebx = xsave_size(v->vmx.guest_xcr0); /* XCR0 | XSS, XSS is always 0 */
+            r.ebx = xsave_size(v->vmx.guest_xcr0, 1);
             r.ecx = r.edx = 0;
         } else if (sub >= 64 || !(allowed & (1ull << sub))) {
             r = (struct cpuid_regs){0};
