@@ -47,3 +47,10 @@ replay-corpus: $(BUILD)/hvrr
 	    else echo "replay-corpus: $$t: $$(tail -1 $$b.1), identical output on two runs"; fi; \
 	done; [ $$n -gt 0 ] || { echo "replay-corpus: no traces in corpus/"; rc=1; }; exit $$rc
 TEST_TARGETS += replay-corpus
+
+# hvrr bisect finds a seeded regression commit in a scratch clone.
+.PHONY: bisect-test
+bisect-test: $(BUILD)/hvrr
+	@mkdir -p $(BUILD)/tmp
+	$(Q)HVRR=$(BUILD)/hvrr TMPDIR=$(BUILD)/tmp bash host-sim/bisect_test.sh
+TEST_TARGETS += bisect-test

@@ -12,6 +12,7 @@ static const struct cli_cmd commands[] = {
     {"export", cmd_export, "export a trace (--raw: the protobuf stream, for protoc --decode)"},
     {"replay", cmd_replay, "replay a trace through the device models, report divergences"},
     {"diff", cmd_diff, "compare two traces of the same workload, exit by exit"},
+    {"bisect", cmd_bisect, "find the commit that made a trace diverge (git bisect run)"},
 };
 
 static void usage(FILE *f)

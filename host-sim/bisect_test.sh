@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `hvrr bisect` end to end: in a scratch clone of this repository, commit a
+# harmless change, a seeded PIT regression, another harmless change; check
+# that `hvrr bisect --good BASE --bad HEAD` names the regression commit and
+# prints its divergence report; check the refusals (no repository, bad
+# revisions, reversed range, a good revision that already diverges).
+# Run by `make bisect-test` with HVRR set to the binary under test.
+set -u
+HVRR=$(realpath "${HVRR:-build/hvrr}")
+TOP=$(git rev-parse --show-toplevel) || { echo "bisect-test: not in a git repository"; exit 1; }
+base_tmp=$(realpath "${TMPDIR:-/tmp}")
+dir=$(mktemp -d "$base_tmp/hvrr-bisect-test.XXXXXX") || exit 1
+trap 'rm -rf "$dir"' EXIT
+export TMPDIR=$dir
+fails=0 passes=0
+check() { if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else echo "FAIL: $1"; fails=$((fails + 1)); fi; }
+
+repo=$dir/repo
+git clone -q "$TOP" "$repo" || exit 1
+cd "$repo" || exit 1
+git config user.name "bisect test" && git config user.email "bisect@test.invalid"
+trace=corpus/linux-boot-quiet.hvt
+base=$(git rev-parse HEAD)
+
+echo "bisect-test note" >bisect-note-1.txt
+git add bisect-note-1.txt && git commit -q -m "harmless 1"
+# The regression: the PIT takes every control word as BCD.
+awk 'BEGIN{s=0} /^int pit_io\(/{s=1} {print} s==1 && /^\{/{print "    if (write && (port & 3) == 3) *val |= 1; /* seeded regression */"; s=2}' \
+    hv/devs/pit8254.c >pit.tmp && mv pit.tmp hv/devs/pit8254.c
+grep -q "seeded regression" hv/devs/pit8254.c; check "regression inserted into pit_io" $?
+git commit -q -am "pit: seeded regression (control words taken as BCD)"
+bad_commit=$(git rev-parse HEAD)
+echo "bisect-test note" >bisect-note-2.txt
+git add bisect-note-2.txt && git commit -q -m "harmless 2"
+
+head_before=$(git rev-parse HEAD)
+"$HVRR" bisect --good "$base" --bad HEAD "$trace" >"$dir/out" 2>"$dir/err"
+rc=$?
+[ $rc -eq 0 ]; check "bisect exit status 0 (got $rc: $(head -3 "$dir/err"))" $?
+grep -q "^first bad commit: $bad_commit" "$dir/out"; check "bisect names the regression commit" $?
+grep -q "seeded regression" "$dir/out"; check "bisect prints the commit subject" $?
+grep -q "^  device   pit" "$dir/out"; check "bisect prints the divergence report (device pit)" $?
+[ -z "$(git status --porcelain --untracked-files=no)" ] && [ "$(git rev-parse HEAD)" = "$head_before" ] &&
+    ! git bisect log >/dev/null 2>&1
+check "the repository's working tree and HEAD are untouched" $?
+
+# Refusals.
+"$HVRR" bisect --good nosuchrev --bad HEAD "$trace" >"$dir/out" 2>"$dir/err"
+[ $? -eq 1 ] && grep -q "not a commit" "$dir/err"; check "bad --good revision refused" $?
+"$HVRR" bisect --good HEAD --bad "$base" "$trace" >"$dir/out" 2>"$dir/err"
+[ $? -eq 1 ] && grep -q "not an ancestor" "$dir/err"; check "reversed range refused" $?
+"$HVRR" bisect --good "$bad_commit" --bad HEAD "$trace" >"$dir/out" 2>"$dir/err"
+[ $? -eq 1 ] && grep -q "already diverges" "$dir/err"; check "a good revision that diverges is refused" $?
+mkdir -p "$dir/nogit" && (cd "$dir/nogit" && GIT_CEILING_DIRECTORIES=$dir "$HVRR" bisect --good a --bad b "$repo/$trace") >"$dir/out" 2>"$dir/err"
+[ $? -eq 1 ] && grep -q "not inside a git repository" "$dir/err"; check "outside a repository refused" $?
+"$HVRR" bisect --good HEAD "$trace" >"$dir/out" 2>"$dir/err"
+[ $? -eq 2 ]; check "missing --bad is a usage error" $?
+
+echo "bisect-test: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
