@@ -54,3 +54,10 @@ bisect-test: $(BUILD)/hvrr
 	@mkdir -p $(BUILD)/tmp
 	$(Q)HVRR=$(BUILD)/hvrr TMPDIR=$(BUILD)/tmp bash host-sim/bisect_test.sh
 TEST_TARGETS += bisect-test
+
+# hvrr replay / diff / export --perfetto smoke test on the corpus.
+.PHONY: replay-cli-test
+replay-cli-test: $(BUILD)/hvrr
+	@mkdir -p $(BUILD)/tmp
+	$(Q)HVRR=$(BUILD)/hvrr TMPDIR=$(BUILD)/tmp bash host-sim/cli_replay_test.sh
+TEST_TARGETS += replay-cli-test
