@@ -4,6 +4,8 @@
 #   guest/qemu-boot.sh test  OUTDIR   CI check: boots initrd-test, checks the log
 #   guest/qemu-boot.sh shell OUTDIR   interactive: initrd-shell on this terminal
 #   guest/qemu-boot.sh badkernel OUTDIR   CI check: vlbl must refuse a non-bzImage
+#   guest/qemu-boot.sh probe OUTDIR   CI check: vlbl-probe.bin as the kernel checks
+#                                     vlbl's hand-over and BIOS answers
 # Environment: GUEST_APPEND (extra kernel parameters), QEMU_TIMEOUT (s, test: 120),
 # QEMU_MEM (guest RAM, default 128M as under hvrr)
 set -euo pipefail
@@ -22,8 +24,8 @@ case "$mode" in
 shell)
     exec "${qemu[@]}" -initrd "$out/vlbl.bin,$out/bzImage,$out/initrd-shell.cpio.gz" -serial mon:stdio
     ;;
-test | badkernel) ;;
-*) echo "usage: $0 test|shell|badkernel [OUTDIR]" >&2; exit 2 ;;
+test | badkernel | probe) ;;
+*) echo "usage: $0 test|shell|badkernel|probe [OUTDIR]" >&2; exit 2 ;;
 esac
 
 limit=${QEMU_TIMEOUT:-120}
@@ -32,6 +34,9 @@ modules="$out/vlbl.bin,$out/bzImage,$out/initrd-test.cpio.gz"
 if [ "$mode" = badkernel ]; then
     limit=${QEMU_TIMEOUT:-40}
     modules="$out/vlbl.bin,$out/initrd-test.cpio.gz" # an initramfs is no kernel
+elif [ "$mode" = probe ]; then
+    limit=${QEMU_TIMEOUT:-40}
+    modules="$out/vlbl.bin,$out/vlbl-probe.bin,$out/vlbl.bin" # any bytes do as the initrd
 fi
 rm -f "$log"
 start=$(date +%s%N)
@@ -46,8 +51,8 @@ while kill -0 "$pid" 2>/dev/null; do
         [ -z "$t_done" ] && grep -q '^HVRR-TEST-DONE' "$log" && t_done=$(ms)
         # Without ACPI, `poweroff -f` ends in HLT with interrupts off and QEMU
         # idles: stop it once the kernel says so (as the hypervisor would).
-        if grep -qE 'reboot: (System halted|Power down)|Kernel panic|vlbl: halted|hvrr-qemu-shim: FATAL' "$log"; then
-            end=$(grep -m1 -oE 'reboot: (System halted|Power down)|Kernel panic.*|vlbl: FATAL.*|hvrr-qemu-shim: FATAL.*' "$log")
+        if grep -qE 'reboot: (System halted|Power down)|Kernel panic|vlbl: halted|hvrr-qemu-shim: FATAL|VLBL-PROBE: ' "$log"; then
+            end=$(grep -a -m1 -oE 'reboot: (System halted|Power down)|Kernel panic.*|vlbl: FATAL.*|hvrr-qemu-shim: FATAL.*|VLBL-PROBE: .*' "$log" | tr -d '\r' || true)
             sleep 0.2
             kill "$pid" 2>/dev/null || true
             break
@@ -59,6 +64,16 @@ wait "$pid" 2>/dev/null || true
 total=$(ms)
 
 grep -E '^(hvrr-qemu-shim|vlbl):' "$log" || true
+if [ "$mode" = probe ]; then
+    grep -E '^probe:' "$log" | tr -d '\r' || true
+    if grep -q '^VLBL-PROBE: PASS' "$log"; then
+        echo "guest-qemu-test: PASSED: vlbl-probe found the hand-over and BIOS answers as documented (${total} ms)"
+        exit 0
+    fi
+    echo "guest-qemu-test: FAILED: vlbl-probe; log:"
+    tail -n 30 "$log" | tr -d '\r'
+    exit 1
+fi
 if [ "$mode" = badkernel ]; then
     if grep -q 'vlbl: FATAL: no Linux boot header' "$log" && grep -q 'vlbl: halted' "$log"; then
         echo "guest-qemu-test: PASSED: vlbl refuses a non-bzImage and halts (${total} ms)"
