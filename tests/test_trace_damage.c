@@ -124,6 +124,19 @@ static void test_truncation_at_every_offset(void **state)
     }
 }
 
+static void test_byte_by_byte_feed_same_as_whole(void **state)
+{
+    (void)state;
+    /* A serial line delivers one byte at a time: same items, no damage. */
+    struct tt_got g;
+    tt_read(small.buf.data, small.buf.len, 1, &g);
+    bool excluded[TT_MAX_FRAMES] = {0};
+    assert_items_except(&small_items, &g, excluded);
+    assert_int_equal(g.damages, 0);
+    assert_true(g.st.bytes_in == small.buf.len);
+    tt_got_free(&g);
+}
+
 static void test_byte_flip_at_every_offset(void **state)
 {
     (void)state;
@@ -502,6 +515,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_truncation_at_every_offset),
+        cmocka_unit_test(test_byte_by_byte_feed_same_as_whole),
         cmocka_unit_test(test_byte_flip_at_every_offset),
         cmocka_unit_test(test_dropped_bytes_inside_a_frame),
         cmocka_unit_test(test_inserted_garbage_between_frames),

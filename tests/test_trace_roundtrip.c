@@ -625,6 +625,73 @@ static void test_levels_and_frame_sizes_all_decode(void **state)
         }
 }
 
+struct frame_check {
+    size_t frames, with_sync, max_raw;
+};
+
+static void check_frame(void *ctx, uint32_t frame, const void *raw, size_t len)
+{
+    struct frame_check *c = ctx;
+    const uint8_t *p = raw;
+    c->frames++;
+    if (len > c->max_raw)
+        c->max_raw = len;
+    /* first record: 0x0a <len> then Record field 1 (sync) = 0x0a */
+    uint64_t rlen;
+    size_t n = len > 1 ? trace_varint_get(p + 1, len - 1, &rlen) : 0;
+    if (frame > 0 && n && p[0] == TRACE_STREAM_RECORD_TAG && 1 + n < len && p[1 + n] == 0x0a)
+        c->with_sync++;
+}
+
+static void test_frames_bounded_and_start_with_sync(void **state)
+{
+    (void)state;
+    /* Every frame after the header starts with a Sync record and no frame
+     * exceeds the configured uncompressed size. */
+    struct tt_out o;
+    struct trace_writer *w = tt_writer(&o, 3, TRACE_MIN_FRAME_BYTES);
+    struct trace_synth_config sc = {
+        .seed = 2, .exits = 20000, .tsc_jitter = 64, .checkpoint_every = 3000};
+    assert_int_equal(trace_synth_write(w, &sc), 0);
+    trace_writer_destroy(w);
+    struct frame_check c = {0};
+    struct trace_reader *r = trace_reader_new();
+    trace_reader_set_raw_sink(r, check_frame, &c);
+    trace_reader_feed(r, o.buf.data, o.buf.len);
+    trace_reader_eof(r);
+    struct trace_item it;
+    while (trace_reader_next(r, &it) == TRACE_R_ITEM)
+        assert_int_not_equal(it.type, TRACE_ITEM_DAMAGE);
+    trace_reader_free(r);
+    assert_int_equal(c.frames, o.nframes);
+    assert_true(c.frames > 20);
+    assert_int_equal(c.with_sync, c.frames - 1);
+    assert_true(c.max_raw <= TRACE_MIN_FRAME_BYTES);
+    trace_membuf_free(&o.buf);
+}
+
+static void test_header_device_limit(void **state)
+{
+    (void)state;
+    static struct trace_device devs[65];
+    for (unsigned i = 0; i < 65; i++)
+        devs[i] = (struct trace_device){"dev", (uint16_t)(0x100 + i), 1, -1};
+    struct trace_header h = {.ndevices = 65, .devices = devs};
+    struct tt_out o;
+    struct trace_writer *w = tt_writer(&o, 3, 0);
+    assert_int_equal(trace_write_header(w, &h), TRACE_W_E_ARG);
+    h.ndevices = 64;
+    assert_int_equal(trace_write_header(w, &h), 0);
+    assert_int_equal(trace_writer_finish(w, NULL), 0);
+    trace_writer_destroy(w);
+    struct tt_got g;
+    tt_read(o.buf.data, o.buf.len, 0, &g);
+    assert_int_equal(g.v[0].it.type, TRACE_ITEM_HEADER);
+    assert_int_equal(g.damages, 0);
+    tt_got_free(&g);
+    trace_membuf_free(&o.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +713,8 @@ int main(void)
         cmocka_unit_test(test_writer_errors_are_sticky),
         cmocka_unit_test(test_writer_rejects_oversized_and_bad_input),
         cmocka_unit_test(test_levels_and_frame_sizes_all_decode),
+        cmocka_unit_test(test_frames_bounded_and_start_with_sync),
+        cmocka_unit_test(test_header_device_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
