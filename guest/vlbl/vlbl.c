@@ -93,8 +93,10 @@ void vlbl_main(void)
 
     uint32_t k = (uint32_t)bi->kernel_gpa;
     uint32_t ksize = (uint32_t)bi->kernel_size;
-    if (bi->kernel_gpa + bi->kernel_size > bi->ram_bytes || ksize < 0x1000)
-        vlbl_die("kernel at %llx size %llx is not in RAM", bi->kernel_gpa, bi->kernel_size);
+    if (bi->kernel_gpa < 0x100000 || bi->kernel_gpa + bi->kernel_size > bi->ram_bytes ||
+        ksize < 0x1000)
+        vlbl_die("kernel at %llx size %llx is not in RAM above 1 MiB", bi->kernel_gpa,
+                 bi->kernel_size);
     if (PHYS32(k + HDR_HEADER) != HDRS_MAGIC || PHYS16(k + HDR_BOOT_FLAG) != 0xaa55)
         vlbl_die("no Linux boot header (\"HdrS\") in the kernel at %x: not a bzImage?", k);
     uint16_t ver = PHYS16(k + HDR_VERSION);
@@ -120,6 +122,8 @@ void vlbl_main(void)
     if (bi->cmdline_len > cmdline_max)
         vlbl_die("command line of %u bytes exceeds the kernel's cmdline_size %u", bi->cmdline_len,
                  cmdline_max);
+    if (code32 < 0x100000)
+        vlbl_die("code32_start %x is below 1 MiB", code32);
     if (code32 + pm_size > bi->ram_bytes)
         vlbl_die("protected-mode kernel (%x bytes at %x) exceeds RAM", pm_size, code32);
     if (overlaps(code32, pm_size, k, setup_size))
