@@ -6,7 +6,8 @@
  *     "hvrr: RESULT PASS|FAIL passed/total".
  *   guest=linux: modules vlbl, bzImage[, initrd] placed per guest/vlbl/bootinfo.h.
  * Other options: mem=128M (guest RAM), timeout=S (virtual seconds per guest,
- * 0 = none), poweroff=1 (end the emulator when done), bench=native:N (time N
+ * 0 = none), poweroff=1 (end the emulator when done), interactive=1 (an idle
+ * guest waits for COM1 input instead of stopping), bench=native:N (time N
  * host `out 0x80` without VMX first), cmdline=... (Linux; the rest of the line). */
 #include "guest/vlbl/bootinfo.h"
 #include "hv/arch.h"
@@ -198,6 +199,7 @@ void hv_main(uint32_t magic, uint64_t mbi)
     if (get_arg(bi.cmdline, "timeout", arg, sizeof arg) > 0)
         base_cfg.time_limit_ns = parse_u64(arg) * 1000000000ull;
     bool poweroff = get_arg(bi.cmdline, "poweroff", arg, sizeof arg) > 0 && arg[0] == '1';
+    base_cfg.interactive = get_arg(bi.cmdline, "interactive", arg, sizeof arg) > 0 && arg[0] == '1';
 
     base_cfg.tsc_hz = tsc_calibrate();
     hv_log("TSC %lu Hz (calibrated against the PIT)", base_cfg.tsc_hz);

@@ -121,6 +121,17 @@ static void handle_io(struct vm *vm, struct vm_exit *e)
     vmx_skip_insn(&vm->vcpu.vmx, e);
 }
 
+static void poll_console(struct vm *vm, uint64_t now)
+{
+    uint8_t buf[16];
+    size_t n = 0;
+    int c;
+    while (n < sizeof buf && (c = serial_getc()) >= 0)
+        buf[n++] = (uint8_t)c;
+    if (n)
+        vm_devices_com1_rx(&vm->devs, buf, n, now);
+}
+
 /* HLT retired. IF=0: nothing can wake the vCPU -> power-off. IF=1: move
  * virtual time to the next device deadline by raising the TSC offset. */
 static void handle_halt(struct vm *vm, const struct vm_exit *e)
@@ -131,10 +142,21 @@ static void handle_halt(struct vm *vm, const struct vm_exit *e)
         return;
     }
     uint64_t now = vm_now_ns(vm, e->guest_tsc);
+    poll_console(vm, now);
     vm_devices_advance(&vm->devs, now);
     if (vm_devices_intr(&vm->devs))
         return;
     uint64_t next = vm_devices_next_event_ns(&vm->devs, now);
+    if (next == TIME_NEVER && vm->cfg.interactive) {
+        /* Nothing will happen until someone types: wait for COM1 input
+         * (the guest TSC keeps running with the host's meanwhile). */
+        int c;
+        while ((c = serial_getc()) < 0)
+            cpu_pause();
+        uint8_t b = (uint8_t)c;
+        vm_devices_com1_rx(&vm->devs, &b, 1, vm_now_ns(vm, vmx_guest_tsc_now(v)));
+        return;
+    }
     if (next == TIME_NEVER) {
         vm->stop = VM_STOP_IDLE;
         return;
@@ -174,17 +196,6 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
     case EXIT_MCE_ENTRY: fatal(vm, e, "VM entry failed"); break;
     default: fatal(vm, e, "unhandled VM exit"); break;
     }
-}
-
-static void poll_console(struct vm *vm, uint64_t now)
-{
-    uint8_t buf[16];
-    size_t n = 0;
-    int c;
-    while (n < sizeof buf && (c = serial_getc()) >= 0)
-        buf[n++] = (uint8_t)c;
-    if (n)
-        vm_devices_com1_rx(&vm->devs, buf, n, now);
 }
 
 /* Before each entry: bring devices up to date, deliver or wait for INTR,

@@ -22,6 +22,7 @@ struct vm_config {
     uint64_t ram_bytes;
     uint64_t tsc_hz;
     uint64_t time_limit_ns; /* 0 = none */
+    bool interactive;       /* idle with no device deadline waits for COM1 input */
     uint16_t vpid;
 };
 
