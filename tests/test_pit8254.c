@@ -1148,9 +1148,11 @@ static void drive_and_compare(struct pit *a, struct rec *ra, struct pit *b, stru
             assert_int_equal(pit_out(a, ch, t), pit_out(b, ch, t));
             assert_int_equal(inb(a, (uint16_t)(0x40 + ch), t), inb(b, (uint16_t)(0x40 + ch), t));
         }
-        if (i == 1000) {
+        if (i == 1 || i == 1000) { /* status of all three, then reads */
             outb(a, 0x43, 0xee, t);
             outb(b, 0x43, 0xee, t);
+        }
+        if (i == 1000) {
             pit_set_gate(a, 2, true, t);
             pit_set_gate(b, 2, true, t);
         }
@@ -1176,17 +1178,18 @@ static void drive_and_compare(struct pit *a, struct rec *ra, struct pit *b, stru
  * ch2 paused in mode 0 with a half-read latch and a half-written count. */
 static uint64_t busy_state(struct pit *p)
 {
-    uint64_t L = program(p, 0, 0x34, 4773, 1000);
-    outb(p, 0x40, 0x00, T(L + 100));
-    outb(p, 0x40, 0x10, T(L + 100));
+    program(p, 0, 0x34, 4773, 1000);
     program(p, 1, 0x77, 0x0777, 1200);
     outb(p, 0x41, 0x55, T(1250)); /* half of a new count */
     pit_set_gate(p, 2, true, T(1300));
     program(p, 2, 0xb0, 30000, 1400);
     pit_set_gate(p, 2, false, T(9000) + 3);
-    outb(p, 0x43, 0x80, T(9100));
-    inb(p, 0x42, T(9200));
-    outb(p, 0x43, 0xe2, T(9300));
+    outb(p, 0x43, 0x80, T(9100)); /* latch ch2 ... */
+    inb(p, 0x42, T(9200));        /* ... and read half of it */
+    outb(p, 0x43, 0xe4, T(9250)); /* status of ch1 latched */
+    outb(p, 0x43, 0x40, T(9260)); /* count of ch1 latched */
+    outb(p, 0x40, 0x00, T(9300)); /* ch0 rewritten: loads at 10547 */
+    outb(p, 0x40, 0x10, T(9300));
     return T(9400) + 17;
 }
 
