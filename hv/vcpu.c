@@ -14,14 +14,28 @@ static void reg_set32(struct vcpu *v, unsigned r, uint32_t val)
     vmx_set_guest_reg(&v->vmx, r, val); /* 32-bit results zero-extend */
 }
 
-/* XSAVE area size for a given XCR0, asked of the hardware with that XCR0:
- * sub-leaf 0 gives the standard format, sub-leaf 1 the compacted (XSAVES)
- * format for XCR0 | IA32_XSS (the host's XSS is 0, as is the guest's). */
-static uint32_t xsave_size(uint64_t xcr0, uint32_t sub)
+/* XSAVE area size for the components in xcr0, from the per-component
+ * offsets and sizes of CPUID leaf 0xD (SDM Vol. 1 13.4): the standard format
+ * ends at the highest enabled component's offset + size; the compacted
+ * (XSAVES) format packs enabled components after the 576-byte legacy area
+ * and header, 64-byte aligning those with ECX bit 1 set. Computed rather
+ * than read back with XCR0 switched, because emulators (Bochs 2.7) report
+ * the compacted figure in sub-leaf 0. */
+static uint32_t xsave_size(uint64_t xcr0, bool compacted)
 {
-    xsetbv(0, xcr0);
-    uint32_t size = cpuid(0xd, sub).ebx;
-    xsetbv(0, vmx_caps.host_xcr0);
+    uint32_t size = 576;
+    for (unsigned i = 2; i < 63; i++) {
+        if (!(xcr0 & (1ull << i)))
+            continue;
+        struct cpuid_regs c = cpuid(0xd, i);
+        if (compacted) {
+            if (c.ecx & 2)
+                size = (size + 63) & ~63u;
+            size += c.eax;
+        } else if (c.ebx + c.eax > size) {
+            size = c.ebx + c.eax;
+        }
+    }
     return size;
 }
 
@@ -71,11 +85,11 @@ void vcpu_cpuid(const struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[
         if (sub == 0) {
             r.eax = (uint32_t)allowed;
             r.edx = (uint32_t)(allowed >> 32);
-            r.ebx = xsave_size(v->vmx.guest_xcr0, 0);
-            r.ecx = xsave_size(allowed, 0);
+            r.ebx = xsave_size(v->vmx.guest_xcr0, false);
+            r.ecx = xsave_size(allowed, false);
         } else if (sub == 1) {
             r.eax &= (1u << 0) | (1u << 1) | (vmx_caps.xsaves ? (1u << 3) : 0);
-            r.ebx = xsave_size(v->vmx.guest_xcr0, 1);
+            r.ebx = xsave_size(v->vmx.guest_xcr0, true); /* XCR0 | XSS, XSS = 0 */
             r.ecx = r.edx = 0;
         } else if (sub >= 64 || !(allowed & (1ull << sub))) {
             r = (struct cpuid_regs){0};

@@ -113,6 +113,36 @@ main:
     cmp avx_end, %ebx
     CHECK je, n_d_size7, w_value
 2:
+    /* XCR0 = everything offered: leaf 0xD size = max(offset + size) */
+    mov xcr0_supported, %eax
+    xor %edx, %edx
+    xor %ecx, %ecx
+    xsetbv
+    movl $576, max_end
+    mov $2, %esi
+3:  mov xcr0_supported, %eax
+    bt %esi, %eax
+    jnc 4f
+    mov $0xd, %eax
+    mov %esi, %ecx
+    cpuid
+    add %ebx, %eax
+    cmp max_end, %eax
+    jbe 4f
+    mov %eax, max_end
+4:  inc %esi
+    cmp $32, %esi
+    jb 3b
+    mov $0xd, %eax
+    xor %ecx, %ecx
+    cpuid
+    mov %ebx, %eax
+    cmp max_end, %ebx
+    CHECK je, n_d_sizeall, w_value
+    mov $3, %eax
+    xor %edx, %edx
+    xor %ecx, %ecx
+    xsetbv
     /* invalid XCR0 values raise #GP */
     EXPECT_GP 3
     mov $5, %eax /* AVX without SSE */
@@ -217,6 +247,7 @@ gp_handler:
 max_leaf:       .long 0
 xcr0_supported: .long 0
 avx_end:        .long 0
+max_end:        .long 0
 gp_skip:        .word 0
 gp_count:       .word 0
 n_vendor:      .asciz "cpu CPUID vendor GenuineIntel"
@@ -232,6 +263,7 @@ n_d_size1:     .asciz "cpu CPUID 0xD size 576 for XCR0=1"
 n_xsetbv3:     .asciz "cpu XSETBV 3 / XGETBV"
 n_d_size3:     .asciz "cpu CPUID 0xD size 576 for XCR0=3"
 n_d_size7:     .asciz "cpu CPUID 0xD size includes AVX for XCR0=7"
+n_d_sizeall:   .asciz "cpu CPUID 0xD size = max(offset+size) for all offered components"
 n_xsetbv_bad:  .asciz "cpu XSETBV AVX without SSE -> #GP"
 n_xsetbv_bad0: .asciz "cpu XSETBV without x87 -> #GP"
 n_xsave_st:    .asciz "cpu XSAVE stores XMM1"
