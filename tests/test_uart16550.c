@@ -275,6 +275,17 @@ static void test_16450_mode_single_holding_register(void **st)
     assert_int_equal(in8(f, UART_LSR), 0x60);
 }
 
+static void test_16450_break_has_no_fifo_error_bit(void **st)
+{
+    struct fx *f = *st;
+    assert_true(uart_rx_break(&f->u, f->now));
+    assert_false(uart_rx_break(&f->u, f->now)); /* the holding register is full */
+    /* LSR bit 7 exists only in FIFO mode */
+    assert_int_equal(in8(f, UART_LSR), 0x61 | UART_LSR_BI | UART_LSR_FE);
+    assert_int_equal(in8(f, UART_RBR), 0);
+    assert_int_equal(in8(f, UART_LSR), 0x60);
+}
+
 static void test_empty_rbr_reads_last_byte(void **st)
 {
     struct fx *f = *st;
@@ -1256,6 +1267,20 @@ static void test_corrupt_restore_rejected(void **st)
     bad[6]++;
     assert_int_equal(try_restore(f, bad, n + 1), -1);
 
+    /* well-formed entries with a matching length, but more than the FIFO
+     * holds: rejected before any of them is stored */
+    static const uint8_t counts[] = {17, 255};
+    for (unsigned c = 0; c < 2; c++) {
+        uint8_t big[1024] = {0};
+        memcpy(big, good, P_COUNT);
+        big[P_COUNT] = counts[c];
+        size_t total = P_COUNT + 1 + 2u * counts[c];
+        uint32_t plen = (uint32_t)(total - 10);
+        for (unsigned i = 0; i < 4; i++)
+            big[6 + i] = (uint8_t)(plen >> (8 * i));
+        assert_int_equal(try_restore(f, big, total), -1);
+    }
+
     /* the live state is untouched by every failure */
     uint8_t after[256];
     assert_int_equal(save_uart(&f->u, after, sizeof after), nb);
@@ -1453,6 +1478,7 @@ int main(void)
         T(test_iir_fifo_bits),
         T(test_fifo_holds_16_in_order),
         T(test_16450_mode_single_holding_register),
+        T(test_16450_break_has_no_fifo_error_bit),
         T(test_empty_rbr_reads_last_byte),
         T(test_fifo_enable_toggle_clears),
         T(test_fcr_rx_reset_and_tx_reset),
