@@ -61,6 +61,7 @@ struct trace_reader {
 
     trace_raw_fn raw_fn;
     void *raw_ctx;
+    bool slow_only; /* decode every record with protobuf-c (tests) */
     ZSTD_DCtx *dctx;
     struct arena arena;
     ProtobufCAllocator pa;
@@ -459,6 +460,86 @@ static int skip_field(struct trace_reader *r, unsigned wt)
     }
 }
 
+/* Fast path for the hot record shape: a Record holding only an Exit made of
+ * fields 1-6 and 15 (all varints) and at most one PortIo of fields 1-4, each
+ * field at most once. Anything else (unknown fields, other details, repeats,
+ * other wire types) returns false and goes through protobuf-c, which then
+ * decides; values are truncated exactly as protobuf-c does (low 32 bits for
+ * 32-bit fields, any non-zero varint is true). */
+static bool fast_exit(struct trace_reader *r, const uint8_t *p, size_t len, struct trace_exit *e)
+{
+    uint64_t l, key;
+    size_t n;
+    if (len < 2 || p[0] != 0x12)
+        return false;
+    n = trace_varint_get(p + 1, len - 1, &l);
+    if (!n || l != len - 1 - n)
+        return false;
+    const uint8_t *q = p + 1 + n, *end = q + l;
+    uint64_t v[16] = {0}, io[5] = {0};
+    unsigned seen = 0, io_seen = 0;
+    bool has_io = false;
+    while (q < end) {
+        n = trace_varint_get(q, (size_t)(end - q), &key);
+        if (!n)
+            return false;
+        q += n;
+        unsigned f = (unsigned)(key >> 3) & 0xffff;
+        if ((key >> 3) > 15)
+            return false;
+        if ((key & 7) == 0 && ((f >= 1 && f <= 6) || f == 15) && !(seen & (1u << f))) {
+            seen |= 1u << f;
+            n = trace_varint_get(q, (size_t)(end - q), &v[f]);
+            if (!n)
+                return false;
+            q += n;
+        } else if (key == (7u << 3 | 2) && !has_io) {
+            uint64_t il;
+            n = trace_varint_get(q, (size_t)(end - q), &il);
+            if (!n || il > (uint64_t)(end - q) - n)
+                return false;
+            const uint8_t *s = q + n, *se = s + il;
+            q = se;
+            has_io = true;
+            while (s < se) {
+                n = trace_varint_get(s, (size_t)(se - s), &key);
+                if (!n)
+                    return false;
+                s += n;
+                unsigned g = (unsigned)(key >> 3);
+                if ((key & 7) != 0 || (key >> 3) < 1 || (key >> 3) > 4 || (io_seen & (1u << g)))
+                    return false;
+                io_seen |= 1u << g;
+                n = trace_varint_get(s, (size_t)(se - s), &io[g]);
+                if (!n)
+                    return false;
+                s += n;
+            }
+        } else {
+            return false;
+        }
+    }
+    memset(e, 0, sizeof(*e));
+    e->reason = (uint32_t)v[1];
+    e->vcpu = (uint32_t)v[2];
+    e->insn_len = (uint32_t)v[3];
+    e->qual = v[4];
+    e->seq = r->prev_seq + 1 + v[6];
+    e->rip = r->prev_rip + ((v[5] >> 1) ^ -(v[5] & 1)); /* zigzag */
+    e->tsc = r->prev_tsc + ((v[15] >> 1) ^ -(v[15] & 1));
+    if (has_io) {
+        e->detail = TRACE_DETAIL_IO;
+        e->u.io.port = (uint16_t)io[1];
+        e->u.io.size = (uint8_t)io[2];
+        e->u.io.write = io[3] != 0;
+        e->u.io.value = (uint32_t)io[4];
+    }
+    r->prev_seq = e->seq;
+    r->prev_tsc = e->tsc;
+    r->prev_rip = e->rip;
+    return true;
+}
+
 /* Next record of the current frame: 1 with *it filled, 0 when the frame is
  * used up (or became undecodable: then damage is started). */
 static int next_record(struct trace_reader *r, struct trace_item *it)
@@ -482,6 +563,14 @@ static int next_record(struct trace_reader *r, struct trace_item *it)
         if (!m || len > left - n - m)
             goto bad;
         r->raw_pos += m + len;
+        if (!r->slow_only && fast_exit(r, p + n + m, len, &it->u.exit)) {
+            r->st.records++;
+            r->st.exits++;
+            it->type = TRACE_ITEM_EXIT;
+            it->frame = r->frame_seq;
+            it->offset = r->frame_off;
+            return 1;
+        }
         Hvrr__Record *rec = hvrr__record__unpack(&r->pa, len, p + n + m);
         if (!rec)
             goto bad;
@@ -743,6 +832,12 @@ void trace_reader_set_raw_sink(struct trace_reader *r, trace_raw_fn fn, void *ct
         r->raw_fn = fn;
         r->raw_ctx = ctx;
     }
+}
+
+void trace_reader_set_slow_path(struct trace_reader *r, bool slow_only)
+{
+    if (r)
+        r->slow_only = slow_only;
 }
 
 const char *trace_reader_error(const struct trace_reader *r)

@@ -109,6 +109,9 @@ const char *trace_reader_error(const struct trace_reader *r);
  * its records are handed out (what `hvrr export --raw` writes). */
 typedef void (*trace_raw_fn)(void *ctx, uint32_t frame, const void *raw, size_t len);
 void trace_reader_set_raw_sink(struct trace_reader *r, trace_raw_fn fn, void *ctx);
+/* Port-I/O and detail-less exits take a hand-written decoder by default;
+ * true sends every record through protobuf-c (for differential tests). */
+void trace_reader_set_slow_path(struct trace_reader *r, bool slow_only);
 void trace_reader_get_stats(const struct trace_reader *r, struct trace_reader_stats *st);
 
 const char *trace_damage_kind_name(enum trace_damage_kind k);

@@ -145,12 +145,16 @@ static inline void tt_keep(struct tt_got *g, const struct trace_item *it)
     }
 }
 
+/* Set to decode everything with protobuf-c only (differential tests). */
+static bool tt_slow_path;
+
 /* Reads buf through a fresh reader, feeding `chunk` bytes at a time (0: all
  * at once). */
 static inline void tt_read(const uint8_t *buf, size_t len, size_t chunk, struct tt_got *g)
 {
     memset(g, 0, sizeof(*g));
     struct trace_reader *r = trace_reader_new();
+    trace_reader_set_slow_path(r, tt_slow_path);
     size_t fed = 0;
     struct trace_item it;
     for (;;) {
