@@ -186,8 +186,8 @@ static void idle(struct sg *g, uint64_t ns)
 
 static void timer_program_oneshot(struct sg *g)
 {
-    /* clockevent set_next_event: mode 0 (0x38 programs mode 4 in Linux;
-     * 0x30 for the one-shot "interrupt on terminal count"). */
+    /* i8253 clockevent in one-shot state: control word 0x38 (channel 0,
+     * lobyte/hibyte, mode 4), then the next delta as LSB, MSB. */
     outb(g, 40, 0x43, 0x38);
     outb(g, 41, 0x40, 0xa5);
     outb(g, 42, 0x40, 0x12);
