@@ -333,6 +333,38 @@ static void test_vm_devices_ch2_msb_and_irq0(void **st)
     }
 }
 
+static void test_vm_devices_checkpoint_mid_count(void **st)
+{
+    (void)st;
+    static struct vm_devices a, b;
+    static uint8_t blob[VM_DEVICES_SAVE_MAX];
+    vm_devices_init(&a, NULL, NULL, 0);
+    vm_devices_init(&b, NULL, NULL, 0);
+    uint64_t t = 2000000;
+    io(&a, 0x61, 0x01, t);
+    io(&a, 0x43, 0xb0, t);
+    io(&a, 0x42, 0x9b, t);
+    io(&a, 0x42, 0x2e, t);
+    io(&a, 0x43, 0x34, t);
+    io(&a, 0x40, 0xa5, t);
+    io(&a, 0x40, 0x12, t);
+    t += 3000000;     /* mid-count on both channels */
+    ior(&a, 0x42, t); /* read flip-flop half-way */
+    size_t n = vm_devices_save(&a, blob, sizeof blob);
+    assert_true(n > 0);
+    assert_int_equal(vm_devices_restore(&b, blob, n), 0);
+    for (int i = 0; i < 2000; i++) {
+        t += 7919;
+        assert_int_equal(ior(&a, 0x61, t) & 0x3f, ior(&b, 0x61, t) & 0x3f);
+        assert_int_equal(ior(&a, 0x42, t), ior(&b, 0x42, t));
+        assert_int_equal(ior(&a, 0x40, t), ior(&b, 0x40, t));
+        assert_true(vm_devices_next_event_ns(&a, t) == vm_devices_next_event_ns(&b, t));
+    }
+    /* A truncated checkpoint is refused and leaves the devices alone. */
+    assert_int_equal(vm_devices_restore(&b, blob, n - 1), -1);
+    assert_int_equal(ior(&a, 0x42, t + 1), ior(&b, 0x42, t + 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +380,7 @@ int main(void)
         cmocka_unit_test_setup(test_save_restore, setup),
         cmocka_unit_test_setup(test_restore_rejects_corrupt, setup),
         cmocka_unit_test(test_vm_devices_ch2_msb_and_irq0),
+        cmocka_unit_test(test_vm_devices_checkpoint_mid_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
