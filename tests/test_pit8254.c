@@ -782,7 +782,7 @@ static void test_linux_quick_pit_calibrate(void **st)
     uint8_t expect = 0xff;
     unsigned reads = 0, changes = 0;
     uint64_t last_change = 0;
-    for (int i = 0; i <= 93; i++) { /* QUICK_PIT_ITERATIONS for 250 Hz */
+    for (int i = 0; i <= 93; i++) { /* 94 MSB steps: 24064 clocks */
         unsigned count = 0;
         for (;;) {
             t += 3000; /* one read pair every 3 us of virtual time */
@@ -808,6 +808,71 @@ static void test_linux_quick_pit_calibrate(void **st)
     }
     assert_int_equal(changes, 94);
     assert_true(reads > 94 * 60);
+}
+
+/* quick_pit_calibrate() of Linux 6.1 run against the model, with a 1 GHz
+ * "TSC" equal to virtual time and each port access taking 700 ns: it must
+ * succeed and measure 1 000 000 kHz (the 1.4 us read quantum over ~11 ms
+ * allows ~130 ppm). */
+struct qpc {
+    struct pit *p;
+    uint64_t t; /* virtual ns == TSC cycles */
+};
+
+static uint8_t qpc_in42(struct qpc *q)
+{
+    q->t += 700;
+    return inb(q->p, 0x42, q->t);
+}
+
+static bool qpc_verify_msb(struct qpc *q, uint8_t val)
+{
+    qpc_in42(q); /* LSB ignored */
+    return qpc_in42(q) == val;
+}
+
+static bool qpc_expect_msb(struct qpc *q, uint8_t val, uint64_t *tscp, uint64_t *deltap)
+{
+    uint64_t tsc = 0, prev = 0;
+    int count;
+    for (count = 0; count < 50000; count++) {
+        if (!qpc_verify_msb(q, val))
+            break;
+        prev = tsc;
+        tsc = q->t;
+    }
+    *deltap = q->t - prev;
+    *tscp = tsc;
+    return count > 5;
+}
+
+static void test_linux_quick_pit_calibrate_result(void **st)
+{
+    struct fx *f = *st;
+    struct qpc q = {&f->p, 7 * NS_PER_SEC + 12345};
+    const int max_iter = 50 * 1193182 / 1000 / 256; /* MAX_QUICK_PIT_ITERATIONS = 233 */
+    pit_set_gate(&f->p, 2, true, q.t);
+    outb(&f->p, 0x43, 0xb0, q.t += 700);
+    outb(&f->p, 0x42, 0xff, q.t += 700);
+    outb(&f->p, 0x42, 0xff, q.t += 700);
+    qpc_verify_msb(&q, 0);
+    uint64_t tsc, delta = 0, d1, d2;
+    int i = 0;
+    bool ok = false;
+    assert_true(qpc_expect_msb(&q, 0xff, &tsc, &d1));
+    for (i = 1; i <= max_iter; i++) {
+        assert_true(qpc_expect_msb(&q, (uint8_t)(0xff - i), &delta, &d2));
+        delta -= tsc;
+        assert_false(i == 1 && d1 + d2 >= (delta * (uint64_t)max_iter) >> 11);
+        if (d1 + d2 >= delta >> 11)
+            continue;
+        assert_true(qpc_verify_msb(&q, (uint8_t)(0xfe - i)));
+        ok = true;
+        break;
+    }
+    assert_true(ok);
+    uint64_t khz = delta * 1193182 / ((uint64_t)i * 256 * 1000);
+    assert_true(khz > 999850 && khz < 1000150); /* measured here: 1000049 kHz at i = 54 */
 }
 
 /* Random programming of channel 0 (all modes, access modes, BCD, small
@@ -1323,6 +1388,7 @@ int main(void)
         cmocka_unit_test_setup(test_irq0_missed_periods_coalesce, setup),
         cmocka_unit_test_setup(test_irq0_linux_oneshot_and_shutdown, setup),
         cmocka_unit_test_setup(test_linux_quick_pit_calibrate, setup),
+        cmocka_unit_test_setup(test_linux_quick_pit_calibrate_result, setup),
         cmocka_unit_test(test_next_event_matches_per_clock_edges),
         cmocka_unit_test_setup(test_matches_clock_stepper, setup),
         cmocka_unit_test_setup(test_save_restore_mid_count, setup),
