@@ -38,10 +38,14 @@ static inline int tt_write(void *ctx, const void *p, size_t len)
     return 0;
 }
 
+/* Set to make tt_writer encode everything with protobuf-c. */
+static bool tt_protobuf_only;
+
 static inline struct trace_writer *tt_writer(struct tt_out *o, int level, size_t frame_bytes)
 {
     memset(o, 0, sizeof(*o));
-    struct trace_writer_config cfg = {.level = level,
+    struct trace_writer_config cfg = {.protobuf_only = tt_protobuf_only,
+                                      .level = level,
                                       .frame_bytes = frame_bytes,
                                       .write = tt_write,
                                       .write_ctx = o,

@@ -21,6 +21,7 @@ struct trace_writer {
     int err;
     bool finished;
     bool need_sync; /* the current frame has no Sync record yet */
+    bool protobuf_only;
 
     /* delta-coding state, same rules as the reader's */
     uint64_t prev_seq; /* seq of the last exit; UINT64_MAX before the first */
@@ -125,6 +126,7 @@ struct trace_writer *trace_writer_init(const struct trace_writer_config *cfg, vo
     w->block = mem;
     w->prev_seq = UINT64_MAX;
     w->need_sync = true;
+    w->protobuf_only = cfg->protobuf_only;
     if (!w->cctx || set_cparams(w->cctx, &l) != 0) {
         if (owner && owner->free)
             owner->free(owner->ctx, mem);
@@ -229,9 +231,11 @@ static int check(struct trace_writer *w)
 /* Records that use the delta chain need the frame's Sync record first. */
 #define SYNC_MAX (1 + 10 + 2 + 3 * 11) /* prefix + Record tag/len + 3 varint fields */
 
-static int append_timed(struct trace_writer *w, const Hvrr__Record *rec)
+/* Appends a record that uses the delta chain: either a message (rec) or
+ * already-encoded bytes. */
+static int append_timed_any(struct trace_writer *w, const Hvrr__Record *rec, const void *bytes,
+                            size_t len)
 {
-    size_t len = protobuf_c_message_get_packed_size(&rec->base);
     size_t need = 1 + 10 + len;
     if (need + SYNC_MAX > w->raw_cap)
         return fail(w, TRACE_W_E_TOOBIG);
@@ -254,7 +258,56 @@ static int append_timed(struct trace_writer *w, const Hvrr__Record *rec)
             return rc;
         w->need_sync = false;
     }
-    return append_packed(w, &rec->base, NULL, len);
+    return append_packed(w, rec ? &rec->base : NULL, bytes, len);
+}
+
+static int append_timed(struct trace_writer *w, const Hvrr__Record *rec)
+{
+    return append_timed_any(w, rec, NULL, protobuf_c_message_get_packed_size(&rec->base));
+}
+
+/* Hand-written encoder for the hot record shape (an Exit with no detail or a
+ * PortIo), producing exactly the bytes protobuf-c would: fields in number
+ * order, zero values left out, sint64 zigzag-coded. Returns the length. */
+static size_t put_field(uint8_t *p, unsigned field, uint64_t v)
+{
+    if (!v)
+        return 0;
+    p[0] = (uint8_t)(field << 3);
+    return 1 + trace_varint_put(p + 1, v);
+}
+
+static uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static size_t fast_exit_record(uint8_t out[128], const struct trace_exit *e, uint64_t seq_skip,
+                               int64_t tsc_delta, int64_t rip_delta)
+{
+    uint8_t x[112], io[32];
+    size_t n = 0, m = 0;
+    n += put_field(x + n, 1, e->reason);
+    n += put_field(x + n, 2, e->vcpu);
+    n += put_field(x + n, 3, e->insn_len);
+    n += put_field(x + n, 4, e->qual);
+    n += put_field(x + n, 5, zigzag(rip_delta));
+    n += put_field(x + n, 6, seq_skip);
+    if (e->detail == TRACE_DETAIL_IO) {
+        m += put_field(io + m, 1, e->u.io.port);
+        m += put_field(io + m, 2, e->u.io.size);
+        m += put_field(io + m, 3, e->u.io.write ? 1 : 0);
+        m += put_field(io + m, 4, e->u.io.value);
+        x[n++] = 7 << 3 | 2;
+        x[n++] = (uint8_t)m; /* < 128 */
+        memcpy(x + n, io, m);
+        n += m;
+    }
+    n += put_field(x + n, 15, zigzag(tsc_delta));
+    out[0] = 2 << 3 | 2;
+    size_t k = 1 + trace_varint_put(out + 1, n);
+    memcpy(out + k, x, n);
+    return k + n;
 }
 
 int trace_write_exit(struct trace_writer *w, const struct trace_exit *e)
@@ -264,6 +317,21 @@ int trace_write_exit(struct trace_writer *w, const struct trace_exit *e)
     int rc = check(w);
     if (rc)
         return rc;
+    if (!w->protobuf_only && e->reason < 0x80000000u &&
+        (e->detail == TRACE_DETAIL_NONE || e->detail == TRACE_DETAIL_IO)) {
+        uint8_t rec[128];
+        size_t len =
+            fast_exit_record(rec, e, e->seq - (w->prev_seq + 1), (int64_t)(e->tsc - w->prev_tsc),
+                             (int64_t)(e->rip - w->prev_rip));
+        rc = append_timed_any(w, NULL, rec, len);
+        if (rc)
+            return rc;
+        w->prev_seq = e->seq;
+        w->prev_tsc = e->tsc;
+        w->prev_rip = e->rip;
+        w->st.exits++;
+        return 0;
+    }
     Hvrr__Exit x = HVRR__EXIT__INIT;
     x.seq_skip = e->seq - (w->prev_seq + 1);
     x.tsc_delta = (int64_t)(e->tsc - w->prev_tsc);

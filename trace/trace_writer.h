@@ -42,6 +42,7 @@ struct trace_writer_config {
     trace_write_fn write;
     void *write_ctx;
     const struct trace_allocator *alloc; /* used when init gets no memory */
+    bool protobuf_only; /* encode every record with protobuf-c, no fast path (tests) */
 };
 
 enum trace_writer_err {
