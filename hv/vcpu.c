@@ -159,6 +159,7 @@ static bool msr_read(struct vcpu *v, const struct vm_exit *e, uint32_t msr, uint
     switch (msr) {
     case 0x10: *val = e->guest_tsc; return true;    /* TSC */
     case 0x3a: *val = 1; return true;               /* FEATURE_CONTROL: locked, VMX off */
+    case 0x17: *val = 0; return true;               /* PLATFORM_ID */
     case 0x8b: *val = 0; return true;               /* microcode revision */
     case 0x1a0: *val = v->misc_enable; return true; /* MISC_ENABLE */
     case 0x277: *val = vmx_guest_pat(); return true;
