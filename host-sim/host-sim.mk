@@ -28,7 +28,7 @@ $(BUILD)/rel/host-sim/scenario_main.o: $(TRACE_GEN_H)
 $(SCENARIO_BIN): $(BUILD)/rel/host-sim/scenario_main.o $(BUILD)/rel/libhvrr.a
 	$(Q)$(CC) $(REL_LDFLAGS) $^ -o $@ $(HOST_LIBS)
 ALL_TARGETS += $(SCENARIO_BIN)
-CORPUS_SCENARIOS := linux-boot linux-boot-quiet serial-shell
+CORPUS_SCENARIOS := linux-boot linux-boot-quiet serial-shell io-guest
 
 .PHONY: corpus
 corpus: $(SCENARIO_BIN)

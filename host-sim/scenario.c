@@ -27,6 +27,7 @@ const struct scenario_config scenario_table[] = {
      .rtc_irq = true,
      .reset_at_end = true,
      .seed = 3},
+    {.name = "io-guest", .guest = SCEN_IO_GUEST, .seed = 4},
     {0},
 };
 
@@ -74,6 +75,8 @@ static uint64_t now_ns(const struct sg *g)
 
 static uint64_t rip_of(unsigned site)
 {
+    if (site >= 900) /* the real-mode test guests run at 0:8000 */
+        return 0x8000 + (uint64_t)(site - 900) * 7;
     return 0xffffffff81000000ull + (uint64_t)site * 0x1c3;
 }
 
@@ -610,6 +613,124 @@ static void shell(struct sg *g, const char *rx)
     }
 }
 
+/* ---- tests/guests/io.S, port for port (real mode at 0:8000, IF=0) ---- */
+
+static void guest_putc(struct sg *g, char c)
+{
+    for (int i = 0; i < 1000; i++) /* putc: bounded THRE wait */
+        if (inb(g, 900, 0x3fd) & 0x20)
+            break;
+    outb(g, 901, 0x3f8, (uint8_t)c);
+}
+
+static void guest_puts(struct sg *g, const char *s)
+{
+    while (*s)
+        guest_putc(g, *s++);
+}
+
+/* CHECK: "PASS name" or "FAIL name why XXXXXXXX" */
+static void check(struct sg *g, bool ok, const char *name, const char *why, uint32_t v)
+{
+    guest_puts(g, ok ? "PASS " : "FAIL ");
+    guest_puts(g, name);
+    if (!ok) {
+        char hex[16];
+        snprintf(hex, sizeof hex, " %s %08x", why, v);
+        guest_puts(g, hex);
+    }
+    guest_putc(g, '\n');
+}
+
+static void io_guest(struct sg *g)
+{
+    static const uint8_t pic[][2] = {{0x20, 0x11}, {0x21, 0x20}, {0x21, 0x04}, {0x21, 0x01},
+                                     {0xa0, 0x11}, {0xa1, 0x28}, {0xa1, 0x02}, {0xa1, 0x01}};
+    for (size_t i = 0; i < sizeof pic / sizeof pic[0]; i++)
+        outb(g, 910, pic[i][0], pic[i][1]);
+    outb(g, 911, 0x21, 0xa5);
+    uint32_t v = inb(g, 912, 0x21);
+    check(g, v == 0xa5, "io pic master IMR read-back", "read back", v);
+    outb(g, 913, 0xa1, 0x5a);
+    v = inb(g, 914, 0xa1);
+    check(g, v == 0x5a, "io pic slave IMR read-back", "read back", v);
+    outb(g, 915, 0x20, 0x0b);
+    v = inb(g, 916, 0x20);
+    check(g, v == 0, "io pic ISR empty after init", "non-zero", v);
+    outb(g, 917, 0x21, 0xff);
+    outb(g, 918, 0xa1, 0xff);
+    /* 8254 channel 0 mode 2, count 0x8000, latched */
+    outb(g, 920, 0x43, 0x34);
+    outb(g, 921, 0x40, 0);
+    outb(g, 922, 0x40, 0x80);
+    work(g, 200 * 5);
+    outb(g, 923, 0x43, 0);
+    v = inb(g, 924, 0x40);
+    v |= (uint32_t)inb(g, 925, 0x40) << 8;
+    check(g, v && v <= 0x8000, "io pit channel 0 latched count in (0, 0x8000]", "out of range", v);
+    /* channel 2 mode 0 through port 0x61 */
+    uint8_t p61 = inb(g, 926, 0x61);
+    outb(g, 927, 0x61, p61 & 0xfc);
+    outb(g, 928, 0x43, 0xb0);
+    outb(g, 929, 0x42, 100);
+    outb(g, 930, 0x42, 0);
+    p61 = inb(g, 931, 0x61);
+    outb(g, 932, 0x61, p61 | 1);
+    v = inb(g, 933, 0x61);
+    check(g, v & 1, "io port61 gate2 read-back", "read back", v);
+    for (int i = 0; i < 100000; i++)
+        if ((v = inb(g, 934, 0x61)) & 0x20)
+            break;
+    check(g, v & 0x20, "io port61 OUT2 high after mode-0 terminal count", "never set", v);
+    p61 = inb(g, 935, 0x61);
+    outb(g, 936, 0x61, p61 & 0xfc);
+    /* 16550A */
+    outb(g, 940, 0x3ff, 0x5a);
+    v = inb(g, 941, 0x3ff);
+    check(g, v == 0x5a, "io uart scratch read-back", "read back", v);
+    outb(g, 942, 0x3fb, 0x1b);
+    v = inb(g, 943, 0x3fb);
+    check(g, v == 0x1b, "io uart LCR read-back", "read back", v);
+    outb(g, 944, 0x3fb, 0x03);
+    v = inb(g, 945, 0x3fd);
+    check(g, (v & 0x60) == 0x60, "io uart LSR THRE+TEMT", "bits", v);
+    outb(g, 946, 0x3fa, 0x01);
+    v = inb(g, 947, 0x3fa);
+    check(g, (v & 0xcf) == 0xc1, "io uart IIR FIFOs enabled, no interrupt", "bits", v);
+    /* MC146818 */
+    outb(g, 950, 0x70, 0x0d);
+    v = inb(g, 951, 0x71);
+    check(g, v & 0x80, "io cmos register D VRT", "bits", v);
+    outb(g, 952, 0x70, 0x0b);
+    if (!(inb(g, 953, 0x71) & 0x04)) {
+        outb(g, 954, 0x70, 0x00);
+        v = inb(g, 955, 0x71);
+        check(g, (v & 0x0f) <= 9 && v <= 0x59, "io cmos seconds valid BCD", "out of range", v);
+    }
+    /* PCI mechanism #1 */
+    io(g, 960, 0xcf8, 4, true, 0x80000000u);
+    v = io(g, 961, 0xcf8, 4, false, 0);
+    check(g, v == 0x80000000u, "io pci 0xcf8 read-back", "read back", v);
+    v = io(g, 962, 0xcfc, 4, false, 0);
+    check(g, (v & 0xffff) == 0x8086, "io pci host bridge vendor 8086", "value", v);
+    io(g, 963, 0xcf8, 4, true, 0x8000f800u);
+    v = io(g, 964, 0xcfc, 4, false, 0);
+    check(g, v == 0xffffffffu, "io pci absent device all-ones", "value", v);
+    outb(g, 965, 0x80, 0xc3);
+    v = inb(g, 966, 0x80);
+    check(g, v == 0xc3, "io port 0x80 read-back", "read back", v);
+    v = inb(g, 967, 0x64);
+    check(g, !(v & 0x02), "io kbc status input buffer empty", "bits", v);
+    outb(g, 970, 0x1234, 0);
+    v = inb(g, 971, 0x1234);
+    check(g, v == 0xff, "io unknown port inb all-ones", "value", v);
+    v = io(g, 972, 0x1234, 2, false, 0);
+    check(g, v == 0xffff, "io unknown port inw all-ones", "value", v);
+    v = io(g, 973, 0x1234, 4, false, 0);
+    check(g, v == 0xffffffffu, "io unknown port inl all-ones", "value", v);
+    hlt(g, 974); /* poweroff: cli; hlt */
+}
+
 int scenario_run(const struct scenario_config *cfg, struct trace_writer *w)
 {
     static struct sg g; /* vm_devices is large; one scenario at a time */
@@ -631,6 +752,10 @@ int scenario_run(const struct scenario_config *cfg, struct trace_writer *w)
         return err;
     g.tsc = 0;
     entry(&g);
+    if (cfg->guest == SCEN_IO_GUEST) {
+        io_guest(&g);
+        return vm_rec_finish(&g.rec, TRACE_END_POWEROFF);
+    }
     cpu_prologue(&g);
     guest_pic_init(&g);
     pit_periodic(&g);

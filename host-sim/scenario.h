@@ -16,8 +16,14 @@
 
 #include "trace/trace_writer.h"
 
+enum scenario_guest {
+    SCEN_LINUX = 0, /* Linux 6.1 boot (log_lines, idle_ms, rx, rtc_irq, reset_at_end) */
+    SCEN_IO_GUEST,  /* tests/guests/io.S: every device's registers, PASS/FAIL lines */
+};
+
 struct scenario_config {
     const char *name;
+    enum scenario_guest guest;
     unsigned log_lines;        /* console lines after the console registers */
     unsigned idle_ms;          /* idle time in HLT spread over the boot */
     const char *rx;            /* bytes typed on COM1 after boot, NULL: none */
