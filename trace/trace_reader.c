@@ -571,6 +571,7 @@ static int next_record(struct trace_reader *r, struct trace_item *it)
             it->offset = r->frame_off;
             return 1;
         }
+        arena_reset(&r->arena); /* records skipped in this call need no memory kept */
         Hvrr__Record *rec = hvrr__record__unpack(&r->pa, len, p + n + m);
         if (!rec)
             goto bad;
