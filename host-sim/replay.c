@@ -36,9 +36,10 @@ struct replayer {
     uint64_t next_seq;      /* exit expected next */
     struct trace_exit last; /* last exit read (context for reports) */
     bool have_last;
-    bool in_exit; /* the record being processed is that exit */
-    bool active;  /* comparing (from reached, not desynchronised) */
-    bool desync;  /* after damage: compare again from the next checkpoint */
+    bool in_exit;       /* the record being processed is that exit */
+    uint64_t end_exits; /* exits the End record counts */
+    bool active;        /* comparing (from reached, not desynchronised) */
+    bool desync;        /* after damage: compare again from the next checkpoint */
     bool done;
     bool adv_pending; /* outputs were read: advance to adv_tsc before the next call */
     uint64_t adv_tsc;
@@ -437,6 +438,7 @@ int replayer_item(struct replayer *r, const struct trace_item *it)
     case TRACE_ITEM_CHECKPOINT: on_checkpoint(r, &it->u.checkpoint); break;
     case TRACE_ITEM_END:
         r->st.end_seen = true;
+        r->end_exits = it->u.end.exits;
         flush_advance(r);
         r->doing = "end of trace";
         check_missing(r);
@@ -504,6 +506,11 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
             fprintf(f, "warning: trace has no end record (incomplete capture)\n");
         if (s->damage)
             fprintf(f, "damage: %" PRIu64 " report(s)\n", s->damage);
+        if (s->end_seen && !r->done && !s->damage && r->end_exits != r->next_seq)
+            fprintf(f,
+                    "warning: the end record counts %" PRIu64 " exits, the trace holds %" PRIu64
+                    "\n",
+                    r->end_exits, r->next_seq);
         if (s->divergences)
             fprintf(f,
                     "result: %" PRIu64 " divergence(s), first at record %" PRIu64 " (exit %" PRIu64
