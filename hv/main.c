@@ -14,6 +14,7 @@
 #include "hv/cpu.h"
 #include "hv/lib.h"
 #include "hv/mm.h"
+#include "hv/recording.h"
 #include "hv/tsc.h"
 #include "hv/vm.h"
 
@@ -87,6 +88,7 @@ static bool run_test_guest(const struct mb_module *m, unsigned idx)
     mm_mark(&mark);
     struct vm_config cfg = base_cfg;
     cfg.vpid = (uint16_t)(idx + 1);
+    cfg.cmdline = m->cmdline;
     struct vm *vm = &the_vm;
     bool ok = false;
     hv_log("GUEST %s: start (%lu bytes, expect %s)", name, size, expect);
@@ -138,6 +140,7 @@ static int run_linux(const struct boot_info *bi)
     struct vm_config cfg = base_cfg;
     cfg.vpid = 1;
     cfg.time_limit_ns = 0;
+    cfg.cmdline = cmdline;
     if (vm_create(vm, &cfg) != 0)
         return -1;
     uint64_t vsz = vlbl->end - vlbl->start, ksz = kern->end - kern->start;
@@ -212,6 +215,7 @@ void hv_main(uint32_t magic, uint64_t mbi)
             hv_poweroff();
         cpu_halt_forever();
     }
+    hvrec_setup(bi.cmdline); /* record=off|stream|flight and its options */
 
     if (get_arg(bi.cmdline, "guest", arg, sizeof arg) > 0 && !strncmp(arg, "linux", 6)) {
         if (run_linux(&bi) != 0)

@@ -6,6 +6,7 @@
 #include "hv/arch.h"
 #include "hv/lib.h"
 #include "hv/mm.h"
+#include "hv/recording.h"
 #include "hv/tsc.h"
 
 const char *vm_stop_name(enum vm_stop s)
@@ -32,6 +33,7 @@ static void on_com1_tx(void *ctx, uint8_t byte)
 {
     struct vm *vm = ctx;
     char c = (char)byte;
+    hvrec_console_byte(byte);
     if (c == '\n')
         serial_putc('\r');
     serial_putc(c);
@@ -68,7 +70,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
         return -1;
     struct vm_devices_config dc = {.rtc_epoch_sec = 1767225600ull}; /* 2026-01-01 00:00 UTC */
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
-    vm_devices_init(&vm->devs, &dc, &hooks, 0);
+    vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline);
+    if (!vm->rec)
+        vm_devices_init(&vm->devs, &dc, &hooks, 0);
     vm->vcpu.vm = vm;
     vm->vcpu.tsc_hz = cfg->tsc_hz;
     vm->vcpu.misc_enable = 1; /* fast strings */
@@ -95,6 +99,99 @@ void vm_port_io(struct vm_devices *d, struct vm_exit *e, uint64_t now_ns)
         e->io.value = val & dev_size_mask(e->io.size);
 }
 
+/* ---- the VM layer's device calls: through the recorder when recording
+ * (docs/replay.md), straight to the models otherwise; same behaviour ---- */
+static uint32_t dev_io(struct vm *vm, const struct vm_exit *e, uint16_t port, unsigned size,
+                       bool write, uint32_t value)
+{
+    if (vm->rec) {
+        const struct vm_rec_exit_info x = {
+            .tsc = e->guest_tsc, .rip = e->rip, .qual = e->qual, .insn_len = e->insn_len};
+        return hvrec_io(vm->rec, &x, port, size, write, value);
+    }
+    uint32_t val = write ? value : 0;
+    vm_devices_io(&vm->devs, port, size, write, &val, vm_now_ns(vm, e->guest_tsc));
+    return val & dev_size_mask(size);
+}
+
+static void dev_advance(struct vm *vm, uint64_t tsc)
+{
+    if (vm->rec)
+        hvrec_advance(vm->rec, tsc);
+    else
+        vm_devices_advance(&vm->devs, vm_now_ns(vm, tsc));
+}
+
+static uint8_t dev_ack(struct vm *vm, uint64_t tsc)
+{
+    return vm->rec ? hvrec_ack(vm->rec, tsc) : vm_devices_ack(&vm->devs, vm_now_ns(vm, tsc));
+}
+
+static void dev_com1_rx(struct vm *vm, const uint8_t *buf, size_t n, uint64_t tsc)
+{
+    if (vm->rec)
+        hvrec_com1_rx(vm->rec, buf, n, tsc);
+    else
+        vm_devices_com1_rx(&vm->devs, buf, n, vm_now_ns(vm, tsc));
+}
+
+/* Every exit that is not a port access handled by dev_io, with its answers
+ * (CPUID result, MSR value, CR value) once the handler has filled them. */
+static void rec_exit(struct vm *vm, const struct vm_exit *e)
+{
+    if (!vm->rec)
+        return;
+    struct trace_exit t = {.tsc = e->guest_tsc,
+                           .rip = e->rip,
+                           .qual = e->qual,
+                           .reason = e->reason,
+                           .insn_len = e->insn_len};
+    switch (e->reason) {
+    case EXIT_CPUID:
+        t.detail = TRACE_DETAIL_CPUID;
+        t.u.cpuid.leaf = e->cpuid.leaf;
+        t.u.cpuid.subleaf = e->cpuid.subleaf;
+        t.u.cpuid.eax = e->cpuid.eax;
+        t.u.cpuid.ebx = e->cpuid.ebx;
+        t.u.cpuid.ecx = e->cpuid.ecx;
+        t.u.cpuid.edx = e->cpuid.edx;
+        break;
+    case EXIT_RDMSR:
+    case EXIT_WRMSR:
+        t.detail = TRACE_DETAIL_MSR;
+        t.u.msr.index = e->msr.index;
+        t.u.msr.write = e->reason == EXIT_WRMSR;
+        t.u.msr.value = e->msr.value;
+        break;
+    case EXIT_XSETBV:
+        t.detail = TRACE_DETAIL_XSETBV;
+        t.u.xsetbv.xcr = e->xsetbv.index;
+        t.u.xsetbv.value = e->xsetbv.value;
+        break;
+    case EXIT_CR_ACCESS:
+        t.detail = TRACE_DETAIL_CR;
+        t.u.cr.cr = e->cr.cr;
+        t.u.cr.access = e->cr.type;
+        t.u.cr.gpr = e->cr.gpr;
+        t.u.cr.value = e->cr.type == 3   ? e->cr.lmsw
+                       : e->cr.type == 2 ? 0
+                                         : vmx_guest_reg(&vm->vcpu.vmx, e->cr.gpr);
+        break;
+    case EXIT_EPT_VIOLATION:
+        t.detail = TRACE_DETAIL_EPT;
+        t.u.ept.gpa = e->gpa;
+        t.u.ept.access = (uint32_t)(e->qual & 7);
+        t.u.ept.gla = (e->qual & (1u << 7)) ? e->gla : 0;
+        break;
+    case EXIT_EXT_INTR:
+        t.detail = TRACE_DETAIL_EXTINT;
+        t.u.extint.vector = (uint8_t)(e->intr_info & 0xff);
+        break;
+    default: break;
+    }
+    hvrec_exit(vm->rec, &t);
+}
+
 static void fatal(struct vm *vm, const struct vm_exit *e, const char *why)
 {
     hv_log("VM stopped: %s", why);
@@ -105,10 +202,11 @@ static void fatal(struct vm *vm, const struct vm_exit *e, const char *why)
 static void handle_io(struct vm *vm, struct vm_exit *e)
 {
     if (e->io.string) {
+        rec_exit(vm, e);
         fatal(vm, e, "string port I/O (INS/OUTS) is not supported");
         return;
     }
-    vm_port_io(&vm->devs, e, vm_now_ns(vm, e->guest_tsc));
+    e->io.value = dev_io(vm, e, e->io.port, e->io.size, !e->io.in, e->io.value);
     if (e->io.in) {
         uint64_t rax = vmx_guest_reg(&vm->vcpu.vmx, R_RAX);
         uint64_t mask = dev_size_mask(e->io.size);
@@ -121,7 +219,7 @@ static void handle_io(struct vm *vm, struct vm_exit *e)
     vmx_skip_insn(&vm->vcpu.vmx, e);
 }
 
-static void poll_console(struct vm *vm, uint64_t now)
+static void poll_console(struct vm *vm, uint64_t tsc)
 {
     uint8_t buf[16];
     size_t n = 0;
@@ -129,7 +227,7 @@ static void poll_console(struct vm *vm, uint64_t now)
     while (n < sizeof buf && (c = serial_getc()) >= 0)
         buf[n++] = (uint8_t)c;
     if (n)
-        vm_devices_com1_rx(&vm->devs, buf, n, now);
+        dev_com1_rx(vm, buf, n, tsc);
 }
 
 /* HLT retired. IF=0: nothing can wake the vCPU -> power-off. IF=1: move
@@ -142,8 +240,8 @@ static void handle_halt(struct vm *vm, const struct vm_exit *e)
         return;
     }
     uint64_t now = vm_now_ns(vm, e->guest_tsc);
-    poll_console(vm, now);
-    vm_devices_advance(&vm->devs, now);
+    poll_console(vm, e->guest_tsc);
+    dev_advance(vm, e->guest_tsc);
     if (vm_devices_intr(&vm->devs))
         return;
     uint64_t next = vm_devices_next_event_ns(&vm->devs, now);
@@ -154,7 +252,7 @@ static void handle_halt(struct vm *vm, const struct vm_exit *e)
         while ((c = serial_getc()) < 0)
             cpu_pause();
         uint8_t b = (uint8_t)c;
-        vm_devices_com1_rx(&vm->devs, &b, 1, vm_now_ns(vm, vmx_guest_tsc_now(v)));
+        dev_com1_rx(vm, &b, 1, vmx_guest_tsc_now(v));
         return;
     }
     if (next == TIME_NEVER) {
@@ -169,7 +267,7 @@ static void handle_halt(struct vm *vm, const struct vm_exit *e)
         vmx_set_tsc_offset(v, v->tsc_offset + (target - cur));
         vm->hlt_skipped_ns += next - now;
     }
-    vm_devices_advance(&vm->devs, vm_now_ns(vm, vmx_guest_tsc_now(v)));
+    dev_advance(vm, vmx_guest_tsc_now(v));
 }
 
 static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
@@ -203,18 +301,19 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
 static void prepare_entry(struct vm *vm)
 {
     struct vmx_vcpu *v = &vm->vcpu.vmx;
-    uint64_t now = vm_now_ns(vm, vmx_guest_tsc_now(v));
+    uint64_t tsc = vmx_guest_tsc_now(v);
+    uint64_t now = vm_now_ns(vm, tsc);
     if (vm->cfg.time_limit_ns && now >= vm->cfg.time_limit_ns) {
         vm->stop = VM_STOP_TIMEOUT;
         return;
     }
     if ((vm->total_exits & 255) == 0)
-        poll_console(vm, now);
-    vm_devices_advance(&vm->devs, now);
+        poll_console(vm, tsc);
+    dev_advance(vm, tsc);
     bool want_window = false;
     if (vm_devices_intr(&vm->devs)) {
         if (vmx_interruptible()) {
-            uint8_t vec = vm_devices_ack(&vm->devs, now);
+            uint8_t vec = dev_ack(vm, tsc);
             vmx_inject_extint(vec);
             vm->injected_irqs++;
         } else {
@@ -235,16 +334,33 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
         prepare_entry(vm);
         if (vm->stop != VM_RUNNING)
             break;
+        hvrec_before_entry(); /* the guest's FPU state back, if recording took it */
         struct vm_exit e = vmx_vcpu_run(&vc->vmx);
         vm->total_exits++;
         vm->exits[e.reason < EXIT_REASON_MAX ? e.reason : EXIT_REASON_MAX]++;
         if (e.reason != EXIT_VMFAIL && !(e.raw_reason & (1u << 31)))
             vmx_requeue_idt_vectoring(&e);
         switch (vcpu_handle_exit(vc, &e)) {
-        case VCPU_HANDLED: break;
-        case VCPU_HALTED: handle_halt(vm, &e); break;
-        case VCPU_NOT_MINE: vm_handle_exit(vm, &e); break;
+        case VCPU_HANDLED: rec_exit(vm, &e); break;
+        case VCPU_HALTED:
+            rec_exit(vm, &e);
+            handle_halt(vm, &e);
+            break;
+        case VCPU_NOT_MINE:
+            if (e.reason != EXIT_IO)
+                rec_exit(vm, &e); /* port I/O is recorded by dev_io */
+            vm_handle_exit(vm, &e);
+            break;
         }
+    }
+    if (vm->rec) {
+        static const uint8_t end_reason[] = {
+            [VM_STOP_POWEROFF] = TRACE_END_POWEROFF,         [VM_STOP_RESET] = TRACE_END_RESET,
+            [VM_STOP_TRIPLE_FAULT] = TRACE_END_TRIPLE_FAULT, [VM_STOP_IDLE] = TRACE_END_STOPPED,
+            [VM_STOP_TIMEOUT] = TRACE_END_STOPPED,           [VM_STOP_FATAL] = TRACE_END_ERROR,
+        };
+        hvrec_vm_end(vm->rec, end_reason[vm->stop]);
+        vm->rec = NULL;
     }
     return vm->stop;
 }
@@ -263,4 +379,12 @@ void vm_print_stats(const struct vm *vm)
     hv_log("  irqs injected %lu, idle time skipped %lu us, unknown ports r/w %lu/%lu",
            vm->injected_irqs, vm->hlt_skipped_ns / 1000, vm->devs.bus.unknown_reads,
            vm->devs.bus.unknown_writes);
+    /* The same counts in a parseable line, per basic exit reason number
+     * (compared with the recorded trace by tests/e2e/check-trace.sh). */
+    n = 0;
+    buf[0] = 0;
+    for (unsigned r = 0; r <= EXIT_REASON_MAX; r++)
+        if (vm->exits[r] && n < (int)sizeof buf - 24)
+            n += hv_snprintf(buf + n, sizeof buf - (size_t)n, " r%u=%lu", r, vm->exits[r]);
+    hv_log("EXIT-COUNTS total=%lu%s", vm->total_exits, buf);
 }

@@ -4,6 +4,7 @@
 #define HVRR_VM_H
 
 #include "hv/devs/vm_devices.h"
+#include "hv/record/recorder.h"
 #include "hv/vcpu.h"
 #include "hv/vmx/vmx.h"
 
@@ -24,6 +25,7 @@ struct vm_config {
     uint64_t time_limit_ns; /* 0 = none */
     bool interactive;       /* idle with no device deadline waits for COM1 input */
     uint16_t vpid;
+    const char *cmdline; /* what ran, for the trace header (hv/recording.h) */
 };
 
 struct vm {
@@ -31,6 +33,7 @@ struct vm {
     struct vcpu vcpu;
     struct ept ept;
     struct vm_config cfg;
+    struct vm_recorder *rec; /* NULL: not recording (hv/recording.h) */
     uint64_t ram_hpa;
     enum vm_stop stop;
     uint64_t exits[EXIT_REASON_MAX + 1]; /* per reason; the last slot counts the rest */

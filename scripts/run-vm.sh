@@ -4,7 +4,8 @@
 # Picks QEMU+KVM when /dev/kvm exists and nested VMX is on (HVRR_VM=qemu or
 # HVRR_VM=bochs forces one). Bochs runs in its own network namespace so its
 # VNC display (the only headless one Debian builds) is not reachable.
-# Environment: HVRR_BOCHS_IPS (default 50000000), HVRR_MEM_MB (default 512).
+# Environment: HVRR_BOCHS_IPS (default 50000000), HVRR_MEM_MB (default 512),
+# HVRR_COM2=FILE: also keep the physical COM2 output (the hv's trace port).
 set -uo pipefail
 iso=$1 out=$2 tmo=${3:-300}
 mem=${HVRR_MEM_MB:-512}
@@ -26,7 +27,7 @@ case "$vm" in
 qemu)
     echo "run-vm: QEMU+KVM (nested VMX), timeout ${tmo}s" >&2
     timeout "$tmo" qemu-system-x86_64 -enable-kvm -cpu host -m "$mem" -cdrom "$iso" \
-        -display none -no-reboot -serial "file:$out" -serial null \
+        -display none -no-reboot -serial "file:$out" -serial "${HVRR_COM2:+file:}${HVRR_COM2:-null}" \
         -device isa-debug-exit,iobase=0xf4,iosize=1 </dev/null
     rc=$?
     ;;
@@ -57,6 +58,7 @@ RC
         >"$work/bochs.stdout" 2>&1
     rc=$?
     cp "$work/com1.out" "$out" 2>/dev/null
+    [ -n "${HVRR_COM2:-}" ] && cp "$work/com2.out" "$HVRR_COM2" 2>/dev/null
     [ -n "${HVRR_KEEP:-}" ] && echo "run-vm: kept $work" >&2 || rm -rf "$work"
     ;;
 *) echo "run-vm: unknown HVRR_VM=$vm" >&2; exit 2 ;;

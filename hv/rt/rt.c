@@ -96,6 +96,7 @@ void rt_free(void *ctx, void *ptr)
     free(ptr);
 }
 
+#ifndef RT_HOST_HAS_STRLEN /* the hypervisor's hv/lib.c has one */
 size_t strlen(const char *s)
 {
     size_t n = 0;
@@ -103,6 +104,7 @@ size_t strlen(const char *s)
         n++;
     return n;
 }
+#endif
 
 int strcmp(const char *a, const char *b)
 {

@@ -226,7 +226,7 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
     vmwrite(HOST_FS_SEL, 0);
     vmwrite(HOST_GS_SEL, 0);
     vmwrite(HOST_TR_SEL, SEL_TSS);
-    vmwrite(HOST_FS_BASE, 0);
+    vmwrite(HOST_FS_BASE, rdmsr(0xc0000100)); /* the libraries' TCB (hv/recording.c) */
     vmwrite(HOST_GS_BASE, 0);
     vmwrite(HOST_TR_BASE, cpu_tss_base());
     vmwrite(HOST_GDTR_BASE, cpu_gdt_base());

@@ -1,0 +1,59 @@
+/* The hypervisor side of recording (docs/hypervisor.md, "Recording"): the
+ * command-line options, the transport (physical COM2, stream or flight
+ * ring), the FPU section the compressing libraries run in, and thin
+ * wrappers that route the VM layer's device calls through hv/record's
+ * struct vm_recorder.
+ *
+ * Options on the hv command line:
+ *   record=off|stream|flight   (default off)
+ *   record_port=0x2f8          UART base of the trace port
+ *   record_baud=115200         its baud rate (115200 / divisor)
+ *   flight_mib=4               flight ring size
+ *   checkpoint=8192            exits between checkpoints (0 = none)
+ *   record_level=3             zstd level
+ *
+ * Every wrapper enters the FPU section (saves the guest's x87/SSE/AVX state
+ * once per exit); hvrec_before_entry() restores it before the next VM entry.
+ */
+#ifndef HVRR_HV_RECORDING_H
+#define HVRR_HV_RECORDING_H
+
+#include "hv/record/recorder.h"
+
+/* Guest port whose OUT dumps the flight ring (any value, any size). */
+#define HVREC_MAGIC_PORT 0x0bf0
+
+enum hvrec_mode { HVREC_OFF = 0, HVREC_STREAM, HVREC_FLIGHT };
+
+/* Parses the options, sets up the library runtime (heap, %fs canary, SSE
+ * enabled in CR4), the trace port and the writer memory. Call once, after
+ * mm_init and before any VM is created. */
+void hvrec_setup(const char *hv_cmdline);
+enum hvrec_mode hvrec_mode(void);
+
+/* Starts a trace for a new VM: initialises d through the recorder (which
+ * calls vm_devices_init) and writes the header. Returns the recorder, or
+ * NULL when recording is off or failed (the caller then initialises the
+ * devices itself). */
+struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices_config *dc,
+                                   const struct vm_devices_hooks *hooks, uint64_t ram_bytes,
+                                   uint64_t tsc_hz, const char *cmdline);
+/* Ends the trace: End record (reason: enum trace_end_reason), final frame;
+ * in flight mode the ring is dumped if something asked for it. */
+void hvrec_vm_end(struct vm_recorder *r, uint32_t reason);
+
+uint32_t hvrec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint16_t port,
+                  unsigned size, bool write, uint32_t value);
+void hvrec_advance(struct vm_recorder *r, uint64_t tsc);
+uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc);
+size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc);
+void hvrec_exit(struct vm_recorder *r, struct trace_exit *e);
+
+/* One byte of guest console output (flight mode looks for a Linux panic). */
+void hvrec_console_byte(uint8_t c);
+/* Flight mode: dump the ring now (magic port, panic) and stream from then on. */
+void hvrec_trigger(const char *why);
+/* Before every VM entry: leave the FPU section (guest state back). */
+void hvrec_before_entry(void);
+
+#endif
