@@ -13,6 +13,7 @@ static const struct cli_cmd commands[] = {
     {"replay", cmd_replay, "replay a trace through the device models, report divergences"},
     {"diff", cmd_diff, "compare two traces of the same workload, exit by exit"},
     {"bisect", cmd_bisect, "find the commit that made a trace diverge (git bisect run)"},
+    {"capture", cmd_capture, "read a trace from a serial port, file or pipe into FILE.hvt"},
 };
 
 static void usage(FILE *f)
