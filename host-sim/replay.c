@@ -38,6 +38,7 @@ struct replayer {
     bool have_last;
     bool in_exit;       /* the record being processed is that exit */
     uint64_t end_exits; /* exits the End record counts */
+    bool cannot_replay; /* the start state does not restore */
     bool active;        /* comparing (from reached, not desynchronised) */
     bool desync;        /* after damage: compare again from the next checkpoint */
     bool done;
@@ -250,11 +251,10 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
     vm_devices_init(&r->dev, &dc, NULL, 0);
     if (h->has_start && vm_devices_restore(&r->dev, h->start.devices, h->start.devices_len)) {
-        if (r->o.out)
-            fprintf(r->o.out,
-                    "warning: the start checkpoint does not restore (state version "
-                    "%u); replaying from power-on state\n",
-                    h->start.devices_version);
+        /* Not a divergence: these models cannot even start where the trace
+         * starts (e.g. a saved-state layout changed since the capture). */
+        r->cannot_replay = true;
+        r->done = true;
     }
     r->dev.hooks = hooks;
     if (r->o.patch)
@@ -562,6 +562,13 @@ static int run(struct replayer *r, FILE *f, const void *buf, size_t len, struct 
     trace_reader_free(rd);
     if (!ret && !r->st.header_seen && !r->st.records) {
         fprintf(r->o.out ? r->o.out : stderr, "hvrr replay: '%s': no trace records\n", name);
+        ret = -1;
+    }
+    if (!ret && r->cannot_replay) {
+        fprintf(r->o.out ? r->o.out : stderr,
+                "hvrr replay: '%s': its start state does not restore into these device models "
+                "(saved-state layout or version changed since the capture); nothing compared\n",
+                name);
         ret = -1;
     }
     if (!ret)
