@@ -4,7 +4,7 @@
 # GUEST_LIST: lines "name expect" (# comments allowed; "-" for none); each
 # guest GUEST_DIR/name.bin becomes
 #   module2 /boot/guests/name.bin name=NAME expect=EXPECT
-# Each FILE=ARGS after that adds `module2 /boot/mods/BASENAME ARGS` (e.g. the
+# Each FILE=ARGS after that adds `module2 --nounzip /boot/mods/BASENAME ARGS` (e.g. the
 # Linux guest's vlbl.bin=vlbl bzImage=bzImage initrd.cpio.gz=initrd).
 set -euo pipefail
 out=$1 elf=$2 args=$3 list=${4:-} gdir=${5:-}
@@ -31,7 +31,7 @@ cp "$elf" "$root/boot/hv.elf"
     for m in "$@"; do
         f=${m%%=*} a=${m#*=}
         cp "$f" "$root/boot/mods/$(basename "$f")"
-        echo "  module2 /boot/mods/$(basename "$f") $a"
+        echo "  module2 --nounzip /boot/mods/$(basename "$f") $a"
     done
     echo "  boot"
     echo "}"
