@@ -51,8 +51,8 @@ $(BUILD)/guests/%.bin: $(BUILD)/guests/%.o tests/guests/guest.ld
 # tests/guests/guests.list says, per guest, how the run must end.
 ISO_DIR := $(BUILD)/iso
 HV_ISO  := $(BUILD)/hvrr.iso
-$(HV_ISO): $(HV_ELF) $(GUEST_BINS) tests/guests/guests.list scripts/mkiso-vm.sh
-	$(Q)scripts/mkiso-vm.sh $@ $(HV_ELF) "hv=tests poweroff=1" tests/guests/guests.list $(BUILD)/guests
+$(HV_ISO): $(HV_ELF) $(GUEST_BINS) tests/guests/guests.list scripts/mkiso-vm.sh hv/hv.mk
+	$(Q)scripts/mkiso-vm.sh $@ $(HV_ELF) "hv=tests poweroff=1 $(E2E_RECORD)" tests/guests/guests.list $(BUILD)/guests
 
 .PHONY: hv iso guests e2e bench-exits
 hv: $(HV_ELF)
@@ -60,9 +60,15 @@ guests: $(GUEST_BINS)
 iso: deps-vm $(HV_ISO)
 ALL_TARGETS += $(HV_ELF) $(GUEST_BINS)
 
+# The guests run recorded (trace on COM2, checkpoints every 256 exits); then
+# tests/e2e/check-trace.sh compares each VM's trace with the hv's exit
+# counters and replays it (0 divergences required).
 E2E_TIMEOUT ?= 300
-e2e: deps-vm $(HV_ISO)
-	$(Q)tests/e2e/run-e2e.sh $(HV_ISO) tests/guests/guests.list $(BUILD)/e2e $(E2E_TIMEOUT)
+E2E_RECORD  ?= record=stream checkpoint=256
+e2e: deps-vm $(HV_ISO) $(BUILD)/hvrr
+	$(Q)rm -f $(BUILD)/e2e/com2.out; HVRR_COM2=$(BUILD)/e2e/com2.out \
+	    tests/e2e/run-e2e.sh $(HV_ISO) tests/guests/guests.list $(BUILD)/e2e $(E2E_TIMEOUT) && \
+	tests/e2e/check-trace.sh $(BUILD)/hvrr $(BUILD)/e2e/com1.log $(BUILD)/e2e/com2.out $(BUILD)/e2e/traces
 TEST_TARGETS += e2e
 
 # VM-exit round trips per second (guest looping on out 0x80), and the same

@@ -41,6 +41,10 @@ static struct {
     /* panic detection in the guest console */
     char line[96];
     unsigned line_len;
+    /* time the recorder spends compressing and sending, hidden from the guest */
+    struct vmx_vcpu *vcpu;
+    bool emitted; /* a frame left the writer during the current call */
+    uint64_t hidden;
     /* FPU section */
     bool in_fpu;
     uint64_t fpu_sections;
@@ -209,6 +213,7 @@ static void dump_now(const char *why)
 static int trace_out(void *ctx, const void *buf, size_t len)
 {
     (void)ctx;
+    g.emitted = true;
     if (g.streaming) {
         port_write(buf, len);
         return 0;
@@ -251,12 +256,35 @@ static void fpu_leave(void)
     g.in_fpu = false;
 }
 
+/* A call that compressed or sent a frame: its whole duration is recorder
+ * work the guest would not have waited for without recording. Taking it
+ * out of the guest TSC (raising nothing, lowering the offset) keeps the
+ * guest's view of time the same with recording on or off; it stays
+ * monotonic because all of it elapsed after the exit and after every TSC
+ * the devices have seen. */
+static uint64_t call_begin(void)
+{
+    g.emitted = false;
+    return rdtsc();
+}
+
+static void call_end(uint64_t t0)
+{
+    if (!g.emitted || !g.vcpu)
+        return;
+    uint64_t d = rdtsc() - t0;
+    vmx_set_tsc_offset(g.vcpu, g.vcpu->tsc_offset - d);
+    g.hidden += d;
+}
+
 void hvrec_before_entry(void)
 {
     if (g.pending && g.mode == HVREC_FLIGHT && !g.streaming && g.w) {
         fpu_enter();
+        uint64_t t0 = call_begin();
         trace_writer_flush(g.w);
         dump_now(g.pending);
+        call_end(t0);
     }
     g.pending = NULL;
     fpu_leave();
@@ -333,10 +361,12 @@ void hvrec_setup(const char *hv_cmdline)
 
 struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices_config *dc,
                                    const struct vm_devices_hooks *hooks, uint64_t ram_bytes,
-                                   uint64_t tsc_hz, const char *cmdline)
+                                   uint64_t tsc_hz, const char *cmdline, struct vmx_vcpu *vcpu)
 {
     if (g.mode == HVREC_OFF)
         return NULL;
+    g.vcpu = vcpu;
+    g.hidden = 0;
     struct trace_writer_config wc = {.level = g.level, .write = trace_out};
     g.streaming = g.mode == HVREC_STREAM;
     g.hdr_len = 0;
@@ -384,10 +414,12 @@ void hvrec_vm_end(struct vm_recorder *r, uint32_t reason)
     struct trace_writer_stats st;
     trace_writer_get_stats(g.w, &st);
     fpu_leave();
-    hv_log("record: %lu exits, %lu records, %lu frames, %lu raw bytes -> %lu bytes%s%s", r->seq,
-           st.records, st.frames, st.raw_bytes, st.out_bytes, rc ? ", error: " : "",
-           rc ? trace_writer_strerror(rc) : "");
+    hv_log("record: %lu exits, %lu records, %lu frames, %lu raw bytes -> %lu bytes, %lu TSC ticks "
+           "of recorder work hidden from the guest%s%s",
+           r->seq, st.records, st.frames, st.raw_bytes, st.out_bytes, g.hidden,
+           rc ? ", error: " : "", rc ? trace_writer_strerror(rc) : "");
     g.w = NULL;
+    g.vcpu = NULL;
 }
 
 /* ---- wrappers: every device call of the VM layer ---- */
@@ -398,31 +430,44 @@ uint32_t hvrec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint1
     fpu_enter();
     if (write && port == HVREC_MAGIC_PORT)
         hvrec_trigger("magic port write");
-    return vm_rec_io(r, x, port, size, write, value);
+    uint64_t t0 = call_begin();
+    uint32_t v = vm_rec_io(r, x, port, size, write, value);
+    call_end(t0);
+    return v;
 }
 
 void hvrec_advance(struct vm_recorder *r, uint64_t tsc)
 {
     fpu_enter();
+    uint64_t t0 = call_begin();
     vm_rec_advance(r, tsc);
+    call_end(t0);
 }
 
 uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc)
 {
     fpu_enter();
-    return vm_rec_ack(r, tsc);
+    uint64_t t0 = call_begin();
+    uint8_t v = vm_rec_ack(r, tsc);
+    call_end(t0);
+    return v;
 }
 
 size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc)
 {
     fpu_enter();
-    return vm_rec_com1_rx(r, buf, n, tsc);
+    uint64_t t0 = call_begin();
+    size_t v = vm_rec_com1_rx(r, buf, n, tsc);
+    call_end(t0);
+    return v;
 }
 
 void hvrec_exit(struct vm_recorder *r, struct trace_exit *e)
 {
     fpu_enter();
+    uint64_t t0 = call_begin();
     vm_rec_exit(r, e);
+    call_end(t0);
 }
 
 void hvrec_trigger(const char *why)

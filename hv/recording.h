@@ -12,6 +12,11 @@
  *   checkpoint=8192            exits between checkpoints (0 = none)
  *   record_level=3             zstd level
  *
+ * Time: a call that compressed or sent a frame is taken out of the guest
+ * TSC (TSC offset lowered by its duration), so the guest sees the same
+ * time with recording on or off; stream mode still holds it back in wall
+ * time when the line is slower than the trace.
+ *
  * Every wrapper enters the FPU section (saves the guest's x87/SSE/AVX state
  * once per exit); hvrec_before_entry() restores it before the next VM entry.
  */
@@ -19,6 +24,7 @@
 #define HVRR_HV_RECORDING_H
 
 #include "hv/record/recorder.h"
+#include "hv/vmx/vmx.h"
 
 /* Guest port whose OUT dumps the flight ring (any value, any size). */
 #define HVREC_MAGIC_PORT 0x0bf0
@@ -37,7 +43,7 @@ enum hvrec_mode hvrec_mode(void);
  * devices itself). */
 struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices_config *dc,
                                    const struct vm_devices_hooks *hooks, uint64_t ram_bytes,
-                                   uint64_t tsc_hz, const char *cmdline);
+                                   uint64_t tsc_hz, const char *cmdline, struct vmx_vcpu *vcpu);
 /* Ends the trace: End record (reason: enum trace_end_reason), final frame;
  * in flight mode the ring is dumped if something asked for it. */
 void hvrec_vm_end(struct vm_recorder *r, uint32_t reason);

@@ -70,7 +70,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
         return -1;
     struct vm_devices_config dc = {.rtc_epoch_sec = 1767225600ull}; /* 2026-01-01 00:00 UTC */
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
-    vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline);
+    vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,
+                             &vm->vcpu.vmx);
     if (!vm->rec)
         vm_devices_init(&vm->devs, &dc, &hooks, 0);
     vm->vcpu.vm = vm;
