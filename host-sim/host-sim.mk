@@ -61,3 +61,14 @@ replay-cli-test: $(BUILD)/hvrr
 	@mkdir -p $(BUILD)/tmp
 	$(Q)HVRR=$(BUILD)/hvrr TMPDIR=$(BUILD)/tmp bash host-sim/cli_replay_test.sh
 TEST_TARGETS += replay-cli-test
+
+# Real captures: the traces of the last `make e2e` run into corpus/, named
+# after the guest in their header's command line ("name=NAME ...").
+.PHONY: corpus-e2e
+corpus-e2e: $(BUILD)/hvrr
+	$(Q)set -e; ls $(BUILD)/e2e/traces/trace-*.hvt >/dev/null; \
+	for t in $(BUILD)/e2e/traces/trace-*.hvt; do \
+	    n=$$($(BUILD)/hvrr stats $$t | sed -n 's/.*cmdline "name=\([A-Za-z0-9_-]*\).*/\1/p'); \
+	    [ -n "$$n" ] || { echo "corpus-e2e: $$t: no name= in its command line"; exit 1; }; \
+	    $(BUILD)/hvrr replay $$t >/dev/null || { echo "corpus-e2e: $$t ($$n) does not replay clean"; exit 1; }; \
+	    cp $$t corpus/hv-bochs-$$n-guest.hvt; echo "corpus/hv-bochs-$$n-guest.hvt"; done
