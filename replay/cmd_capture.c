@@ -156,6 +156,9 @@ static int pump(struct cap *c)
                     return -1;
                 size_t end = at + TRACE_FRAME_HDR_LEN + h.payload_len;
                 if (!c->skip) {
+                    struct trace_reader_stats st;
+                    trace_reader_get_stats(c->r, &st);
+                    c->frames = st.frames_ok;
                     c->end = end;
                     return 1;
                 }
