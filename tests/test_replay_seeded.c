@@ -119,6 +119,53 @@ static void test_uart_thre_bug_caught(void **state)
     check_bug(SEED_BUG_UART_THRE, "com1");
 }
 
+/* On the real capture of the pit test guest (hypervisor under Bochs) the
+ * PIT bug shows as IRQ0 timing: BCD counting changes channel 0's period, so
+ * IRQ0 edges come at other times than recorded (outputs carry the time of
+ * the device call that produced them, so a changed period shows once an
+ * edge lands in another call). It must be reported after channel 0 is
+ * programmed, and at the latest at the next checkpoint (the PIT's state
+ * holds its counting mode). */
+struct real_scan {
+    int phase;
+    uint64_t programmed, bound;
+};
+
+static int scan_real(void *ctx, uint64_t rec, const struct trace_item *it)
+{
+    struct real_scan *r = ctx;
+    if (r->phase == 0 && io_is(it, 0x43, true) && (it->u.exit.u.io.value & 0xc0) == 0) {
+        r->programmed = rec;
+        r->phase = 1;
+    } else if (r->phase == 1 && it->type == TRACE_ITEM_CHECKPOINT) {
+        r->bound = rec;
+        r->phase = 2;
+        return 1;
+    }
+    return 0;
+}
+
+static void test_pit_bcd_bug_caught_on_real_capture(void **state)
+{
+    (void)state;
+    struct trace_membuf m;
+    assert_int_equal(rt_load("corpus/hv-bochs-pit-guest.hvt", &m), 0);
+    struct real_scan rs = {0};
+    rt_scan(&m, scan_real, &rs);
+    assert_int_equal(rs.phase, 2);
+    enum seed_bug bug = SEED_BUG_PIT_BCD;
+    struct replay_opts o = {.stop_at_first = true, .patch = seed_bug_patch, .patch_ctx = &bug};
+    struct replay_stats st;
+    char *text;
+    assert_int_equal(rt_replay(&m, &o, &st, &text), 0);
+    assert_int_equal(st.divergences, 1);
+    assert_true(st.first_record > rs.programmed);
+    assert_true(st.first_record <= rs.bound);
+    assert_non_null(strstr(text, "IRQ0 (pit)"));
+    free(text);
+    trace_membuf_free(&m);
+}
+
 static void test_seed_bug_names(void **state)
 {
     (void)state;
@@ -134,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_pic_eoi_bug_caught),
         cmocka_unit_test(test_pit_bcd_bug_caught),
         cmocka_unit_test(test_uart_thre_bug_caught),
+        cmocka_unit_test(test_pit_bcd_bug_caught_on_real_capture),
         cmocka_unit_test(test_seed_bug_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
