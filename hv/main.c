@@ -170,8 +170,12 @@ static int run_linux(const struct boot_info *bi)
     };
     hv_log("linux: vlbl %lu B, bzImage %lu B at 0x%x, initrd %lu B at 0x%lx, cmdline '%s'", vsz,
            ksz, HVRR_KERNEL_GPA, isz, igpa, cmdline);
+    uint64_t h0 = rdtsc();
     enum vm_stop s = vm_run_vcpu(vm);
+    uint64_t h1 = rdtsc();
     vm_print_stats(vm);
+    hv_log("  host TSC %lu for %lu exits, guest virtual time %lu us", h1 - h0, vm->total_exits,
+           vm_now_ns(vm, vmx_guest_tsc_now(&vm->vcpu.vmx)) / 1000);
     hv_log("linux guest ended by %s", vm_stop_name(s));
     hv_log("RESULT %s linux %s", s == VM_STOP_POWEROFF ? "PASS" : "FAIL", vm_stop_name(s));
     return 0;

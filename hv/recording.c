@@ -340,6 +340,8 @@ void hvrec_setup(const char *hv_cmdline)
     g.wmem = phys_to_virt(wm);
     if (g.mode == HVREC_FLIGHT) {
         g.ring_cap = (flight_mib ? flight_mib : 1) << 20;
+        if (opt(hv_cmdline, "flight_kib", v, sizeof v) && num(v) >= 4) /* small rings, for tests */
+            g.ring_cap = num(v) << 10;
         uint64_t rm = mm_alloc_raw(g.ring_cap, 4096);
         uint64_t hm = mm_alloc(HDR_FRAME_MAX, 4096);
         if (!rm || !hm)
@@ -353,8 +355,8 @@ void hvrec_setup(const char *hv_cmdline)
            g.mode == HVREC_STREAM ? "stream" : "flight", g.port, g.baud, g.checkpoint_every,
            g.level, (uint64_t)(g.wmem_len >> 10), g.mode == HVREC_FLIGHT ? ", flight ring" : "");
     if (g.mode == HVREC_FLIGHT)
-        hv_log("record: flight ring %lu MiB; dump on triple fault, Linux panic or OUT to port 0x%x",
-               (uint64_t)(g.ring_cap >> 20), HVREC_MAGIC_PORT);
+        hv_log("record: flight ring %lu KiB; dump on triple fault, Linux panic or OUT to port 0x%x",
+               (uint64_t)(g.ring_cap >> 10), HVREC_MAGIC_PORT);
 }
 
 /* ---- per VM ---- */

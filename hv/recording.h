@@ -8,7 +8,7 @@
  *   record=off|stream|flight   (default off)
  *   record_port=0x2f8          UART base of the trace port
  *   record_baud=115200         its baud rate (115200 / divisor)
- *   flight_mib=4               flight ring size
+ *   flight_mib=4               flight ring size (flight_kib=N: in KiB, for tests)
  *   checkpoint=8192            exits between checkpoints (0 = none)
  *   record_level=3             zstd level
  *
