@@ -77,6 +77,13 @@ e2e-flight: deps-vm $(HV_ELF) $(BUILD)/guests/flight.bin $(BUILD)/guests/tf.bin 
 	$(Q)tests/e2e/run-flight.sh $(BUILD)/hvrr $(HV_ELF) $(BUILD)/guests $(BUILD)/e2e-flight $(E2E_TIMEOUT)
 TEST_TARGETS += e2e-flight
 
+# hvrr capture on trace-port byte streams (no emulator needed).
+.PHONY: capture-test
+capture-test: $(BUILD)/hvrr
+	@mkdir -p $(BUILD)/tmp
+	$(Q)HVRR=$(BUILD)/hvrr TMPDIR=$(BUILD)/tmp tests/e2e/capture-test.sh
+TEST_TARGETS += capture-test
+
 # VM-exit round trips per second (guest looping on out 0x80), and the same
 # loop without hvrr.
 BENCH_EXITS_N ?= 300000
