@@ -271,6 +271,8 @@ static void handle_halt(struct vm *vm, const struct vm_exit *e)
     dev_advance(vm, vmx_guest_tsc_now(v));
 }
 
+#define INTR_TYPE_MASK_VM (7u << 8) /* interruption type in the exit's interruption info */
+
 static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
 {
     switch (e->reason) {
@@ -281,6 +283,15 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
         /* A physical interrupt (acknowledged by the exit): not the guest's. */
         if (vm->exits[EXIT_EXT_INTR] <= 4)
             hv_log("physical interrupt vector 0x%x during the guest: dropped", e->intr_info & 0xff);
+        break;
+    case EXIT_EXCEPTION:
+        if ((e->intr_info & INTR_TYPE_MASK_VM) ==
+            (2u << 8)) { /* NMI: the host's, not the guest's */
+            if (vm->exits[EXIT_EXCEPTION] <= 4)
+                hv_log("physical NMI during the guest: dropped");
+            break;
+        }
+        fatal(vm, e, "unexpected guest exception exit");
         break;
     case EXIT_TRIPLE_FAULT:
         hv_log("guest triple fault (shutdown) at rip 0x%lx", e->rip);
