@@ -18,7 +18,9 @@ isr_\n:
 
 ISR_NOERR 0
 ISR_NOERR 1
-ISR_NOERR 2
+    .balign 16
+isr_2: /* NMI: nothing to report (a watchdog or an error signal); resume */
+    iretq
 ISR_NOERR 3
 ISR_NOERR 4
 ISR_NOERR 5
