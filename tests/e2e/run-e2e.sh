@@ -28,7 +28,7 @@ while read -r name expect rest; do
     grep -aq "^hvrr: GUEST $name PASS" "$log" || { bad=1; why+=("guest $name did not pass"); }
 done <"$list"
 if [ $bad = 0 ]; then
-    grep -a -E '^(PASS|pit: |hvrr: GUEST [^ ]+ PASS|hvrr: RESULT)' "$log"
+    grep -a -E '^(PASS|pit: |irq: |hvrr: GUEST [^ ]+ PASS|hvrr: RESULT)' "$log"
     printf 'e2e: PASS, %d guests in %.1f s\n' "$n" "$secs"
     exit 0
 fi
