@@ -17,6 +17,7 @@
 #define RT_ARENA_BYTES  (256u << 10)
 #define HDR_FRAME_MAX   (64u << 10)
 #define XSAVE_AREA_SIZE 8192u
+#define TXQ_BYTES       (1u << 20)
 
 static struct {
     enum hvrec_mode mode;
@@ -49,6 +50,11 @@ static struct {
     bool in_fpu;
     uint64_t fpu_sections;
     uint64_t port_bytes;
+    /* transmit queue: frames wait here and leave 16 bytes (one FIFO load)
+     * per VM entry while the guest runs; full queue: the recorder waits */
+    uint8_t *txq;
+    size_t txq_head, txq_used;
+    uint64_t txq_full_waits;
 } g;
 
 static uint8_t xsave_area[XSAVE_AREA_SIZE] __attribute__((aligned(64)));
@@ -121,20 +127,52 @@ static void port_init(void)
     outb(p + 4, 0x03);
 }
 
-/* Lossless: waits for the transmitter as long as it takes (the guest is
- * held back meanwhile). */
-static void port_write(const uint8_t *b, size_t n)
+/* One FIFO load (THRE with FIFOs on: 16 bytes free) from the queue if the
+ * transmitter is empty; with wait, waits for it first. */
+static void tx_burst(bool wait)
 {
     uint16_t p = g.port;
-    while (n) {
+    if (!g.txq_used)
+        return;
+    if (!(inb(p + 5) & 0x20)) {
+        if (!wait)
+            return;
         while (!(inb(p + 5) & 0x20))
             cpu_pause();
-        size_t k = n < 16 ? n : 16; /* THRE with FIFOs on: 16 bytes free */
-        for (size_t i = 0; i < k; i++)
-            outb(p, b[i]);
+    }
+    size_t k = g.txq_used < 16 ? g.txq_used : 16;
+    for (size_t i = 0; i < k; i++)
+        outb(p, g.txq[(g.txq_head + i) % TXQ_BYTES]);
+    g.txq_head = (g.txq_head + k) % TXQ_BYTES;
+    g.txq_used -= k;
+    g.port_bytes += k;
+}
+
+static void tx_flush(void)
+{
+    while (g.txq_used)
+        tx_burst(true);
+}
+
+/* Lossless: queues the bytes; when the queue is full, waits for the line
+ * (the guest is held back meanwhile). */
+static void port_write(const uint8_t *b, size_t n)
+{
+    while (n) {
+        if (g.txq_used == TXQ_BYTES) {
+            g.txq_full_waits++;
+            tx_burst(true);
+        }
+        size_t tail = (g.txq_head + g.txq_used) % TXQ_BYTES;
+        size_t k = TXQ_BYTES - g.txq_used;
+        if (k > TXQ_BYTES - tail)
+            k = TXQ_BYTES - tail;
+        if (k > n)
+            k = n;
+        memcpy(g.txq + tail, b, k);
+        g.txq_used += k;
         b += k;
         n -= k;
-        g.port_bytes += k;
     }
 }
 
@@ -288,6 +326,7 @@ void hvrec_before_entry(void)
     }
     g.pending = NULL;
     fpu_leave();
+    tx_burst(false);
 }
 
 /* ---- set-up ---- */
@@ -338,6 +377,10 @@ void hvrec_setup(const char *hv_cmdline)
     if (!wm)
         hv_panic("record: no memory for the trace writer (%lu bytes)", (uint64_t)g.wmem_len);
     g.wmem = phys_to_virt(wm);
+    uint64_t tq = mm_alloc_raw(TXQ_BYTES, 4096);
+    if (!tq)
+        hv_panic("record: no memory for the transmit queue");
+    g.txq = phys_to_virt(tq);
     if (g.mode == HVREC_FLIGHT) {
         g.ring_cap = (flight_mib ? flight_mib : 1) << 20;
         if (opt(hv_cmdline, "flight_kib", v, sizeof v) && num(v) >= 4) /* small rings, for tests */
@@ -369,6 +412,7 @@ struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices
         return NULL;
     g.vcpu = vcpu;
     g.hidden = 0;
+    g.txq_full_waits = 0;
     struct trace_writer_config wc = {.level = g.level, .write = trace_out};
     g.streaming = g.mode == HVREC_STREAM;
     g.hdr_len = 0;
@@ -416,9 +460,10 @@ void hvrec_vm_end(struct vm_recorder *r, uint32_t reason)
     struct trace_writer_stats st;
     trace_writer_get_stats(g.w, &st);
     fpu_leave();
+    tx_flush(); /* the trace is complete on the line before the next VM */
     hv_log("record: %lu exits, %lu records, %lu frames, %lu raw bytes -> %lu bytes, %lu TSC ticks "
-           "of recorder work hidden from the guest%s%s",
-           r->seq, st.records, st.frames, st.raw_bytes, st.out_bytes, g.hidden,
+           "of recorder work hidden from the guest, transmit queue full %lu times%s%s",
+           r->seq, st.records, st.frames, st.raw_bytes, st.out_bytes, g.hidden, g.txq_full_waits,
            rc ? ", error: " : "", rc ? trace_writer_strerror(rc) : "");
     g.w = NULL;
     g.vcpu = NULL;

@@ -20,7 +20,7 @@ run() {
     local t
     TIMEFORMAT='%R %U %S'
     rm -f "$out/$1.com2"
-    t=$({ HVRR_COM2=$out/$1.com2 scripts/run-vm.sh "$out/$1.iso" "$out/$1.log" "$tmo" 2>/dev/null; } 2>&1)
+    t=$({ time HVRR_COM2=$out/$1.com2 scripts/run-vm.sh "$out/$1.iso" "$out/$1.log" "$tmo" 2>/dev/null; } 2>&1)
     grep -aq '^hvrr: RESULT PASS' "$out/$1.log" || {
         echo "bench-record: $1 boot failed" >&2; tr -d '\r' <"$out/$1.log" | tail -20 >&2; return 1; }
     echo "$t" | awk '{ printf "%.1f %.1f\n", $1, $2 + $3 }'
@@ -49,5 +49,5 @@ awk -v e="$exits" -v b="$bytes" -v raw="$raw" -v r="$ratio" 'BEGIN {
 awk -v a="$w_off" -v b="$w_rec" -v c="$c_off" -v d="$c_rec" -v ho="$ht_off" -v hr="$ht_rec" \
     -v go="$gt_off" -v gr="$gt_rec" 'BEGIN {
     printf "bench-record: wall s: off %.1f, recording %.1f (%+.1f %%); emulator CPU s: off %.1f, recording %.1f (%+.1f %%)\n", a, b, (b - a) * 100 / a, c, d, (d - c) * 100 / c;
-    printf "bench-record: host TSC (Bochs: instructions) in the guest run: off %d, recording %d (%+.1f %%) (goal <= 10 %%)\n", ho, hr, (hr - ho) * 100 / ho;
+    printf "bench-record: host TSC (Bochs: instructions) in the guest run: off %.0f, recording %.0f (%+.1f %%) (goal <= 10 %%)\n", ho, hr, (hr - ho) * 100 / ho;
     printf "bench-record: guest virtual time to power-off: off %.3f s, recording %.3f s (%+.2f %%)\n", go / 1e6, gr / 1e6, (gr - go) * 100 / go }'
