@@ -89,6 +89,9 @@ static bool run_test_guest(const struct mb_module *m, unsigned idx)
     struct vm_config cfg = base_cfg;
     cfg.vpid = (uint16_t)(idx + 1);
     cfg.cmdline = m->cmdline;
+    char tmo[24];
+    if (get_arg(m->cmdline, "timeout_ms", tmo, sizeof tmo) > 0) /* per-guest virtual-time budget */
+        cfg.time_limit_ns = parse_u64(tmo) * 1000000ull;
     struct vm *vm = &the_vm;
     bool ok = false;
     hv_log("GUEST %s: start (%lu bytes, expect %s)", name, size, expect);
