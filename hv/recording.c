@@ -18,6 +18,7 @@
 #define HDR_FRAME_MAX   (64u << 10)
 #define XSAVE_AREA_SIZE 8192u
 #define TXQ_BYTES       (1u << 20)
+#define FPU_SAVE_MASK   3u /* XCR0 components saved around the libraries: x87, SSE */
 
 static struct {
     enum hvrec_mode mode;
@@ -273,10 +274,12 @@ static void fpu_enter(void)
 {
     if (g.in_fpu)
         return;
-    /* All components enabled in the host XCR0 (a superset of the guest's). */
+    /* x87 and SSE only: the libraries hold no AVX/AVX-512 code (make
+     * trace-freestanding checks the linked writer for ymm/zmm/k registers),
+     * and legacy SSE instructions leave the upper halves alone. */
     __asm__ volatile("xsave64 %0"
                      : "+m"(*(uint8_t(*)[XSAVE_AREA_SIZE])xsave_area)
-                     : "a"(0xffffffffu), "d"(0xffffffffu));
+                     : "a"(FPU_SAVE_MASK), "d"(0));
     uint32_t mxcsr = 0x1f80; /* default: all exceptions masked */
     __asm__ volatile("fninit; ldmxcsr %0" : : "m"(mxcsr));
     g.in_fpu = true;
@@ -289,8 +292,7 @@ static void fpu_leave(void)
         return;
     __asm__ volatile("xrstor64 %0"
                      :
-                     : "m"(*(uint8_t(*)[XSAVE_AREA_SIZE])xsave_area), "a"(0xffffffffu),
-                       "d"(0xffffffffu));
+                     : "m"(*(uint8_t(*)[XSAVE_AREA_SIZE])xsave_area), "a"(FPU_SAVE_MASK), "d"(0));
     g.in_fpu = false;
 }
 
