@@ -324,20 +324,26 @@ static void prepare_entry(struct vm *vm)
     /* Time-driven device work only when some device has an event due since
      * the devices' last time (an advance with nothing due changes nothing,
      * and is the costliest part of an exit). */
-    if (vm_devices_next_event_ns(&vm->devs, vm->devs.now_ns) <= now)
+    uint64_t next = vm_devices_next_event_ns(&vm->devs, vm->devs.now_ns);
+    bool touched = false;
+    if (next <= now) {
         dev_advance(vm, tsc);
+        touched = true;
+    }
     bool want_window = false;
     if (vm_devices_intr(&vm->devs)) {
         if (vmx_interruptible()) {
             uint8_t vec = dev_ack(vm, tsc);
             vmx_inject_extint(vec);
             vm->injected_irqs++;
+            touched = true;
         } else {
             want_window = true; /* exit as soon as the guest can take it */
         }
     }
-    vmx_set_intr_window(want_window);
-    uint64_t next = vm_devices_next_event_ns(&vm->devs, now);
+    vmx_set_intr_window(v, want_window);
+    if (touched)
+        next = vm_devices_next_event_ns(&vm->devs, now);
     if (vm->cfg.time_limit_ns && (next == TIME_NEVER || next > vm->cfg.time_limit_ns))
         next = vm->cfg.time_limit_ns;
     v->preempt_deadline = next == TIME_NEVER ? UINT64_MAX : ns_to_tsc_ceil(next, vm->cfg.tsc_hz);

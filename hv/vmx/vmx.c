@@ -187,6 +187,7 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
     /* Controls */
     vmwrite(PIN_CTLS, c->pin);
     vmwrite(PROC_CTLS, c->proc);
+    v->proc_ctls = c->proc;
     vmwrite(PROC_CTLS2, c->proc2);
     vmwrite(EXIT_CTLS, c->exit);
     vmwrite(ENTRY_CTLS, c->entry);
@@ -450,12 +451,14 @@ void vmx_inject_exception(uint8_t vector, bool has_err, uint32_t err)
         vmwrite(ENTRY_EXC_ERR, err);
 }
 
-void vmx_set_intr_window(bool on)
+void vmx_set_intr_window(struct vmx_vcpu *v, bool on)
 {
-    uint32_t p = (uint32_t)vmread(PROC_CTLS);
+    uint32_t p = v->proc_ctls;
     uint32_t n = on ? p | PROC_INTR_WINDOW : p & ~PROC_INTR_WINDOW;
-    if (n != p)
+    if (n != p) {
         vmwrite(PROC_CTLS, n);
+        v->proc_ctls = n;
+    }
 }
 
 void vmx_requeue_idt_vectoring(const struct vm_exit *e)

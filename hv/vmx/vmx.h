@@ -152,6 +152,7 @@ struct vmx_vcpu {
     uint64_t preempt_deadline; /* guest TSC; UINT64_MAX = none */
     uint64_t cr8;
     uint64_t efer_shadow; /* EFER as the guest set it (LMA tracked here too) */
+    uint32_t proc_ctls;   /* primary processor-based controls, as in the VMCS */
 };
 
 /* Checks every VMX feature we need (printing one line per missing one),
@@ -177,7 +178,7 @@ bool vmx_interruptible(void);
 bool vmx_event_pending(void); /* an injection is already queued for the next entry */
 void vmx_inject_extint(uint8_t vector);
 void vmx_inject_exception(uint8_t vector, bool has_err, uint32_t err);
-void vmx_set_intr_window(bool on);
+void vmx_set_intr_window(struct vmx_vcpu *v, bool on);
 /* Re-queues an event whose delivery the exit interrupted. */
 void vmx_requeue_idt_vectoring(const struct vm_exit *e);
 uint64_t vmx_guest_tsc_now(const struct vmx_vcpu *v);
