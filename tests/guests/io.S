@@ -7,22 +7,7 @@
 #include "common.inc"
 main:
     /* --- 8259A pair: initialise as Linux does, then masks read back --- */
-    mov $0x11, %al
-    out %al, $0x20
-    mov $0x20, %al
-    out %al, $0x21
-    mov $0x04, %al
-    out %al, $0x21
-    mov $0x01, %al
-    out %al, $0x21
-    mov $0x11, %al
-    out %al, $0xa0
-    mov $0x28, %al
-    out %al, $0xa1
-    mov $0x02, %al
-    out %al, $0xa1
-    mov $0x01, %al
-    out %al, $0xa1
+    PIC_INIT_PAIR
     mov $0xa5, %al
     out %al, $0x21
     in $0x21, %al

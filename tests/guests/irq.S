@@ -25,22 +25,7 @@ main:
     movw $0, 0x28 * 4 + 2
     movw $uart_isr, 0x24 * 4
     movw $0, 0x24 * 4 + 2
-    mov $0x11, %al
-    out %al, $0x20
-    mov $0x20, %al
-    out %al, $0x21
-    mov $0x04, %al
-    out %al, $0x21
-    mov $0x01, %al
-    out %al, $0x21
-    mov $0x11, %al
-    out %al, $0xa0
-    mov $0x28, %al
-    out %al, $0xa1
-    mov $0x02, %al
-    out %al, $0xa1
-    mov $0x01, %al
-    out %al, $0xa1
+    PIC_INIT_PAIR
     mov $0xeb, %al /* master: IRQ2 (cascade) and IRQ4 */
     out %al, $0x21
     mov $0xfe, %al /* slave: IRQ8 */

@@ -100,14 +100,7 @@ lm_entry:
     shr $16, %rax
     mov %eax, 0x20 * 16 + 8(%rdi)
     lidt idt_ptr(%rip)
-    mov $0x11, %al
-    out %al, $0x20
-    mov $0x20, %al
-    out %al, $0x21
-    mov $0x04, %al
-    out %al, $0x21
-    mov $0x01, %al
-    out %al, $0x21
+    PIC_INIT_MASTER
     mov $0xfe, %al
     out %al, $0x21
     mov $0x34, %al

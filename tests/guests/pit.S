@@ -32,22 +32,7 @@ main:
     movw $irq0, 0x80
     movw $0, 0x82
     /* PIC: master base 0x20, slave 0x28; unmask IRQ0 only */
-    mov $0x11, %al
-    out %al, $0x20
-    mov $0x20, %al
-    out %al, $0x21
-    mov $0x04, %al
-    out %al, $0x21
-    mov $0x01, %al
-    out %al, $0x21
-    mov $0x11, %al
-    out %al, $0xa0
-    mov $0x28, %al
-    out %al, $0xa1
-    mov $0x02, %al
-    out %al, $0xa1
-    mov $0x01, %al
-    out %al, $0xa1
+    PIC_INIT_PAIR
     mov $0xff, %al
     out %al, $0xa1
     mov $0xfe, %al
