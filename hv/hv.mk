@@ -20,6 +20,19 @@ HV_REC_OBJS := $(HV_REC_SRCS:%.c=$(BUILD)/hv/%.o) $(BUILD)/hv/gen/trace/hvrr.pb-
 HV_STATIC_LIBDIR ?= $(shell $(CC) -print-multiarch 2>/dev/null | sed 's|^|/usr/lib/|')
 HV_REC_LIBS := $(HV_STATIC_LIBDIR)/libzstd.a $(HV_STATIC_LIBDIR)/libprotobuf-c.a
 $(HV_REC_OBJS): $(TRACE_GEN_H)
+# The trace header names the hv build and the device-model revision
+# (git describe of the tree; last commit touching hv/devs, +dirty if edited).
+# Rewritten only when the text changes, so nothing rebuilds needlessly.
+HV_VERSION_H := $(BUILD)/gen/hv/version.h
+.PHONY: hv-version-check
+$(HV_VERSION_H): hv-version-check
+	@mkdir -p $(@D)
+	@b=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
+	d=$$(git log -1 --format=%h -- hv/devs 2>/dev/null); d=$${d:-unknown}; \
+	git diff --quiet HEAD -- hv/devs 2>/dev/null || d=$$d+dirty; \
+	printf '#define HV_BUILD_ID "%s"\n#define HV_DEVMODEL_VERSION "%s"\n' "$$b" "$$d" >$@.tmp; \
+	cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/hv/hv/recording.o: $(HV_VERSION_H)
 $(BUILD)/hv/hv/rt/rt.o: HV_CFLAGS += -DRT_HOST_HAS_STRLEN
 $(BUILD)/hv/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)

@@ -7,6 +7,7 @@
 #include "hv/mm.h"
 #include "hv/rt/rt.h"
 #include "hv/vmx/vmx.h"
+#include "hv/version.h" /* generated: HV_BUILD_ID, HV_DEVMODEL_VERSION (hv/hv.mk) */
 
 #define MSR_FS_BASE     0xc0000100u
 #define CR0_EM          (1ull << 2)
@@ -437,8 +438,8 @@ struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices
                                     .tsc_hz = tsc_hz,
                                     .ram_bytes = ram_bytes,
                                     .vcpus = 1,
-                                    .hv_build_id = "hvrr-hv " __DATE__ " " __TIME__,
-                                    .devmodel_version = "vm_devices state v1",
+                                    .hv_build_id = "hvrr-hv " HV_BUILD_ID,
+                                    .devmodel_version = "hv/devs " HV_DEVMODEL_VERSION,
                                     .cmdline = g.cmdline,
                                     .checkpoint_every = g.checkpoint_every,
                                     .start_tsc = 0};
