@@ -2,13 +2,14 @@
 # Install the Debian packages hvrr needs, only those missing.
 #   scripts/deps.sh [build|vm|guest|all]...   (default: all)
 # build: compilers' libraries for the host tools and unit tests
-# vm:    Bochs/QEMU/GRUB to build the ISO and run the hypervisor
+# vm:    Bochs/QEMU/GRUB to build the ISO and run the hypervisor; socat bridges
+#        the terminal to Bochs' COM1 socket (make run)
 # guest: what the Linux guest image is built from (busybox, cpio; the kernel
 #        .deb itself is fetched with `apt-get download` by guest/mkguest.sh)
 set -euo pipefail
 
 pkgs_build="gcc make binutils libc6-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev libcmocka-dev"
-pkgs_vm="bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools qemu-system-x86"
+pkgs_vm="bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools qemu-system-x86 socat"
 pkgs_guest="busybox-static cpio gzip dpkg"
 
 want=""
