@@ -208,8 +208,10 @@ static void ring_drop_oldest(void)
 
 static void ring_put(const uint8_t *b, size_t n)
 {
-    if (4 + n > g.ring_cap)
+    if (4 + n > g.ring_cap) {
+        g.ring_dropped++; /* a frame larger than the whole ring */
         return;
+    }
     while (g.ring_used + 4 + n > g.ring_cap)
         ring_drop_oldest();
     uint32_t len = (uint32_t)n;
