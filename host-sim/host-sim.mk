@@ -2,7 +2,9 @@
 # shared with the hypervisor (portable, freestanding). See docs/replay.md.
 HOSTSIM_SRCS := $(filter-out host-sim/scenario_main.c,$(wildcard host-sim/*.c))
 RECORD_SRCS  := $(wildcard hv/record/*.c)
-LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS)
+# hv/vcpu_policy.c: the guest-visible CPUID/MSR policy, also built into the
+# hypervisor (hv.mk), so replay can check recorded CPUID/MSR answers.
+LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS) hv/vcpu_policy.c
 
 # Everything here (and its tests/bench/CLI users) includes trace headers that
 # pull in nothing generated, but keep the order safe for parallel builds.

@@ -178,6 +178,25 @@ struct trace_device {
     int irq; /* -1: none */
 };
 
+/* One CPUID leaf of the host, as the hypervisor read it (inputs of the
+ * guest-visible CPUID policy, hv/vcpu_policy.h). */
+struct trace_cpuid_leaf {
+    uint32_t leaf, subleaf, eax, ebx, ecx, edx;
+};
+
+/* Host facts the vCPU policy consults besides CPUID (VmConfig.host_features). */
+#define TRACE_HOST_XSAVES 1u /* the guest may use XSAVES / IA32_XSS */
+#define TRACE_HOST_RDTSCP 2u /* the guest may use RDTSCP */
+
+/* The host CPU as the vCPU policy sees it; nleaves == 0: not recorded. */
+struct trace_host_cpu {
+    size_t nleaves;
+    const struct trace_cpuid_leaf *leaves;
+    uint64_t xcr0;     /* XCR0 the host runs with: the components guests may enable */
+    uint32_t features; /* TRACE_HOST_* */
+};
+#define TRACE_HOST_CPUID_MAX 64 /* leaves a header holds at most */
+
 struct trace_header {
     uint32_t format_version; /* writer fills in TRACE_FORMAT_VERSION if 0 */
     const char *hv_build_id;
@@ -190,6 +209,7 @@ struct trace_header {
     const struct trace_device *devices;
     bool has_start;
     struct trace_checkpoint start;
+    struct trace_host_cpu host_cpu; /* nleaves 0: not recorded (older traces) */
 };
 
 enum trace_end_reason {

@@ -314,6 +314,24 @@ static int conv_header(struct trace_reader *r, struct trace_header *h, const Hvr
             h->devices = d;
             h->ndevices = c->n_devices;
         }
+        if (c->n_host_cpuid) {
+            struct trace_cpuid_leaf *l = arena_alloc(&r->arena, c->n_host_cpuid * sizeof(*l));
+            if (!l)
+                return -1;
+            for (size_t i = 0; i < c->n_host_cpuid; i++) {
+                const Hvrr__CpuidLeaf *ml = c->host_cpuid[i];
+                l[i] = (struct trace_cpuid_leaf){.leaf = ml->leaf,
+                                                 .subleaf = ml->subleaf,
+                                                 .eax = ml->eax,
+                                                 .ebx = ml->ebx,
+                                                 .ecx = ml->ecx,
+                                                 .edx = ml->edx};
+            }
+            h->host_cpu.leaves = l;
+            h->host_cpu.nleaves = c->n_host_cpuid;
+        }
+        h->host_cpu.xcr0 = c->host_xcr0;
+        h->host_cpu.features = c->host_features;
     }
     if (m->start) {
         h->has_start = true;

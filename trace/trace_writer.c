@@ -517,7 +517,8 @@ static const char *str_or_empty(const char *s)
 
 int trace_write_header(struct trace_writer *w, const struct trace_header *h)
 {
-    if (!w || !h || h->ndevices > MAX_HDR_DEVICES || (h->ndevices && !h->devices))
+    if (!w || !h || h->ndevices > MAX_HDR_DEVICES || (h->ndevices && !h->devices) ||
+        h->host_cpu.nleaves > TRACE_HOST_CPUID_MAX || (h->host_cpu.nleaves && !h->host_cpu.leaves))
         return TRACE_W_E_ARG;
     int rc = check(w);
     if (rc)
@@ -539,6 +540,24 @@ int trace_write_header(struct trace_writer *w, const struct trace_header *h)
     cfg.tsc_hz = h->tsc_hz;
     cfg.n_devices = h->ndevices;
     cfg.devices = devp;
+    Hvrr__CpuidLeaf leaves[TRACE_HOST_CPUID_MAX];
+    Hvrr__CpuidLeaf *leafp[TRACE_HOST_CPUID_MAX];
+    for (size_t i = 0; i < h->host_cpu.nleaves; i++) {
+        const struct trace_cpuid_leaf *l = &h->host_cpu.leaves[i];
+        Hvrr__CpuidLeaf m = HVRR__CPUID_LEAF__INIT;
+        m.leaf = l->leaf;
+        m.subleaf = l->subleaf;
+        m.eax = l->eax;
+        m.ebx = l->ebx;
+        m.ecx = l->ecx;
+        m.edx = l->edx;
+        leaves[i] = m;
+        leafp[i] = &leaves[i];
+    }
+    cfg.n_host_cpuid = h->host_cpu.nleaves;
+    cfg.host_cpuid = leafp;
+    cfg.host_xcr0 = h->host_cpu.xcr0;
+    cfg.host_features = h->host_cpu.features;
     Hvrr__Checkpoint start = HVRR__CHECKPOINT__INIT;
     Hvrr__Header m = HVRR__HEADER__INIT;
     m.format_version = h->format_version ? h->format_version : TRACE_FORMAT_VERSION;

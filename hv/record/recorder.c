@@ -120,6 +120,8 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
                              .ndevices = n,
                              .devices = r->devices,
                              .has_start = true};
+    if (cfg->host_cpu)
+        h.host_cpu = *cfg->host_cpu;
     checkpoint_fill(r, &h.start, 0);
     note_err(r, trace_write_header(r->w, &h));
     return r->err;

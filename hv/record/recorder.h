@@ -48,6 +48,9 @@ struct vm_recorder_config {
     const char *cmdline;
     uint64_t checkpoint_every; /* exits between checkpoints; 0: none */
     uint64_t start_tsc;        /* guest TSC when the devices are created */
+    /* Inputs of the vCPU policy (hv/vcpu_policy.h) for the header, so a
+     * replay can check CPUID/MSR answers; NULL: not recorded. */
+    const struct trace_host_cpu *host_cpu;
 };
 
 /* What the caller knows about the exit being handled (from the VMCS). */
