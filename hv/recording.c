@@ -6,6 +6,7 @@
 #include "hv/lib.h"
 #include "hv/mm.h"
 #include "hv/rt/rt.h"
+#include "hv/vcpu.h"
 #include "hv/vmx/vmx.h"
 #include "hv/version.h" /* generated: HV_BUILD_ID, HV_DEVMODEL_VERSION (hv/hv.mk) */
 
@@ -444,7 +445,8 @@ struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices
                                     .devmodel_version = "hv/devs " HV_DEVMODEL_VERSION,
                                     .cmdline = g.cmdline,
                                     .checkpoint_every = g.checkpoint_every,
-                                    .start_tsc = 0};
+                                    .start_tsc = 0,
+                                    .host_cpu = vcpu_host_cpu()};
     int rc_ = vm_recorder_init(&g.rec, d, dc, hooks, &rc);
     if (rc_) {
         hv_log("record: header failed: %s", trace_writer_strerror(rc_));

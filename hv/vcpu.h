@@ -3,6 +3,7 @@
 #ifndef HVRR_VCPU_H
 #define HVRR_VCPU_H
 
+#include "hv/vcpu_policy.h"
 #include "hv/vmx/vmx.h"
 
 struct vm;
@@ -10,9 +11,10 @@ struct vm;
 struct vcpu {
     struct vmx_vcpu vmx;
     struct vm *vm;
-    uint64_t tsc_hz;       /* frequency the guest is told (CPUID 0x15/0x16) */
-    uint64_t misc_enable;  /* IA32_MISC_ENABLE as the guest last wrote it */
-    uint64_t unknown_msrs; /* accesses answered with #GP */
+    uint64_t tsc_hz;        /* frequency the guest is told (CPUID 0x15/0x16) */
+    uint64_t misc_enable;   /* IA32_MISC_ENABLE as the guest last wrote it */
+    uint64_t unknown_msrs;  /* accesses answered with #GP */
+    struct vcpu_policy pol; /* CPUID/MSR/XCR0 state; set up on the first exit */
 };
 
 enum vcpu_result {
@@ -23,7 +25,10 @@ enum vcpu_result {
 
 /* Handles e if it is local to the vCPU; fills the exit's result fields. */
 enum vcpu_result vcpu_handle_exit(struct vcpu *v, struct vm_exit *e);
-/* The guest-visible CPUID (pure function of the leaf and the vCPU state). */
-void vcpu_cpuid(const struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+/* The guest-visible CPUID (hv/vcpu_policy.h on the vCPU's state). */
+void vcpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+/* The host CPUID snapshot, XCR0 and features the policy uses (read on the
+ * first call, after vmx_init); recorded in every trace header. */
+const struct trace_host_cpu *vcpu_host_cpu(void);
 
 #endif
