@@ -5,7 +5,10 @@
  *    order, time included; what is still queued after the next input call
  *    (IO exit, Inject, UartRx) is missing;
  *  - IN values, acknowledged vectors;
- *  - device state at checkpoints, byte for byte.
+ *  - device state at checkpoints, byte for byte;
+ *  - CPUID answers and RDMSR values, recomputed by the hypervisor's own
+ *    vCPU policy (hv/vcpu_policy.h) from the header's host CPUID snapshot
+ *    and the vCPU state the recorded XSETBV/WRMSR exits set.
  */
 #include "host-sim/replay.h"
 
@@ -16,6 +19,7 @@
 
 #include "host-sim/devinfo.h"
 #include "hv/record/recorder.h"
+#include "hv/vcpu_policy.h"
 
 #define QCAP 256
 
@@ -54,6 +58,12 @@ struct replayer {
     size_t good_len;
     uint64_t good_seq;
     uint8_t blob[VM_DEVICES_SAVE_MAX];
+    /* vCPU policy, when the header has the host CPU snapshot */
+    bool has_policy;
+    struct vcpu_policy pol;
+    struct trace_host_cpu host;
+    struct trace_cpuid_leaf host_leaves[TRACE_HOST_CPUID_MAX];
+    char doing_buf[96];
 };
 
 static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
@@ -257,6 +267,13 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         r->done = true;
     }
     r->dev.hooks = hooks;
+    r->has_policy = h->host_cpu.nleaves > 0 && h->host_cpu.nleaves <= TRACE_HOST_CPUID_MAX;
+    if (r->has_policy) {
+        r->host = h->host_cpu;
+        memcpy(r->host_leaves, h->host_cpu.leaves, h->host_cpu.nleaves * sizeof r->host_leaves[0]);
+        r->host.leaves = r->host_leaves;
+        vcpu_policy_init(&r->pol, &r->host, r->tsc_hz);
+    }
     if (r->o.patch)
         r->o.patch(&r->dev, r->o.patch_ctx);
     remember_good(r, 0);
@@ -308,6 +325,83 @@ static void exit_io(struct replayer *r, const struct trace_exit *e)
     r->doing_io = false;
 }
 
+/* ---- vCPU answers ---- */
+
+static void exit_cpuid(struct replayer *r, const struct trace_exit *e)
+{
+    uint32_t want[4] = {e->u.cpuid.eax, e->u.cpuid.ebx, e->u.cpuid.ecx, e->u.cpuid.edx};
+    uint32_t got[4];
+    /* CR4.OSXSAVE is guest-owned (no exit when it changes), so the trace
+     * cannot tell it: CPUID.1:ECX[27] is taken from the recorded answer. */
+    r->pol.osxsave = e->u.cpuid.leaf == 1 && (e->u.cpuid.ecx & (1u << 27));
+    vcpu_policy_cpuid(&r->pol, e->u.cpuid.leaf, e->u.cpuid.subleaf, got);
+    if (!r->active)
+        return;
+    r->st.cpuid_checked++;
+    if (!memcmp(want, got, sizeof want))
+        return;
+    snprintf(r->doing_buf, sizeof r->doing_buf, "CPUID leaf 0x%x subleaf 0x%x", e->u.cpuid.leaf,
+             e->u.cpuid.subleaf);
+    r->doing = r->doing_buf;
+    if (!report_begin(r))
+        return;
+    static const char *const name[] = {"EAX", "EBX", "ECX", "EDX"};
+    fprintf(r->o.out, "  device   vcpu (CPUID policy, host CPUID from the header)\n  register");
+    for (int i = 0; i < 4; i++)
+        if (want[i] != got[i])
+            fprintf(r->o.out, " %s", name[i]);
+    fprintf(r->o.out, "\n  expected 0x%08x 0x%08x 0x%08x 0x%08x (EAX EBX ECX EDX)\n", want[0],
+            want[1], want[2], want[3]);
+    fprintf(r->o.out, "  actual   0x%08x 0x%08x 0x%08x 0x%08x\n", got[0], got[1], got[2], got[3]);
+}
+
+/* Returns whether the answer was compared. */
+static bool exit_msr(struct replayer *r, const struct trace_exit *e)
+{
+    if (e->u.msr.write) {
+        /* The outcome (#GP or not) is not recorded: the policy decides it
+         * again and keeps its state as the hypervisor did. */
+        vcpu_policy_wrmsr(&r->pol, e->u.msr.index, e->u.msr.value);
+        return false;
+    }
+    uint64_t got = 0;
+    enum vcpu_msr_result res = vcpu_policy_rdmsr(&r->pol, e->u.msr.index, e->tsc, &got);
+    if (res == VCPU_MSR_GUEST_REG || !r->active)
+        return false; /* guest register state (PAT, EFER, bases): not in the trace */
+    r->st.msr_checked++;
+    /* A RDMSR that raised #GP is recorded with value 0. */
+    if (e->u.msr.value == got)
+        return true;
+    snprintf(r->doing_buf, sizeof r->doing_buf, "RDMSR 0x%x", e->u.msr.index);
+    r->doing = r->doing_buf;
+    if (report_begin(r)) {
+        fprintf(r->o.out, "  device   vcpu (MSR policy)\n  register MSR 0x%x\n", e->u.msr.index);
+        fprintf(r->o.out, "  expected 0x%016" PRIx64 "\n", e->u.msr.value);
+        if (res == VCPU_MSR_GP)
+            fprintf(r->o.out, "  actual   #GP (recorded as 0)\n");
+        else
+            fprintf(r->o.out, "  actual   0x%016" PRIx64 "\n", got);
+    }
+    return true;
+}
+
+/* Returns whether the exit's answer was checked. */
+static bool exit_vcpu(struct replayer *r, const struct trace_exit *e)
+{
+    if (!r->has_policy)
+        return false;
+    switch (e->detail) {
+    case TRACE_DETAIL_CPUID: exit_cpuid(r, e); return r->active;
+    case TRACE_DETAIL_MSR: return exit_msr(r, e);
+    case TRACE_DETAIL_XSETBV:
+        /* #UD when CR4.OSXSAVE is clear is not recorded; a guest that
+         * executes XSETBV has set it. */
+        vcpu_policy_xsetbv(&r->pol, e->u.xsetbv.xcr, e->u.xsetbv.value);
+        return false;
+    default: return false;
+    }
+}
+
 static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
 {
     if (r->o.has_until && e->seq > r->o.until) {
@@ -326,7 +420,8 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
         exit_io(r, e);
     } else if (e->detail == TRACE_DETAIL_CPUID || e->detail == TRACE_DETAIL_MSR ||
                e->detail == TRACE_DETAIL_XSETBV || e->detail == TRACE_DETAIL_CR) {
-        r->st.not_checked++;
+        if (!exit_vcpu(r, e))
+            r->st.not_checked++;
     } else {
         r->st.other_exits++;
     }
@@ -495,11 +590,18 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
                 " UART RX fed, %" PRIu64 " checkpoints restored\n",
                 s->records, s->exits, s->io_exits, s->in_checked, s->outputs, s->injects,
                 s->checkpoints, s->rx, s->restored);
+        if (r->has_policy)
+            fprintf(f,
+                    "vcpu: %" PRIu64 " CPUID answers, %" PRIu64
+                    " RDMSR values compared (vCPU policy on the header's host CPUID)\n",
+                    s->cpuid_checked, s->msr_checked);
         fprintf(f,
-                "not checked: %" PRIu64
-                " CPUID/MSR/XSETBV/CR answers (no portable vCPU policy yet), %" PRIu64
+                "not checked: %" PRIu64 " CPUID/MSR/XSETBV/CR answers (%s), %" PRIu64
                 " other exits without device work\n",
-                s->not_checked, s->other_exits);
+                s->not_checked,
+                r->has_policy ? "XSETBV, CR, WRMSR, guest-register MSRs"
+                              : "no host CPUID in the header",
+                s->other_exits);
         if (!s->header_seen)
             fprintf(f, "warning: no header (replayed from the power-on state)\n");
         if (!s->end_seen && !r->done)
