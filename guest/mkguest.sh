@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the hvrr Linux guest image (docs/guest-image.md).
 #   guest/mkguest.sh kernel OUTDIR          -> OUTDIR/bzImage, OUTDIR/kernel-version
-#   guest/mkguest.sh initrd shell|test OUT  -> OUT (gzip'd newc cpio)
+#   guest/mkguest.sh initrd shell|test|reboot OUT  -> OUT (gzip'd newc cpio)
 # The kernel is Debian 12's current linux-image-amd64 target, fetched with
 # `apt-get download` into OUTDIR/cache (never installed). A .deb already in
 # OUTDIR/cache, in $HVRR_KERNEL_DEB_DIR or in /var/cache/apt/archives is reused.
@@ -67,7 +67,7 @@ build_kernel() {
 
 build_initrd() {
     local kind=$1 out=$2 bb root a
-    case "$kind" in shell | test) ;; *) die "initrd kind must be shell or test" ;; esac
+    [ -f "$here/initrd/init-$kind.sh" ] || die "initrd kind must be shell, test or reboot (guest/initrd/init-KIND.sh)"
     bb=/bin/busybox
     [ -x "$bb" ] || die "no $bb (Debian package busybox-static; run make deps-guest)"
     file -L "$bb" 2>/dev/null | grep -q 'dynamically linked' && die "$bb is not static (install busybox-static)"
@@ -95,6 +95,6 @@ build_initrd() {
 
 case "${1:-}" in
 kernel) [ $# -eq 2 ] || die "usage: $0 kernel OUTDIR"; mkdir -p "$2"; build_kernel "$2" ;;
-initrd) [ $# -eq 3 ] || die "usage: $0 initrd shell|test OUT"; mkdir -p "$(dirname "$3")"; build_initrd "$2" "$3" ;;
+initrd) [ $# -eq 3 ] || die "usage: $0 initrd shell|test|reboot OUT"; mkdir -p "$(dirname "$3")"; build_initrd "$2" "$3" ;;
 *) die "usage: $0 kernel OUTDIR | initrd shell|test OUT" ;;
 esac

@@ -106,7 +106,7 @@ BENCH_TARGETS += bench-exits
 
 # The Linux guest under hvrr (guest/: vlbl, Debian kernel, test initramfs).
 # Long under Bochs (minutes): not part of `make test`.
-LINUX_CMDLINE ?= console=ttyS0 panic=-1 tsc=reliable
+LINUX_CMDLINE ?= console=ttyS0 panic=-1
 # (guest.mk is included after this file: name its outputs literally.)
 LINUX_ISO := $(BUILD)/hvrr-linux.iso
 LINUX_MODS := $(BUILD)/guest/vlbl.bin $(BUILD)/guest/bzImage $(BUILD)/guest/initrd-test.cpio.gz
