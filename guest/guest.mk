@@ -69,3 +69,6 @@ guest-qemu-test: deps-vm $(QEMU_SHIM) $(VLBL_BIN) $(VLBL_PROBE) $(GUEST_KERNEL) 
 guest-qemu-shell: deps-vm $(QEMU_SHIM) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-shell.cpio.gz
 	$(Q)guest/qemu-boot.sh shell $(GUEST_OUT)
 TEST_TARGETS += guest-qemu-test
+
+# Linux under hvrr end to end: e2e-linux, e2e-linux-input, run, bench-linux.
+include guest/linux-vm.mk

@@ -1,0 +1,69 @@
+# Linux under hvrr, end to end (included from guest/guest.mk, after hv/hv.mk):
+#   make e2e-linux        test initramfs: boot facts, trace replay (make test)
+#   make e2e-linux-input  bytes typed on the physical COM1 reach the shell,
+#                         `reboot -f` ends the run by the 8042 reset (make test)
+#   make run              the shell initramfs, guest console on this terminal
+#   make bench-linux      boot wall time under hvrr vs GRUB booting the same
+#                         kernel + initramfs directly on Bochs (make bench)
+# README.md "Running Linux under hvrr"; scripts/run-linux.sh.
+
+# The test boot is vm-linux-test (hv/hv.mk: recorded, trace checked and
+# replayed) plus the boot facts tests/e2e/check-linux.sh requires.
+LINUX_E2E_TIMEOUT ?= 900
+.PHONY: e2e-linux
+e2e-linux: deps-vm
+	$(Q)t0=$$(date +%s); rc=0; \
+	$(MAKE) --no-print-directory vm-linux-test TIMEOUT=$(LINUX_E2E_TIMEOUT) || rc=1; \
+	echo "e2e-linux: wall $$(( $$(date +%s) - t0 )) s (bound $(LINUX_E2E_TIMEOUT) s)"; \
+	tests/e2e/check-linux.sh test $(BUILD)/vm-linux.log && exit $$rc
+TEST_TARGETS += e2e-linux
+
+# Input and reboot: interactive=1 (an idle guest waits for COM1 input); the
+# reboot initramfs starts a shell, the test types a command and `exit`, the
+# init then runs `reboot -f`.
+LINUX_INPUT_DIR := $(BUILD)/e2e-linux-input
+LINUX_INPUT_ISO := $(LINUX_INPUT_DIR)/input.iso
+$(LINUX_INPUT_ISO): $(HV_ELF) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-reboot.cpio.gz scripts/mkiso-vm.sh guest/linux-vm.mk
+	@mkdir -p $(@D)
+	$(Q)scripts/mkiso-vm.sh $@ $(HV_ELF) "guest=linux poweroff=1 interactive=1 cmdline=console=ttyS0 panic=-1" - - \
+	    $(VLBL_BIN)=vlbl $(GUEST_KERNEL)=bzImage $(GUEST_OUT)/initrd-reboot.cpio.gz=initrd
+.PHONY: e2e-linux-input
+e2e-linux-input: deps-vm $(LINUX_INPUT_ISO)
+	$(Q)t0=$$(date +%s); rc=0; \
+	scripts/run-linux.sh feed $(LINUX_INPUT_ISO) $(LINUX_INPUT_DIR)/com1.log $(LINUX_E2E_TIMEOUT) \
+	    HVRR-INPUT-READY 'echo typed-$$((6*7))\nexit\n' || rc=$$?; \
+	tr -d '\r' <$(LINUX_INPUT_DIR)/com1.log | sed -n '/HVRR-INPUT-READY/,$$p'; \
+	echo "e2e-linux-input: wall $$(( $$(date +%s) - t0 )) s (bound $(LINUX_E2E_TIMEOUT) s, run-linux rc $$rc)"; \
+	tests/e2e/check-linux.sh input $(LINUX_INPUT_DIR)/com1.log
+TEST_TARGETS += e2e-linux-input
+
+# make run: install, build, boot the shell initramfs with the console here.
+#   RUN_MEM=256M (guest RAM), RUN_CMDLINE='console=ttyS0 ...' (kernel),
+#   RUN_TIMEOUT=S (emulator wall-clock bound, 0 = none),
+#   RUN_RECORD='record=stream' (hv recording options; the trace goes to the
+#   physical COM2, kept in $(BUILD)/run/com2.out; empty = no recording).
+RUN_MEM     ?= 128M
+RUN_CMDLINE ?= console=ttyS0 panic=-1
+RUN_TIMEOUT ?= 0
+RUN_RECORD  ?=
+RUN_DIR := $(BUILD)/run
+RUN_ISO := $(RUN_DIR)/hvrr-run.iso
+$(RUN_DIR)/hv-args: FORCE_RUN_ARGS
+	@mkdir -p $(@D)
+	@echo "guest=linux poweroff=1 interactive=1 mem=$(RUN_MEM) $(RUN_RECORD) cmdline=$(RUN_CMDLINE)" >$@.tmp; \
+	cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+.PHONY: FORCE_RUN_ARGS
+$(RUN_ISO): $(RUN_DIR)/hv-args $(HV_ELF) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-shell.cpio.gz scripts/mkiso-vm.sh
+	$(Q)scripts/mkiso-vm.sh $@ $(HV_ELF) "$$(cat $<)" - - \
+	    $(VLBL_BIN)=vlbl $(GUEST_KERNEL)=bzImage $(GUEST_OUT)/initrd-shell.cpio.gz=initrd
+.PHONY: run
+run: deps all $(RUN_ISO) $(BUILD)/hvrr
+	$(Q)HVRR_COM2=$(RUN_DIR)/com2.out scripts/run-linux.sh term $(RUN_ISO) $(RUN_TIMEOUT)
+
+# Linux boot wall time under hvrr vs the same kernel, initramfs and command
+# line booted by GRUB directly on Bochs (same CPU model and ips).
+.PHONY: bench-linux
+bench-linux: deps-vm $(HV_ELF) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-test.cpio.gz
+	$(Q)scripts/bench-linux.sh $(HV_ELF) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-test.cpio.gz \
+	    "console=ttyS0 panic=-1" $(BUILD)/bench-linux
+BENCH_TARGETS += bench-linux
