@@ -50,7 +50,7 @@ clean:
 	rm -rf $(BUILD)
 
 help:
-	@echo "make run        boot the bundled Linux guest under hvrr (interactive) and record its trace"
+	@echo "make run        boot the bundled Linux guest under hvrr, shell on this terminal (RUN_RECORD= to record)"
 	@echo "make test       install what is missing, build, run every test (CI)"
 	@echo "make unit       cmocka unit tests (host build, ASan+UBSan)"
 	@echo "make bench      benchmarks that print figures"

@@ -60,4 +60,6 @@ echo "bench-linux: Linux $(cat "$(dirname "$bz")/kernel-version" 2>/dev/null || 
 echo "bench-linux: boot to power-off wall time: under hvrr ${w_hv} s ($exits exits), GRUB direct on Bochs ${w_dir} s"
 awk -v a="$w_hv" -v b="$w_dir" 'BEGIN { printf "bench-linux: ratio hvrr/direct %.2f (goal <= 1.5)\n", a / b }'
 echo "bench-linux: guest time to 'Run /init' (kernel timestamps): under hvrr ${g_hv:-?} s, direct ${g_dir:-?} s"
-echo "bench-linux: note: Bochs' own platform (local APIC, IOAPIC, ACPI) differs from hvrr's no-APIC legacy devices"
+f_dir=$(tr -d '\r' <"$out/direct.log" | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz processor.*/\1/p' | head -1)
+echo "bench-linux: note: kernel timestamps count TSC ticks at the frequency CPUID claims: ${f_dir:-?} MHz on bare Bochs (its TSC follows the emulated clock, ips-based), the hv's PIT-calibrated 50 MHz under hvrr; guest times are not comparable, wall times are"
+echo "bench-linux: note: Bochs' own platform (local APIC, IOAPIC, ACPI power-off) differs from hvrr's no-APIC legacy devices"

@@ -127,17 +127,26 @@ debug: action=ignore
 RC
 [ "$mode" = term ] && echo "run-linux: Bochs (emulated VMX); boot takes minutes; leave with Ctrl-]" >&2
 # Bochs' debugger prompt wants a `c`; it then waits for COM1's client.
-(echo c | timeout "$tmo" bochs -q -f "$work/bochsrc" >"$work/bochs.stdout" 2>&1) &
+(echo c | timeout "$tmo" bochs -q -f "$work/bochsrc" >"$work/bochs.stdout" 2>&1) 2>/dev/null &
 bpid=$!
 rc=0
 client || rc=$?
 if kill -0 $bpid 2>/dev/null; then
     # The client left first (Ctrl-] or a feed error): stop Bochs.
     pkill -P $bpid 2>/dev/null || true
-    sleep 0.5
+    wait $bpid 2>/dev/null || true
+    if [ "$mode" = term ]; then
+        echo "run-linux: left with Ctrl-]; Bochs stopped" >&2
+    else
+        rc=1
+    fi
+else
+    wait $bpid || rc=$?
 fi
-wait $bpid || rc=$?
 [ -n "${HVRR_COM2:-}" ] && cp "$work/com2.out" "$HVRR_COM2" 2>/dev/null
 [ -n "${HVRR_KEEP:-}" ] && echo "run-linux: kept $work" >&2 || rm -rf "$work"
 [ $rc = 124 ] && echo "run-linux: timed out after ${tmo}s" >&2
+# Bochs exits with 1 on any power-off request: in term mode only a timeout
+# is an error (feed mode's caller checks the log).
+[ "$mode" = term ] && [ $rc != 124 ] && rc=0
 exit $rc
