@@ -94,7 +94,10 @@ fi
 # Bochs: run the rest inside a private network namespace with lo up.
 if [ -z "${HVRR_IN_NETNS:-}" ]; then
     export HVRR_IN_NETNS=1
-    if unshare -n true 2>/dev/null; then exec unshare -n "$self" "$@"
+    if ! command -v ip >/dev/null; then
+        echo "run-linux: warning: no ip (iproute2) to bring up lo in a network namespace; Bochs' VNC listens on 5900+" >&2
+        HVRR_IN_NETNS=none
+    elif unshare -n true 2>/dev/null; then exec unshare -n "$self" "$@"
     elif unshare -rn true 2>/dev/null; then exec unshare -rn "$self" "$@"
     else
         echo "run-linux: warning: no network namespace, Bochs' VNC listens on 5900+" >&2
@@ -131,19 +134,21 @@ RC
 bpid=$!
 rc=0
 client || rc=$?
+# The socket closes when Bochs ends; give it a moment to exit by itself.
+for _ in $(seq 30); do kill -0 $bpid 2>/dev/null || break; sleep 0.1; done
 if kill -0 $bpid 2>/dev/null; then
     # The client left first (Ctrl-] or a feed error): stop Bochs.
     pkill -P $bpid 2>/dev/null || true
     wait $bpid 2>/dev/null || true
     if [ "$mode" = term ]; then
-        echo "run-linux: left with Ctrl-]; Bochs stopped" >&2
+        printf '\r\nrun-linux: left with Ctrl-]; Bochs stopped\n' >&2
     else
         rc=1
     fi
 else
     wait $bpid || rc=$?
 fi
-[ -n "${HVRR_COM2:-}" ] && cp "$work/com2.out" "$HVRR_COM2" 2>/dev/null
+if [ -n "${HVRR_COM2:-}" ] && [ -f "$work/com2.out" ]; then cp "$work/com2.out" "$HVRR_COM2"; fi
 [ -n "${HVRR_KEEP:-}" ] && echo "run-linux: kept $work" >&2 || rm -rf "$work"
 [ $rc = 124 ] && echo "run-linux: timed out after ${tmo}s" >&2
 # Bochs exits with 1 on any power-off request: in term mode only a timeout
