@@ -317,8 +317,10 @@ static void call_end(uint64_t t0)
     if (!g.emitted || !g.vcpu)
         return;
     uint64_t d = rdtsc() - t0;
-    vmx_set_tsc_offset(g.vcpu, g.vcpu->tsc_offset - d);
     g.hidden += d;
+    if (g.vcpu->hide_host_time)
+        return; /* the entry hides all hypervisor time, this included */
+    vmx_set_tsc_offset(g.vcpu, g.vcpu->tsc_offset - d);
 }
 
 void hvrec_before_entry(void)

@@ -56,6 +56,15 @@ const struct trace_host_cpu *vcpu_host_cpu(void)
     return &host_cpu;
 }
 
+void vcpu_hide_tsc_leaves(bool hide)
+{
+    struct trace_host_cpu *h = (struct trace_host_cpu *)vcpu_host_cpu();
+    if (hide)
+        h->features |= TRACE_HOST_NO_TSC_LEAVES;
+    else
+        h->features &= ~TRACE_HOST_NO_TSC_LEAVES;
+}
+
 /* The policy for this VM's vCPU, set up on its first exit. */
 static struct vcpu_policy *policy(struct vcpu *v)
 {

@@ -30,5 +30,9 @@ void vcpu_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
 /* The host CPUID snapshot, XCR0 and features the policy uses (read on the
  * first call, after vmx_init); recorded in every trace header. */
 const struct trace_host_cpu *vcpu_host_cpu(void);
+/* For the next VMs: CPUID 0x15/0x16 read as zeros (TRACE_HOST_NO_TSC_LEAVES
+ * in the snapshot's features, so traces carry it), making a guest such as
+ * Linux calibrate its TSC against the virtual PIT. */
+void vcpu_hide_tsc_leaves(bool hide);
 
 #endif

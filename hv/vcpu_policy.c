@@ -150,12 +150,20 @@ void vcpu_policy_cpuid(const struct vcpu_policy *p, uint32_t leaf, uint32_t sub,
         }
         break;
     case 0x15: /* TSC = ECX * EBX / EAX */
+        if (p->host->features & TRACE_HOST_NO_TSC_LEAVES) {
+            r = (struct regs){0};
+            break;
+        }
         r.eax = 1;
         r.ebx = 1;
         r.ecx = (uint32_t)p->tsc_hz;
         r.edx = 0;
         break;
     case 0x16:
+        if (p->host->features & TRACE_HOST_NO_TSC_LEAVES) {
+            r = (struct regs){0};
+            break;
+        }
         r.eax = (uint32_t)(p->tsc_hz / 1000000);
         r.ebx = r.eax;
         r.ecx = 0;

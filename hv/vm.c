@@ -58,6 +58,7 @@ static void on_request(void *ctx, enum dev_request what)
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
+    vcpu_hide_tsc_leaves(cfg->hide_tsc_leaves); /* before the recorder copies the snapshot */
     memset(vm, 0, sizeof *vm);
     vm->cfg = *cfg;
     vm->ram_hpa = mm_alloc_raw(cfg->ram_bytes, 2ull << 20);
@@ -84,6 +85,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
         hv_log("vm: VMCS setup failed");
         return -1;
     }
+    vm->vcpu.vmx.hide_host_time = !cfg->show_host_time;
     return 0;
 }
 

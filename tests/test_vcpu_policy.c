@@ -134,6 +134,28 @@ static void test_tsc_leaves(void **s)
     assert_true(o[3] & (1u << 29)); /* LM */
 }
 
+/* TRACE_HOST_NO_TSC_LEAVES (the hv's default for Linux): 0x15 and 0x16 read
+ * as zeros, so Linux 6.1's native_calibrate_tsc()/cpu_khz_from_cpuid() find
+ * nothing and it falls back to quick_pit_calibrate() on the virtual PIT. The
+ * rest of the policy, invariant TSC included, is unchanged. */
+static void test_tsc_leaves_hidden(void **s)
+{
+    (void)s;
+    struct vcpu_policy p = pol();
+    struct trace_host_cpu h2 = host;
+    h2.features |= TRACE_HOST_NO_TSC_LEAVES;
+    p.host = &h2;
+    uint32_t o[4];
+    q(&p, 0x15, 0, o);
+    assert_int_equal(o[0] | o[1] | o[2] | o[3], 0);
+    q(&p, 0x16, 0, o);
+    assert_int_equal(o[0] | o[1] | o[2] | o[3], 0);
+    q(&p, 0x80000007u, 0, o);
+    assert_int_equal(o[3], 1u << 8);
+    q(&p, 0, 0, o);
+    assert_int_equal(o[1], 0x756e6547); /* still GenuineIntel */
+}
+
 static void test_leaf_0xd_sizes_follow_xcr0(void **s)
 {
     (void)s;
@@ -265,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_leaf1_hides_apic_x2apic_vmx_hypervisor),
         cmocka_unit_test(test_leaf7_and_hidden_leaves),
         cmocka_unit_test(test_tsc_leaves),
+        cmocka_unit_test(test_tsc_leaves_hidden),
         cmocka_unit_test(test_leaf_0xd_sizes_follow_xcr0),
         cmocka_unit_test(test_xsetbv_rules),
         cmocka_unit_test(test_unknown_msrs_gp),

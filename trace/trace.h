@@ -187,6 +187,9 @@ struct trace_cpuid_leaf {
 /* Host facts the vCPU policy consults besides CPUID (VmConfig.host_features). */
 #define TRACE_HOST_XSAVES 1u /* the guest may use XSAVES / IA32_XSS */
 #define TRACE_HOST_RDTSCP 2u /* the guest may use RDTSCP */
+/* Not a host fact but a policy input carried the same way: CPUID 0x15/0x16
+ * read as zeros, so the guest measures its TSC against the PIT. */
+#define TRACE_HOST_NO_TSC_LEAVES 4u
 
 /* The host CPU as the vCPU policy sees it; nleaves == 0: not recorded. */
 struct trace_host_cpu {

@@ -181,6 +181,7 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
         return -1;
     v->vpid = c->vpid ? vpid : 0;
     v->tsc_offset = tsc_offset;
+    v->host_exit_tsc = rdtsc();
     v->guest_xcr0 = 1;
     v->preempt_deadline = UINT64_MAX;
 
@@ -355,6 +356,17 @@ static void decode(struct vmx_vcpu *v, struct vm_exit *e)
 struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v)
 {
     struct vm_exit e = {0};
+    if (v->hide_host_time) {
+        /* Take the time since the exit out of the guest TSC, so the guest
+         * resumes at the TSC it left with (plus deliberate changes such as
+         * a HLT fast-forward). Only the entry/exit transitions themselves
+         * remain visible to the guest. */
+        uint64_t t = rdtsc();
+        uint64_t d = t - v->host_exit_tsc;
+        v->hidden_tsc += d;
+        vmx_set_tsc_offset(v, v->tsc_offset - d);
+        v->host_exit_tsc = t;
+    }
     if (v->preempt_deadline != UINT64_MAX) {
         uint64_t now = rdtsc() + v->tsc_offset;
         uint64_t d = v->preempt_deadline > now ? v->preempt_deadline - now : 0;
@@ -369,7 +381,8 @@ struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v)
     if (v->guest_xss && vmx_caps.xsaves)
         wrmsr(MSR_XSS, v->guest_xss);
     int rc = vmx_enter(&v->g, v->launched);
-    e.guest_tsc = rdtsc() + v->tsc_offset;
+    v->host_exit_tsc = rdtsc();
+    e.guest_tsc = v->host_exit_tsc + v->tsc_offset;
     if (v->guest_xss && vmx_caps.xsaves)
         wrmsr(MSR_XSS, 0);
     if (v->guest_xcr0 != vmx_caps.host_xcr0)
@@ -476,7 +489,7 @@ void vmx_requeue_idt_vectoring(const struct vm_exit *e)
 
 uint64_t vmx_guest_tsc_now(const struct vmx_vcpu *v)
 {
-    return rdtsc() + v->tsc_offset;
+    return (v->hide_host_time ? v->host_exit_tsc : rdtsc()) + v->tsc_offset;
 }
 
 void vmx_set_tsc_offset(struct vmx_vcpu *v, uint64_t off)

@@ -148,6 +148,12 @@ struct vmx_vcpu {
     bool launched;
     uint16_t vpid;
     uint64_t tsc_offset;
+    /* Guest time stands still while the hypervisor runs: the host TSC at the
+     * last exit, and whether the time spent until the next entry is taken
+     * out of the guest TSC (docs/hypervisor.md, "Virtual time"). */
+    uint64_t host_exit_tsc;
+    bool hide_host_time;
+    uint64_t hidden_tsc; /* host TSC ticks hidden so far */
     uint64_t guest_xcr0, guest_xss;
     uint64_t preempt_deadline; /* guest TSC; UINT64_MAX = none */
     uint64_t cr8;
@@ -181,6 +187,8 @@ void vmx_inject_exception(uint8_t vector, bool has_err, uint32_t err);
 void vmx_set_intr_window(struct vmx_vcpu *v, bool on);
 /* Re-queues an event whose delivery the exit interrupted. */
 void vmx_requeue_idt_vectoring(const struct vm_exit *e);
+/* The guest TSC now: while an exit is handled with hide_host_time, the
+ * value at the exit (plus any offset change made since), else the running one. */
 uint64_t vmx_guest_tsc_now(const struct vmx_vcpu *v);
 void vmx_set_tsc_offset(struct vmx_vcpu *v, uint64_t off);
 /* MOV to CR0/CR4 the hardware passed to us; returns false -> inject #GP. */

@@ -26,6 +26,8 @@ never() { # NAME ERE: no line may match ERE
     fi
 }
 never panic 'Kernel panic'
+# A guest process killed by a fault means the platform corrupted its state.
+never user-fault 'segfault at|general protection fault|traps: .* trap'
 never hv-failure '^hvrr: RESULT FAIL (hypervisor|VMX|linux guest could not)'
 case "$kind" in
 test)
