@@ -25,7 +25,7 @@ const char *vm_stop_name(enum vm_stop s)
 
 uint64_t vm_now_ns(const struct vm *vm, uint64_t guest_tsc)
 {
-    return tsc_to_ns(guest_tsc, vm->cfg.tsc_hz);
+    return vm_rec_tsc_to_ns(guest_tsc, vm->cfg.tsc_hz);
 }
 
 /* ---- device hooks ---- */
