@@ -9,9 +9,10 @@
  * 0 = none), poweroff=1 (end the emulator when done), interactive=1 (an idle
  * guest waits for COM1 input instead of stopping), bench=native:N (time N
  * host `out 0x80` without VMX first), hidetime=0 (let the guest TSC run while
- * the hv handles exits; default: hidden), tscleaves=0 (Linux: CPUID
- * 0x15/0x16 read 0, so it calibrates its TSC on the virtual PIT; default:
- * the frequency is announced), cmdline=... (Linux; the rest of the line). */
+ * the hv handles exits; default: hidden), tscleaves=1 (Linux: CPUID
+ * 0x15/0x16 announce the TSC frequency; default: they read 0 and Linux
+ * calibrates its TSC on the virtual PIT), cmdline=... (Linux; the rest of
+ * the line). */
 #include "guest/vlbl/bootinfo.h"
 #include "hv/arch.h"
 #include "hv/cpu.h"
@@ -147,12 +148,12 @@ static int run_linux(const struct boot_info *bi)
     cfg.vpid = 1;
     cfg.time_limit_ns = 0;
     cfg.cmdline = cmdline;
-    /* tscleaves=0: CPUID 0x15/0x16 read as zeros and Linux measures its TSC
-     * against the virtual PIT (works now that exits are hidden from guest
-     * time). Off by default while the AVX-512 corruption seen in that
-     * configuration is open (docs/hypervisor.md, "Virtual time"). */
+    /* CPUID 0x15/0x16 read as zeros, so Linux measures its TSC against the
+     * virtual PIT as on a PC (docs/hypervisor.md, "Virtual time");
+     * tscleaves=1 announces the frequency there instead. */
     char opt[4];
-    cfg.hide_tsc_leaves = get_arg(bi->cmdline, "tscleaves", opt, sizeof opt) > 0 && opt[0] == '0';
+    cfg.hide_tsc_leaves =
+        !(get_arg(bi->cmdline, "tscleaves", opt, sizeof opt) > 0 && opt[0] == '1');
     if (vm_create(vm, &cfg) != 0)
         return -1;
     uint64_t vsz = vlbl->end - vlbl->start, ksz = kern->end - kern->start;

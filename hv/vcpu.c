@@ -51,8 +51,9 @@ const struct trace_host_cpu *vcpu_host_cpu(void)
     snapshot_range(0, VCPU_POLICY_MAX_LEAF, max, max_ext);
     snapshot_range(0x80000000u, VCPU_POLICY_MAX_EXT_LEAF, max, max_ext);
     host_cpu.xcr0 = vmx_caps.host_xcr0;
-    host_cpu.features =
-        (vmx_caps.xsaves ? TRACE_HOST_XSAVES : 0) | (vmx_caps.rdtscp ? TRACE_HOST_RDTSCP : 0);
+    host_cpu.features = (vmx_caps.xsaves ? TRACE_HOST_XSAVES : 0) |
+                        (vmx_caps.rdtscp ? TRACE_HOST_RDTSCP : 0) |
+                        (vmx_caps.xsavec_hidden ? TRACE_HOST_NO_XSAVEC : 0);
     return &host_cpu;
 }
 

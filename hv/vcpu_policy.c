@@ -142,7 +142,8 @@ void vcpu_policy_cpuid(const struct vcpu_policy *p, uint32_t leaf, uint32_t sub,
             r.ebx = xsave_size(h, p->xcr0, false);
             r.ecx = xsave_size(h, allowed, false);
         } else if (sub == 1) {
-            r.eax &= BIT(0) | BIT(1) | ((features & TRACE_HOST_XSAVES) ? BIT(3) : 0);
+            r.eax &= BIT(0) | ((features & TRACE_HOST_NO_XSAVEC) ? 0 : BIT(1)) |
+                     ((features & TRACE_HOST_XSAVES) ? BIT(3) : 0);
             r.ebx = xsave_size(h, p->xcr0 | p->xss, true);
             r.ecx = r.edx = 0;
         } else if (sub >= 64 || !(allowed & (1ull << sub))) {

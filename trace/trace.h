@@ -190,6 +190,9 @@ struct trace_cpuid_leaf {
 /* Not a host fact but a policy input carried the same way: CPUID 0x15/0x16
  * read as zeros, so the guest measures its TSC against the PIT. */
 #define TRACE_HOST_NO_TSC_LEAVES 4u
+/* XSAVEC failed the hypervisor's boot-time check (hv/xstate.h): CPUID
+ * (0DH,1):EAX[1] reads as 0. */
+#define TRACE_HOST_NO_XSAVEC 8u
 
 /* The host CPU as the vCPU policy sees it; nleaves == 0: not recorded. */
 struct trace_host_cpu {

@@ -8,6 +8,7 @@
 #include "hv/lib.h"
 #include "hv/mm.h"
 #include "hv/vmx/vmcs.h"
+#include "hv/xstate.h"
 
 struct vmx_caps vmx_caps;
 static uint64_t vmxon_pa;
@@ -39,6 +40,33 @@ static int check(bool ok, const char *msg)
     if (!ok)
         hv_log("VMX: missing feature: %s", msg);
     return ok ? 0 : -1;
+}
+
+/* Run the XSAVE self-check (hv/xstate.h) and hide from guests what the
+ * host gets wrong: XSAVES through the VM-execution control and CPUID, XSAVEC
+ * through CPUID. Guest kernels then fall back to the standard format. */
+static void check_xstate(struct vmx_caps *c)
+{
+    struct xstate_check x;
+    bool xsaves = c->xsaves && (cpuid(0xd, 1).eax & 8);
+    if (xsaves && rdmsr(MSR_XSS) != 0)
+        wrmsr(MSR_XSS, 0);
+    xstate_check(c->host_xcr0, xsaves, &x);
+    if (!x.xsave_ok)
+        hv_log("XSAVE check: standard format broken (%s): guests may lose register state",
+               x.xsave_why);
+    if (x.xsavec && !x.xsavec_ok) {
+        c->xsavec_hidden = true;
+        hv_log("XSAVE check: XSAVEC hidden from guests (%s)", x.xsavec_why);
+    }
+    if (c->xsaves && !x.xsaves_ok) {
+        c->xsaves = false;
+        c->proc2 &= ~PROC2_XSAVES;
+        hv_log("XSAVE check: XSAVES hidden from guests (%s)", x.xsaves_why);
+    }
+    if (x.xsave_ok && x.xsavec_ok == x.xsavec && x.xsaves_ok == x.xsaves)
+        hv_log("XSAVE check: XSAVE%s%s ok for XCR0 0x%lx", x.xsavec ? ", XSAVEC" : "",
+               x.xsaves ? ", XSAVES" : "", c->host_xcr0);
 }
 
 int vmx_init(void)
@@ -115,6 +143,7 @@ int vmx_init(void)
     xsetbv(0, c->host_xcr0);
     if (!(cpuid(1, 0).ecx & (1u << 27)))
         hv_log("VMX: warning: OSXSAVE not reflected");
+    check_xstate(c);
 
     write_cr0((read_cr0() | c->cr0_fixed0) & c->cr0_fixed1);
     write_cr4((read_cr4() | c->cr4_fixed0 | CR4_VMXE) & c->cr4_fixed1);

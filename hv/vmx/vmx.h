@@ -129,6 +129,7 @@ struct vmx_caps {
     uint64_t ept_vpid;
     unsigned preempt_shift; /* preemption timer counts TSC >> shift */
     bool xsaves, rdtscp, invpcid, vpid;
+    bool xsavec_hidden; /* XSAVEC failed the boot-time check (hv/xstate.h) */
     uint64_t host_xcr0; /* XCR0 the host runs with (all components we allow guests) */
 };
 extern struct vmx_caps vmx_caps;

@@ -182,6 +182,47 @@ main:
     cmp $0x12345678, %eax
     CHECK je, n_xrstor, w_value
 
+    /* XSAVEC and XSAVES, when CPUID.(0DH,1):EAX offers them, write the
+     * compacted layout (SDM Vol. 1 13.4.3): the AVX component (YMM0-7 high
+     * halves here, outside 64-bit mode) right after the header, at 576,
+     * and XCOMP_BV bit 63 set; an XRSTOR of that image gives the registers
+     * back. Bochs 2.7 writes it 160 bytes early, so the hv hides both. */
+    testl $4, xcr0_supported
+    jz 7f
+    mov $7, %eax
+    xor %edx, %edx
+    xor %ecx, %ecx
+    xsetbv
+    mov $0xd, %eax
+    mov $1, %ecx
+    cpuid
+    mov %eax, d1_eax
+    testl $2, d1_eax
+    jz 5f
+    call load_ymm
+    movl $0, cmp_area + 576
+    movl $0, cmp_area + 576 + 124
+    mov $7, %eax
+    xor %edx, %edx
+    xsavec cmp_area
+    call check_cmp
+    CHECK je, n_xsavec, w_value
+5:  testl $8, d1_eax
+    jz 6f
+    call load_ymm
+    movl $0, cmp_area + 576
+    movl $0, cmp_area + 576 + 124
+    mov $7, %eax
+    xor %edx, %edx
+    xsaves cmp_area
+    call check_cmp
+    CHECK je, n_xsaves, w_value
+6:  mov $3, %eax
+    xor %edx, %edx
+    xor %ecx, %ecx
+    xsetbv
+7:
+
     /* MSRs */
     mov $0x277, %ecx
     rdmsr
@@ -243,11 +284,49 @@ gp_handler:
     pop %bp
     iret
 
+/* YMM0-7 high halves := ymm_img's pattern (standard-format XRSTOR). */
+load_ymm:
+    mov $7, %eax
+    xor %edx, %edx
+    xrstor ymm_img
+    ret
+
+/* cmp_area, just written by a compacted save: pattern at 576 and 700,
+ * XCOMP_BV bit 63 set; then XRSTOR it over cleared registers and read them
+ * back with a standard XSAVE. ZF set if all holds; %eax = the bad value. */
+check_cmp:
+    mov cmp_area + 576, %eax
+    cmp $0xa5c30000, %eax
+    jne 1f
+    mov cmp_area + 576 + 124, %eax
+    cmp $0xa5c3001f, %eax
+    jne 1f
+    mov cmp_area + 512 + 12, %eax
+    test $0x80000000, %eax
+    jnz 2f
+    or $1, %eax /* ZF clear: XCOMP_BV bit 63 missing */
+    ret
+2:
+    mov $7, %eax
+    xor %edx, %edx
+    xrstor init_img /* XSTATE_BV = 0: every component to its initial state */
+    mov $7, %eax
+    xor %edx, %edx
+    xrstor cmp_area
+    movl $0, xsave_area + 576
+    mov $7, %eax
+    xor %edx, %edx
+    xsave xsave_area
+    mov xsave_area + 576, %eax
+    cmp $0xa5c30000, %eax
+1:  ret
+
     .balign 4
 max_leaf:       .long 0
 xcr0_supported: .long 0
 avx_end:        .long 0
 max_end:        .long 0
+d1_eax:         .long 0
 gp_skip:        .word 0
 gp_count:       .word 0
 n_vendor:      .asciz "cpu CPUID vendor GenuineIntel"
@@ -268,6 +347,8 @@ n_xsetbv_bad:  .asciz "cpu XSETBV AVX without SSE -> #GP"
 n_xsetbv_bad0: .asciz "cpu XSETBV without x87 -> #GP"
 n_xsave_st:    .asciz "cpu XSAVE stores XMM1"
 n_xrstor:      .asciz "cpu XRSTOR restores XMM1 across exits"
+n_xsavec:      .asciz "cpu XSAVEC (offered) writes the compacted layout"
+n_xsaves:      .asciz "cpu XSAVES (offered) writes the compacted layout"
 n_pat_reset:   .asciz "cpu RDMSR PAT reset value"
 n_pat_rw:      .asciz "cpu WRMSR/RDMSR PAT"
 n_sysenter:    .asciz "cpu WRMSR/RDMSR SYSENTER_CS"
@@ -279,3 +360,20 @@ w_value:       .asciz "value"
 w_bits:        .asciz "bits"
     .balign 64
 xsave_area: .skip 1024
+    .balign 64
+cmp_area: .skip 1024
+    .balign 64
+init_img: /* legacy region with MXCSR = 0x1f80, header all zeros */
+    .skip 24
+    .long 0x1f80
+    .skip 512 + 64 - 28
+    .balign 64
+ymm_img: /* standard format: XSTATE_BV = AVX, YMM0-7 high halves at 576 */
+    .skip 24
+    .long 0x1f80
+    .skip 512 - 28
+    .quad 4
+    .skip 56
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .long 0xa5c30000 + \n
+    .endr
