@@ -129,7 +129,7 @@ linux-iso: deps-vm $(LINUX_ISO)
 vm-linux-test: deps-vm $(LINUX_ISO) $(BUILD)/hvrr
 	$(Q)rm -f $(BUILD)/vm-linux-com2.out; HVRR_COM2=$(BUILD)/vm-linux-com2.out \
 	scripts/run-vm.sh $(LINUX_ISO) $(BUILD)/vm-linux.log $${TIMEOUT:-1200}; \
-	tr -d '\r' <$(BUILD)/vm-linux.log | tail -40; grep -aq '^hvrr: RESULT PASS' $(BUILD)/vm-linux.log && \
+	tr -d '\r' <$(BUILD)/vm-linux.log | tail -40; echo; grep -aq '^hvrr: RESULT PASS' $(BUILD)/vm-linux.log && \
 	tests/e2e/check-trace.sh $(BUILD)/hvrr $(BUILD)/vm-linux.log $(BUILD)/vm-linux-com2.out $(BUILD)/vm-linux-trace
 
 # Flight mode on a real panic: Linux without a usable init panics ("Kernel

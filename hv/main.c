@@ -190,7 +190,11 @@ static int run_linux(const struct boot_info *bi)
     hv_log("  host TSC %lu for %lu exits, guest virtual time %lu us", h1 - h0, vm->total_exits,
            vm_now_ns(vm, vmx_guest_tsc_now(&vm->vcpu.vmx)) / 1000);
     hv_log("linux guest ended by %s", vm_stop_name(s));
-    hv_log("RESULT %s linux %s", s == VM_STOP_POWEROFF ? "PASS" : "FAIL", vm_stop_name(s));
+    /* Power-off and reset are the guest's own requests (poweroff -f, reboot);
+     * anything else (triple fault, idle for ever, timeout, fatal) is not. */
+    bool asked = (s == VM_STOP_POWEROFF || s == VM_STOP_RESET) && !hvrec_guest_panicked();
+    hv_log("RESULT %s linux %s%s", asked ? "PASS" : "FAIL", vm_stop_name(s),
+           hvrec_guest_panicked() ? " after a kernel panic" : "");
     return 0;
 }
 

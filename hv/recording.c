@@ -45,6 +45,7 @@ static struct {
     /* panic detection in the guest console */
     char line[96];
     unsigned line_len;
+    bool panic_seen;
     /* time the recorder spends compressing and sending, hidden from the guest */
     struct vmx_vcpu *vcpu;
     bool emitted; /* a frame left the writer during the current call */
@@ -534,14 +535,19 @@ void hvrec_trigger(const char *why)
 
 void hvrec_console_byte(uint8_t c)
 {
-    if (g.mode != HVREC_FLIGHT)
-        return;
     if (c == '\n' || g.line_len + 1 >= sizeof g.line) {
         g.line[g.line_len] = 0;
-        if (strstr_n(g.line, g.line_len, "Kernel panic - not syncing"))
+        if (strstr_n(g.line, g.line_len, "Kernel panic - not syncing")) {
+            g.panic_seen = true;
             hvrec_trigger("guest kernel panic");
+        }
         g.line_len = 0;
     } else if (c != '\r') {
         g.line[g.line_len++] = (char)c;
     }
+}
+
+bool hvrec_guest_panicked(void)
+{
+    return g.panic_seen;
 }

@@ -55,8 +55,11 @@ uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc);
 size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc);
 void hvrec_exit(struct vm_recorder *r, struct trace_exit *e);
 
-/* One byte of guest console output (flight mode looks for a Linux panic). */
+/* One byte of guest console output, watched for a Linux panic (flight mode
+ * dumps its ring then). */
 void hvrec_console_byte(uint8_t c);
+/* Has the guest console shown "Kernel panic - not syncing"? */
+bool hvrec_guest_panicked(void);
 /* Flight mode: dump the ring now (magic port, panic) and stream from then on. */
 void hvrec_trigger(const char *why);
 /* Before every VM entry: leave the FPU section (guest state back). */

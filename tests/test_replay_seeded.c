@@ -2,8 +2,10 @@
  * test-only wrappers around the real models) must be caught by replaying a
  * corpus trace, at the record where the bug first shows. The expected record
  * is derived from the trace itself, from what the bug breaks:
- *   pic_eoi   the first acknowledge/call after the first INTR rise that
- *             follows the first specific EOI for IR0 (IR0 still in service)
+ *   pic_eoi   the first device call (port access or acknowledge) after the
+ *             first INTR rise that follows the first specific EOI for IR0
+ *             (IR0 still in service); exits that call no device (an
+ *             interrupt window) are skipped
  *   pit_bcd   the first IN from channel 2 (0x42): counting in BCD
  *   uart_thre the first IER read after a write with ETBEI set
  * Run from the repository root (make unit does). */
@@ -29,11 +31,14 @@ struct expect_scan {
     bool found;
 };
 
-static bool is_output(const struct trace_item *it)
+/* A record the replay re-issues to the devices: a port access, an interrupt
+ * acknowledge, host bytes for a UART. */
+static bool is_device_call(const struct trace_item *it)
 {
+    if (it->type == TRACE_ITEM_EXIT)
+        return it->u.exit.detail == TRACE_DETAIL_IO;
     return it->type == TRACE_ITEM_DEV &&
-           (it->u.dev.kind == TRACE_DEV_IRQ_LINE || it->u.dev.kind == TRACE_DEV_INTR ||
-            it->u.dev.kind == TRACE_DEV_REQUEST);
+           (it->u.dev.kind == TRACE_DEV_INJECT || it->u.dev.kind == TRACE_DEV_UART_RX);
 }
 
 static bool io_is(const struct trace_item *it, uint16_t port, bool write)
@@ -52,7 +57,7 @@ static int scan_expect(void *ctx, uint64_t rec, const struct trace_item *it)
         else if (e->phase == 1 && it->type == TRACE_ITEM_DEV && it->u.dev.kind == TRACE_DEV_INTR &&
                  it->u.dev.u.intr.level)
             e->phase = 2;
-        else if (e->phase == 2 && !is_output(it))
+        else if (e->phase == 2 && is_device_call(it))
             goto found;
         return 0;
     case SEED_BUG_PIT_BCD:

@@ -67,6 +67,7 @@ input)
     need shell-exited '^HVRR-REBOOTING'
     need guest-restart 'reboot: Restarting system'
     need hv-reset '^hvrr: linux guest ended by reset'
+    need hv-result '^hvrr: RESULT PASS linux reset'
     ;;
 *) echo "check-linux: unknown kind $kind"; exit 2 ;;
 esac
