@@ -197,12 +197,22 @@ void cli_format_item(char *buf, size_t len, const struct trace_item *it)
     case TRACE_ITEM_DEV: fmt_dev(buf, len, &it->u.dev); break;
     case TRACE_ITEM_HEADER: {
         const struct trace_header *h = &it->u.header;
+        const struct trace_host_cpu *c = &h->host_cpu;
+        char host[160];
+        if (c->nleaves)
+            snprintf(host, sizeof host, "%zu CPUID leaves, XCR0 %#" PRIx64 "%s%s%s%s", c->nleaves,
+                     c->xcr0, (c->features & TRACE_HOST_XSAVES) ? ", XSAVES" : "",
+                     (c->features & TRACE_HOST_RDTSCP) ? ", RDTSCP" : "",
+                     (c->features & TRACE_HOST_NO_XSAVEC) ? ", XSAVEC hidden" : "",
+                     (c->features & TRACE_HOST_NO_TSC_LEAVES) ? ", TSC leaves hidden" : "");
+        else
+            snprintf(host, sizeof host, "not recorded");
         snprintf(buf, len,
                  "# header: format %u, hv %s, devices %s, %" PRIu64
                  " MiB RAM, %u vCPU, TSC %" PRIu64
-                 " Hz, %zu devices, start checkpoint %s, cmdline \"%s\"",
+                 " Hz, %zu devices, start checkpoint %s, host CPU: %s, cmdline \"%s\"",
                  h->format_version, h->hv_build_id, h->devmodel_version, h->ram_bytes >> 20,
-                 h->vcpus, h->tsc_hz, h->ndevices, h->has_start ? "yes" : "no", h->cmdline);
+                 h->vcpus, h->tsc_hz, h->ndevices, h->has_start ? "yes" : "no", host, h->cmdline);
         break;
     }
     case TRACE_ITEM_CHECKPOINT: {
