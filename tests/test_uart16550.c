@@ -541,6 +541,36 @@ static void test_char_timeout_follows_baud_rate(void **st)
     assert_true(uart_next_event_ns(&f->u, f->now) == T0 + 4166667); /* 40 bits at 9600 */
 }
 
+/* Speeding the line up while a byte waits can put the timeout deadline in
+ * the past: the access that does it latches the timeout at once, so a tick
+ * at that same instant changes nothing (what checkpoints rely on). */
+static void test_divisor_change_latches_overdue_timeout(void **st)
+{
+    struct fx *f = *st;
+    linux_configure(f);
+    out8(f, UART_LCR, 0x83);
+    out8(f, UART_RBR, 12); /* 9600 baud: 40 bits take 4.17 ms */
+    out8(f, UART_LCR, 0x03);
+    rx_bytes(f, "q");
+    f->now = T0 + 1000000; /* 1 ms later: not yet due at 9600 */
+    assert_int_equal(in8(f, UART_IIR), 0xc1);
+    out8(f, UART_LCR, 0x83);
+    out8(f, UART_RBR, 1); /* 115200: due 0.35 ms after the byte, long past */
+    assert_true(f->r.level);
+    out8(f, UART_LCR, 0x03);
+    struct sv s;
+    uint8_t a[256], b[256];
+    sv_init_write(&s, a, sizeof a);
+    uart_save(&f->u, &s);
+    size_t na = sv_len(&s);
+    uart_tick(&f->u, f->now);
+    sv_init_write(&s, b, sizeof b);
+    uart_save(&f->u, &s);
+    assert_int_equal(sv_len(&s), na);
+    assert_memory_equal(a, b, na);
+    assert_int_equal(in8(f, UART_IIR), 0xcc);
+}
+
 static void test_no_timeout_in_16450_mode(void **st)
 {
     struct fx *f = *st;
@@ -1495,6 +1525,7 @@ int main(void)
         T(test_char_timeout_without_tick),
         T(test_char_timeout_restarts_on_activity),
         T(test_char_timeout_follows_baud_rate),
+        T(test_divisor_change_latches_overdue_timeout),
         T(test_no_timeout_in_16450_mode),
         T(test_next_event_only_when_it_would_raise_irq),
         T(test_overrun_fifo_mode_loses_new_byte),

@@ -342,6 +342,11 @@ int uart_io(void *uart, uint16_t port, unsigned size, bool write, uint32_t *val,
         reg_write(u, port & 7, (uint8_t)*val, now_ns);
     else
         *val = reg_read(u, port & 7, now_ns);
+    /* Again after the access: a divisor or word-length change can move the
+     * timeout deadline into the past. The state an access leaves must be
+     * what time `now_ns` means, so that ticking to the same instant right
+     * after it changes nothing (record/replay relies on it, docs/replay.md). */
+    sync_time(u, now_ns);
     update_irq(u);
     return DEV_IO_OK;
 }

@@ -1,0 +1,414 @@
+/* The record/replay promise under hostile guests: an input byte string is
+ * read as a guest's device traffic (port accesses of every size to every
+ * device and to random ports, time steps from nanoseconds to seconds,
+ * interrupt acknowledges while INTR is high, UART receive bytes, other
+ * exits), played through hv/record exactly as the hypervisor does, and the
+ * resulting trace must
+ *   - decode with no damage, end with its End record and hold every exit;
+ *   - replay through a fresh device set with 0 divergences (IN values,
+ *     IRQ/INTR/request outputs with their times, injected vectors, device
+ *     state at every checkpoint);
+ * after every call, ticking a copy of the devices to the same instant must
+ * leave its state unchanged (what checkpoints rely on);
+ * and at random points the device state must save, restore into another
+ * device set and save again to the same bytes. Any violation aborts with a
+ * report (so libFuzzer keeps the input); ASan/UBSan catch the rest.
+ *
+ * Two drivers share the harness:
+ *   build/fuzz/fuzz_devices   libFuzzer (clang), `make fuzz-devices`
+ *   build/host/tests/fuzz_devices [N [SEED]]
+ *                             a self-check (two seeded model bugs must be
+ *                             caught), then N pseudo-random inputs from SEED
+ *                             (gcc, ASan + UBSan); `make devs-soak` runs it
+ *                             in make test. `fuzz_devices FILE` plays one
+ *                             saved input (FUZZ_DEVICES_TRACE=PATH keeps
+ *                             its trace for hvrr dump/replay).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host-sim/replay.h"
+#include "host-sim/replay_testutil.h"
+#include "host-sim/seed_bugs.h"
+#include "hv/record/recorder.h"
+
+struct in {
+    const uint8_t *p;
+    size_t n;
+};
+
+static unsigned u8(struct in *in)
+{
+    if (!in->n)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+static unsigned u16(struct in *in)
+{
+    return u8(in) | u8(in) << 8;
+}
+
+static uint32_t u32(struct in *in)
+{
+    return (uint32_t)u16(in) | (uint32_t)u16(in) << 16;
+}
+
+/* Every port a device of the per-VM set decodes, some twice (the common
+ * ones), and the neighbours of each range. */
+static const uint16_t ports[] = {
+    0x20, 0x21, 0x20, 0x21,  0xa0,  0xa1,  0x4d0, 0x4d1, 0x40,  0x41,  0x42,  0x43,  0x40,  0x42,
+    0x43, 0x61, 0x61, 0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x3f8, 0x3fd, 0x70,
+    0x71, 0x70, 0x71, 0xcf8, 0xcf9, 0xcfa, 0xcfb, 0xcfc, 0xcfd, 0xcfe, 0xcff, 0xcf8, 0xcfc, 0x80,
+    0x60, 0x64, 0x64, 0x1f,  0x22,  0x44,  0x3f7, 0x400, 0x72,  0xcf7, 0xd00, 0x81,  0x92,  0x2f8,
+};
+
+struct fail {
+    char why[512];
+};
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            snprintf(f->why, sizeof f->why, __VA_ARGS__);                                          \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+static struct vm_devices dev, scratch;
+static struct vm_recorder rec;
+static uint8_t blob1[VM_DEVICES_SAVE_MAX], blob2[VM_DEVICES_SAVE_MAX];
+
+/* State -> save -> restore elsewhere -> save: the same bytes. */
+static bool save_restore_exact(struct fail *f)
+{
+    size_t n1 = vm_devices_save(&dev, blob1, sizeof blob1);
+    if (!n1) {
+        snprintf(f->why, sizeof f->why, "vm_devices_save failed");
+        return false;
+    }
+    struct vm_devices_config dc = {.rtc_epoch_sec = 1};
+    vm_devices_init(&scratch, &dc, NULL, 0);
+    if (vm_devices_restore(&scratch, blob1, n1) != 0) {
+        snprintf(f->why, sizeof f->why, "vm_devices_restore refused its own %zu-byte blob", n1);
+        return false;
+    }
+    size_t n2 = vm_devices_save(&scratch, blob2, sizeof blob2);
+    if (n2 != n1 || memcmp(blob1, blob2, n1) != 0) {
+        size_t i = 0;
+        while (i < n1 && i < n2 && blob1[i] == blob2[i])
+            i++;
+        snprintf(f->why, sizeof f->why, "save/restore/save differs: %zu vs %zu bytes, first at %zu",
+                 n1, n2, i);
+        return false;
+    }
+    return true;
+}
+
+/* Ticking to the instant of the last call right after it changes nothing:
+ * a checkpoint is the state after the last call, and the replay advances to
+ * the checkpoint's time before comparing (recorder.h). */
+static bool idempotent_at_now(struct fail *f, unsigned op, uint64_t exits)
+{
+    size_t n1 = vm_devices_save(&dev, blob1, sizeof blob1);
+    struct vm_devices_config dc = {.rtc_epoch_sec = 1};
+    vm_devices_init(&scratch, &dc, NULL, 0);
+    if (!n1 || vm_devices_restore(&scratch, blob1, n1) != 0) {
+        snprintf(f->why, sizeof f->why, "save/restore failed");
+        return false;
+    }
+    vm_devices_advance(&scratch, dev.now_ns);
+    size_t n2 = vm_devices_save(&scratch, blob2, sizeof blob2);
+    if (n2 != n1 || memcmp(blob1, blob2, n1) != 0) {
+        size_t i = 0;
+        while (i < n1 && i < n2 && blob1[i] == blob2[i])
+            i++;
+        snprintf(f->why, sizeof f->why,
+                 "advancing to the same instant after op %u (exit %llu) changed the state at "
+                 "byte %zu of %zu",
+                 op & 15, (unsigned long long)exits, i, n1);
+        return false;
+    }
+    return true;
+}
+
+/* Plays one input; 0 if every property held, else 1 with f->why set.
+ * bug != SEED_BUG_NONE replays with that deliberately wrong model instead
+ * (the self-check): then 0 means the replay diverged, as it must. */
+static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fail *f)
+{
+    static const uint64_t hz_choice[] = {50000000ull, 1000000000ull, 3000000000ull, 1193182ull};
+    struct in in = {data, len};
+    f->why[0] = 0;
+    int bad = 1;
+    struct trace_membuf m;
+    struct trace_writer *w = rt_writer(&m);
+    if (!w) {
+        snprintf(f->why, sizeof f->why, "no writer");
+        return 1;
+    }
+    unsigned cfgb = u8(&in);
+    uint64_t hz = hz_choice[cfgb & 3];
+    uint64_t tsc = 1000 + (cfgb >> 2);
+    struct vm_recorder_config rc = {.w = w,
+                                    .tsc_hz = hz,
+                                    .ram_bytes = 64ull << 20,
+                                    .hv_build_id = "fuzz",
+                                    .cmdline = "fuzz",
+                                    .checkpoint_every = 1 + u8(&in) % 16,
+                                    .start_tsc = tsc};
+    struct vm_devices_config dc = {.rtc_epoch_sec = 1700000000ull + u16(&in)};
+    CHECK(vm_recorder_init(&rec, &dev, &dc, NULL, &rc) == 0, "vm_recorder_init failed");
+
+    uint64_t exits = 0;
+    while (in.n) {
+        unsigned op = u8(&in);
+        tsc += 1 + (op >> 4) * 37; /* every exit costs the guest some time */
+        switch (op & 15) {
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+        case 5:
+        case 6: { /* port access */
+            unsigned a = u8(&in);
+            uint16_t port = (a & 0x80) == 0x80 && (a & 0x40) ? (uint16_t)u16(&in)
+                                                             : ports[a % (sizeof ports / 2)];
+            unsigned b = u8(&in);
+            unsigned size = (b & 3) == 3 ? 4 : (b & 3) == 2 ? 2 : 1;
+            bool write = b & 4;
+            uint32_t v = (b & 8) ? u32(&in) : u8(&in);
+            struct vm_rec_exit_info x = {.tsc = tsc, .rip = 0x1000 + exits, .insn_len = 1};
+            vm_rec_io(&rec, &x, port, size, write, v);
+            exits++;
+            break;
+        }
+        case 7:
+        case 8: { /* time passes: preemption timer / pre-entry advance */
+            unsigned k = u8(&in);
+            uint64_t step = (uint64_t)u16(&in) << ((k & 3) * 8);
+            tsc += step;
+            vm_rec_advance(&rec, tsc);
+            if (k & 4) { /* the preemption-timer exit itself */
+                struct trace_exit e = {.tsc = tsc, .reason = 52, .rip = 0x2000};
+                vm_rec_exit(&rec, &e);
+                exits++;
+            }
+            break;
+        }
+        case 9:
+        case 10: /* interrupt window open: acknowledge if INTR is high */
+            if (vm_devices_intr(&dev)) {
+                vm_rec_ack(&rec, tsc);
+                struct trace_exit e = {.tsc = tsc, .reason = TRACE_EXIT_INTERRUPT_WINDOW};
+                vm_rec_exit(&rec, &e);
+                exits++;
+            }
+            break;
+        case 11: { /* bytes typed on the console */
+            uint8_t b[16];
+            size_t n = 1 + u8(&in) % sizeof b;
+            for (size_t i = 0; i < n; i++)
+                b[i] = (uint8_t)u8(&in);
+            vm_rec_com1_rx(&rec, b, n, tsc);
+            break;
+        }
+        case 12: { /* HLT: time jumps to the next device deadline, or a bit */
+            uint64_t now = vm_rec_now_ns(&rec, tsc);
+            uint64_t next = vm_devices_next_event_ns(&dev, now);
+            struct trace_exit e = {.tsc = tsc, .reason = TRACE_EXIT_HLT};
+            vm_rec_exit(&rec, &e);
+            exits++;
+            uint64_t far = now + 50000000ull;
+            uint64_t to = next > now && next < far ? next : far;
+            uint64_t to_tsc = (to / 1000000000ull) * hz + (to % 1000000000ull) * hz / 1000000000ull;
+            /* the smallest TSC at or after the deadline */
+            while (vm_rec_tsc_to_ns(to_tsc, hz) < to)
+                to_tsc++;
+            if (to_tsc > tsc)
+                tsc = to_tsc;
+            vm_rec_advance(&rec, tsc);
+            break;
+        }
+        case 13: /* CPUID and friends: no device work */
+        {
+            struct trace_exit e = {.tsc = tsc, .reason = TRACE_EXIT_CPUID};
+            vm_rec_exit(&rec, &e);
+            exits++;
+            break;
+        }
+        default: /* 14, 15 */
+            if (!save_restore_exact(f))
+                goto out;
+            break;
+        }
+        if (!idempotent_at_now(f, op, exits))
+            goto out;
+        CHECK(rec.err == 0, "recorder/writer error %d after %llu exits", rec.err,
+              (unsigned long long)exits);
+        CHECK(tsc < (1ull << 62), "time overflow");
+    }
+    if (!save_restore_exact(f))
+        goto out;
+    CHECK(vm_rec_finish(&rec, TRACE_END_STOPPED) == 0, "vm_rec_finish failed");
+    CHECK(rec.seq == exits, "recorder counted %llu exits, driver %llu", (unsigned long long)rec.seq,
+          (unsigned long long)exits);
+
+    const char *keep = getenv("FUZZ_DEVICES_TRACE"); /* write the trace there (debugging) */
+    if (keep && bug == SEED_BUG_NONE) {
+        FILE *t = fopen(keep, "wb");
+        if (t) {
+            fwrite(m.data, 1, m.len, t);
+            fclose(t);
+        }
+    }
+    char *text = NULL;
+    struct replay_opts o = {.max_reports = 1};
+    if (bug != SEED_BUG_NONE) {
+        o.patch = seed_bug_patch;
+        o.patch_ctx = &bug;
+        o.stop_at_first = true;
+    }
+    struct replay_stats st;
+    int rr = rt_replay(&m, &o, &st, &text);
+    CHECK(rr == 0, "replay could not read the trace:\n%s", text ? text : "");
+    bool ok = st.divergences == 0 && st.damage == 0 && st.end_seen && st.exits == exits;
+    if (bug != SEED_BUG_NONE) {
+        free(text);
+        bad = st.divergences == 0;
+        if (bad)
+            snprintf(f->why, sizeof f->why, "seeded bug not caught");
+        goto out;
+    }
+    if (!ok)
+        snprintf(f->why, sizeof f->why,
+                 "replay: %llu divergences, %llu damage, end %s, %llu/%llu exits\n%.380s",
+                 (unsigned long long)st.divergences, (unsigned long long)st.damage,
+                 st.end_seen ? "seen" : "missing", (unsigned long long)st.exits,
+                 (unsigned long long)exits, text ? text : "");
+    free(text);
+    if (!ok)
+        goto out;
+    bad = 0;
+out:
+    trace_writer_destroy(w);
+    trace_membuf_free(&m);
+    return bad;
+}
+
+#ifdef HVRR_LIBFUZZER
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+    static struct fail f;
+    if (run_one(data, len, SEED_BUG_NONE, &f)) {
+        fprintf(stderr, "fuzz_devices: %s\n", f.why);
+        abort();
+    }
+    return 0;
+}
+#else
+/* xorshift64*: the same inputs on every machine. */
+static uint64_t rng(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+/* Input i of the stream from seed: biased toward the device ports and short
+ * time steps for odd i, plain noise for even i. */
+static size_t make_input(uint64_t *s, unsigned long i, uint8_t *buf, size_t cap)
+{
+    size_t len = 16 + rng(s) % (cap - 16);
+    for (size_t k = 0; k < len; k++) {
+        uint64_t r = rng(s);
+        buf[k] = (uint8_t)(r >> 56);
+        if ((i & 1) && (r & 0xf) < 6)
+            buf[k] = (uint8_t)((r >> 8) & 0x0f);
+    }
+    return len;
+}
+
+/* fuzz_devices FILE: play one saved input (a failure, or a libFuzzer crash). */
+static int play_file(const char *path)
+{
+    static uint8_t data[1 << 20];
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        perror(path);
+        return 2;
+    }
+    size_t len = fread(data, 1, sizeof data, fp);
+    fclose(fp);
+    static struct fail f;
+    if (run_one(data, len, SEED_BUG_NONE, &f)) {
+        fprintf(stderr, "fuzz_devices: %s: %s\n", path, f.why);
+        return 1;
+    }
+    printf("fuzz_devices: %s: %zu bytes, every property holds\n", path, len);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && (argv[1][0] < '0' || argv[1][0] > '9'))
+        return play_file(argv[1]);
+    unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 0) : 300;
+    uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 1;
+    if (!n || !seed) {
+        fprintf(stderr, "usage: fuzz_devices [INPUTS>0 [SEED!=0]]\n");
+        return 2;
+    }
+    static uint8_t buf[8192];
+    static struct fail f;
+
+    /* Self-check first: the harness must see a deliberately wrong model. */
+    static const char *const bugs[] = {"pit_bcd", "uart_thre"};
+    for (size_t b = 0; b < sizeof bugs / sizeof bugs[0]; b++) {
+        uint64_t s = seed;
+        unsigned long i;
+        for (i = 0; i < 200; i++) {
+            size_t len = make_input(&s, i, buf, sizeof buf);
+            if (run_one(buf, len, seed_bug_by_name(bugs[b]), &f) == 0)
+                break;
+        }
+        if (i == 200) {
+            fprintf(stderr, "fuzz_devices: self-check: seeded bug %s never caught in 200 inputs\n",
+                    bugs[b]);
+            return 1;
+        }
+        printf("fuzz_devices: self-check: seeded bug %s caught by input %lu\n", bugs[b], i);
+    }
+
+    uint64_t s = seed, bytes = 0;
+    for (unsigned long i = 0; i < n; i++) {
+        size_t len = make_input(&s, i, buf, sizeof buf);
+        bytes += len;
+        if (run_one(buf, len, SEED_BUG_NONE, &f)) {
+            fprintf(stderr, "fuzz_devices: input %lu (seed %llu, %zu bytes): %s\n", i,
+                    (unsigned long long)seed, len, f.why);
+            char path[64];
+            snprintf(path, sizeof path, "fuzz-devices-fail-%lu.bin", i);
+            FILE *o = fopen(path, "wb");
+            if (o) {
+                fwrite(buf, 1, len, o);
+                fclose(o);
+                fprintf(stderr, "fuzz_devices: input saved to %s (replay it: fuzz_devices FILE)\n",
+                        path);
+            }
+            return 1;
+        }
+    }
+    printf("fuzz_devices: %lu inputs (%llu bytes, seed %llu): every trace decoded whole and "
+           "replayed with 0 divergences; save/restore byte-exact\n",
+           n, (unsigned long long)bytes, (unsigned long long)seed);
+    return 0;
+}
+#endif
