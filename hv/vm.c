@@ -3,6 +3,7 @@
  * interrupt window, arm the preemption timer for the next device deadline),
  * enter, then let the vCPU handle local exits and handle the rest here. */
 #include "hv/vm.h"
+#include "hv/guest_walk.h"
 #include "hv/arch.h"
 #include "hv/lib.h"
 #include "hv/mm.h"
@@ -202,11 +203,92 @@ static void fatal(struct vm *vm, const struct vm_exit *e, const char *why)
     vm->stop = VM_STOP_FATAL;
 }
 
+/* Guest RAM [gpa, gpa + len) for the page walker, NULL outside RAM. */
+static void *ram_map(void *ctx, uint64_t gpa, unsigned len)
+{
+    struct vm *vm = ctx;
+    if (gpa >= vm->cfg.ram_bytes || vm->cfg.ram_bytes - gpa < len)
+        return NULL;
+    return vm_gpa(vm, gpa);
+}
+
+/* reg + delta in an address-size register: 16 bits keep the upper bits, 32
+ * bits zero-extend (as a 32-bit register write does), 64 bits wrap. */
+static uint64_t addr_add(uint64_t reg, uint64_t delta, unsigned bits)
+{
+    if (bits == 16)
+        return (reg & ~0xffffull) | ((reg + delta) & 0xffff);
+    if (bits == 32)
+        return (reg + delta) & 0xffffffffull;
+    return reg + delta;
+}
+
+/* INS/OUTS, with or without REP: one element per exit, through the same
+ * device call (and trace record) as IN/OUT. A REP instruction is re-entered
+ * until rCX reaches 0, so interrupts are taken between elements as on
+ * hardware. The memory operand is translated through the guest's paging
+ * (hv/guest_walk.h); a fault there is injected as #PF before any device
+ * access, so a restarted instruction repeats nothing. */
+static void handle_string_io(struct vm *vm, struct vm_exit *e)
+{
+    struct vmx_vcpu *v = &vm->vcpu.vmx;
+    unsigned bits = e->io.addr_bits, size = e->io.size;
+    uint64_t amask = bits == 64 ? ~0ull : (1ull << bits) - 1;
+    uint64_t rcx = vmx_guest_reg(v, R_RCX);
+    if (e->io.rep && !(rcx & amask)) { /* nothing to do */
+        rec_exit(vm, e);
+        vmx_skip_insn(v, e);
+        return;
+    }
+    struct gw_mode m = {.cr0 = vmx_guest_cr(0),
+                        .cr3 = vmx_guest_cr(3),
+                        .cr4 = vmx_guest_cr(4),
+                        .efer = vmx_guest_efer(v),
+                        .cpl = vmx_guest_cpl()};
+    uint8_t *p[4];
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t la = e->gla + i;
+        if (bits != 64) /* the operand wraps at 4 GiB outside 64-bit mode */
+            la &= 0xffffffffull;
+        struct gw_result r;
+        enum gw_status st = guest_walk(&m, la, e->io.in, ram_map, vm, &r);
+        if (st == GW_PAGE_FAULT) {
+            rec_exit(vm, e);
+            v->g.cr2 = la;
+            vmx_inject_exception(14, true, r.pf_err);
+            return;
+        }
+        p[i] = st == GW_OK ? ram_map(vm, r.gpa, 1) : NULL;
+        if (!p[i]) {
+            rec_exit(vm, e);
+            fatal(vm, e, "string port I/O: memory operand outside guest RAM");
+            return;
+        }
+    }
+    uint32_t val = 0;
+    if (!e->io.in)
+        for (unsigned i = 0; i < size; i++)
+            val |= (uint32_t)*p[i] << (8 * i);
+    e->io.value = dev_io(vm, e, e->io.port, size, !e->io.in, val);
+    if (e->io.in)
+        for (unsigned i = 0; i < size; i++)
+            *p[i] = (uint8_t)(e->io.value >> (8 * i));
+    uint64_t step = (vmx_guest_rflags() & (1u << 10)) ? -(uint64_t)size : size; /* DF */
+    unsigned idx = e->io.in ? R_RDI : R_RSI;
+    vmx_set_guest_reg(v, idx, addr_add(vmx_guest_reg(v, idx), step, bits));
+    if (e->io.rep) {
+        rcx = addr_add(rcx, ~0ull, bits);
+        vmx_set_guest_reg(v, R_RCX, rcx);
+        if (rcx & amask)
+            return; /* re-executed for the next element */
+    }
+    vmx_skip_insn(v, e);
+}
+
 static void handle_io(struct vm *vm, struct vm_exit *e)
 {
     if (e->io.string) {
-        rec_exit(vm, e);
-        fatal(vm, e, "string port I/O (INS/OUTS) is not supported");
+        handle_string_io(vm, e);
         return;
     }
     e->io.value = dev_io(vm, e, e->io.port, e->io.size, !e->io.in, e->io.value);

@@ -108,13 +108,25 @@ static void fmt_exit(char *b, size_t n, const struct trace_exit *e)
     b += k;
     n -= (size_t)k;
     switch (e->detail) {
-    case TRACE_DETAIL_IO:
+    case TRACE_DETAIL_IO: {
+        /* exit qualification: bit 4 string (INS/OUTS), bit 5 REP */
+        const char *op =
+            (e->qual & 0x10) ? (e->u.io.write ? "outs" : "ins ") : (e->u.io.write ? "out" : "in ");
+        const char *rep = (e->qual & 0x30) == 0x30 ? "rep " : "";
         if (e->u.io.write)
-            k = snprintf(b, n, " out 0x%x/%u <- 0x%x", e->u.io.port, e->u.io.size, e->u.io.value);
+            k = snprintf(b, n, " %s%s 0x%x/%u <- 0x%x", rep, op, e->u.io.port, e->u.io.size,
+                         e->u.io.value);
         else
-            k = snprintf(b, n, " in  0x%x/%u -> 0x%x", e->u.io.port, e->u.io.size, e->u.io.value);
+            k = snprintf(b, n, " %s%s 0x%x/%u -> 0x%x", rep, op, e->u.io.port, e->u.io.size,
+                         e->u.io.value);
         if (k > 0 && (size_t)k < n && e->u.io.size == 1 && isprint((int)e->u.io.value))
             snprintf(b + k, n - (size_t)k, " '%c'", (char)e->u.io.value);
+        break;
+    }
+    case TRACE_DETAIL_NONE:
+        if (e->reason == TRACE_EXIT_IO_INSTRUCTION && (e->qual & 0x10))
+            snprintf(b, n, " %s 0x%x: no port access (REP count 0, or a fault on the operand)",
+                     (e->qual & 8) ? "ins" : "outs", (unsigned)(e->qual >> 16) & 0xffff);
         break;
     case TRACE_DETAIL_CPUID:
         snprintf(b, n, " leaf=0x%x.%x -> %08x %08x %08x %08x", e->u.cpuid.leaf, e->u.cpuid.subleaf,

@@ -350,6 +350,13 @@ static void decode(struct vmx_vcpu *v, struct vm_exit *e)
         e->io.string = e->qual & (1u << 4);
         e->io.rep = e->qual & (1u << 5);
         e->io.port = (uint16_t)(e->qual >> 16);
+        if (e->io.string) {
+            /* INS/OUTS: the linear address of the memory operand and the
+             * address size (VM-exit instruction information, bits 9:7). */
+            e->gla = vmread(GUEST_LINEAR_ADDR);
+            unsigned as = (unsigned)(vmread(EXIT_INSN_INFO) >> 7) & 7;
+            e->io.addr_bits = as == 0 ? 16 : as == 1 ? 32 : 64;
+        }
         uint32_t mask = e->io.size == 4 ? 0xffffffffu : (1u << (8 * e->io.size)) - 1;
         e->io.value = e->io.in ? 0 : (uint32_t)r[R_RAX] & mask;
         break;
@@ -709,4 +716,9 @@ void vmx_dump_guest(const struct vmx_vcpu *v, const struct vm_exit *e)
            e->idt_vec_info, vmread(GUEST_INTERRUPTIBILITY), vmread(GUEST_ACTIVITY));
     if (e->reason == EXIT_EPT_VIOLATION || e->reason == EXIT_EPT_MISCONFIG)
         hv_log("  guest-physical 0x%lx guest-linear 0x%lx", e->gpa, e->gla);
+}
+
+unsigned vmx_guest_cpl(void)
+{
+    return (unsigned)(vmread(GUEST_SS_AR) >> 5) & 3;
 }

@@ -94,14 +94,15 @@ struct vm_exit {
     uint32_t intr_info;     /* exit interruption information */
     uint32_t idt_vec_info;  /* IDT-vectoring information */
     uint64_t guest_tsc;     /* guest TSC when the exit was taken */
-    uint64_t gpa, gla;      /* EPT violation / misconfig */
+    uint64_t gpa, gla;      /* EPT violation / misconfig; gla: also INS/OUTS operand */
     uint32_t vm_insn_error; /* for EXIT_VMFAIL */
     union {
         struct {
             uint16_t port;
             uint8_t size; /* 1, 2, 4 */
             bool in, string, rep;
-            uint32_t value; /* out: value written; in: value to return */
+            uint8_t addr_bits; /* string: address size 16, 32 or 64 */
+            uint32_t value;    /* out: value written; in: value to return */
         } io;
         struct {
             uint32_t leaf, subleaf;
@@ -195,6 +196,7 @@ void vmx_set_tsc_offset(struct vmx_vcpu *v, uint64_t off);
 /* MOV to CR0/CR4 the hardware passed to us; returns false -> inject #GP. */
 bool vmx_write_cr(struct vmx_vcpu *v, unsigned cr, uint64_t val);
 uint64_t vmx_guest_efer(const struct vmx_vcpu *v);
+unsigned vmx_guest_cpl(void); /* SS.DPL */
 bool vmx_set_guest_efer(struct vmx_vcpu *v, uint64_t efer);
 uint64_t vmx_guest_pat(void);
 void vmx_set_guest_pat(uint64_t pat);

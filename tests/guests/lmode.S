@@ -1,7 +1,8 @@
 /* Long-mode guest: from real mode, build identity page tables (1 GiB in
  * 2 MiB pages), set CR4.PAE, EFER.LME (WRMSR), CR0.PG|PE (the hypervisor
  * tracks EFER.LMA and IA-32e mode), jump to 64-bit code, then do port I/O,
- * CPUID and MSR accesses there; the PIT interrupts through a 64-bit IDT. */
+ * CPUID and MSR accesses there, string port I/O through paging (with a #PF
+ * on a non-present page); the PIT interrupts through a 64-bit IDT. */
 #include "common.inc"
 #define PML4 0x10000
 #define PDPT 0x11000
@@ -89,6 +90,63 @@ lm_entry:
     jmp 7f
 6:  call fail64
 7:
+    /* String port I/O through 4-level paging (64-bit addresses): REP OUTSB
+     * to the UART scratch register, then REP INSB back into memory. */
+    lea strbuf(%rip), %rsi
+    mov $4, %ecx
+    mov $0x3ff, %dx
+    cld
+    rep outsb
+    lea strbuf + 8(%rip), %rdi
+    mov $2, %ecx
+    rep insb
+    movzwl strbuf + 8(%rip), %eax
+    cmp $0x4444, %eax /* 'D' twice: the last byte written */
+    lea name_str(%rip), %rsi
+    jne 1f
+    call pass64
+    jmp 2f
+1:  call fail64
+2:
+    /* The same through a page that is not present: the hv injects #PF
+     * (CR2 = the operand, error code 0: a read, supervisor, not present)
+     * before touching the port; the handler maps the 2 MiB page at 1 GiB - 2
+     * MiB onto physical 2 MiB and the instruction restarts. */
+    lea idt(%rip), %rdi
+    lea pf_64(%rip), %rax
+    mov %ax, 14 * 16(%rdi)
+    movw $0x08, 14 * 16 + 2(%rdi)
+    movw $0x8e00, 14 * 16 + 4(%rdi)
+    shr $16, %rax
+    mov %ax, 14 * 16 + 6(%rdi)
+    shr $16, %rax
+    mov %eax, 14 * 16 + 8(%rdi)
+    lidt idt_ptr(%rip)
+    movabs $(PD + 511 * 8), %rdi
+    movq $0, (%rdi)
+    movabs $0x3fe00010, %rax
+    invlpg (%rax)
+    movw $0x5251, 0x200010 /* "QR" at physical 2 MiB + 16 */
+    mov %rax, %rsi
+    mov $2, %ecx
+    mov $0x3ff, %dx
+    rep outsb
+    in %dx, %al
+    movzbl %al, %eax
+    cmp $'R', %al
+    jne 3f
+    cmpl $1, pf_count(%rip)
+    jne 3f
+    movabs $0x3fe00010, %rax
+    cmp pf_cr2(%rip), %rax
+    jne 3f
+    cmpq $0, pf_err(%rip)
+3:  lea name_pf(%rip), %rsi
+    jne 4f
+    call pass64
+    jmp 5f
+4:  call fail64
+5:
     /* PIT IRQ0 through a 64-bit IDT: 10 interrupts in HLT */
     lea idt(%rip), %rdi
     lea irq0_64(%rip), %rax
@@ -119,6 +177,21 @@ lm_entry:
     cli
 9:  hlt
     jmp 9b
+
+pf_64:
+    push %rax
+    push %rdi
+    mov 16(%rsp), %rax /* error code */
+    mov %rax, pf_err(%rip)
+    mov %cr2, %rax
+    mov %rax, pf_cr2(%rip)
+    incl pf_count(%rip)
+    movabs $(PD + 511 * 8), %rdi
+    movq $(0x200000 | 0x83), (%rdi)
+    pop %rdi
+    pop %rax
+    add $8, %rsp /* the error code */
+    iretq
 
 irq0_64:
     push %rax
@@ -181,11 +254,19 @@ idt_ptr:
     .word 256 * 16 - 1
     .quad idt
 ticks: .long 0
+pf_count: .long 0
+    .balign 8
+pf_cr2: .quad 0
+pf_err: .quad 0
+strbuf: .ascii "ABCD"
+    .skip 12
 name_rm:    .asciz "lmode real-mode start"
 name_lm:    .asciz "lmode 64-bit code runs"
 name_lma:   .asciz "lmode EFER.LMA set"
 name_cpuid: .asciz "lmode CPUID in 64-bit mode"
 name_mem:   .asciz "lmode RAM at 127 MiB read/write"
 name_irq:   .asciz "lmode PIT IRQ0 through a 64-bit IDT"
+name_str:   .asciz "lmode REP OUTSB/INSB through 4-level paging"
+name_pf:    .asciz "lmode REP OUTSB from a non-present page: #PF, then restarts"
     .balign 16
 idt: .skip 256 * 16
