@@ -4,8 +4,8 @@ HOSTSIM_SRCS := $(filter-out host-sim/scenario_main.c,$(wildcard host-sim/*.c))
 RECORD_SRCS  := $(wildcard hv/record/*.c)
 # hv/vcpu_policy.c: the guest-visible CPUID/MSR policy, also built into the
 # hypervisor (hv.mk), so replay can check recorded CPUID/MSR answers.
-# hv/guest_walk.c: the guest page walk of string port I/O, unit-tested on the host.
-LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS) hv/vcpu_policy.c hv/guest_walk.c
+# hv/guest_walk.c (string I/O page walk), hv/options.c (hv command line): unit-tested on the host.
+LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS) hv/vcpu_policy.c hv/guest_walk.c hv/options.c
 
 # Everything here (and its tests/bench/CLI users) includes trace headers that
 # pull in nothing generated, but keep the order safe for parallel builds.

@@ -90,6 +90,12 @@ e2e-flight: deps-vm $(HV_ELF) $(BUILD)/guests/flight.bin $(BUILD)/guests/tf.bin 
 	$(Q)tests/e2e/run-flight.sh $(BUILD)/hvrr $(HV_ELF) $(BUILD)/guests $(BUILD)/e2e-flight $(E2E_TIMEOUT)
 TEST_TARGETS += e2e-flight
 
+# A mistyped hv command line is refused with the bad options named.
+.PHONY: e2e-badcmd
+e2e-badcmd: deps-vm $(HV_ELF) $(BUILD)/guests/smoke.bin
+	$(Q)tests/e2e/run-badcmd.sh $(HV_ELF) $(BUILD)/guests $(BUILD)/e2e-badcmd $(E2E_TIMEOUT)
+TEST_TARGETS += e2e-badcmd
+
 # hvrr capture on trace-port byte streams (no emulator needed).
 .PHONY: capture-test
 capture-test: $(BUILD)/hvrr

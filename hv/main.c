@@ -18,6 +18,7 @@
 #include "hv/cpu.h"
 #include "hv/lib.h"
 #include "hv/mm.h"
+#include "hv/options.h"
 #include "hv/recording.h"
 #include "hv/tsc.h"
 #include "hv/vm.h"
@@ -216,6 +217,24 @@ void hv_main(uint32_t magic, uint64_t mbi)
            bi.ram_total >> 20, mm_free_bytes() >> 20);
 
     char arg[64];
+    static char bad[1024];
+    if (hv_options_check(bi.cmdline, bad, sizeof bad)) {
+        /* One line per problem, then what is accepted; nothing runs. */
+        for (char *l = bad; *l;) {
+            char *e = l;
+            while (*e && *e != '\n')
+                e++;
+            bool more = *e != 0;
+            *e = 0;
+            hv_log("command line: %s", l);
+            l = more ? e + 1 : e;
+        }
+        hv_log("command line: accepted: %s", hv_options_usage());
+        hv_log("RESULT FAIL hypervisor command line");
+        if (get_arg(bi.cmdline, "poweroff", arg, sizeof arg) > 0 && arg[0] == '1')
+            hv_poweroff();
+        cpu_halt_forever();
+    }
     base_cfg.ram_bytes = 128ull << 20;
     if (get_arg(bi.cmdline, "mem", arg, sizeof arg) > 0)
         base_cfg.ram_bytes = align_up(parse_u64(arg), 2ull << 20);
