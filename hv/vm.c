@@ -279,8 +279,13 @@ static void handle_string_io(struct vm *vm, struct vm_exit *e)
     if (e->io.rep) {
         rcx = addr_add(rcx, ~0ull, bits);
         vmx_set_guest_reg(v, R_RCX, rcx);
-        if (rcx & amask)
-            return; /* re-executed for the next element */
+        if (rcx & amask) {
+            /* re-executed for the next element; an element has retired, so
+             * an STI / MOV SS shadow is over and an interrupt may come in
+             * between, as on hardware */
+            vmx_end_interrupt_shadow();
+            return;
+        }
     }
     vmx_skip_insn(v, e);
 }

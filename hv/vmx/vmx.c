@@ -434,13 +434,18 @@ struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v)
     return e;
 }
 
+void vmx_end_interrupt_shadow(void)
+{
+    uint64_t intr = vmread(GUEST_INTERRUPTIBILITY);
+    if (intr & 3)
+        vmwrite(GUEST_INTERRUPTIBILITY, intr & ~3ull);
+}
+
 void vmx_skip_insn(struct vmx_vcpu *v, const struct vm_exit *e)
 {
     (void)v;
     vmwrite(GUEST_RIP, e->rip + e->insn_len);
-    uint64_t intr = vmread(GUEST_INTERRUPTIBILITY);
-    if (intr & 3)
-        vmwrite(GUEST_INTERRUPTIBILITY, intr & ~3ull);
+    vmx_end_interrupt_shadow();
 }
 
 uint64_t vmx_guest_rflags(void)

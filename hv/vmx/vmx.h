@@ -176,6 +176,8 @@ struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v);
 
 /* Helpers for the vCPU/VM layers (all act on the current VMCS). */
 void vmx_skip_insn(struct vmx_vcpu *v, const struct vm_exit *e);
+/* Blocking by STI / MOV SS ends (an instruction, or a REP element, retired). */
+void vmx_end_interrupt_shadow(void);
 uint64_t vmx_guest_rflags(void);
 uint64_t vmx_guest_rip(void);
 uint64_t vmx_guest_cr(unsigned cr); /* guest-visible CR0/CR3/CR4 */

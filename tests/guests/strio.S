@@ -125,8 +125,7 @@ main:
     mov $imr_seq, %si
     mov $(imr_seq_end - imr_seq), %cx
     mov $0x21, %dx
-    sti
-    nop /* out of the STI shadow before the string starts */
+    sti /* its shadow covers the first element only */
     rep outsb
     cli
     mov $0xff, %al
