@@ -103,25 +103,14 @@ lm_entry:
     movzwl strbuf + 8(%rip), %eax
     cmp $0x4444, %eax /* 'D' twice: the last byte written */
     lea name_str(%rip), %rsi
-    jne 1f
-    call pass64
-    jmp 2f
-1:  call fail64
-2:
+    call report64
     /* The same through a page that is not present: the hv injects #PF
      * (CR2 = the operand, error code 0: a read, supervisor, not present)
      * before touching the port; the handler maps the 2 MiB page at 1 GiB - 2
      * MiB onto physical 2 MiB and the instruction restarts. */
-    lea idt(%rip), %rdi
+    lea idt + 14 * 16(%rip), %rdi
     lea pf_64(%rip), %rax
-    mov %ax, 14 * 16(%rdi)
-    movw $0x08, 14 * 16 + 2(%rdi)
-    movw $0x8e00, 14 * 16 + 4(%rdi)
-    shr $16, %rax
-    mov %ax, 14 * 16 + 6(%rdi)
-    shr $16, %rax
-    mov %eax, 14 * 16 + 8(%rdi)
-    lidt idt_ptr(%rip)
+    call set_gate64
     movabs $(PD + 511 * 8), %rdi
     movq $0, (%rdi)
     movabs $0x3fe00010, %rax
@@ -142,22 +131,11 @@ lm_entry:
     jne 3f
     cmpq $0, pf_err(%rip)
 3:  lea name_pf(%rip), %rsi
-    jne 4f
-    call pass64
-    jmp 5f
-4:  call fail64
-5:
+    call report64
     /* PIT IRQ0 through a 64-bit IDT: 10 interrupts in HLT */
-    lea idt(%rip), %rdi
+    lea idt + 0x20 * 16(%rip), %rdi
     lea irq0_64(%rip), %rax
-    mov %ax, 0x20 * 16(%rdi)
-    movw $0x08, 0x20 * 16 + 2(%rdi)
-    movw $0x8e00, 0x20 * 16 + 4(%rdi)
-    shr $16, %rax
-    mov %ax, 0x20 * 16 + 6(%rdi)
-    shr $16, %rax
-    mov %eax, 0x20 * 16 + 8(%rdi)
-    lidt idt_ptr(%rip)
+    call set_gate64
     PIC_INIT_MASTER
     mov $0xfe, %al
     out %al, $0x21
@@ -177,6 +155,25 @@ lm_entry:
     cli
 9:  hlt
     jmp 9b
+
+/* The 64-bit interrupt gate at RDI -> handler RAX (CS 0x08, present, DPL 0),
+ * then (re)load the IDT. */
+set_gate64:
+    mov %ax, (%rdi)
+    movw $0x08, 2(%rdi)
+    movw $0x8e00, 4(%rdi)
+    shr $16, %rax
+    mov %ax, 6(%rdi)
+    shr $16, %rax
+    mov %eax, 8(%rdi)
+    lidt idt_ptr(%rip)
+    ret
+
+/* ZF set: PASS line for the name at RSI, else FAIL. */
+report64:
+    jne 1f
+    jmp pass64
+1:  jmp fail64
 
 pf_64:
     push %rax
