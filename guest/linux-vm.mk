@@ -50,7 +50,7 @@ RUN_DIR := $(BUILD)/run
 RUN_ISO := $(RUN_DIR)/hvrr-run.iso
 $(RUN_DIR)/hv-args: FORCE_RUN_ARGS
 	@mkdir -p $(@D)
-	@echo "guest=linux poweroff=1 interactive=1 mem=$(RUN_MEM) $(RUN_RECORD) cmdline=$(RUN_CMDLINE)" >$@.tmp; \
+	@echo "guest=linux poweroff=1 interactive=1 realtime=1 mem=$(RUN_MEM) $(RUN_RECORD) cmdline=$(RUN_CMDLINE)" >$@.tmp; \
 	cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 .PHONY: FORCE_RUN_ARGS
 $(RUN_ISO): $(RUN_DIR)/hv-args $(HV_ELF) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-shell.cpio.gz scripts/mkiso-vm.sh

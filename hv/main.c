@@ -6,7 +6,10 @@
  *     "hvrr: RESULT PASS|FAIL passed/total".
  *   guest=linux: modules vlbl, bzImage[, initrd] placed per guest/vlbl/bootinfo.h.
  * Other options: mem=128M (guest RAM), timeout=S (virtual seconds per guest,
- * 0 = none), poweroff=1 (end the emulator when done), interactive=1 (an idle
+ * 0 = none), poweroff=1 (end the emulator when done), realtime=1 (an idle
+ * guest's clock keeps pace with the host's: HLT waits before it skips), rtc=host|SECONDS
+ * (the guest RTC's start: the machine's clock, default, or a fixed Unix time),
+ * interactive=1 (an idle
  * guest waits for COM1 input instead of stopping), bench=native:N (time N
  * host `out 0x80` without VMX first), hidetime=0 (let the guest TSC run while
  * the hv handles exits; default: hidden), tscleaves=1 (Linux: CPUID
@@ -16,6 +19,7 @@
 #include "guest/vlbl/bootinfo.h"
 #include "hv/arch.h"
 #include "hv/cpu.h"
+#include "hv/host_rtc.h"
 #include "hv/lib.h"
 #include "hv/mm.h"
 #include "hv/options.h"
@@ -243,6 +247,20 @@ void hv_main(uint32_t magic, uint64_t mbi)
         base_cfg.time_limit_ns = parse_u64(arg) * 1000000000ull;
     bool poweroff = get_arg(bi.cmdline, "poweroff", arg, sizeof arg) > 0 && arg[0] == '1';
     base_cfg.interactive = get_arg(bi.cmdline, "interactive", arg, sizeof arg) > 0 && arg[0] == '1';
+    base_cfg.realtime = get_arg(bi.cmdline, "realtime", arg, sizeof arg) > 0 && arg[0] == '1';
+    /* rtc=host (default): the guest RTC starts at the machine's date;
+     * rtc=SECONDS: at that Unix time (reproducible runs). */
+    base_cfg.rtc_epoch_sec = 1767225600ull; /* 2026-01-01 00:00 UTC if the host clock is bad */
+    if (get_arg(bi.cmdline, "rtc", arg, sizeof arg) > 0 && strncmp(arg, "host", 5)) {
+        base_cfg.rtc_epoch_sec = parse_u64(arg);
+    } else {
+        uint64_t now = host_rtc_read();
+        if (now)
+            base_cfg.rtc_epoch_sec = now;
+        else
+            hv_log("host RTC unreadable: guest RTC starts at 2026-01-01 00:00 UTC");
+    }
+    hv_log("guest RTC starts at %lu (Unix seconds)", base_cfg.rtc_epoch_sec);
     base_cfg.show_host_time = get_arg(bi.cmdline, "hidetime", arg, sizeof arg) > 0 && arg[0] == '0';
 
     base_cfg.tsc_hz = tsc_calibrate();

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum kind { K_BOOL, K_NUM, K_SIZE, K_ENUM, K_BENCH, K_REST };
+enum kind { K_BOOL, K_NUM, K_SIZE, K_ENUM, K_BENCH, K_RTC, K_REST };
 
 static const struct {
     const char *key;
@@ -14,6 +14,7 @@ static const struct {
     {"hv", K_ENUM, "tests"},    {"guest", K_ENUM, "linux|tests"},
     {"mem", K_SIZE, 0},         {"timeout", K_NUM, 0},
     {"poweroff", K_BOOL, 0},    {"interactive", K_BOOL, 0},
+    {"realtime", K_BOOL, 0},    {"rtc", K_RTC, 0},
     {"hidetime", K_BOOL, 0},    {"tscleaves", K_BOOL, 0},
     {"bench", K_BENCH, 0},      {"record", K_ENUM, "off|stream|flight"},
     {"record_port", K_NUM, 0},  {"record_baud", K_NUM, 0},
@@ -25,7 +26,9 @@ static const struct {
 const char *hv_options_usage(void)
 {
     return "guest=linux|tests hv=tests mem=SIZE[K|M|G] timeout=S poweroff=0|1 interactive=0|1 "
-           "hidetime=0|1 tscleaves=0|1 bench=native:N record=off|stream|flight record_port=N "
+           "realtime=0|1 rtc=host|SECONDS hidetime=0|1 tscleaves=0|1 bench=native:N "
+           "record=off|stream|flight "
+           "record_port=N "
            "record_baud=N record_level=N checkpoint=N flight_mib=N flight_kib=N cmdline=REST";
 }
 
@@ -112,6 +115,7 @@ static bool valid(enum kind kind, const char *values, const char *v, size_t n)
     case K_BENCH:
         return n > 7 && v[0] == 'n' && v[1] == 'a' && v[2] == 't' && v[3] == 'i' && v[4] == 'v' &&
                v[5] == 'e' && v[6] == ':' && number(v + 7, n - 7, 0);
+    case K_RTC: return one_of(v, n, "host") || number(v, n, 0);
     case K_REST: return true;
     }
     return false;

@@ -70,7 +70,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     memset(phys_to_virt(vm->ram_hpa), 0, cfg->ram_bytes);
     if (ept_build(&vm->ept, vm->ram_hpa, cfg->ram_bytes) != 0)
         return -1;
-    struct vm_devices_config dc = {.rtc_epoch_sec = 1767225600ull}; /* 2026-01-01 00:00 UTC */
+    struct vm_devices_config dc = {.rtc_epoch_sec = cfg->rtc_epoch_sec};
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
     vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,
                              &vm->vcpu.vmx);
@@ -353,6 +353,23 @@ static void handle_halt(struct vm *vm, const struct vm_exit *e)
         next = vm->cfg.time_limit_ns;
     uint64_t target = ns_to_tsc_ceil(next, vm->cfg.tsc_hz);
     uint64_t cur = vmx_guest_tsc_now(v);
+    if (vm->cfg.realtime && target > cur) {
+        /* realtime=1: let the host clock run for the idle time first, so
+         * that an idle guest's clock keeps pace with the wall clock (guest
+         * TSC ticks are host TSC ticks). Typing ends the wait; either way
+         * the guest sees the same jump, as the wait is hypervisor time. */
+        uint64_t t0 = rdtsc();
+        while (rdtsc() - t0 < target - cur) {
+            int c = serial_getc();
+            if (c >= 0) {
+                uint8_t b = (uint8_t)c;
+                dev_com1_rx(vm, &b, 1, cur);
+                if (vm_devices_intr(&vm->devs))
+                    return;
+            }
+            cpu_pause();
+        }
+    }
     if (target > cur) {
         vmx_set_tsc_offset(v, v->tsc_offset + (target - cur));
         vm->hlt_skipped_ns += next - now;

@@ -24,6 +24,8 @@ struct vm_config {
     uint64_t tsc_hz;
     uint64_t time_limit_ns; /* 0 = none */
     bool interactive;       /* idle with no device deadline waits for COM1 input */
+    bool realtime;          /* idle time passes on the host clock before it is skipped */
+    uint64_t rtc_epoch_sec; /* the guest RTC's time at VM creation (Unix seconds) */
     bool show_host_time;    /* hidetime=0: the guest TSC also runs while the hv handles exits */
     bool hide_tsc_leaves;   /* CPUID 0x15/0x16 read 0: the guest calibrates its TSC on the PIT */
     uint16_t vpid;

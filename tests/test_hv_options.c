@@ -23,10 +23,12 @@ static void test_lines_the_project_uses_are_valid(void **s)
         "hv=tests poweroff=1 record=stream checkpoint=256",
         "hv=tests poweroff=1 record=flight flight_kib=8 checkpoint=1024",
         "hv=tests poweroff=1 bench=native:300000",
-        "guest=linux poweroff=1 interactive=1 mem=128M cmdline=console=ttyS0 panic=-1",
+        "guest=linux poweroff=1 interactive=1 realtime=1 mem=128M cmdline=console=ttyS0 panic=-1",
         "guest=linux poweroff=1 record=off tscleaves=1 hidetime=0 cmdline=console=ttyS0 x=y",
         "guest=linux record=stream record_port=0x2f8 record_baud=115200 record_level=3",
         "  mem=512m   timeout=30 flight_mib=16 ",
+        "rtc=host",
+        "rtc=1767225600",
         "cmdline=anything goes=here",
     };
     char err[256];
@@ -56,6 +58,7 @@ static void test_each_problem_named(void **s)
                              "'bench=native:': bad value");
     /* a key that is a prefix of a known one, or the other way round */
     assert_int_equal(check("rec=off recordx=off", err, sizeof err), 2);
+    assert_int_equal(check("rtc=now", err, sizeof err), 1);
     /* problems after cmdline= are the guest's business */
     assert_int_equal(check("poweroff=2 cmdline=poweroff=2", err, sizeof err), 1);
 }
@@ -75,10 +78,10 @@ static void test_usage_names_every_option(void **s)
     (void)s;
     const char *u = hv_options_usage();
     static const char *const keys[] = {
-        "guest=",       "hv=",          "mem=",          "timeout=",    "poweroff=",
-        "interactive=", "hidetime=",    "tscleaves=",    "bench=",      "record=",
-        "record_port=", "record_baud=", "record_level=", "checkpoint=", "flight_mib=",
-        "flight_kib=",  "cmdline="};
+        "guest=",       "hv=",         "mem=",         "timeout=",     "poweroff=",
+        "interactive=", "realtime=",   "rtc=",         "hidetime=",    "tscleaves=",
+        "bench=",       "record=",     "record_port=", "record_baud=", "record_level=",
+        "checkpoint=",  "flight_mib=", "flight_kib=",  "cmdline="};
     char err[64];
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         assert_non_null(strstr(u, keys[i]));

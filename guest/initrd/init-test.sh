@@ -1,6 +1,7 @@
 # CI part: print a few facts about the platform, then power off.
 echo "HVRR-TEST-BEGIN"
 uname -a
+echo "HVRR-DATE $(date -u +%s)"
 cat /proc/interrupts
 dmesg | grep -E 'ttyS0|PCI|clocksource|tsc'
 sleep 1

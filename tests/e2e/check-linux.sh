@@ -55,6 +55,15 @@ test)
     # /proc/interrupts, printed by the test init: IRQ0 counted on the PIC.
     need irq0-timer '^ *0: +[1-9][0-9]* +XT-PIC +timer'
     need test-done '^HVRR-TEST-DONE'
+    # The guest RTC starts at the machine's date (hv rtc=host): the guest's
+    # clock must be within a day of the host's now.
+    gd=$(sed -n 's/^HVRR-DATE \([0-9][0-9]*\)$/\1/p' <<<"$txt" | head -1)
+    if [ -n "$gd" ] && [ $(( gd > $(date -u +%s) ? gd - $(date -u +%s) : $(date -u +%s) - gd )) -lt 86400 ]; then
+        printf '  ok   %-22s %s\n' guest-date "guest clock $(date -u -d @"$gd" '+%F %T') UTC"
+    else
+        printf '  BAD  %-22s %s\n' guest-date "guest clock '${gd:-none}' not within a day of the host's"
+        fail=1
+    fi
     # poweroff -f ends in HLT with IF=0: the guest must have got there itself.
     need guest-halted 'reboot: System halted'
     need hv-result '^hvrr: RESULT PASS linux poweroff'
