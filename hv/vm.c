@@ -9,6 +9,7 @@
 #include "hv/mm.h"
 #include "hv/recording.h"
 #include "hv/tsc.h"
+#include "hv/xstate.h"
 
 const char *vm_stop_name(enum vm_stop s)
 {
@@ -60,6 +61,10 @@ static void on_request(void *ctx, enum dev_request what)
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
     vcpu_hide_tsc_leaves(cfg->hide_tsc_leaves); /* before the recorder copies the snapshot */
+    /* A new vCPU's x87/SSE/AVX state, before the recorder's FPU section
+     * (hv/recording.c) saves it as the guest's: nothing the last VM left in
+     * those registers reaches this one. */
+    xstate_reset(vmx_caps.host_xcr0);
     memset(vm, 0, sizeof *vm);
     vm->cfg = *cfg;
     vm->ram_hpa = mm_alloc_raw(cfg->ram_bytes, 2ull << 20);

@@ -124,12 +124,14 @@ static bool holds_patterns(const uint8_t *img, uint64_t xcr0, const struct layou
     return true;
 }
 
-/* Registers back to their initial configuration. */
-static void init_all(uint64_t xcr0)
+/* Every component in xcr0 to its initial configuration (XRSTOR of a header
+ * with XSTATE_BV = 0; MXCSR gets its reset value 0x1f80). */
+void xstate_reset(uint64_t xcr0)
 {
-    memset(out, 0, HDR + 64);
-    put32(out + 24, 0x1f80); /* MXCSR is loaded even for an init component set */
-    xrstor64(out, xcr0);
+    static uint8_t area[HDR + 64] __attribute__((aligned(64)));
+    memset(area, 0, sizeof area);
+    put32(area + 24, 0x1f80);
+    xrstor64(area, xcr0);
 }
 
 /* Load the patterns with a standard-format XRSTOR. */
@@ -170,7 +172,7 @@ static bool check_save(void (*save)(void *, uint64_t), uint64_t xcr0, const stru
 static bool check_restore(void (*restore)(void *, uint64_t), uint64_t xcr0, const struct layout *l,
                           const char *what, char *why)
 {
-    init_all(xcr0);
+    xstate_reset(xcr0);
     restore(cmp_img, xcr0);
     memset(out, 0, sizeof out);
     xsave64(out, xcr0);
@@ -218,5 +220,5 @@ void xstate_check(uint64_t xcr0, bool try_xsaves, struct xstate_check *r)
     if (r->xsave_ok && r->xsaves)
         r->xsaves_ok = check_save(xsaves64, xcr0, &l, "XSAVES", r->xsaves_why) &&
                        check_restore(xrstors64, xcr0, &l, "XRSTORS", r->xsaves_why);
-    init_all(xcr0);
+    xstate_reset(xcr0);
 }

@@ -28,4 +28,9 @@ struct xstate_check {
  * (CPUID.(0DH,1):EAX[3] and IA32_XSS = 0). */
 void xstate_check(uint64_t xcr0, bool try_xsaves, struct xstate_check *out);
 
+/* x87, SSE, AVX, AVX-512 registers (every component in xcr0) to their
+ * initial configuration: what a new vCPU starts with, so that nothing one
+ * VM left in the registers reaches the next. */
+void xstate_reset(uint64_t xcr0);
+
 #endif

@@ -59,6 +59,16 @@ lm_entry:
     lea name_lm(%rip), %rsi
     call pass64
 
+    /* a new VM's registers are in their initial state: the cpu guest, which
+     * ran before in another VM, left 0x12345678 in XMM1 */
+    mov %cr4, %rax
+    or $(1 << 9), %rax /* OSFXSR */
+    mov %rax, %cr4
+    movq %xmm1, %rax
+    test %rax, %rax
+    lea name_xmm(%rip), %rsi
+    call report64
+
     mov $0xc0000080, %ecx
     rdmsr
     test $(1 << 10), %eax /* LMA */
@@ -263,6 +273,7 @@ name_lma:   .asciz "lmode EFER.LMA set"
 name_cpuid: .asciz "lmode CPUID in 64-bit mode"
 name_mem:   .asciz "lmode RAM at 127 MiB read/write"
 name_irq:   .asciz "lmode PIT IRQ0 through a 64-bit IDT"
+name_xmm:   .asciz "lmode XMM1 clear at start (nothing left by the previous VM)"
 name_str:   .asciz "lmode REP OUTSB/INSB through 4-level paging"
 name_pf:    .asciz "lmode REP OUTSB from a non-present page: #PF, then restarts"
     .balign 16
