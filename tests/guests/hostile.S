@@ -1,0 +1,269 @@
+/* A hostile guest: OPS pseudo-random operations (xorshift32 from a fixed
+ * seed, so every run is the same) against the hypervisor and its devices —
+ * port reads and writes of every size to every device and to random ports,
+ * string I/O with random counts, directions and buffers, CPUID of random
+ * leaves, RDMSR/WRMSR of random MSRs, XSETBV of random values. Faults
+ * (#GP, #UD, ...) are skipped by a handler that knows the length of the
+ * instruction in flight. Interrupts stay disabled (INTR may be high for
+ * ever). Left out, as they end the run on purpose: writes to 0x64 (the
+ * 8042 reset pulse) and 0xcf9 (reset control), WRMSR to EFER, HLT.
+ * Afterwards the UART is set up again (the operations scribbled on it) and
+ * one PASS line reports the count: the test is that the hypervisor is still
+ * there, and that check-trace replays the run with 0 divergences. */
+#include "common.inc"
+
+#define OPS     2000
+#define SCRATCH 0x20000 /* 64 KiB the string operations read and write */
+
+main:
+    /* every exception vector -> skip the faulting instruction */
+    xor %bx, %bx
+1:  movw $skip_fault, (%bx)
+    movw $0, 2(%bx)
+    add $4, %bx
+    cmp $(32 * 4), %bx
+    jb 1b
+    /* CR4.OSXSAVE so that XSETBV is reachable */
+    mov %cr4, %eax
+    or $(1 << 18), %eax
+    mov %eax, %cr4
+    movl $0x2545f491, seed
+    movl $0, done
+
+next_op:
+    call rand
+    mov %eax, %ebp /* the operation's random bits */
+    and $7, %eax
+    shl $1, %ax
+    mov %ax, %bx
+    jmp *ops(%bx)
+ops:
+    .word op_out, op_in, op_dev_out, op_dev_in, op_cpuid, op_msr, op_xsetbv, op_string
+
+/* DX := a port: a device's (ZF clear on entry to pick random) */
+dev_port:
+    call rand
+    xor %edx, %edx
+    mov $(dev_ports_end - dev_ports) / 2, %ecx
+    div %ecx
+    shl $1, %dx
+    mov %dx, %bx
+    mov dev_ports(%bx), %dx
+    ret
+rand_port:
+    call rand
+    mov %ax, %dx
+    ret
+/* ZF set if DX must not be written */
+forbidden:
+    cmp $0x64, %dx
+    je 1f
+    cmp $0xcf9, %dx
+    je 1f
+    cmp $0x3f8, %dx /* keep the console free of noise */
+1:  ret
+
+op_out:
+    call rand_port
+    jmp do_out
+op_dev_out:
+    call dev_port
+do_out:
+    call forbidden
+    je op_done
+    call rand
+    test $0x300, %ebp
+    jz 2f
+    test $0x200, %ebp
+    jz 1f
+    out %eax, %dx
+    jmp op_done
+1:  out %ax, %dx
+    jmp op_done
+2:  out %al, %dx
+    jmp op_done
+
+op_in:
+    call rand_port
+    jmp do_in
+op_dev_in:
+    call dev_port
+do_in:
+    test $0x300, %ebp
+    jz 2f
+    test $0x200, %ebp
+    jz 1f
+    in %dx, %eax
+    jmp op_done
+1:  in %dx, %ax
+    jmp op_done
+2:  in %dx, %al
+    jmp op_done
+
+op_cpuid:
+    call rand
+    mov %eax, %ecx
+    call rand
+    test $0x100, %ebp
+    jz 1f
+    and $0x8000001f, %eax /* an extended leaf */
+    jmp 2f
+1:  and $0x1f, %eax
+2:  and $7, %ecx
+    cpuid
+    jmp op_done
+
+op_msr:
+    call rand
+    mov %eax, %ecx
+    test $0x100, %ebp
+    jz 1f
+    and $0xfff, %ecx /* often a low, architectural index */
+1:  cmp $0xc0000080, %ecx
+    je op_done
+    movw $2, skip_len
+    test $0x200, %ebp
+    jz 2f
+    call rand
+    mov %eax, %edx
+    call rand
+    wrmsr
+    jmp op_done
+2:  rdmsr
+    jmp op_done
+
+op_xsetbv:
+    call rand
+    mov %eax, %edx
+    and $1, %edx /* EDX: 0 or 1 */
+    call rand
+    test $0x100, %ebp
+    jz 1f
+    and $0xe7, %eax /* something near a valid XCR0 */
+    xor %edx, %edx
+1:  mov %ebp, %ecx
+    shr $12, %ecx
+    and $1, %ecx
+    movw $3, skip_len
+    xsetbv
+    jmp op_done
+
+op_string:
+    call dev_port
+    call forbidden
+    je op_done
+    call rand
+    and $0xfff0, %ax
+    mov %ax, %si
+    mov %ax, %di
+    call rand
+    and $7, %eax
+    mov %eax, %ecx
+    mov $(SCRATCH >> 4), %ax
+    mov %ax, %es /* both directions use the scratch segment */
+    test $0x1000, %ebp
+    jz 1f
+    std
+1:  test $0x100, %ebp
+    jz 3f
+    test $0x200, %ebp
+    jz 2f
+    rep insw
+    jmp 5f
+2:  rep insb
+    jmp 5f
+3:  test $0x200, %ebp
+    jz 4f
+    rep outsw %es:(%si), (%dx)
+    jmp 5f
+4:  rep outsb %es:(%si), (%dx)
+5:  cld
+    xor %ax, %ax
+    mov %ax, %es
+    jmp op_done
+
+op_done:
+    incl done
+    cmpl $OPS, done
+    jb next_op
+
+    /* the console back to 115200 8N1, no loopback, FIFOs on */
+    mov $0x3fb, %dx
+    mov $0x83, %al
+    out %al, %dx
+    mov $0x3f8, %dx
+    mov $1, %al
+    out %al, %dx
+    inc %dx
+    xor %al, %al
+    out %al, %dx
+    mov $0x3fb, %dx
+    mov $3, %al
+    out %al, %dx
+    mov $0x3fa, %dx
+    mov $7, %al
+    out %al, %dx
+    mov $0x3fc, %dx
+    mov $3, %al
+    out %al, %dx
+    mov $name, %si
+    call pass
+    mov $str_ops, %si
+    call puts
+    mov done, %eax
+    call putdec
+    mov $str_faults, %si
+    call puts
+    mov faults, %eax
+    call putdec
+    mov $'\n', %al
+    call putc
+    jmp poweroff
+
+/* EAX := next xorshift32 value. Preserves all else. */
+rand:
+    mov seed, %eax
+    push %ebx
+    mov %eax, %ebx
+    shl $13, %ebx
+    xor %ebx, %eax
+    mov %eax, %ebx
+    shr $17, %ebx
+    xor %ebx, %eax
+    mov %eax, %ebx
+    shl $5, %ebx
+    xor %ebx, %eax
+    pop %ebx
+    mov %eax, seed
+    ret
+
+/* Any exception: continue after the instruction (skip_len bytes; 2 for the
+ * ones without a length set, and cleared afterwards). */
+skip_fault:
+    push %bp
+    mov %sp, %bp
+    push %ax
+    mov skip_len, %ax
+    test %ax, %ax
+    jnz 1f
+    mov $2, %ax
+1:  add %ax, 2(%bp)
+    movw $0, skip_len
+    incl faults
+    pop %ax
+    pop %bp
+    iret
+
+    .balign 4
+seed:     .long 0
+done:     .long 0
+faults:   .long 0
+skip_len: .word 0
+dev_ports:
+    .word 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1, 0x40, 0x41, 0x42, 0x43, 0x61
+    .word 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x70, 0x71
+    .word 0xcf8, 0xcfa, 0xcfb, 0xcfc, 0xcfd, 0xcfe, 0xcff, 0x80, 0x60, 0x64, 0xcf9
+dev_ports_end:
+name:       .asciz "hostile guest: the hypervisor survived"
+str_ops:    .asciz "hostile ops "
+str_faults: .asciz " faults "
