@@ -61,6 +61,7 @@ struct replayer {
     /* vCPU policy, when the header has the host CPU snapshot */
     bool has_policy;
     struct vcpu_policy pol;
+    uint64_t tsc_written; /* guest TSC minus the trace's (virtual-time) TSC */
     struct trace_host_cpu host;
     struct trace_cpuid_leaf host_leaves[TRACE_HOST_CPUID_MAX];
     char doing_buf[96];
@@ -362,10 +363,13 @@ static bool exit_msr(struct replayer *r, const struct trace_exit *e)
         /* The outcome (#GP or not) is not recorded: the policy decides it
          * again and keeps its state as the hypervisor did. */
         vcpu_policy_wrmsr(&r->pol, e->u.msr.index, e->u.msr.value);
+        if (e->u.msr.index == 0x10) /* the guest's TSC = virtual-time TSC + this */
+            r->tsc_written = e->u.msr.value - e->tsc;
         return false;
     }
     uint64_t got = 0;
-    enum vcpu_msr_result res = vcpu_policy_rdmsr(&r->pol, e->u.msr.index, e->tsc, &got);
+    enum vcpu_msr_result res =
+        vcpu_policy_rdmsr(&r->pol, e->u.msr.index, e->tsc + r->tsc_written, &got);
     if (res == VCPU_MSR_GUEST_REG || !r->active)
         return false; /* guest register state (PAT, EFER, bases): not in the trace */
     r->st.msr_checked++;

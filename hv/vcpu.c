@@ -118,9 +118,13 @@ static uint64_t guest_reg_read(struct vcpu *v, uint32_t msr)
 static bool guest_reg_write(struct vcpu *v, const struct vm_exit *e, uint32_t msr, uint64_t val)
 {
     switch (msr) {
-    case 0x10: /* TSC: the guest sets its own clock by moving the offset */
-        vmx_set_tsc_offset(&v->vmx, v->vmx.tsc_offset + (val - e->guest_tsc));
+    case 0x10: { /* TSC: the guest sets its own clock by moving the offset;
+                  * virtual time (devices) stays where it was */
+        uint64_t delta = val - (e->guest_tsc + v->vmx.tsc_written);
+        vmx_set_tsc_offset(&v->vmx, v->vmx.tsc_offset + delta);
+        v->vmx.tsc_written += delta;
         return true;
+    }
     case 0x277: vmx_set_guest_pat(val); return true;
     case 0xc0000080: return vmx_set_guest_efer(&v->vmx, val);
     default: vmx_set_guest_msr_base(msr, val); return true;
@@ -130,7 +134,7 @@ static bool guest_reg_write(struct vcpu *v, const struct vm_exit *e, uint32_t ms
 /* Returns false if the MSR does not exist for the guest (-> #GP). */
 static bool msr_read(struct vcpu *v, const struct vm_exit *e, uint32_t msr, uint64_t *val)
 {
-    switch (vcpu_policy_rdmsr(policy(v), msr, e->guest_tsc, val)) {
+    switch (vcpu_policy_rdmsr(policy(v), msr, e->guest_tsc + v->vmx.tsc_written, val)) {
     case VCPU_MSR_OK: return true;
     case VCPU_MSR_GUEST_REG: *val = guest_reg_read(v, msr); return true;
     default: return false;

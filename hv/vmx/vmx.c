@@ -210,6 +210,7 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
         return -1;
     v->vpid = c->vpid ? vpid : 0;
     v->tsc_offset = tsc_offset;
+    v->tsc_written = 0;
     v->host_exit_tsc = rdtsc();
     v->guest_xcr0 = 1;
     v->preempt_deadline = UINT64_MAX;
@@ -404,7 +405,7 @@ struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v)
         v->host_exit_tsc = t;
     }
     if (v->preempt_deadline != UINT64_MAX) {
-        uint64_t now = rdtsc() + v->tsc_offset;
+        uint64_t now = rdtsc() + v->tsc_offset - v->tsc_written;
         uint64_t d = v->preempt_deadline > now ? v->preempt_deadline - now : 0;
         d >>= vmx_caps.preempt_shift;
         vmwrite(GUEST_PREEMPT_TIMER, d > 0xffffffffu ? 0xffffffffu : d);
@@ -418,7 +419,7 @@ struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v)
         wrmsr(MSR_XSS, v->guest_xss);
     int rc = vmx_enter(&v->g, v->launched);
     v->host_exit_tsc = rdtsc();
-    e.guest_tsc = v->host_exit_tsc + v->tsc_offset;
+    e.guest_tsc = v->host_exit_tsc + v->tsc_offset - v->tsc_written;
     if (v->guest_xss && vmx_caps.xsaves)
         wrmsr(MSR_XSS, 0);
     if (v->guest_xcr0 != vmx_caps.host_xcr0)
@@ -530,7 +531,7 @@ void vmx_requeue_idt_vectoring(const struct vm_exit *e)
 
 uint64_t vmx_guest_tsc_now(const struct vmx_vcpu *v)
 {
-    return (v->hide_host_time ? v->host_exit_tsc : rdtsc()) + v->tsc_offset;
+    return (v->hide_host_time ? v->host_exit_tsc : rdtsc()) + v->tsc_offset - v->tsc_written;
 }
 
 void vmx_set_tsc_offset(struct vmx_vcpu *v, uint64_t off)

@@ -93,7 +93,7 @@ struct vm_exit {
     uint32_t insn_len;
     uint32_t intr_info;     /* exit interruption information */
     uint32_t idt_vec_info;  /* IDT-vectoring information */
-    uint64_t guest_tsc;     /* guest TSC when the exit was taken */
+    uint64_t guest_tsc;     /* virtual-time TSC at the exit: the guest TSC minus tsc_written */
     uint64_t gpa, gla;      /* EPT violation / misconfig; gla: also INS/OUTS operand */
     uint32_t vm_insn_error; /* for EXIT_VMFAIL */
     union {
@@ -156,6 +156,10 @@ struct vmx_vcpu {
     uint64_t host_exit_tsc;
     bool hide_host_time;
     uint64_t hidden_tsc; /* host TSC ticks hidden so far */
+    /* What the guest's own TSC writes (WRMSR 0x10) moved its TSC by, in
+     * total. Virtual time (devices, traces) runs on the guest TSC minus
+     * this: on a PC, setting the TSC does not move the PIT or the RTC. */
+    uint64_t tsc_written;
     uint64_t guest_xcr0, guest_xss;
     uint64_t preempt_deadline; /* guest TSC; UINT64_MAX = none */
     uint64_t cr8;
@@ -191,8 +195,9 @@ void vmx_inject_exception(uint8_t vector, bool has_err, uint32_t err);
 void vmx_set_intr_window(struct vmx_vcpu *v, bool on);
 /* Re-queues an event whose delivery the exit interrupted. */
 void vmx_requeue_idt_vectoring(const struct vm_exit *e);
-/* The guest TSC now: while an exit is handled with hide_host_time, the
- * value at the exit (plus any offset change made since), else the running one. */
+/* The virtual-time TSC now (guest TSC minus the guest's own writes): while
+ * an exit is handled with hide_host_time, the value at the exit (plus any
+ * offset change made since), else the running one. */
 uint64_t vmx_guest_tsc_now(const struct vmx_vcpu *v);
 void vmx_set_tsc_offset(struct vmx_vcpu *v, uint64_t off);
 /* MOV to CR0/CR4 the hardware passed to us; returns false -> inject #GP. */

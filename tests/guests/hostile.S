@@ -2,7 +2,8 @@
  * seed, so every run is the same) against the hypervisor and its devices —
  * port reads and writes of every size to every device and to random ports,
  * string I/O with random counts, directions and buffers, CPUID of random
- * leaves, RDMSR/WRMSR of random MSRs, XSETBV of random values. Faults
+ * leaves, RDMSR/WRMSR of random MSRs (the TSC among them: guest time jumps
+ * back and forth), XSETBV of random values. Faults
  * (#GP, #UD, ...) are skipped by a handler that knows the length of the
  * instruction in flight. Interrupts stay disabled (INTR may be high for
  * ever). Left out, as they end the run on purpose: writes to 0x64 (the
@@ -119,17 +120,22 @@ op_msr:
     test $0x100, %ebp
     jz 1f
     and $0xfff, %ecx /* often a low, architectural index */
-1:  cmp $0xc0000080, %ecx
+1:  mov %ebp, %eax
+    and $0x3000, %eax
+    cmp $0x3000, %eax
+    jne 2f
+    mov $0x10, %ecx /* the TSC: guest time jumps anywhere */
+2:  cmp $0xc0000080, %ecx
     je op_done
     movw $2, skip_len
     test $0x200, %ebp
-    jz 2f
+    jz 3f
     call rand
     mov %eax, %edx
     call rand
     wrmsr
     jmp op_done
-2:  rdmsr
+3:  rdmsr
     jmp op_done
 
 op_xsetbv:

@@ -63,6 +63,30 @@ main:
     jb 2b
     cli
     call check_rate_busy
+
+    /* Phase 3: the guest sets its TSC back to 0. On a PC the PIT does not
+     * care: IRQ0 keeps coming while the guest spins (a bounded loop of
+     * ~2 M instructions, less than the TSC was set back by). */
+    xor %eax, %eax
+    xor %edx, %edx
+    mov $0x10, %ecx
+    wrmsr
+    movl $0, count
+    mov $600000, %ecx
+    sti
+7:  cmpl $5, count
+    jae 8f
+    dec %ecx
+    jnz 7b
+8:  cli
+    mov count, %eax
+    cmp $5, %eax
+    mov $n_tsc_write, %si
+    jb 9f
+    call pass
+    jmp poweroff
+9:  mov $w_value, %di
+    call fail_hex
     jmp poweroff
 
 check_rate_hlt:
@@ -138,6 +162,8 @@ count:        .long 0
 t_start:      .long 0
 t_end:        .long 0
 n_hlt:        .asciz "pit hlt wakes up on IRQ0"
+n_tsc_write:  .asciz "pit IRQ0 keeps coming after the guest sets its TSC back to 0"
+w_value:      .asciz "IRQ0 count"
 n_rate_hlt:   .asciz "pit IRQ0 rate within 1% of 1000.15 Hz (guest in HLT)"
 n_rate_busy:  .asciz "pit IRQ0 rate within 1% of 1000.15 Hz (guest busy)"
 w_rate:       .asciz "measured TSC ticks"
