@@ -301,6 +301,56 @@ static void test_corpus_cpu_guest(void **s)
     trace_membuf_free(&m);
 }
 
+/* A guest that sets its TSC: traces carry virtual-time TSCs, and the
+ * replay derives the guest's TSC (for RDMSR 0x10) from the recorded write.
+ * A RDMSR answer from the virtual-time TSC alone is reported. */
+static void rdmsr_tsc_trace(struct trace_membuf *m, uint64_t answer_offset)
+{
+    struct trace_writer *w = rt_writer(m);
+    assert_non_null(w);
+    struct vm_devices_config dc = {0};
+    struct vm_recorder_config rc = {.w = w, .tsc_hz = HZ, .host_cpu = &host};
+    assert_int_equal(vm_recorder_init(&rec, &dev, &dc, NULL, &rc), 0);
+    /* at virtual TSC 5000 the guest writes 7; 1000 ticks later it reads 1007 */
+    struct trace_exit wr = {.tsc = 5000,
+                            .rip = 0x8000,
+                            .insn_len = 2,
+                            .reason = TRACE_EXIT_WRMSR,
+                            .detail = TRACE_DETAIL_MSR};
+    wr.u.msr.index = 0x10;
+    wr.u.msr.write = true;
+    wr.u.msr.value = 7;
+    assert_int_equal(vm_rec_exit(&rec, &wr), 0);
+    struct trace_exit rd = {.tsc = 6000,
+                            .rip = 0x8002,
+                            .insn_len = 2,
+                            .reason = TRACE_EXIT_RDMSR,
+                            .detail = TRACE_DETAIL_MSR};
+    rd.u.msr.index = 0x10;
+    rd.u.msr.value = 1007 + answer_offset;
+    assert_int_equal(vm_rec_exit(&rec, &rd), 0);
+    assert_int_equal(vm_rec_finish(&rec, TRACE_END_POWEROFF), 0);
+    trace_writer_destroy(w);
+}
+
+static void test_guest_tsc_write_tracked(void **s)
+{
+    (void)s;
+    struct trace_membuf m;
+    struct replay_opts o = {0};
+    struct replay_stats st;
+    rdmsr_tsc_trace(&m, 0);
+    assert_int_equal(rt_replay(&m, &o, &st, NULL), 0);
+    assert_int_equal(st.msr_checked, 1);
+    assert_int_equal(st.divergences, 0);
+    trace_membuf_free(&m);
+    /* the virtual-time TSC (6000) is not what the guest reads */
+    rdmsr_tsc_trace(&m, 6000 - 1007);
+    assert_int_equal(rt_replay(&m, &o, &st, NULL), 0);
+    assert_int_equal(st.divergences, 1);
+    trace_membuf_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_tampered_cpuid_reported_at_its_record),
         cmocka_unit_test(test_tampered_rdmsr_reported_at_its_record),
         cmocka_unit_test(test_corpus_cpu_guest),
+        cmocka_unit_test(test_guest_tsc_write_tracked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
