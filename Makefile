@@ -58,6 +58,9 @@ help:
 	@echo "make iso        bootable GRUB ISO with the hypervisor"
 	@echo "make devs-freestanding  prove hv/devs builds with -ffreestanding -nostdlib"
 	@echo "make fuzz       libFuzzer run on the trace reader (not part of test)"
+	@echo "make fuzz-devices libFuzzer on random guest device traffic (not part of test)"
+	@echo "make devs-soak  random device traffic recorded + replayed, 0 divergences (in test)"
+	@echo "make e2e-linux  Linux under hvrr on Bochs: boot facts + trace replay (in test)"
 	@echo "make format     apply .clang-format"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
