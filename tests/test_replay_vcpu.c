@@ -4,6 +4,7 @@
  * answer is reported at its record; traces without the snapshot leave them
  * unchecked. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -304,6 +305,19 @@ static void test_corpus_cpu_guest(void **s)
 /* A guest that sets its TSC: traces carry virtual-time TSCs, and the
  * replay derives the guest's TSC (for RDMSR 0x10) from the recorded write.
  * A RDMSR answer from the virtual-time TSC alone is reported. */
+static void record_msr_exit(uint64_t tsc, bool write, uint64_t value)
+{
+    struct trace_exit e = {.tsc = tsc,
+                           .rip = 0x8000,
+                           .insn_len = 2,
+                           .reason = write ? TRACE_EXIT_WRMSR : TRACE_EXIT_RDMSR,
+                           .detail = TRACE_DETAIL_MSR};
+    e.u.msr.index = 0x10;
+    e.u.msr.write = write;
+    e.u.msr.value = value;
+    assert_int_equal(vm_rec_exit(&rec, &e), 0);
+}
+
 static void rdmsr_tsc_trace(struct trace_membuf *m, uint64_t answer_offset)
 {
     struct trace_writer *w = rt_writer(m);
@@ -312,23 +326,8 @@ static void rdmsr_tsc_trace(struct trace_membuf *m, uint64_t answer_offset)
     struct vm_recorder_config rc = {.w = w, .tsc_hz = HZ, .host_cpu = &host};
     assert_int_equal(vm_recorder_init(&rec, &dev, &dc, NULL, &rc), 0);
     /* at virtual TSC 5000 the guest writes 7; 1000 ticks later it reads 1007 */
-    struct trace_exit wr = {.tsc = 5000,
-                            .rip = 0x8000,
-                            .insn_len = 2,
-                            .reason = TRACE_EXIT_WRMSR,
-                            .detail = TRACE_DETAIL_MSR};
-    wr.u.msr.index = 0x10;
-    wr.u.msr.write = true;
-    wr.u.msr.value = 7;
-    assert_int_equal(vm_rec_exit(&rec, &wr), 0);
-    struct trace_exit rd = {.tsc = 6000,
-                            .rip = 0x8002,
-                            .insn_len = 2,
-                            .reason = TRACE_EXIT_RDMSR,
-                            .detail = TRACE_DETAIL_MSR};
-    rd.u.msr.index = 0x10;
-    rd.u.msr.value = 1007 + answer_offset;
-    assert_int_equal(vm_rec_exit(&rec, &rd), 0);
+    record_msr_exit(5000, true, 7);
+    record_msr_exit(6000, false, 1007 + answer_offset);
     assert_int_equal(vm_rec_finish(&rec, TRACE_END_POWEROFF), 0);
     trace_writer_destroy(w);
 }
