@@ -3,10 +3,13 @@
  * port reads and writes of every size to every device and to random ports,
  * string I/O with random counts, directions and buffers, CPUID of random
  * leaves, RDMSR/WRMSR of random MSRs (the TSC among them: guest time jumps
- * back and forth), XSETBV of random values. Faults
- * (#GP, #UD, ...) are skipped by a handler that knows the length of the
- * instruction in flight. Interrupts stay disabled (INTR may be high for
- * ever). Left out, as they end the run on purpose: writes to 0x64 (the
+ * back and forth), XSETBV of random values — with interrupts enabled, so
+ * whatever the random PIC/PIT/UART/RTC programming raises is injected too.
+ * Vectors 32-255 acknowledge (EOI to both PICs) and return; vectors 0-31
+ * (exceptions, or an IRQ the random programming put there) abandon the
+ * operation in flight and go on with the next one. An interrupt storm
+ * (200 in a row without progress) masks both PICs; later writes may unmask
+ * them again. Left out, as they end the run on purpose: writes to 0x64 (the
  * 8042 reset pulse) and 0xcf9 (reset control), WRMSR to EFER, HLT.
  * Afterwards the UART is set up again (the operations scribbled on it) and
  * one PASS line reports the count: the test is that the hypervisor is still
@@ -17,13 +20,17 @@
 #define SCRATCH 0x20000 /* 64 KiB the string operations read and write */
 
 main:
-    /* every exception vector -> skip the faulting instruction */
+    /* vectors 0-31 -> abandon the operation, 32-255 -> an interrupt */
     xor %bx, %bx
-1:  movw $skip_fault, (%bx)
-    movw $0, 2(%bx)
-    add $4, %bx
+1:  movw $abandon, (%bx)
     cmp $(32 * 4), %bx
+    jb 2f
+    movw $irq_any, (%bx)
+2:  movw $0, 2(%bx)
+    add $4, %bx
+    cmp $(256 * 4), %bx
     jb 1b
+    PIC_INIT_PAIR
     /* CR4.OSXSAVE so that XSETBV is reachable */
     mov %cr4, %eax
     or $(1 << 18), %eax
@@ -32,6 +39,9 @@ main:
     movl $0, done
 
 next_op:
+    mov %sp, op_sp /* where `abandon` resumes */
+    movw $0, storm
+    sti
     call rand
     mov %eax, %ebp /* the operation's random bits */
     and $7, %eax
@@ -127,7 +137,6 @@ op_msr:
     mov $0x10, %ecx /* the TSC: guest time jumps anywhere */
 2:  cmp $0xc0000080, %ecx
     je op_done
-    movw $2, skip_len
     test $0x200, %ebp
     jz 3f
     call rand
@@ -150,7 +159,6 @@ op_xsetbv:
 1:  mov %ebp, %ecx
     shr $12, %ecx
     and $1, %ecx
-    movw $3, skip_len
     xsetbv
     jmp op_done
 
@@ -192,6 +200,7 @@ op_done:
     incl done
     cmpl $OPS, done
     jb next_op
+    cli
 
     /* the console back to 115200 8N1, no loopback, FIFOs on */
     mov $0x3fb, %dx
@@ -222,6 +231,10 @@ op_done:
     call puts
     mov faults, %eax
     call putdec
+    mov $str_irqs, %si
+    call puts
+    mov irqs, %eax
+    call putdec
     mov $'\n', %al
     call putc
     jmp poweroff
@@ -243,28 +256,44 @@ rand:
     mov %eax, seed
     ret
 
-/* Any exception: continue after the instruction (skip_len bytes; 2 for the
- * ones without a length set, and cleared afterwards). */
-skip_fault:
-    push %bp
-    mov %sp, %bp
-    push %ax
-    mov skip_len, %ax
-    test %ax, %ax
-    jnz 1f
-    mov $2, %ax
-1:  add %ax, 2(%bp)
-    movw $0, skip_len
+/* Vectors 0-31: an exception in the operation in flight (or an IRQ the
+ * random PIC programming sent there): drop the interrupt frame, EOI both
+ * PICs in case it was an IRQ, and go on with the next operation. */
+abandon:
+    mov op_sp, %sp
     incl faults
-    pop %ax
-    pop %bp
+    mov $0x20, %al
+    out %al, $0xa0
+    out %al, $0x20
+    cld
+    xor %ax, %ax
+    mov %ax, %es
+    jmp op_done
+
+/* Vectors 32-255: a device interrupt. EOI both PICs; a storm masks them. */
+irq_any:
+    push %ax
+    incl irqs
+    mov $0x20, %al
+    out %al, $0xa0
+    out %al, $0x20
+    incw storm
+    cmpw $200, storm
+    jb 1f
+    mov $0xff, %al
+    out %al, $0x21
+    out %al, $0xa1
+    movw $0, storm
+1:  pop %ax
     iret
 
     .balign 4
 seed:     .long 0
 done:     .long 0
 faults:   .long 0
-skip_len: .word 0
+irqs:     .long 0
+op_sp:    .word 0
+storm:    .word 0
 dev_ports:
     .word 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1, 0x40, 0x41, 0x42, 0x43, 0x61
     .word 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x70, 0x71
@@ -272,4 +301,5 @@ dev_ports:
 dev_ports_end:
 name:       .asciz "hostile guest: the hypervisor survived"
 str_ops:    .asciz "hostile ops "
-str_faults: .asciz " faults "
+str_faults: .asciz " faults/abandoned "
+str_irqs:   .asciz " interrupts "
