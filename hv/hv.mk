@@ -90,6 +90,15 @@ e2e-flight: deps-vm $(HV_ELF) $(BUILD)/guests/flight.bin $(BUILD)/guests/tf.bin 
 	$(Q)tests/e2e/run-flight.sh $(BUILD)/hvrr $(HV_ELF) $(BUILD)/guests $(BUILD)/e2e-flight $(E2E_TIMEOUT)
 TEST_TARGETS += e2e-flight
 
+# The hostile guest with other seeds (not in make test): HOSTILE_SEEDS
+# variants of HOSTILE_OPS operations, recorded and replayed.
+HOSTILE_SEEDS ?= 8
+HOSTILE_OPS   ?= 3000
+.PHONY: e2e-hostile-soak
+e2e-hostile-soak: deps-vm $(HV_ELF) $(BUILD)/hvrr
+	$(Q)tests/e2e/run-hostile-soak.sh $(BUILD)/hvrr $(HV_ELF) $(BUILD)/e2e-hostile-soak \
+	    $(HOSTILE_SEEDS) $(HOSTILE_OPS) $(E2E_TIMEOUT)
+
 # A mistyped hv command line is refused with the bad options named.
 .PHONY: e2e-badcmd
 e2e-badcmd: deps-vm $(HV_ELF) $(BUILD)/guests/smoke.bin

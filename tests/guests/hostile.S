@@ -16,7 +16,12 @@
  * there, and that check-trace replays the run with 0 divergences. */
 #include "common.inc"
 
-#define OPS     2000
+#ifndef OPS
+#define OPS 2000
+#endif
+#ifndef SEED
+#define SEED 0x2545f491
+#endif
 #define SCRATCH 0x20000 /* 64 KiB the string operations read and write */
 
 main:
@@ -35,7 +40,7 @@ main:
     mov %cr4, %eax
     or $(1 << 18), %eax
     mov %eax, %cr4
-    movl $0x2545f491, seed
+    movl $SEED, seed
     movl $0, done
 
 next_op:
