@@ -3,7 +3,8 @@
  * port reads and writes of every size to every device and to random ports,
  * string I/O with random counts, directions and buffers, CPUID of random
  * leaves, RDMSR/WRMSR of random MSRs (the TSC among them: guest time jumps
- * back and forth), XSETBV of random values — with interrupts enabled, so
+ * back and forth), XSETBV of random values, and the odd instructions (VMX,
+ * SMX, RDRAND, RDPMC, MONITOR/MWAIT, INVD...) — with interrupts enabled, so
  * whatever the random PIC/PIT/UART/RTC programming raises is injected too.
  * Vectors 32-255 acknowledge (EOI to both PICs) and return; vectors 0-31
  * (exceptions, or an IRQ the random programming put there) abandon the
@@ -49,12 +50,60 @@ next_op:
     sti
     call rand
     mov %eax, %ebp /* the operation's random bits */
-    and $7, %eax
+    and $15, %eax
     shl $1, %ax
     mov %ax, %bx
     jmp *ops(%bx)
 ops:
     .word op_out, op_in, op_dev_out, op_dev_in, op_cpuid, op_msr, op_xsetbv, op_string
+    .word op_dev_out, op_dev_in, op_string, op_odd, op_cpuid, op_msr, op_dev_out, op_odd
+
+/* One of the instructions a hypervisor must answer for: the VMX and SMX
+ * ones, RDRAND/RDSEED, RDPMC, MONITOR/MWAIT, INVD/WBINVD, RDTSC(P), CLTS,
+ * XGETBV, a CR0 write-back (#UD or #GP where not offered: abandoned). */
+op_odd:
+    call rand
+    and $15, %eax
+    shl $1, %ax
+    mov %ax, %bx
+    xor %eax, %eax
+    xor %ecx, %ecx
+    xor %edx, %edx
+    jmp *odd(%bx)
+odd:
+    .word o_vmcall, o_vmxon, o_rdrand, o_rdseed, o_rdpmc, o_monitor, o_mwait, o_invd
+    .word o_wbinvd, o_rdtsc, o_rdtscp, o_clts, o_xgetbv, o_cr0, o_getsec, o_vmcall
+o_vmcall:  vmcall
+           jmp op_done
+o_vmxon:   vmxon zero_qword
+           jmp op_done
+o_rdrand:  rdrand %ax
+           jmp op_done
+o_rdseed:  rdseed %ax
+           jmp op_done
+o_rdpmc:   rdpmc
+           jmp op_done
+o_monitor: monitor
+           jmp op_done
+o_mwait:   mwait
+           jmp op_done
+o_invd:    invd
+           jmp op_done
+o_wbinvd:  wbinvd
+           jmp op_done
+o_rdtsc:   rdtsc
+           jmp op_done
+o_rdtscp:  rdtscp
+           jmp op_done
+o_clts:    clts
+           jmp op_done
+o_xgetbv:  xgetbv
+           jmp op_done
+o_cr0:     mov %cr0, %eax
+           mov %eax, %cr0
+           jmp op_done
+o_getsec:  getsec
+           jmp op_done
 
 /* DX := a port: a device's (ZF clear on entry to pick random) */
 dev_port:
@@ -297,6 +346,7 @@ seed:     .long 0
 done:     .long 0
 faults:   .long 0
 irqs:     .long 0
+zero_qword: .quad 0
 op_sp:    .word 0
 storm:    .word 0
 dev_ports:
