@@ -20,6 +20,8 @@ expect_rc "replay" 0 "$HVRR" replay "$t"
 grep -q '^result: 0 divergences' "$dir/out"; check "replay says 0 divergences" $?
 grep -q 'not checked: .* CPUID/MSR' "$dir/out"; check "replay says what it does not check" $?
 cp "$dir/out" "$dir/first"
+expect_rc "stats" 0 "$HVRR" stats "$t"
+grep -q '^guest RTC      2026-01-01 00:00:00 UTC at virtual time 0' "$dir/out"; check "stats shows the guest RTC the run started with" $?
 expect_rc "replay again" 0 "$HVRR" replay "$t"
 cmp -s "$dir/out" "$dir/first"; check "two replays print the same bytes" $?
 expect_rc "replay --until 99" 0 "$HVRR" replay --until 99 "$t"

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hv/devs/vm_devices.h"
 #include "replay/cli.h"
 
 #define MAX_DEVICES 64
@@ -47,6 +48,8 @@ struct stats_ctx {
     struct trace_damage damage[MAX_DAMAGE];
     size_t ndamage;
     bool have_header;
+    bool have_rtc;
+    int64_t rtc_start; /* guest RTC at virtual time 0, from the start checkpoint */
     struct trace_end end;
     char cmdline[128], build[64];
     uint64_t ram, tsc_hz;
@@ -87,6 +90,18 @@ static int on_item(void *vctx, const struct trace_item *it)
         c->ram = h->ram_bytes;
         c->tsc_hz = h->tsc_hz;
         c->vcpus = h->vcpus;
+        c->have_rtc = false;
+        if (h->has_start) { /* the guest clock the run started with */
+            static struct vm_devices d;
+            struct vm_devices_config dc = {0};
+            vm_devices_init(&d, &dc, NULL, 0);
+            if (vm_devices_restore(&d, h->start.devices, h->start.devices_len) == 0) {
+                c->have_rtc = true;
+                /* seconds(0) = ref_sec + floor((0 - ref_ns) / 1e9) */
+                c->rtc_start =
+                    d.cmos.ref_sec - (int64_t)((d.cmos.ref_ns + 999999999ull) / 1000000000ull);
+            }
+        }
         c->ndevs = 0;
         for (size_t i = 0; i < h->ndevices && c->ndevs < MAX_DEVICES; i++) {
             struct dev_range *d = &c->devs[c->ndevs++];
@@ -137,6 +152,13 @@ static void print_report(const char *path, struct stats_ctx *c, const struct tra
                c->build, c->ram >> 20, c->vcpus, c->tsc_hz, c->cmdline);
     else
         printf("capture        header not recovered; default device map used\n");
+    if (c->have_rtc) {
+        struct cmos_tm tm;
+        cmos_secs_to_tm(c->rtc_start, &tm);
+        printf("guest RTC      %04" PRId64 "-%02u-%02u %02u:%02u:%02u UTC at virtual time 0 (start "
+               "checkpoint)\n",
+               tm.year, tm.mon, tm.mday, tm.hour, tm.min, tm.sec);
+    }
     printf("frames         %" PRIu64 " decoded, %" PRIu64 " lost, %" PRIu64 " decoded in part\n",
            st->frames_ok, st->frames_lost, st->frames_damaged);
     printf("records        %" PRIu64 " (%" PRIu64 " exits, %" PRIu64 " device events, %" PRIu64
