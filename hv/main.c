@@ -221,6 +221,7 @@ void hv_main(uint32_t magic, uint64_t mbi)
            bi.ram_total >> 20, mm_free_bytes() >> 20);
 
     char arg[64];
+    bool poweroff = get_arg(bi.cmdline, "poweroff", arg, sizeof arg) > 0 && arg[0] == '1';
     static char bad[1024];
     if (hv_options_check(bi.cmdline, bad, sizeof bad)) {
         /* One line per problem, then what is accepted; nothing runs. */
@@ -235,7 +236,7 @@ void hv_main(uint32_t magic, uint64_t mbi)
         }
         hv_log("command line: accepted: %s", hv_options_usage());
         hv_log("RESULT FAIL hypervisor command line");
-        if (get_arg(bi.cmdline, "poweroff", arg, sizeof arg) > 0 && arg[0] == '1')
+        if (poweroff)
             hv_poweroff();
         cpu_halt_forever();
     }
@@ -245,7 +246,6 @@ void hv_main(uint32_t magic, uint64_t mbi)
     base_cfg.time_limit_ns = 20ull * 1000000000ull;
     if (get_arg(bi.cmdline, "timeout", arg, sizeof arg) > 0)
         base_cfg.time_limit_ns = parse_u64(arg) * 1000000000ull;
-    bool poweroff = get_arg(bi.cmdline, "poweroff", arg, sizeof arg) > 0 && arg[0] == '1';
     base_cfg.interactive = get_arg(bi.cmdline, "interactive", arg, sizeof arg) > 0 && arg[0] == '1';
     base_cfg.realtime = get_arg(bi.cmdline, "realtime", arg, sizeof arg) > 0 && arg[0] == '1';
     /* rtc=host (default): the guest RTC starts at the machine's date;

@@ -84,20 +84,31 @@ static bool number(const char *v, size_t n, const char *suffixes)
     return false;
 }
 
+/* Are the n bytes at v the k bytes at s? */
+static bool same(const char *v, size_t n, const char *s, size_t k)
+{
+    if (n != k)
+        return false;
+    for (size_t j = 0; j < n; j++)
+        if (s[j] != v[j])
+            return false;
+    return true;
+}
+
+static size_t word_len(const char *s)
+{
+    size_t k = 0;
+    while (s[k] && s[k] != '|')
+        k++;
+    return k;
+}
+
 static bool one_of(const char *v, size_t n, const char *values)
 {
-    const char *s = values;
-    while (*s) {
-        size_t k = 0;
-        while (s[k] && s[k] != '|')
-            k++;
-        if (k == n) {
-            size_t j = 0;
-            while (j < n && s[j] == v[j])
-                j++;
-            if (j == n)
-                return true;
-        }
+    for (const char *s = values; *s;) {
+        size_t k = word_len(s);
+        if (same(v, n, s, k))
+            return true;
         s += k;
         if (*s == '|')
             s++;
@@ -112,9 +123,7 @@ static bool valid(enum kind kind, const char *values, const char *v, size_t n)
     case K_NUM: return number(v, n, 0);
     case K_SIZE: return number(v, n, "kKmMgG");
     case K_ENUM: return one_of(v, n, values);
-    case K_BENCH:
-        return n > 7 && v[0] == 'n' && v[1] == 'a' && v[2] == 't' && v[3] == 'i' && v[4] == 'v' &&
-               v[5] == 'e' && v[6] == ':' && number(v + 7, n - 7, 0);
+    case K_BENCH: return n > 7 && same(v, 7, "native:", 7) && number(v + 7, n - 7, 0);
     case K_RTC: return one_of(v, n, "host") || number(v, n, 0);
     case K_REST: return true;
     }
@@ -139,13 +148,9 @@ int hv_options_check(const char *line, char *err, size_t cap)
         while (k < n && p[k] != '=')
             k++;
         int which = -1;
-        for (size_t i = 0; i < sizeof known / sizeof known[0] && k < n; i++) {
-            size_t j = 0;
-            while (known[i].key[j] && j < k && known[i].key[j] == p[j])
-                j++;
-            if (j == k && !known[i].key[j])
+        for (size_t i = 0; i < sizeof known / sizeof known[0] && k < n; i++)
+            if (same(p, k, known[i].key, word_len(known[i].key)))
                 which = (int)i;
-        }
         if (which >= 0 && known[which].kind == K_REST)
             break; /* cmdline=: the rest of the line is the guest's */
         const char *why = k == n      ? "not key=value"

@@ -365,13 +365,9 @@ static void handle_halt(struct vm *vm, const struct vm_exit *e)
          * the guest sees the same jump, as the wait is hypervisor time. */
         uint64_t t0 = rdtsc();
         while (rdtsc() - t0 < target - cur) {
-            int c = serial_getc();
-            if (c >= 0) {
-                uint8_t b = (uint8_t)c;
-                dev_com1_rx(vm, &b, 1, cur);
-                if (vm_devices_intr(&vm->devs))
-                    return;
-            }
+            poll_console(vm, cur);
+            if (vm_devices_intr(&vm->devs))
+                return;
             cpu_pause();
         }
     }

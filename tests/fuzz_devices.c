@@ -83,8 +83,11 @@ static struct vm_devices dev, scratch;
 static struct vm_recorder rec;
 static uint8_t blob1[VM_DEVICES_SAVE_MAX], blob2[VM_DEVICES_SAVE_MAX];
 
-/* State -> save -> restore elsewhere -> save: the same bytes. */
-static bool save_restore_exact(struct fail *f)
+/* dev -> save -> restore into a fresh set -> (tick it to dev's instant) ->
+ * save. False with f->why if saving or restoring fails; else *n is the
+ * blob length and *diff the first byte where the two blobs differ
+ * (SIZE_MAX: identical). */
+static bool resave(bool tick, struct fail *f, size_t *n, size_t *diff)
 {
     size_t n1 = vm_devices_save(&dev, blob1, sizeof blob1);
     if (!n1) {
@@ -97,13 +100,26 @@ static bool save_restore_exact(struct fail *f)
         snprintf(f->why, sizeof f->why, "vm_devices_restore refused its own %zu-byte blob", n1);
         return false;
     }
+    if (tick)
+        vm_devices_advance(&scratch, dev.now_ns);
     size_t n2 = vm_devices_save(&scratch, blob2, sizeof blob2);
-    if (n2 != n1 || memcmp(blob1, blob2, n1) != 0) {
-        size_t i = 0;
-        while (i < n1 && i < n2 && blob1[i] == blob2[i])
-            i++;
-        snprintf(f->why, sizeof f->why, "save/restore/save differs: %zu vs %zu bytes, first at %zu",
-                 n1, n2, i);
+    size_t i = 0;
+    while (i < n1 && i < n2 && blob1[i] == blob2[i])
+        i++;
+    *n = n1;
+    *diff = (i == n1 && n2 == n1) ? SIZE_MAX : i;
+    return true;
+}
+
+/* State -> save -> restore elsewhere -> save: the same bytes. */
+static bool save_restore_exact(struct fail *f)
+{
+    size_t n, at;
+    if (!resave(false, f, &n, &at))
+        return false;
+    if (at != SIZE_MAX) {
+        snprintf(f->why, sizeof f->why,
+                 "save/restore/save differs in a %zu-byte blob, first at %zu", n, at);
         return false;
     }
     return true;
@@ -114,23 +130,14 @@ static bool save_restore_exact(struct fail *f)
  * the checkpoint's time before comparing (recorder.h). */
 static bool idempotent_at_now(struct fail *f, unsigned op, uint64_t exits)
 {
-    size_t n1 = vm_devices_save(&dev, blob1, sizeof blob1);
-    struct vm_devices_config dc = {.rtc_epoch_sec = 1};
-    vm_devices_init(&scratch, &dc, NULL, 0);
-    if (!n1 || vm_devices_restore(&scratch, blob1, n1) != 0) {
-        snprintf(f->why, sizeof f->why, "save/restore failed");
+    size_t n, at;
+    if (!resave(true, f, &n, &at))
         return false;
-    }
-    vm_devices_advance(&scratch, dev.now_ns);
-    size_t n2 = vm_devices_save(&scratch, blob2, sizeof blob2);
-    if (n2 != n1 || memcmp(blob1, blob2, n1) != 0) {
-        size_t i = 0;
-        while (i < n1 && i < n2 && blob1[i] == blob2[i])
-            i++;
+    if (at != SIZE_MAX) {
         snprintf(f->why, sizeof f->why,
                  "advancing to the same instant after op %u (exit %llu) changed the state at "
                  "byte %zu of %zu",
-                 op & 15, (unsigned long long)exits, i, n1);
+                 op & 15, (unsigned long long)exits, at, n);
         return false;
     }
     return true;

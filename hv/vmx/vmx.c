@@ -332,6 +332,13 @@ void vmx_vcpu_destroy(struct vmx_vcpu *v)
     v->vmcs_pa = 0;
 }
 
+/* The virtual-time TSC at host TSC `host`: the guest's TSC without its own
+ * writes (vmx.h, tsc_written). */
+static uint64_t virtual_tsc(const struct vmx_vcpu *v, uint64_t host)
+{
+    return host + v->tsc_offset - v->tsc_written;
+}
+
 static void decode(struct vmx_vcpu *v, struct vm_exit *e)
 {
     uint32_t raw = (uint32_t)vmread(EXIT_REASON);
@@ -405,7 +412,7 @@ struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v)
         v->host_exit_tsc = t;
     }
     if (v->preempt_deadline != UINT64_MAX) {
-        uint64_t now = rdtsc() + v->tsc_offset - v->tsc_written;
+        uint64_t now = virtual_tsc(v, rdtsc());
         uint64_t d = v->preempt_deadline > now ? v->preempt_deadline - now : 0;
         d >>= vmx_caps.preempt_shift;
         vmwrite(GUEST_PREEMPT_TIMER, d > 0xffffffffu ? 0xffffffffu : d);
@@ -419,7 +426,7 @@ struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v)
         wrmsr(MSR_XSS, v->guest_xss);
     int rc = vmx_enter(&v->g, v->launched);
     v->host_exit_tsc = rdtsc();
-    e.guest_tsc = v->host_exit_tsc + v->tsc_offset - v->tsc_written;
+    e.guest_tsc = virtual_tsc(v, v->host_exit_tsc);
     if (v->guest_xss && vmx_caps.xsaves)
         wrmsr(MSR_XSS, 0);
     if (v->guest_xcr0 != vmx_caps.host_xcr0)
@@ -531,7 +538,7 @@ void vmx_requeue_idt_vectoring(const struct vm_exit *e)
 
 uint64_t vmx_guest_tsc_now(const struct vmx_vcpu *v)
 {
-    return (v->hide_host_time ? v->host_exit_tsc : rdtsc()) + v->tsc_offset - v->tsc_written;
+    return virtual_tsc(v, v->hide_host_time ? v->host_exit_tsc : rdtsc());
 }
 
 void vmx_set_tsc_offset(struct vmx_vcpu *v, uint64_t off)
