@@ -22,7 +22,8 @@ const char *const trace_craft_kinds[] = {
     "dev-irq",       /* an IRQ line event for pin 200 */
     "dev-names",     /* header device names holding '"', '\\' and control bytes */
     "no-header",     /* the first frame (header alone) is cut out */
-    "crc-storm",     /* 1 MiB of frame headers (good header CRC, bad payload CRC), then a trace */
+    "crc-storm",     /* 1 MiB of frame headers (good header CRC, bad payload CRC of a 512 KiB
+                        payload), then a trace */
     "random",        /* the seed picks several records and fields to corrupt */
     NULL};
 
@@ -280,11 +281,11 @@ int trace_craft(const char *kind, uint64_t seed, uint64_t exits, uint64_t checkp
     struct trace_allocator al = {.alloc = lib_alloc, .free = lib_free};
     struct trace_writer_config wc = {.write = mem_write, .write_ctx = &m, .alloc = &al};
     if (!strcmp(c.name, "crc-storm")) {
-        /* Back-to-back headers 28 bytes apart, each claiming a 1 MiB payload. */
+        /* Back-to-back headers 28 bytes apart, each claiming a 512 KiB payload. */
         for (uint32_t i = 0; m.len < (1u << 20) && !m.oom; i++) {
             struct trace_frame_hdr h = {.version = TRACE_FRAME_VERSION,
                                         .seq = i,
-                                        .payload_len = 1u << 20,
+                                        .payload_len = 1u << 19,
                                         .raw_len = 1u << 20,
                                         .payload_crc = 0x12345678};
             uint8_t b[TRACE_FRAME_HDR_LEN];

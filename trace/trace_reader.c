@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "trace/hvrr.pb-c.h"
+#include "trace/trace_crcspan.h"
 #include "trace/trace_frame.h"
 
 #define ARENA_CHUNK (64u << 10)
@@ -48,6 +49,11 @@ struct trace_reader {
 
     /* framing state */
     uint32_t expected; /* next frame sequence number */
+    /* Payloads that failed their CRC may hold real frames, which are tried
+     * too; CRCs of payloads starting before suspect_end come from span
+     * (prefix CRCs), which keeps the scan linear. */
+    uint64_t suspect_end;
+    struct crc_span span;
 
     /* the damaged stretch being accumulated */
     bool dmg_active;
@@ -169,6 +175,7 @@ void trace_reader_free(struct trace_reader *r)
         return;
     ZSTD_freeDCtx(r->dctx);
     arena_destroy(&r->arena);
+    crc_span_free(&r->span);
     free(r->buf);
     free(r->raw);
     free(r);
@@ -763,7 +770,18 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
         return TF_SCAN;
     }
     const uint8_t *payload = p + TRACE_FRAME_HDR_LEN;
-    if (trace_crc32c(0, payload, h.payload_len) != h.payload_crc) {
+    uint64_t poff = off + TRACE_FRAME_HDR_LEN;
+    uint32_t crc;
+    if (poff >= r->suspect_end)
+        crc_span_reset(&r->span);
+    if (poff >= r->suspect_end || h.payload_len < 4 * CRC_SPAN_STEP ||
+        crc_span_crc(&r->span, r->buf, r->buf_off, r->len, poff, h.payload_len, &crc) != 0) {
+        crc = trace_crc32c(0, payload, h.payload_len);
+        r->st.crc_bytes += h.payload_len;
+    }
+    if (crc != h.payload_crc) {
+        if (poff + h.payload_len > r->suspect_end)
+            r->suspect_end = poff + h.payload_len;
         start_damage(r, TRACE_DMG_BAD_CRC, off, "frame %u payload CRC mismatch", h.seq);
         r->dmg_hint++;
         r->pos++;
@@ -984,8 +1002,10 @@ const char *trace_reader_error(const struct trace_reader *r)
 
 void trace_reader_get_stats(const struct trace_reader *r, struct trace_reader_stats *st)
 {
-    if (r && st)
+    if (r && st) {
         *st = r->st;
+        st->crc_bytes += r->span.hashed;
+    }
 }
 
 const char *trace_damage_kind_name(enum trace_damage_kind k)

@@ -91,6 +91,7 @@ struct trace_reader_stats {
     uint64_t unknown;       /* records or stream fields skipped as unknown */
     uint64_t exits;
     uint64_t bad_records; /* TRACE_DMG_RECORD reports */
+    uint64_t crc_bytes;   /* bytes run through payload CRCs (linear in the input) */
     bool end_seen;
 };
 
