@@ -68,9 +68,9 @@ has_damage_line() { # file: a "damage at byte N (frame F)" line on stderr
 }
 # A size-1 port value above 255 crashed dump and diff (isprint).
 craft io-value "$dir/io-value.hvt"
-expect_rc "dump: IN of size 1 returning 0x1234" 1 "$HVRR" dump "$dir/io-value.hvt"
+expect_rc "dump: IN of size 1 returning 0x12345678 (crashed dump: isprint)" 1 "$HVRR" dump "$dir/io-value.hvt"
 has_damage_line "$dir/err"; check "dump: bad record reported with byte offset and frame" $?
-grep -q 'value 0x1234 wider than the access size 1; record dropped' "$dir/out"; check "dump: the bad record is named" $?
+grep -q 'value 0x12345678 wider than the access size 1; record dropped' "$dir/out"; check "dump: the bad record is named" $?
 expect_rc "diff: the same against the original" 1 "$HVRR" diff "$dir/io-value.hvt" "$q"
 # Every crafted kind: each command reports it (stderr, byte offset, frame)
 # and exits 1; replay does not call it a clean run.
