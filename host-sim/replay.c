@@ -5,7 +5,8 @@
  *    order, time included; what is still queued after the next input call
  *    (IO exit, Inject, UartRx) is missing;
  *  - IN values, acknowledged vectors;
- *  - device state at checkpoints, byte for byte;
+ *  - device state at checkpoints, field by field (a recorded blob of an
+ *    older layout is upgraded first: vm_devices_compare);
  *  - CPUID answers and RDMSR values, recomputed by the hypervisor's own
  *    vCPU policy (hv/vcpu_policy.h) from the header's host CPUID snapshot
  *    and the vCPU state the recorded XSETBV/WRMSR exits set.
@@ -58,6 +59,7 @@ struct replayer {
     size_t good_len;
     uint64_t good_seq;
     uint8_t blob[VM_DEVICES_SAVE_MAX];
+    struct vm_devices scratch[2]; /* checkpoint comparison: both states decoded */
     /* vCPU policy, when the header has the host CPU snapshot */
     bool has_policy;
     struct vcpu_policy pol;
@@ -474,6 +476,33 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
     }
 }
 
+/* Checkpoint comparison, field by field (vm_devices_compare): the recorded
+ * blob may be of an older layout than the models write now. */
+#define FIELD_LINES 16
+struct field_report {
+    FILE *out;
+    unsigned n;
+};
+
+static void fmt_value(char *b, size_t n, uint64_t v)
+{
+    if (v < 10)
+        snprintf(b, n, "%" PRIu64, v);
+    else
+        snprintf(b, n, "0x%" PRIx64, v);
+}
+
+static void field_differs(void *ctx, const char *path, uint64_t want, uint64_t got)
+{
+    struct field_report *f = ctx;
+    if (++f->n > FIELD_LINES || !f->out)
+        return;
+    char w[24], g[24];
+    fmt_value(w, sizeof w, want);
+    fmt_value(g, sizeof g, got);
+    fprintf(f->out, "  field    %s expected %s actual %s\n", path, w, g);
+}
+
 static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
 {
     flush_advance(r);
@@ -484,20 +513,32 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
     if (r->active) {
         size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
         r->st.checkpoints++;
-        if (n == c->devices_len && memcmp(r->blob, c->devices, n) == 0) {
+        bool same = n == c->devices_len && memcmp(r->blob, c->devices, n) == 0;
+        if (!same) /* another layout, or a real difference */
+            same = vm_devices_compare(c->devices, c->devices_len, r->blob, n, r->scratch, NULL,
+                                      NULL) == 0;
+        if (same) {
             memcpy(r->good, r->blob, n);
             r->good_len = n;
             r->good_seq = c->seq;
             return;
         }
         if (report_begin(r)) {
-            char diff[512];
-            devinfo_diff(c->devices, c->devices_len, r->blob, n, diff, sizeof diff);
-            fprintf(r->o.out,
-                    "  device   state at checkpoint before exit %" PRIu64 "\n"
-                    "  register sections that differ: %s\n"
-                    "  expected %zu bytes of recorded state\n  actual   %zu bytes\n",
-                    c->seq, diff, c->devices_len, n);
+            struct field_report fr = {r->o.out, 0};
+            fprintf(r->o.out, "  device   state at checkpoint before exit %" PRIu64 "\n", c->seq);
+            int nd = vm_devices_compare(c->devices, c->devices_len, r->blob, n, r->scratch,
+                                        field_differs, &fr);
+            if (nd < 0) { /* the recorded blob does not decode: say where bytes differ */
+                char diff[512];
+                devinfo_diff(c->devices, c->devices_len, r->blob, n, diff, sizeof diff);
+                fprintf(r->o.out,
+                        "  recorded state does not decode; sections that differ: %s\n"
+                        "  expected %zu bytes of recorded state\n  actual   %zu bytes\n",
+                        diff, c->devices_len, n);
+            } else if (nd > FIELD_LINES) {
+                fprintf(r->o.out, "  (%d fields differ, %d more not shown)\n", nd,
+                        nd - FIELD_LINES);
+            }
             report_state(r);
         }
     }
