@@ -252,8 +252,8 @@ static const struct sv_field widget_v1_fields[] = {
 };
 static const struct sv_field widget_v2_fields[] = {
     SV_U8(struct widget, ctrl),
-    SV_U8_V(struct widget, mode, 2, 0),
-    SV_SCALAR_(struct widget, extra, SVK_U16, 2, 1, 2, 7),
+    SV_U8_DERIVED(struct widget, mode, 2),
+    SV_U16_SINCE(struct widget, extra, 2, 7),
     SV_BOOL(struct widget, on),
     SV_U8_ARRAY(struct widget, regs),
     SV_STRUCT(struct widget, part, 2, &part_desc),
@@ -403,13 +403,41 @@ static void test_compare_names_fields_and_elements(void **st)
     (void)st;
     struct widget a = sample_widget, b = sample_widget;
     struct diffs d = {0};
-    assert_int_equal(sv_compare(&widget_v2, "w", &a, &b, collect, &d), 0);
+    assert_int_equal(sv_compare(&widget_v2, "w", &a, NULL, 0, &b, collect, &d), 0);
     b.on = false;
     b.regs[2] = 9;
     b.part[1].b = 5;
     b.post_loads = 99; /* not a field: not compared */
-    assert_int_equal(sv_compare(&widget_v2, "w", &a, &b, collect, &d), 3);
+    assert_int_equal(sv_compare(&widget_v2, "w", &a, NULL, 0, &b, collect, &d), 3);
     assert_string_equal(d.text, "w.on 1 0, w.regs[2] 3 9, w.part[1].b 68 5");
+}
+
+/* Against a blob of layout 1, `extra` (a default there) is not compared,
+ * `mode` (derived exactly) is. */
+static void test_compare_against_older_layout(void **st)
+{
+    (void)st;
+    uint8_t v1[64];
+    size_t n1 = save_widget(&widget_v1, &sample_widget, v1, sizeof v1);
+    struct widget old = {0};
+    uint16_t vers[4];
+    struct sv s;
+    sv_init_read(&s, v1, n1);
+    s.lax = true;
+    s.versions = vers;
+    s.versions_cap = 4;
+    assert_int_equal(sv_load(&s, &widget_v2, &old), 1);
+    assert_int_equal(s.nversions, 1);
+    assert_int_equal(vers[0], 1);
+    struct widget now = sample_widget;
+    struct diffs d = {0};
+    assert_int_equal(sv_compare(&widget_v2, "w", &old, vers, 1, &now, collect, &d), 0);
+    assert_int_equal(sv_compare(&widget_v2, "w", &old, NULL, 0, &now, collect, &d), 1);
+    assert_string_equal(d.text, "w.extra 7 4660");
+    now.mode = 1;
+    d = (struct diffs){0};
+    assert_int_equal(sv_compare(&widget_v2, "w", &old, vers, 1, &now, collect, &d), 1);
+    assert_string_equal(d.text, "w.mode 2 1");
 }
 
 /* The real tables: fields no newer than their layout, windows sane, and
@@ -486,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_version_window),
         cmocka_unit_test(test_validity_and_lax_decoding),
         cmocka_unit_test(test_compare_names_fields_and_elements),
+        cmocka_unit_test(test_compare_against_older_layout),
         cmocka_unit_test(test_device_tables_consistent),
         cmocka_unit_test(test_vm_devices_compare),
     };

@@ -262,6 +262,8 @@ uint16_t sv_load(struct sv *s, const struct sv_desc *d, void *obj)
         return 0;
     if (ver < d->min_version)
         s->err = true;
+    if (s->versions && s->nversions < s->versions_cap)
+        s->versions[s->nversions++] = ver;
     load_fields(s, d, obj, ver);
     sv_close(s);
     return s->err ? 0 : ver;
@@ -272,6 +274,8 @@ uint16_t sv_load(struct sv *s, const struct sv_desc *d, void *obj)
 struct cmp {
     sv_diff_fn diff;
     void *ctx;
+    const uint16_t *vers; /* want's section versions, in sv_load order */
+    unsigned nvers, vi;
     unsigned n;
     char path[SV_PATH_MAX];
 };
@@ -309,7 +313,19 @@ static void differ(struct cmp *c, uint64_t want, uint64_t got)
 }
 
 static void cmp_fields(struct cmp *c, size_t at, const struct sv_desc *d, const void *a,
-                       const void *b)
+                       const void *b, uint16_t ver);
+
+static void cmp_section(struct cmp *c, size_t at, const struct sv_desc *d, const void *a,
+                        const void *b)
+{
+    uint16_t ver = d->version;
+    if (c->vers && c->vi < c->nvers)
+        ver = c->vers[c->vi++];
+    cmp_fields(c, at, d, a, b, ver);
+}
+
+static void cmp_fields(struct cmp *c, size_t at, const struct sv_desc *d, const void *a,
+                       const void *b, uint16_t ver)
 {
     const uint8_t *x = a, *y = b;
     for (unsigned i = 0; i < d->nfields; i++) {
@@ -320,11 +336,13 @@ static void cmp_fields(struct cmp *c, size_t at, const struct sv_desc *d, const 
             char keep[SV_PATH_MAX];
             for (size_t k = 0; k < sizeof keep; k++)
                 keep[k] = c->path[k];
-            cmp_fields(c, path_add(c, 0, f->name), f->sub, x + f->off, y + f->off);
+            cmp_section(c, path_add(c, 0, f->name), f->sub, x + f->off, y + f->off);
             for (size_t k = 0; k < sizeof keep; k++)
                 c->path[k] = keep[k];
             continue;
         }
+        if (f->since > ver && !(f->flags & SVF_DERIVED))
+            continue; /* want's layout did not have it: only a default there */
         size_t here = path_add(c, at ? path_add(c, at, ".") : 0, f->name);
         if (f->kind == SVK_ACCESSOR) {
             differ(c, f->get(a), f->get(b));
@@ -333,7 +351,8 @@ static void cmp_fields(struct cmp *c, size_t at, const struct sv_desc *d, const 
         for (unsigned k = 0; k < f->count; k++) {
             size_t el = f->count > 1 ? path_index(c, here, k) : here;
             if (f->kind == SVK_STRUCT) {
-                cmp_fields(c, el, f->sub, x + f->off + k * f->stride, y + f->off + k * f->stride);
+                cmp_fields(c, el, f->sub, x + f->off + k * f->stride, y + f->off + k * f->stride,
+                           ver);
             } else {
                 unsigned w = f->width;
                 differ(c, mem_get(x + f->off + k * w, w), mem_get(y + f->off + k * w, w));
@@ -342,10 +361,11 @@ static void cmp_fields(struct cmp *c, size_t at, const struct sv_desc *d, const 
     }
 }
 
-unsigned sv_compare(const struct sv_desc *d, const char *root, const void *want, const void *got,
+unsigned sv_compare(const struct sv_desc *d, const char *root, const void *want,
+                    const uint16_t *want_versions, unsigned nversions, const void *got,
                     sv_diff_fn diff, void *ctx)
 {
-    struct cmp c = {.diff = diff, .ctx = ctx};
-    cmp_fields(&c, path_add(&c, 0, root ? root : ""), d, want, got);
+    struct cmp c = {.diff = diff, .ctx = ctx, .vers = want_versions, .nvers = nversions};
+    cmp_section(&c, path_add(&c, 0, root ? root : ""), d, want, got);
     return c.n;
 }

@@ -28,6 +28,10 @@ struct sv {
     unsigned depth;            /* sections open now (they nest up to SV_MAX_DEPTH) */
     bool err;
     bool lax; /* reader: decode only, skip the validity checks (sv_load) */
+    /* reader, optional: sv_load notes here the version of each section it
+     * opens, in order (the root first), for sv_compare */
+    uint16_t *versions;
+    unsigned nversions, versions_cap;
 };
 
 #define SV_TAG(a, b, c, d)                                                                         \
@@ -99,6 +103,9 @@ enum sv_kind {
 };
 
 #define SVF_VIEW 1u /* not on the wire: compared and reported only */
+#define SVF_DERIVED                                                                                \
+    2u /* post_load computes it exactly from an older layout: a                                    \
+        * comparison with such a blob still checks it */
 
 struct sv_desc;
 
@@ -136,18 +143,22 @@ struct sv_desc {
 
 /* Compile-time check that a member has the width the table claims. */
 #define SV_W_(T, m, w) (0 * sizeof(char[(sizeof(((T *)0)->m) == (w)) ? 1 : -1]))
-#define SV_SCALAR_(T, m, k, w, n, v, d)                                                            \
+#define SV_SCALAR_(T, m, k, w, n, v, d, fl)                                                        \
     {                                                                                              \
-        .name = #m, .kind = (k), .width = (w), .count = (n), .since = (v), .dflt = (d),            \
-        .off = (uint32_t)(offsetof(T, m) + SV_W_(T, m, (w) * (n)))                                 \
+        .name = #m, .kind = (k), .width = (w), .flags = (fl), .count = (n), .since = (v),          \
+        .dflt = (d), .off = (uint32_t)(offsetof(T, m) + SV_W_(T, m, (w) * (n)))                    \
     }
-#define SV_U8(T, m)         SV_SCALAR_(T, m, SVK_U8, 1, 1, 1, 0)
-#define SV_U16(T, m)        SV_SCALAR_(T, m, SVK_U16, 2, 1, 1, 0)
-#define SV_U32(T, m)        SV_SCALAR_(T, m, SVK_U32, 4, 1, 1, 0)
-#define SV_U64(T, m)        SV_SCALAR_(T, m, SVK_U64, 8, 1, 1, 0)
-#define SV_BOOL(T, m)       SV_SCALAR_(T, m, SVK_BOOL, 1, 1, 1, 0)
-#define SV_U8_ARRAY(T, m)   SV_SCALAR_(T, m, SVK_U8, 1, sizeof(((T *)0)->m), 1, 0)
-#define SV_U8_V(T, m, v, d) SV_SCALAR_(T, m, SVK_U8, 1, 1, v, d)
+#define SV_U8(T, m)       SV_SCALAR_(T, m, SVK_U8, 1, 1, 1, 0, 0)
+#define SV_U16(T, m)      SV_SCALAR_(T, m, SVK_U16, 2, 1, 1, 0, 0)
+#define SV_U32(T, m)      SV_SCALAR_(T, m, SVK_U32, 4, 1, 1, 0, 0)
+#define SV_U64(T, m)      SV_SCALAR_(T, m, SVK_U64, 8, 1, 1, 0, 0)
+#define SV_BOOL(T, m)     SV_SCALAR_(T, m, SVK_BOOL, 1, 1, 1, 0, 0)
+#define SV_U8_ARRAY(T, m) SV_SCALAR_(T, m, SVK_U8, 1, sizeof(((T *)0)->m), 1, 0, 0)
+/* Added in layout v: older blobs load `d` (not compared against them), or
+ * (DERIVED) post_load computes the value (compared). */
+#define SV_U8_SINCE(T, m, v, d)  SV_SCALAR_(T, m, SVK_U8, 1, 1, v, d, 0)
+#define SV_U16_SINCE(T, m, v, d) SV_SCALAR_(T, m, SVK_U16, 2, 1, v, d, 0)
+#define SV_U8_DERIVED(T, m, v)   SV_SCALAR_(T, m, SVK_U8, 1, 1, v, 0, SVF_DERIVED)
 #define SV_VIEW_U8(T, m)                                                                           \
     {                                                                                              \
         .name = #m, .kind = SVK_U8, .width = 1, .flags = SVF_VIEW, .count = 1, .since = 1,         \
@@ -190,10 +201,14 @@ uint16_t sv_load(struct sv *s, const struct sv_desc *d, void *obj);
 /* Field-by-field comparison of two objects of desc d: calls diff once per
  * differing scalar (array element) with its path ("root.field[i]"; a
  * SECTION field starts a path of its own name, e.g. "com1.thre_ip") and
- * both values. Returns the number of differences. */
+ * both values. Returns the number of differences. `want` was decoded from
+ * a blob whose section versions are want_versions (as sv_load noted them;
+ * NULL: all current): a field its layout lacked is not compared unless
+ * SVF_DERIVED — a default is no observation. */
 typedef void (*sv_diff_fn)(void *ctx, const char *path, uint64_t want, uint64_t got);
 #define SV_PATH_MAX 64
-unsigned sv_compare(const struct sv_desc *d, const char *root, const void *want, const void *got,
+unsigned sv_compare(const struct sv_desc *d, const char *root, const void *want,
+                    const uint16_t *want_versions, unsigned nversions, const void *got,
                     sv_diff_fn diff, void *ctx);
 
 #endif

@@ -122,7 +122,8 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
     return uart_rx(&d->com1, buf, n, d->now_ns);
 }
 
-#define VMDV_TAG SV_TAG('V', 'M', 'D', 'V')
+#define VMDV_TAG            SV_TAG('V', 'M', 'D', 'V')
+#define VM_DEVICES_SECTIONS 9 /* VMDV and the eight devices */
 
 /* One nested section per device, named as replay reports name them. */
 static const struct sv_field vmdv_fields[] = {
@@ -155,14 +156,19 @@ size_t vm_devices_save(const struct vm_devices *d, void *buf, size_t cap)
     return s.err ? 0 : sv_len(&s);
 }
 
-static int restore_into(struct vm_devices *d, const void *buf, size_t len, bool lax)
+static int restore_into(struct vm_devices *d, const void *buf, size_t len, bool lax,
+                        uint16_t *versions, unsigned *nversions)
 {
     struct sv s;
     sv_init_read(&s, buf, len);
     s.lax = lax;
+    s.versions = versions;
+    s.versions_cap = versions ? VM_DEVICES_SECTIONS : 0;
     sv_load(&s, &vm_devices_sv_desc, d);
     if (!s.err && s.pos != len)
         s.err = true;
+    if (nversions)
+        *nversions = s.nversions;
     return s.err ? -1 : 0;
 }
 
@@ -173,7 +179,7 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
      * (they point into d), which restore never changes. */
     _Static_assert(sizeof(struct vm_devices) < 16384, "vm_devices grew: revisit restore");
     struct vm_devices tmp = *d;
-    if (restore_into(&tmp, buf, len, false) != 0)
+    if (restore_into(&tmp, buf, len, false, NULL, NULL) != 0)
         return -1;
     /* Copy back only the state; wiring in tmp still refers to d. */
     *d = tmp;
@@ -183,10 +189,13 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
 int vm_devices_compare(const void *want, size_t want_len, const void *got, size_t got_len,
                        struct vm_devices scratch[2], sv_diff_fn diff, void *ctx)
 {
+    uint16_t vers[VM_DEVICES_SECTIONS];
+    unsigned nvers = 0;
     scratch[0] = (struct vm_devices){0};
     scratch[1] = (struct vm_devices){0};
-    if (restore_into(&scratch[0], want, want_len, true) != 0 ||
-        restore_into(&scratch[1], got, got_len, true) != 0)
+    if (restore_into(&scratch[0], want, want_len, true, vers, &nvers) != 0 ||
+        restore_into(&scratch[1], got, got_len, true, NULL, NULL) != 0)
         return -1;
-    return (int)sv_compare(&vm_devices_sv_desc, "vm", &scratch[0], &scratch[1], diff, ctx);
+    return (int)sv_compare(&vm_devices_sv_desc, "vm", &scratch[0], vers, nvers, &scratch[1], diff,
+                           ctx);
 }
