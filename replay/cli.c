@@ -119,7 +119,8 @@ static void fmt_exit(char *b, size_t n, const struct trace_exit *e)
         else
             k = snprintf(b, n, " %s%s 0x%x/%u -> 0x%x", rep, op, e->u.io.port, e->u.io.size,
                          e->u.io.value);
-        if (k > 0 && (size_t)k < n && e->u.io.size == 1 && isprint((int)e->u.io.value))
+        if (k > 0 && (size_t)k < n && e->u.io.size == 1 && e->u.io.value <= 0xff &&
+            isprint((int)e->u.io.value))
             snprintf(b + k, n - (size_t)k, " '%c'", (char)e->u.io.value);
         break;
     }

@@ -38,3 +38,19 @@ fuzz-devices: $(TRACE_GEN_H)
 	    $(FUZZDEV_SRCS) -o $(BUILD)/fuzz/fuzz_devices $(HOST_LIBS)
 	$(Q)$(BUILD)/fuzz/fuzz_devices -max_total_time=$(FUZZ_TIME) -max_len=8192 \
 	    -print_final_stats=1 $(BUILD)/fuzz/devices-corpus
+
+# Mutation testing (scripts/mutants.py, docs/mutants.md): tests/mutants/*.mut
+# are small realistic bugs in hv/devs and the exit policy. mutants-check (in
+# make test): each still applies exactly once and compiles. mutants (not in
+# make test): each is applied in a scratch tree under $(BUILD)/mutants and
+# make unit, the corpus replay and devs-soak run against it; prints kill
+# rates per suite and the survivors. MUTANTS=glob[,glob] selects,
+# MUTANTS_JOBS=N runs N scratch trees in parallel.
+MUTANTS      ?=
+MUTANTS_JOBS ?= 1
+.PHONY: mutants mutants-check
+mutants-check:
+	$(Q)CC=$(CC) BUILD=$(BUILD) python3 scripts/mutants.py check $(MUTANTS)
+TEST_TARGETS += mutants-check
+mutants: deps-build
+	$(Q)BUILD=$(BUILD) DEVS_SOAK_N=$(DEVS_SOAK_N) python3 scripts/mutants.py run -j $(MUTANTS_JOBS) $(MUTANTS)

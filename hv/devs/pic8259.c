@@ -59,8 +59,10 @@ static bool cascaded(const struct pic_chip *m)
  * Fully nested mode: a request must outrank every in-service level.
  * Special mask mode: in-service levels inhibit nothing but themselves; any
  * unmasked level not in service may interrupt ("Special Mask Mode").
- * Special fully nested mode (master only): the cascade IR's ISR bit does not
- * block further requests from the slave. */
+ * Special fully nested mode (master only): the cascade IR in service does
+ * not block a new request on the cascade IR itself (the slave has already
+ * let only its higher-priority requests through); it still blocks every
+ * master IR of lower priority ("The Special Fully Nested Mode"). */
 static int chip_pending(const struct pic_chip *c, bool master)
 {
     uint8_t req = c->irr & ~c->imr;
@@ -69,13 +71,13 @@ static int chip_pending(const struct pic_chip *c, bool master)
     int ir = highest(c, req);
     if (ir < 0)
         return -1;
-    uint8_t blocking = c->isr;
-    if (master && (c->icw4 & PIC_ICW4_SFNM) && cascaded(c))
-        blocking &= ~CASCADE;
-    int in = highest(c, blocking);
-    if (in >= 0 && rank(c, (unsigned)in) <= rank(c, (unsigned)ir))
-        return -1;
-    return ir;
+    int in = highest(c, c->isr);
+    if (in < 0 || rank(c, (unsigned)in) > rank(c, (unsigned)ir))
+        return ir;
+    bool sfnm = master && (c->icw4 & PIC_ICW4_SFNM) && cascaded(c);
+    if (sfnm && (unsigned)in == CASCADE_IR && (unsigned)ir == CASCADE_IR)
+        return ir;
+    return -1;
 }
 
 /* ---- inputs and outputs ----------------------------------------------- */
