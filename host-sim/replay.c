@@ -44,6 +44,7 @@ struct replayer {
     bool in_exit;       /* the record being processed is that exit */
     uint64_t end_exits; /* exits the End record counts */
     bool cannot_replay; /* the start state does not restore */
+    bool header_lost;   /* records came after damage with no header before them */
     bool active;        /* comparing (from reached, not desynchronised) */
     bool desync;        /* after damage: compare again from the next checkpoint */
     bool done;
@@ -558,15 +559,28 @@ int replayer_item(struct replayer *r, const struct trace_item *it)
         return 1;
     r->in_exit = it->type == TRACE_ITEM_EXIT;
     if (it->type == TRACE_ITEM_DAMAGE) {
-        r->st.damage++;
+        if (!r->st.damage++) {
+            r->st.damage_offset = it->u.damage.offset;
+            r->st.damage_frame = it->frame;
+        }
         r->adv_pending = false;
         r->desync = true;
         r->qn = 0;
         set_active(r);
         if (r->o.out)
-            fprintf(r->o.out, "damage: %s (comparisons resume at the next checkpoint)\n",
+            fprintf(r->o.out,
+                    "damage at byte %" PRIu64 " (frame %u): %s: %s (comparisons resume at the "
+                    "next checkpoint)\n",
+                    it->u.damage.offset, it->frame, trace_damage_kind_name(it->u.damage.kind),
                     it->u.damage.msg);
         return 0;
+    }
+    if (!r->st.header_seen && r->st.damage && it->type != TRACE_ITEM_HEADER) {
+        /* Records after lost damage but no header: the clock rate, wiring
+         * and start state are unknown; comparing would only report noise. */
+        r->header_lost = true;
+        r->done = true;
+        return 1;
     }
     switch (it->type) {
     case TRACE_ITEM_HEADER:
@@ -691,6 +705,8 @@ static int run(struct replayer *r, FILE *f, const void *buf, size_t len, struct 
             if (replayer_item(r, &it))
                 break;
         } else if (rc == TRACE_R_MORE && f) {
+            if (r->o.out)
+                fflush(r->o.out); /* reports stream while the input trickles in */
             if (trace_reader_read_file(rd, f) < 0) {
                 ret = -1;
                 break;
@@ -702,17 +718,25 @@ static int run(struct replayer *r, FILE *f, const void *buf, size_t len, struct 
             break;
         }
     }
+    FILE *ef = r->o.err ? r->o.err : r->o.out ? r->o.out : stderr;
     if (ret) {
-        fprintf(r->o.out ? r->o.out : stderr, "hvrr replay: '%s': %s\n", name,
-                trace_reader_error(rd));
+        fprintf(ef, "hvrr replay: '%s': %s\n", name, trace_reader_error(rd));
     }
     trace_reader_free(rd);
+    if (!ret && r->header_lost) {
+        fprintf(ef,
+                "hvrr replay: '%s': cannot replay: the header is lost (damage at byte %" PRIu64
+                ", frame %u, before any header): clock rate, device wiring and start state "
+                "unknown; nothing compared\n",
+                name, r->st.damage_offset, r->st.damage_frame);
+        ret = -1;
+    }
     if (!ret && !r->st.header_seen && !r->st.records) {
-        fprintf(r->o.out ? r->o.out : stderr, "hvrr replay: '%s': no trace records\n", name);
+        fprintf(ef, "hvrr replay: '%s': no trace records\n", name);
         ret = -1;
     }
     if (!ret && r->cannot_replay) {
-        fprintf(r->o.out ? r->o.out : stderr,
+        fprintf(ef,
                 "hvrr replay: '%s': its start state does not restore into these device models "
                 "(saved-state layout or version changed since the capture); nothing compared\n",
                 name);
@@ -727,8 +751,10 @@ int replay_file(const char *path, const struct replay_opts *o, struct replay_sta
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(o->out ? o->out : stderr, "hvrr replay: cannot open '%s': %s\n", path,
-                strerror(errno));
+        fprintf(o->err   ? o->err
+                : o->out ? o->out
+                         : stderr,
+                "hvrr replay: cannot open '%s': %s\n", path, strerror(errno));
         return -1;
     }
     struct replayer *r = replayer_new(o);

@@ -22,6 +22,7 @@ struct replay_opts {
     bool stop_at_first;
     unsigned max_reports; /* full divergence reports printed; 0 means 10 */
     FILE *out;            /* reports and summary; NULL: silent */
+    FILE *err;            /* "cannot replay" errors; NULL: to out (or stderr if silent) */
     /* Applied to the fresh device set (test-only model variants). */
     void (*patch)(struct vm_devices *d, void *ctx);
     void *patch_ctx;
@@ -43,6 +44,8 @@ struct replay_stats {
                                header; XSETBV, CR, WRMSR, guest-register MSRs) */
     uint64_t other_exits;   /* exits without device work (HLT, preemption timer, EPT, ...) */
     uint64_t damage;        /* damage reports from the reader */
+    uint64_t damage_offset; /* byte offset and frame of the first one */
+    uint32_t damage_frame;
     uint64_t divergences;
     uint64_t first_record; /* record number of the first divergence */
     uint64_t first_seq;    /* exit of the first divergence (the last exit read) */
