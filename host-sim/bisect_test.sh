@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `hvrr bisect` end to end: in a scratch clone of this repository, commit a
-# harmless change, a seeded PIT regression, another harmless change; check
+# harmless change, a seeded one-line PIT regression (the mutant
+# tests/mutants/pit-mode2-low-at-reload.mut: mode 2 OUT low one clock late),
+# another harmless change; check
 # that `hvrr bisect --good BASE --bad HEAD` names the regression commit and
 # prints its divergence report; check the refusals (no repository, bad
 # revisions, reversed range, a good revision that already diverges).
@@ -24,11 +26,10 @@ base=$(git rev-parse HEAD)
 
 echo "bisect-test note" >bisect-note-1.txt
 git add bisect-note-1.txt && git commit -q -m "harmless 1"
-# The regression: the PIT takes every control word as BCD.
-awk 'BEGIN{s=0} /^int pit_io\(/{s=1} {print} s==1 && /^\{/{print "    if (write && (port & 3) == 3) *val |= 1; /* seeded regression */"; s=2}' \
-    hv/devs/pit8254.c >pit.tmp && mv pit.tmp hv/devs/pit8254.c
-grep -q "seeded regression" hv/devs/pit8254.c; check "regression inserted into pit_io" $?
-git commit -q -am "pit: seeded regression (control words taken as BCD)"
+# The regression: one comparison of the 8254 model, from the mutant set.
+python3 scripts/mutants.py apply pit-mode2-low-at-reload "$repo"
+! git diff --quiet -- hv/devs/pit8254.c; check "regression applied to hv/devs/pit8254.c" $?
+git commit -q -am "pit: seeded regression (mode 2 OUT low one clock late)"
 bad_commit=$(git rev-parse HEAD)
 echo "bisect-test note" >bisect-note-2.txt
 git add bisect-note-2.txt && git commit -q -m "harmless 2"
