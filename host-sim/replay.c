@@ -32,8 +32,19 @@ struct expect {
     uint64_t record;
 };
 
+const struct vm_devices_ops vm_devices_real_ops = {
+    .init = vm_devices_init,
+    .restore = vm_devices_restore,
+    .save = vm_devices_save,
+    .advance = vm_devices_advance,
+    .io = vm_devices_io,
+    .ack = vm_devices_ack,
+    .com1_rx = vm_devices_com1_rx,
+};
+
 struct replayer {
     struct replay_opts o;
+    const struct vm_devices_ops *ops;
     struct replay_stats st;
     struct vm_devices dev;
     uint64_t tsc_hz;
@@ -77,7 +88,7 @@ static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
 
 static void remember_good(struct replayer *r, uint64_t seq)
 {
-    size_t n = vm_devices_save(&r->dev, r->good, sizeof r->good);
+    size_t n = r->ops->save(&r->dev, r->good, sizeof r->good);
     r->good_len = n;
     r->good_seq = seq;
 }
@@ -119,7 +130,7 @@ static bool report_begin(struct replayer *r)
 static void report_state(struct replayer *r)
 {
     char diff[512];
-    size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
+    size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
     devinfo_diff(r->good, r->good_len, r->blob, n, diff, sizeof diff);
     fprintf(r->o.out,
             "  state    sections changed since the last good checkpoint (exit %" PRIu64 "): %s\n",
@@ -263,8 +274,8 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
     r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
     const struct vm_devices_hooks hooks = {
         .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
-    vm_devices_init(&r->dev, &dc, NULL, 0);
-    if (h->has_start && vm_devices_restore(&r->dev, h->start.devices, h->start.devices_len)) {
+    r->ops->init(&r->dev, &dc, NULL, 0);
+    if (h->has_start && r->ops->restore(&r->dev, h->start.devices, h->start.devices_len)) {
         /* Not a divergence: these models cannot even start where the trace
          * starts (e.g. a saved-state layout changed since the capture). */
         r->cannot_replay = true;
@@ -278,14 +289,12 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         r->host.leaves = r->host_leaves;
         vcpu_policy_init(&r->pol, &r->host, r->tsc_hz);
     }
-    if (r->o.patch)
-        r->o.patch(&r->dev, r->o.patch_ctx);
     remember_good(r, 0);
 }
 
 static void do_advance(struct replayer *r, uint64_t tsc)
 {
-    vm_devices_advance(&r->dev, ns_of(r, tsc));
+    r->ops->advance(&r->dev, ns_of(r, tsc));
 }
 
 /* Outputs of one device call share its TSC and are all recorded before the
@@ -311,7 +320,7 @@ static void exit_io(struct replayer *r, const struct trace_exit *e)
     devinfo_regs_get(&r->dev, &r->io_regs);
     r->st.io_exits++;
     uint32_t val = e->u.io.write ? e->u.io.value : 0;
-    vm_devices_io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
+    r->ops->io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
     val &= dev_size_mask(e->u.io.size);
     if (!e->u.io.write && r->active) {
         r->st.in_checked++;
@@ -453,7 +462,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         return;
     case TRACE_DEV_INJECT: {
         r->doing = "interrupt acknowledge (vector injection)";
-        uint8_t vec = vm_devices_ack(&r->dev, ns_of(r, ev->tsc));
+        uint8_t vec = r->ops->ack(&r->dev, ns_of(r, ev->tsc));
         if (r->active) {
             r->st.injects++;
             if (vec != ev->u.inject.vector && report_begin(r)) {
@@ -470,7 +479,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
     case TRACE_DEV_UART_RX:
         r->doing = "host bytes into the UART";
         r->st.rx++;
-        vm_devices_com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
+        r->ops->com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
         check_missing(r);
         break;
     default: break; /* TimerEdge: informational */
@@ -512,7 +521,7 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
     do_advance(r, c->tsc);
     check_missing(r);
     if (r->active) {
-        size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
+        size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
         r->st.checkpoints++;
         bool same = n == c->devices_len && memcmp(r->blob, c->devices, n) == 0;
         if (!same) /* another layout, or a real difference */
@@ -544,7 +553,7 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
         }
     }
     /* Resynchronise on the recorded state: later reports stand on their own. */
-    if (vm_devices_restore(&r->dev, c->devices, c->devices_len) == 0) {
+    if (r->ops->restore(&r->dev, c->devices, c->devices_len) == 0) {
         if (!r->active)
             r->st.restored++;
         r->desync = false;
@@ -611,6 +620,7 @@ struct replayer *replayer_new(const struct replay_opts *o)
     if (!r)
         return NULL;
     r->o = *o;
+    r->ops = o->devs ? o->devs : &vm_devices_real_ops;
     r->doing = "start";
     /* A trace without a header replays from the power-on state at 1 GHz. */
     struct trace_header none = {0};
