@@ -28,21 +28,22 @@ struct replay_opts {
 };
 
 struct replay_stats {
-    uint64_t records;       /* records read (damage reports excluded) */
-    uint64_t exits;         /* exits replayed */
-    uint64_t io_exits;      /* port accesses re-issued */
-    uint64_t in_checked;    /* IN values compared */
-    uint64_t outputs;       /* IRQ/INTR/request outputs compared */
-    uint64_t injects;       /* acknowledged vectors compared */
-    uint64_t rx;            /* UART RX records fed */
-    uint64_t checkpoints;   /* checkpoints compared */
-    uint64_t restored;      /* checkpoints restored (before --from, after damage or divergence) */
-    uint64_t cpuid_checked; /* CPUID answers compared (header has the host CPUID) */
-    uint64_t msr_checked;   /* RDMSR values compared */
-    uint64_t not_checked;   /* other CPUID/MSR/XSETBV/CR answers (no host CPUID in the
-                               header; XSETBV, CR, WRMSR, guest-register MSRs) */
-    uint64_t other_exits;   /* exits without device work (HLT, preemption timer, EPT, ...) */
-    uint64_t damage;        /* damage reports from the reader */
+    uint64_t records;         /* records read (damage reports excluded) */
+    uint64_t exits;           /* exits replayed */
+    uint64_t io_exits;        /* port accesses re-issued */
+    uint64_t in_checked;      /* IN values compared */
+    uint64_t outputs;         /* IRQ/INTR/request outputs compared */
+    uint64_t injects;         /* acknowledged vectors compared */
+    uint64_t rx;              /* UART RX records fed */
+    uint64_t checkpoints;     /* checkpoints compared */
+    uint64_t restored;        /* checkpoints restored (before --from, after damage or divergence) */
+    uint64_t cpuid_checked;   /* CPUID answers compared (header has the host CPUID) */
+    uint64_t msr_checked;     /* RDMSR values compared */
+    uint64_t not_checked;     /* other CPUID/MSR/XSETBV/CR answers (no host CPUID in the
+                                 header; XSETBV, CR, WRMSR, guest-register MSRs) */
+    uint64_t other_exits;     /* exits without device work (HLT, preemption timer, EPT, ...) */
+    uint64_t entries_checked; /* exit-policy entry decisions checked (header entry_decisions) */
+    uint64_t damage;          /* damage reports from the reader */
     uint64_t divergences;
     uint64_t first_record; /* record number of the first divergence */
     uint64_t first_seq;    /* exit of the first divergence (the last exit read) */

@@ -130,6 +130,11 @@ static uint8_t op_ack(void *ctx, uint64_t tsc)
     return vm_rec_ack(&((struct sg *)ctx)->rec, tsc);
 }
 
+static void op_blocked(void *ctx, uint64_t tsc)
+{
+    vm_rec_blocked(&((struct sg *)ctx)->rec, tsc);
+}
+
 static const struct vm_policy_ops sg_ops = {
     .reg = op_reg,
     .set_reg = op_set_reg,
@@ -142,6 +147,7 @@ static const struct vm_policy_ops sg_ops = {
     .io = op_io,
     .advance = op_advance,
     .ack = op_ack,
+    .blocked = op_blocked,
 };
 
 /* Before each VM entry: the policy brings devices up to date and injects
@@ -805,7 +811,8 @@ int scenario_run(const struct scenario_config *cfg, struct trace_writer *w)
                                     .devmodel_version = "working tree",
                                     .cmdline = "console=ttyS0 panic=-1 nokaslr",
                                     .checkpoint_every =
-                                        cfg->checkpoint_every ? cfg->checkpoint_every : 4096};
+                                        cfg->checkpoint_every ? cfg->checkpoint_every : 4096,
+                                    .entry_decisions = true};
     struct vm_devices_config dc = {.rtc_epoch_sec = 1767225600ull};
     int err = vm_recorder_init(&g.rec, &g.dev, &dc, NULL, &rc);
     if (err)

@@ -279,6 +279,13 @@ static uint8_t op_ack(void *ctx, uint64_t tsc)
     return vm->rec ? hvrec_ack(vm->rec, tsc) : vm_devices_ack(&vm->devs, vm_now_ns(vm, tsc));
 }
 
+static void op_blocked(void *ctx, uint64_t tsc)
+{
+    struct vm *vm = ctx;
+    if (vm->rec)
+        hvrec_blocked(vm->rec, tsc);
+}
+
 static const struct vm_policy_ops vmx_policy_ops = {
     .reg = op_reg,
     .set_reg = op_set_reg,
@@ -298,6 +305,7 @@ static const struct vm_policy_ops vmx_policy_ops = {
     .io = op_io,
     .advance = op_advance,
     .ack = op_ack,
+    .blocked = op_blocked,
 };
 
 /* Every exit that is not a port access handled by dev_io, with its answers

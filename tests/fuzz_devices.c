@@ -165,6 +165,11 @@ static uint8_t op_ack(void *c, uint64_t tsc)
     (void)c;
     return vm_rec_ack(&rec, tsc);
 }
+static void op_blocked(void *c, uint64_t tsc)
+{
+    (void)c;
+    vm_rec_blocked(&rec, tsc);
+}
 static const struct vm_policy_ops fuzz_ops = {
     .reg = op_reg,
     .set_reg = op_set_reg,
@@ -181,6 +186,7 @@ static const struct vm_policy_ops fuzz_ops = {
     .io = op_io,
     .advance = op_advance,
     .ack = op_ack,
+    .blocked = op_blocked,
 };
 
 static void plain_exit(uint32_t reason, uint64_t rip)
@@ -274,7 +280,8 @@ static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fa
                                     .hv_build_id = "fuzz",
                                     .cmdline = "fuzz",
                                     .checkpoint_every = 1 + u8(&in) % 16,
-                                    .start_tsc = tsc};
+                                    .start_tsc = tsc,
+                                    .entry_decisions = true};
     struct vm_devices_config dc = {.rtc_epoch_sec = 1700000000ull + u16(&in)};
     CHECK(vm_recorder_init(&rec, &dev, &dc, NULL, &rc) == 0, "vm_recorder_init failed");
 
