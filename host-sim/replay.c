@@ -9,7 +9,10 @@
  *    older layout is upgraded first: vm_devices_compare);
  *  - CPUID answers and RDMSR values, recomputed by the hypervisor's own
  *    vCPU policy (hv/vcpu_policy.h) from the header's host CPUID snapshot
- *    and the vCPU state the recorded XSETBV/WRMSR exits set.
+ *    and the vCPU state the recorded XSETBV/WRMSR exits set;
+ *  - the exit policy's entry decisions (hv/vm_policy.h), when the header
+ *    says they are recorded: an Inject or IntrBlocked record only with INTR
+ *    high, and one of them at every entry with INTR high.
  */
 #include "host-sim/replay.h"
 
@@ -40,6 +43,7 @@ const struct vm_devices_ops vm_devices_real_ops = {
     .io = vm_devices_io,
     .ack = vm_devices_ack,
     .com1_rx = vm_devices_com1_rx,
+    .intr = vm_devices_intr,
 };
 
 struct replayer {
@@ -79,6 +83,10 @@ struct replayer {
     struct trace_host_cpu host;
     struct trace_cpuid_leaf host_leaves[TRACE_HOST_CPUID_MAX];
     char doing_buf[96];
+    /* exit policy decisions (header entry_decisions) */
+    bool decisions;
+    bool entry_due; /* the entry after the last exit has not been checked */
+    bool decided;   /* ... and it has its Inject / IntrBlocked record */
 };
 
 static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
@@ -290,6 +298,9 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         vcpu_policy_init(&r->pol, &r->host, r->tsc_hz);
     }
     remember_good(r, 0);
+    r->decisions = h->entry_decisions;
+    r->entry_due = true; /* the first entry, before exit 0 */
+    r->decided = false;
 }
 
 static void do_advance(struct replayer *r, uint64_t tsc)
@@ -418,6 +429,61 @@ static bool exit_vcpu(struct replayer *r, const struct trace_exit *e)
     }
 }
 
+/* ---- exit policy decisions ---- */
+
+static void report_decision(struct replayer *r, const char *expected, const char *actual)
+{
+    if (!report_begin(r))
+        return;
+    fprintf(r->o.out,
+            "  device   vm exit policy (hv/vm_policy.c)\n"
+            "  register interrupt decision at the VM entry\n"
+            "  expected %s\n  actual   %s\n",
+            expected, actual);
+    report_state(r);
+}
+
+/* An Inject or IntrBlocked record: the policy decided with INTR high
+ * (intr: the replayed level before the acknowledge). Reported after the
+ * record's own device comparisons, so a model that lost INTR is named
+ * first. */
+static void entry_decision(struct replayer *r, bool intr, const char *what)
+{
+    if (!r->decisions)
+        return;
+    r->decided = true;
+    if (!r->active)
+        return;
+    r->st.entries_checked++;
+    if (!intr)
+        report_decision(r, "no interrupt decision (PIC INTR low at this entry)", what);
+}
+
+/* Exit e follows an entry that left no decision record: INTR must have
+ * been low then. Outputs still pending with an earlier TSC than e's came
+ * from the entry's own device advance. */
+static void check_undecided_entry(struct replayer *r, const struct trace_exit *e)
+{
+    bool due = r->decisions && r->entry_due && !r->decided;
+    r->entry_due = true;
+    r->decided = false;
+    if (!due)
+        return;
+    if (r->adv_pending) {
+        if (r->adv_tsc == e->tsc)
+            return; /* the entry's outputs and this exit's cannot be told apart */
+        flush_advance(r);
+    }
+    if (!r->active)
+        return;
+    r->st.entries_checked++;
+    if (r->ops->intr(&r->dev))
+        report_decision(r,
+                        "an injection (or IntrBlocked: the guest could not take it): PIC INTR "
+                        "high at the entry",
+                        "the guest entered with nothing injected");
+}
+
 static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
 {
     if (r->o.has_until && e->seq > r->o.until) {
@@ -425,11 +491,14 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
         r->done = true;
         return;
     }
+    r->next_seq = e->seq;
+    set_active(r);
+    snprintf(r->doing_buf, sizeof r->doing_buf, "VM entry before exit %" PRIu64, e->seq);
+    r->doing = r->doing_buf;
+    check_undecided_entry(r, e);
     flush_advance(r);
     r->last = *e;
     r->have_last = true;
-    r->next_seq = e->seq;
-    set_active(r);
     r->next_seq = e->seq + 1;
     r->st.exits++;
     if (e->reason == TRACE_EXIT_IO_INSTRUCTION && e->detail == TRACE_DETAIL_IO) {
@@ -462,6 +531,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         return;
     case TRACE_DEV_INJECT: {
         r->doing = "interrupt acknowledge (vector injection)";
+        bool intr = r->ops->intr(&r->dev);
         uint8_t vec = r->ops->ack(&r->dev, ns_of(r, ev->tsc));
         if (r->active) {
             r->st.injects++;
@@ -474,6 +544,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
             }
         }
         check_missing(r);
+        entry_decision(r, intr, "an injection");
         break;
     }
     case TRACE_DEV_UART_RX:
@@ -481,6 +552,10 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         r->st.rx++;
         r->ops->com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
         check_missing(r);
+        break;
+    case TRACE_DEV_INTR_BLOCKED:
+        r->doing = "VM entry with the interrupt blocked";
+        entry_decision(r, r->ops->intr(&r->dev), "IntrBlocked (interrupt window asked for)");
         break;
     default: break; /* TimerEdge: informational */
     }
@@ -659,6 +734,12 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
                 " UART RX fed, %" PRIu64 " checkpoints restored\n",
                 s->records, s->exits, s->io_exits, s->in_checked, s->outputs, s->injects,
                 s->checkpoints, s->rx, s->restored);
+        if (r->decisions)
+            fprintf(f,
+                    "exit policy: %" PRIu64
+                    " entry decisions checked (injection or IntrBlocked with PIC INTR high, none "
+                    "with it low)\n",
+                    s->entries_checked);
         if (r->has_policy)
             fprintf(f,
                     "vcpu: %" PRIu64 " CPUID answers, %" PRIu64
