@@ -244,20 +244,25 @@ def tracked_files():
 
 
 def sync_tree(dst):
-    """Copies the tracked files of the working tree to dst (only what changed)."""
+    """Makes dst's tracked files equal to the working tree's. A file that
+    differs (changed since the last run, or left mutated by an interrupted
+    one) is rewritten with the current time, so make rebuilds from it."""
     for f in tracked_files():
         s, d = os.path.join(TOP, f), os.path.join(dst, f)
         try:
-            st = os.stat(s)
+            with open(s, "rb") as fh:
+                data = fh.read()
         except FileNotFoundError:
             continue
         try:
-            dt = os.stat(d)
-            if dt.st_size == st.st_size and int(dt.st_mtime) == int(st.st_mtime):
-                continue
+            with open(d, "rb") as fh:
+                if fh.read() == data:
+                    continue
         except FileNotFoundError:
             os.makedirs(os.path.dirname(d), exist_ok=True)
-        shutil.copy2(s, d)
+        with open(d, "wb") as fh:
+            fh.write(data)
+        shutil.copymode(s, d)
 
 
 class Worker:
@@ -284,6 +289,13 @@ class Worker:
             return subprocess.run(cmd, cwd=self.root, stdout=f, stderr=subprocess.STDOUT).returncode
 
     def prepare(self):
+        # A run that was interrupted may have left a mutated object behind
+        # (restored sources keep their old times): rebuild from scratch.
+        self.marker = os.path.join(self.root, "RUNNING")
+        if os.path.exists(self.marker):
+            shutil.rmtree(os.path.join(self.root, self.build), ignore_errors=True)
+        with open(self.marker, "w") as fh:
+            fh.write("a mutants run uses this tree\n")
         sync_tree(self.root)
         log = os.path.join(self.root, "prebuild.log")
         if self.make(log):
@@ -487,6 +499,8 @@ def cmd_run(args):
         t.start()
     for t in th:
         t.join()
+    for w in workers:
+        os.unlink(w.marker)
     report(results, muts, time.time() - t0, os.path.join(base, "report.txt"))
     return 1 if any("error" in r for r in results) else 0
 
