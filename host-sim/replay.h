@@ -29,6 +29,7 @@ struct vm_devices_ops {
               uint64_t now_ns);
     uint8_t (*ack)(struct vm_devices *d, uint64_t now_ns);
     size_t (*com1_rx)(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns);
+    bool (*intr)(const struct vm_devices *d);
 };
 extern const struct vm_devices_ops vm_devices_real_ops;
 
@@ -37,27 +38,31 @@ struct replay_opts {
     uint64_t until; /* with has_until: stop after exit `until` */
     bool has_until;
     bool stop_at_first;
-    unsigned max_reports;              /* full divergence reports printed; 0 means 10 */
-    FILE *out;                         /* reports and summary; NULL: silent */
+    unsigned max_reports; /* full divergence reports printed; 0 means 10 */
+    FILE *out;            /* reports and summary; NULL: silent */
+    FILE *err;            /* "cannot replay" errors; NULL: to out (or stderr if silent) */
     const struct vm_devices_ops *devs; /* NULL: hv/devs (test-only model variants) */
 };
 
 struct replay_stats {
-    uint64_t records;       /* records read (damage reports excluded) */
-    uint64_t exits;         /* exits replayed */
-    uint64_t io_exits;      /* port accesses re-issued */
-    uint64_t in_checked;    /* IN values compared */
-    uint64_t outputs;       /* IRQ/INTR/request outputs compared */
-    uint64_t injects;       /* acknowledged vectors compared */
-    uint64_t rx;            /* UART RX records fed */
-    uint64_t checkpoints;   /* checkpoints compared */
-    uint64_t restored;      /* checkpoints restored (before --from, after damage or divergence) */
-    uint64_t cpuid_checked; /* CPUID answers compared (header has the host CPUID) */
-    uint64_t msr_checked;   /* RDMSR values compared */
-    uint64_t not_checked;   /* other CPUID/MSR/XSETBV/CR answers (no host CPUID in the
-                               header; XSETBV, CR, WRMSR, guest-register MSRs) */
-    uint64_t other_exits;   /* exits without device work (HLT, preemption timer, EPT, ...) */
-    uint64_t damage;        /* damage reports from the reader */
+    uint64_t records;         /* records read (damage reports excluded) */
+    uint64_t exits;           /* exits replayed */
+    uint64_t io_exits;        /* port accesses re-issued */
+    uint64_t in_checked;      /* IN values compared */
+    uint64_t outputs;         /* IRQ/INTR/request outputs compared */
+    uint64_t injects;         /* acknowledged vectors compared */
+    uint64_t rx;              /* UART RX records fed */
+    uint64_t checkpoints;     /* checkpoints compared */
+    uint64_t restored;        /* checkpoints restored (before --from, after damage or divergence) */
+    uint64_t cpuid_checked;   /* CPUID answers compared (header has the host CPUID) */
+    uint64_t msr_checked;     /* RDMSR values compared */
+    uint64_t not_checked;     /* other CPUID/MSR/XSETBV/CR answers (no host CPUID in the
+                                 header; XSETBV, CR, WRMSR, guest-register MSRs) */
+    uint64_t other_exits;     /* exits without device work (HLT, preemption timer, EPT, ...) */
+    uint64_t entries_checked; /* exit-policy entry decisions checked (header entry_decisions) */
+    uint64_t damage;          /* damage reports from the reader */
+    uint64_t damage_offset;   /* byte offset and frame of the first one */
+    uint32_t damage_frame;
     uint64_t divergences;
     uint64_t first_record; /* record number of the first divergence */
     uint64_t first_seq;    /* exit of the first divergence (the last exit read) */
