@@ -233,8 +233,11 @@ def cmd_check(pattern):
 
 # ---- run -------------------------------------------------------------------
 
-SUITES = ["unit", "corpus", "soak"]
-SUITE_TITLE = {"unit": "make unit", "corpus": "replay-corpus", "soak": "devs-soak"}
+SUITES = ["unit", "corpus", "soak", "scenario"]
+SUITE_TITLE = {"unit": "make unit", "corpus": "replay-corpus", "soak": "devs-soak",
+               "scenario": "scenario"}
+# The scripted guests of `make corpus` (host-sim/scenario.c), re-recorded.
+SCENARIOS = ["linux-boot", "linux-boot-quiet", "serial-shell", "io-guest"]
 
 
 def tracked_files():
@@ -276,7 +279,8 @@ class Worker:
         tests = sorted(f[:-2] for f in os.listdir(os.path.join(self.root, "tests"))
                        if f.startswith("test_") and f.endswith(".c"))
         self.unit_bins = [f"{self.build}/host/tests/{t}" for t in tests]
-        return self.unit_bins + [f"{self.build}/hvrr", f"{self.build}/host/tests/fuzz_devices"]
+        return self.unit_bins + [f"{self.build}/hvrr", f"{self.build}/host/tests/fuzz_devices",
+                                 f"{self.build}/hvrr-scenario"]
 
     def make(self, log):
         # The self-check mutant objects (build/host/mutants/*.o) are copies of
@@ -301,6 +305,24 @@ class Worker:
         if self.make(log):
             raise MutantError(f"scratch tree {self.root}: the unmutated build fails, see {log}")
         self.pristine = {}
+        # The scripted guests recorded through the unmutated tree: the
+        # scenario suite compares the mutant's recordings with these.
+        self.scenario_ref = {}
+        for sc in SCENARIOS:
+            rc, out = self.scenario(sc)
+            if rc:
+                raise MutantError(f"scratch tree {self.root}: scenario {sc} fails unmutated: {out}")
+            self.scenario_ref[sc] = out
+
+    def scenario(self, name):
+        path = os.path.join(self.root, self.build, "tmp", "scenario.hvt")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        rc, out = self.timed([os.path.join(self.root, self.build, "hvrr-scenario"), name, "-o", path],
+                             self.root, self.opts["timeout"])
+        if rc:
+            return rc, out
+        with open(path, "rb") as fh:
+            return 0, fh.read()
 
     def objects(self, src):
         o = src[:-2] + ".o"
@@ -370,6 +392,15 @@ class Worker:
             return (last[0][len("fuzz_devices: "):] if last else f"exit {rc}")[:100]
         return None
 
+    def suite_scenario(self, m):
+        for sc in SCENARIOS:
+            rc, data = self.scenario(sc)
+            if rc:
+                return f"{sc} fails" + (" (timeout)" if rc == -999 else "")
+            if data != self.scenario_ref[sc]:
+                return f"{sc} recorded differently"
+        return None
+
     def run(self, m):
         t0 = time.time()
         res = {"name": m.name, "equivalent": m.equivalent}
@@ -402,24 +433,31 @@ def report(results, muts, elapsed, out):
     byname = {m.name: m for m in muts}
     lines = []
     w = max(len(r["name"]) for r in results)
-    lines.append(f"{'mutant':<{w}}  {'unit':<8} {'corpus':<8} {'soak':<8}")
+    lines.append(f"{'mutant':<{w}}  " + " ".join(f"{s:<8}" for s in SUITES))
     for r in sorted(results, key=lambda r: r["name"]):
         if "error" in r:
             lines.append(f"{r['name']:<{w}}  ERROR: {r['error']}")
             continue
         cells = ["killed" if r[s] else "survived" for s in SUITES]
         eq = "  (equivalent)" if r["equivalent"] else ""
-        lines.append(f"{r['name']:<{w}}  {cells[0]:<8} {cells[1]:<8} {cells[2]:<8}{eq}")
+        lines.append(f"{r['name']:<{w}}  " + " ".join(f"{c:<8}" for c in cells) + eq)
     ok = [r for r in results if "error" not in r]
     real = [r for r in ok if not r["equivalent"]]
     lines.append("")
     lines.append(f"{len(results)} mutants run ({len(real)} non-equivalent, "
                  f"{len(ok) - len(real)} equivalent, {len(results) - len(ok)} errors) in {elapsed:.0f} s")
+    groups = [("all", real),
+              ("hv/devs", [r for r in real if byname[r["name"]].file.startswith("hv/devs/")]),
+              ("exit policy", [r for r in real if not byname[r["name"]].file.startswith("hv/devs/")])]
+    groups = [g for g in groups if g[1]]
     lines.append("kill rates over the non-equivalent mutants:")
-    for s in SUITES:
-        lines.append(f"  {SUITE_TITLE[s]:<14} {fmt_rate(sum(1 for r in real if r[s]), len(real))}")
-    any_kill = sum(1 for r in real if any(r[s] for s in SUITES))
-    lines.append(f"  {'all suites':<14} {fmt_rate(any_kill, len(real))}")
+    lines.append(f"  {'suite':<14} " + " ".join(f"{g[0] + f' ({len(g[1])})':<22}" for g in groups))
+    for s in SUITES + ["all suites"]:
+        cells = []
+        for _, rs in groups:
+            k = sum(1 for r in rs if (any(r[x] for x in SUITES) if s == "all suites" else r[s]))
+            cells.append(f"{fmt_rate(k, len(rs)):<22}")
+        lines.append(f"  {SUITE_TITLE.get(s, s):<14} " + " ".join(cells))
     surv = [r for r in real if not any(r[s] for s in SUITES)]
     if surv:
         lines.append("survivors (no suite kills them):")
