@@ -28,6 +28,7 @@ import fnmatch
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -282,22 +283,28 @@ class Worker:
         return self.unit_bins + [f"{self.build}/hvrr", f"{self.build}/host/tests/fuzz_devices",
                                  f"{self.build}/hvrr-scenario"]
 
-    def make(self, log):
+    def make(self, log, targets=None):
         # The self-check mutant objects (build/host/mutants/*.o) are copies of
         # hv/devs: built once from the unmutated tree, never remade here.
         mdir = os.path.join(self.root, self.build, "host", "mutants")
         old = [f"-o{self.build}/host/mutants/{f}" for f in
                (sorted(os.listdir(mdir)) if os.path.isdir(mdir) else []) if f.endswith(".o")]
-        cmd = ["make", "-s", f"-j{self.opts['make_jobs']}", f"BUILD={self.build}"] + old + self.targets()
+        if targets is None:
+            targets = self.targets()
+        cmd = ["make", "-s", f"-j{self.opts['make_jobs']}", f"BUILD={self.build}"] + old + targets
         with open(log, "w") as f:
             return subprocess.run(cmd, cwd=self.root, stdout=f, stderr=subprocess.STDOUT).returncode
 
     def prepare(self):
         # A run that was interrupted may have left a mutated object behind
-        # (restored sources keep their old times): rebuild from scratch.
+        # (restored sources keep their old times): rebuild the objects of
+        # every file a mutant targets.
         self.marker = os.path.join(self.root, "RUNNING")
         if os.path.exists(self.marker):
-            shutil.rmtree(os.path.join(self.root, self.build), ignore_errors=True)
+            for f in self.opts["targets"]:
+                for o in self.objects(f):
+                    if os.path.exists(o):
+                        os.unlink(o)
         with open(self.marker, "w") as fh:
             fh.write("a mutants run uses this tree\n")
         sync_tree(self.root)
@@ -361,17 +368,29 @@ class Worker:
         except subprocess.TimeoutExpired:
             return -999, f"timeout after {timeout} s"
 
+    def need(self, targets):
+        """Builds what a suite runs (after a mutation, only on demand: most
+        mutants die in their own device's test and need no other link)."""
+        if self.make(os.path.join(self.root, "build.log"), targets):
+            raise MutantError("does not build")
+
     def suite_unit(self, m):
-        # The tests of the mutated device first: most mutants die there.
+        # The tests of the mutated file first: most mutants die there.
         stem = os.path.basename(m.file)[:-2]
         bins = sorted(self.unit_bins, key=lambda b: (stem not in b, b))
-        for b in bins:
-            rc, out = self.timed([os.path.join(self.root, b)], self.root, self.opts["timeout"])
-            if rc:
-                return f"{os.path.basename(b)}" + (" (timeout)" if rc == -999 else "")
+        first = [b for b in bins if stem in b]
+        for group in (first, [b for b in bins if b not in first]):
+            if not group:
+                continue
+            self.need(group)
+            for b in group:
+                rc, out = self.timed([os.path.join(self.root, b)], self.root, self.opts["timeout"])
+                if rc:
+                    return f"{os.path.basename(b)}" + (" (timeout)" if rc == -999 else "")
         return None
 
     def suite_corpus(self, m):
+        self.need([f"{self.build}/hvrr"])
         traces = sorted((os.path.join("corpus", f) for f in os.listdir(os.path.join(self.root, "corpus"))
                          if f.endswith(".hvt")),
                         key=lambda t: os.path.getsize(os.path.join(self.root, t)))
@@ -383,6 +402,7 @@ class Worker:
         return None
 
     def suite_soak(self, m):
+        self.need([f"{self.build}/host/tests/fuzz_devices"])
         tmp = os.path.join(self.root, self.build, "tmp")
         os.makedirs(tmp, exist_ok=True)
         rc, out = self.timed([os.path.join(self.root, self.build, "host/tests/fuzz_devices"),
@@ -393,6 +413,7 @@ class Worker:
         return None
 
     def suite_scenario(self, m):
+        self.need([f"{self.build}/hvrr-scenario"])
         for sc in SCENARIOS:
             rc, data = self.scenario(sc)
             if rc:
@@ -414,11 +435,11 @@ class Worker:
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         try:
-            if self.make(os.path.join(self.root, "build.log")):
-                res["error"] = "does not build"
-                return res
+            self.need([f"{self.build}/host/libhvrr.a", f"{self.build}/rel/libhvrr.a"])
             for s in SUITES:
                 res[s] = getattr(self, "suite_" + s)(m)
+        except MutantError as e:
+            res["error"] = str(e)
         finally:
             self.restore(m.file)
             res["seconds"] = time.time() - t0
@@ -499,6 +520,7 @@ def cmd_run(args):
     if jobs < 1:
         jobs = 1
     opts["make_jobs"] = 1 if jobs > 1 else 2
+    opts["targets"] = sorted({m.file for m in load()})
     muts = load(pattern)
     if not muts:
         print("mutants: no mutant matches")
@@ -532,18 +554,28 @@ def cmd_run(args):
                 print(f"[{len(results)}/{len(muts)}] {m.name}: {status} ({r['seconds']:.0f} s)",
                       flush=True)
 
-    th = [threading.Thread(target=loop, args=(w,)) for w in workers]
+    th = [threading.Thread(target=loop, args=(w,), daemon=True) for w in workers]
     for t in th:
         t.start()
-    for t in th:
-        t.join()
+    try:
+        for t in th:
+            while t.is_alive():
+                t.join(1)
+    except KeyboardInterrupt:
+        print("mutants: interrupted (the next run rebuilds what a mutant may have left)")
+        return 130
     for w in workers:
         os.unlink(w.marker)
     report(results, muts, time.time() - t0, os.path.join(base, "report.txt"))
     return 1 if any("error" in r for r in results) else 0
 
 
+def on_term(signum, frame):
+    raise KeyboardInterrupt  # unwinds through the workers' restore
+
+
 def main(argv):
+    signal.signal(signal.SIGTERM, on_term)
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
         return 0 if len(argv) >= 2 else 2
