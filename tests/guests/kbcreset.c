@@ -5,8 +5,9 @@
  * the keyboard (0xD2) or the AUX device (0xD3, status bit 5), the AUX write
  * without a mouse (0xD4: 0xFE with the timeout bit), the output port (0xD0),
  * 0xFF (pulses nothing), and finally 0xFE: the CPU reset line pulses and the
- * VM ends with reason "reset". Also bus decode at the edges: ports 0x22 and
- * 0x44 are nobody's (all ones), port 0x80 answers bytes only. */
+ * VM ends with reason "reset". Also bus decode at the edges: ports 0x22,
+ * 0x44, 0x72, 0x400 and 0x4d2 are nobody's (all ones), port 0x80 answers
+ * bytes only. */
 #include "guest.h"
 
 static uint8_t status(void)
@@ -93,6 +94,9 @@ void guest_main(void)
 
     check_eq("bus: port 0x22 is nobody's (all ones)", inb(0x22), 0xff);
     check_eq("bus: port 0x44 is nobody's (all ones)", inb(0x44), 0xff);
+    check_eq("bus: port 0x400 (after COM1's eight) is nobody's", inb(0x400), 0xff);
+    check_eq("bus: port 0x72 (after the CMOS pair) is nobody's", inb(0x72), 0xff);
+    check_eq("bus: port 0x4d2 (after the ELCR pair) is nobody's", inb(0x4d2), 0xff);
     outb(0x80, 0x5a);
     check_eq("port 0x80 byte read", inb(0x80), 0x5a);
     uint16_t w;
