@@ -45,16 +45,19 @@ void guest_main(void)
     outb(0x21, 0xff);
     outb(0xa1, 0xff);
 
+    cmd(0x60);
+    outb(0x60, 0x00); /* command byte bit 2 = 0: the system flag follows */
+    check_eq("kbc system flag clear with command byte bit 2 clear", status() & 0x04, 0x00);
     cmd(0xaa);
     check_eq("kbc self-test: command flag and output buffer full", status() & 0x09, 0x09);
     check_eq("kbc self-test answers 0x55", inb(0x60), 0x55);
     check_eq("kbc self-test sets the system flag, buffer empty", status() & 0x07, 0x04);
 
     cmd(0x60);
-    outb(0x60, 0x00); /* interrupts off */
+    outb(0x60, 0x04); /* interrupts off, system flag */
     check_eq("kbc data write clears the command flag", status() & 0x08, 0x00);
     cmd(0x20);
-    check_eq("kbc command byte reads back", inb(0x60), 0x00);
+    check_eq("kbc command byte reads back", inb(0x60), 0x04);
     cmd(0xd2);
     outb(0x60, 0x11);
     check_eq("kbc 0xD2 keyboard byte: OBF, not AUX", status() & 0x21, 0x01);
