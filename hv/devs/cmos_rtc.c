@@ -541,39 +541,45 @@ int cmos_io(void *cmos, uint16_t port, unsigned size, bool write, uint32_t *val,
 
 /* ---- save / restore ---- */
 
+/* Register C's low nibble reads 0, D is VRT only, IRQF is the OR of the
+ * enabled flags and drives IRQ8, UIP is computed (never stored), and the
+ * times are within the model's range. */
+static bool cmos_valid(const void *obj)
+{
+    const struct cmos_rtc *t = obj;
+    uint8_t rc = t->ram[CMOS_REG_C];
+    bool irqf = (rc & t->ram[CMOS_REG_B] & 0x70) != 0;
+    return !((t->ram[CMOS_REG_A] & CMOS_A_UIP) || (rc & 0x0f) || t->ram[CMOS_REG_D] != CMOS_D_VRT ||
+             irqf != !!(rc & CMOS_C_IRQF) || irqf != t->irq_out || t->ref_sec > SEC_LIMIT ||
+             t->ref_sec < -SEC_LIMIT || rel(t, t->last_ns) > REL_LIMIT || rel(t, t->last_ns) < -NS);
+}
+
+static const struct sv_field cmos_fields[] = {
+    SV_U8(struct cmos_rtc, index),    SV_U8_ARRAY(struct cmos_rtc, ram),
+    SV_U64(struct cmos_rtc, ref_ns),  SV_U64(struct cmos_rtc, ref_sec),
+    SV_U64(struct cmos_rtc, last_ns), SV_BOOL(struct cmos_rtc, irq_out),
+};
+
+const struct sv_desc cmos_sv_desc = {
+    .name = "cmos",
+    .tag = CMOS_TAG,
+    .version = CMOS_VERSION,
+    .min_version = 1,
+    .fields = cmos_fields,
+    .nfields = SV_NFIELDS(cmos_fields),
+    .valid = cmos_valid,
+};
+
 void cmos_save(const struct cmos_rtc *c, struct sv *s)
 {
-    sv_begin(s, CMOS_TAG, CMOS_VERSION);
-    sv_put_u8(s, c->index);
-    sv_put_bytes(s, c->ram, sizeof c->ram);
-    sv_put_u64(s, c->ref_ns);
-    sv_put_u64(s, (uint64_t)c->ref_sec);
-    sv_put_u64(s, c->last_ns);
-    sv_put_bool(s, c->irq_out);
-    sv_end(s);
+    sv_save(s, &cmos_sv_desc, c);
 }
 
 int cmos_restore(struct cmos_rtc *c, struct sv *s)
 {
     struct cmos_rtc t = *c;
-    sv_open(s, CMOS_TAG, CMOS_VERSION);
-    t.index = sv_get_u8(s);
-    sv_get_bytes(s, t.ram, sizeof t.ram);
-    t.ref_ns = sv_get_u64(s);
-    t.ref_sec = (int64_t)sv_get_u64(s);
-    t.last_ns = sv_get_u64(s);
-    t.irq_out = sv_get_bool(s);
-    sv_close(s);
-    if (s->err)
+    if (!sv_load(s, &cmos_sv_desc, &t))
         return -1;
-    uint8_t rc = t.ram[CMOS_REG_C];
-    bool irqf = (rc & t.ram[CMOS_REG_B] & 0x70) != 0;
-    if ((t.ram[CMOS_REG_A] & CMOS_A_UIP) || (rc & 0x0f) || t.ram[CMOS_REG_D] != CMOS_D_VRT ||
-        irqf != !!(rc & CMOS_C_IRQF) || irqf != t.irq_out || t.ref_sec > SEC_LIMIT ||
-        t.ref_sec < -SEC_LIMIT || rel(&t, t.last_ns) > REL_LIMIT || rel(&t, t.last_ns) < -NS) {
-        s->err = true;
-        return -1;
-    }
     *c = t;
     return 0;
 }

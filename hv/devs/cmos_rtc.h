@@ -115,6 +115,8 @@ void cmos_tick(struct cmos_rtc *c, uint64_t now_ns);
  * enabled source (PIE/AIE/UIE) can fire. May be <= now_ns if cmos_tick has
  * not caught up yet. */
 uint64_t cmos_next_event_ns(const struct cmos_rtc *c, uint64_t now_ns);
+/* Section 'CMOS' (savestate.h field table). */
+extern const struct sv_desc cmos_sv_desc;
 void cmos_save(const struct cmos_rtc *c, struct sv *s);
 /* 0, or -1 with *c untouched for a missing, malformed or inconsistent
  * section. IRQ8 is restored as saved; the sink is not called. */

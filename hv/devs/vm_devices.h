@@ -75,4 +75,17 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
 size_t vm_devices_save(const struct vm_devices *d, void *buf, size_t cap);
 int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len);
 
+/* The blob's layout: section 'VMDV' holding vm.now_ns, vm.requests and one
+ * section per device (pic, pit, port61, com1, cmos, pci, post, kbc), each
+ * with its own layout version (savestate.h). */
+extern const struct sv_desc vm_devices_sv_desc;
+
+/* Checkpoint comparison: decodes both blobs through the field tables (any
+ * accepted layout version, older ones upgraded; no validity checks) into
+ * scratch[0] (want) and scratch[1] (got), and calls diff for every field
+ * that differs ("com1.thre_ip", "pit.ch[0].status", "cmos.ram[12]").
+ * Returns the number of differing fields, -1 if a blob does not decode. */
+int vm_devices_compare(const void *want, size_t want_len, const void *got, size_t got_len,
+                       struct vm_devices scratch[2], sv_diff_fn diff, void *ctx);
+
 #endif
