@@ -643,11 +643,6 @@ void replayer_free(struct replayer *r)
     free(r);
 }
 
-struct vm_devices *replayer_devices(struct replayer *r)
-{
-    return &r->dev;
-}
-
 void replayer_finish(struct replayer *r, struct replay_stats *st)
 {
     if (!r->done) {
