@@ -23,6 +23,7 @@
 #include "host-sim/devinfo.h"
 #include "hv/record/recorder.h"
 #include "hv/vcpu_policy.h"
+#include "hv/vm_policy.h"
 
 #define QCAP 256
 
@@ -431,7 +432,7 @@ static void report_decision(struct replayer *r, const char *expected, const char
 }
 
 /* An Inject or IntrBlocked record: the policy decided with INTR high
- * (intr: the replayed level before the acknowledge). Reported after the
+ * (intr: intr_at_decision()). Reported after the
  * record's own device comparisons, so a model that lost INTR is named
  * first. */
 static void entry_decision(struct replayer *r, bool intr, const char *what)
@@ -500,9 +501,24 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     set_active(r);
 }
 
+/* The PIC's INTR as the exit policy saw it deciding at the entry whose
+ * Inject / IntrBlocked record ev is: after the entry's own advance when an
+ * event was due (the policy's rule), else before the outputs at ev's TSC
+ * (those of the acknowledge's own advance). */
+static bool intr_at_decision(struct replayer *r, const struct trace_dev_event *ev)
+{
+    if (r->adv_pending && r->adv_tsc != ev->tsc)
+        flush_advance(r); /* earlier calls' outputs */
+    if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc)))
+        flush_advance(r);
+    return vm_devices_intr(&r->dev);
+}
+
 static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
 {
     set_active(r);
+    bool intr = (ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED) &&
+                r->decisions && intr_at_decision(r, ev);
     if (ev->kind != TRACE_DEV_IRQ_LINE && ev->kind != TRACE_DEV_INTR &&
         ev->kind != TRACE_DEV_REQUEST)
         flush_advance(r);
@@ -518,7 +534,6 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         return;
     case TRACE_DEV_INJECT: {
         r->doing = "interrupt acknowledge (vector injection)";
-        bool intr = vm_devices_intr(&r->dev);
         uint8_t vec = vm_devices_ack(&r->dev, ns_of(r, ev->tsc));
         if (r->active) {
             r->st.injects++;
@@ -542,7 +557,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         break;
     case TRACE_DEV_INTR_BLOCKED:
         r->doing = "VM entry with the interrupt blocked";
-        entry_decision(r, vm_devices_intr(&r->dev), "IntrBlocked (interrupt window asked for)");
+        entry_decision(r, intr, "IntrBlocked (interrupt window asked for)");
         break;
     default: break; /* TimerEdge: informational */
     }
