@@ -6,6 +6,8 @@ RECORD_SRCS  := $(wildcard hv/record/*.c)
 # hypervisor (hv.mk), so replay can check recorded CPUID/MSR answers.
 # hv/guest_walk.c (string I/O page walk), hv/options.c (hv command line): unit-tested on the host.
 LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS) hv/vcpu_policy.c hv/guest_walk.c hv/options.c
+# hv/acpi.c: the ACPI tables of the APIC platform, unit-tested on the host.
+LIB_SRCS     += hv/acpi.c
 
 # Everything here (and its tests/bench/CLI users) includes trace headers that
 # pull in nothing generated, but keep the order safe for parallel builds.
