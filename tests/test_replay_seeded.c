@@ -44,7 +44,7 @@ static const struct bug pit_bug = {
     "device   pit\n  register PIC input pin\n  expected IRQ0 (pit) -> low"};
 static const struct bug pic_bug = {"pic-specific-eoi-rotates",
                                    &MUTANT_OPS(pic_specific_eoi_rotates), RULE_EOI_ROTATE,
-                                   "register sections that differ: pic "};
+                                   "field    pic.chip[0].lowest expected 7 actual 0"};
 static const struct bug uart_bug = {"uart-msr-read-clears-lines",
                                     &MUTANT_OPS(uart_msr_read_clears_lines), RULE_MSR_REREAD,
                                     "device   com1\n  register uart MSR (0x3fe)"};
