@@ -223,7 +223,8 @@ enum trace_end_reason {
     TRACE_END_POWEROFF = 1,
     TRACE_END_RESET = 2,
     TRACE_END_TRIPLE_FAULT = 3,
-    TRACE_END_ERROR = 4
+    TRACE_END_ERROR = 4,
+    TRACE_END_DEBUG_EXIT = 5 /* the guest wrote isa-debug-exit (its status: that I/O record) */
 };
 
 struct trace_end {
