@@ -11,7 +11,7 @@ static const struct {
     enum kind kind;
     const char *values; /* K_ENUM: '|'-separated */
 } known[] = {
-    {"hv", K_ENUM, "tests"},    {"guest", K_ENUM, "linux|tests"},
+    {"hv", K_ENUM, "tests"},    {"guest", K_ENUM, "linux|tests|multiboot"},
     {"mem", K_SIZE, 0},         {"timeout", K_NUM, 0},
     {"poweroff", K_BOOL, 0},    {"interactive", K_BOOL, 0},
     {"realtime", K_BOOL, 0},    {"rtc", K_RTC, 0},
@@ -20,12 +20,13 @@ static const struct {
     {"record_port", K_NUM, 0},  {"record_baud", K_NUM, 0},
     {"record_level", K_NUM, 0}, {"checkpoint", K_NUM, 0},
     {"flight_mib", K_NUM, 0},   {"flight_kib", K_NUM, 0},
-    {"cmdline", K_REST, 0},
+    {"pass_status", K_NUM, 0},  {"cmdline", K_REST, 0},
 };
 
 const char *hv_options_usage(void)
 {
-    return "guest=linux|tests hv=tests mem=SIZE[K|M|G] timeout=S poweroff=0|1 interactive=0|1 "
+    return "guest=linux|tests|multiboot hv=tests pass_status=N mem=SIZE[K|M|G] timeout=S "
+           "poweroff=0|1 interactive=0|1 "
            "realtime=0|1 rtc=host|SECONDS hidetime=0|1 tscleaves=0|1 bench=native:N "
            "record=off|stream|flight "
            "record_port=N "

@@ -28,6 +28,7 @@ static void test_lines_the_project_uses_are_valid(void **s)
         "guest=linux record=stream record_port=0x2f8 record_baud=115200 record_level=3",
         "  mem=512m   timeout=30 flight_mib=16 ",
         "rtc=host",
+        "guest=multiboot poweroff=1 pass_status=0x10 record=stream timeout=30",
         "rtc=1767225600",
         "cmdline=anything goes=here",
     };
@@ -81,7 +82,7 @@ static void test_usage_names_every_option(void **s)
         "guest=",       "hv=",         "mem=",         "timeout=",     "poweroff=",
         "interactive=", "realtime=",   "rtc=",         "hidetime=",    "tscleaves=",
         "bench=",       "record=",     "record_port=", "record_baud=", "record_level=",
-        "checkpoint=",  "flight_mib=", "flight_kib=",  "cmdline="};
+        "checkpoint=",  "flight_mib=", "flight_kib=",  "cmdline=",     "pass_status="};
     char err[64];
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         assert_non_null(strstr(u, keys[i]));
