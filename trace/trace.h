@@ -157,7 +157,7 @@ struct trace_dev_event {
             bool level;
         } intr;
         struct {
-            uint32_t what; /* 1 reset, 2 power-off */
+            uint32_t what; /* 1 reset, 2 power-off, 3 debug-exit (enum dev_request) */
         } request;
     } u;
 };
