@@ -16,6 +16,7 @@ enum vm_stop {
     VM_STOP_IDLE,         /* HLT with IF=1 and no device event will ever come */
     VM_STOP_TIMEOUT,      /* virtual-time budget used up */
     VM_STOP_FATAL,        /* unhandled exit, EPT violation, failed entry */
+    VM_STOP_DEBUG_EXIT,   /* the guest wrote isa-debug-exit (status: devs.dbgexit.value) */
 };
 const char *vm_stop_name(enum vm_stop s);
 
@@ -28,6 +29,7 @@ struct vm_config {
     uint64_t rtc_epoch_sec; /* the guest RTC's time at VM creation (Unix seconds) */
     bool show_host_time;    /* hidetime=0: the guest TSC also runs while the hv handles exits */
     bool hide_tsc_leaves;   /* CPUID 0x15/0x16 read 0: the guest calibrates its TSC on the PIT */
+    bool debug_exit;        /* isa-debug-exit on port 0xf4 (multiboot guests) */
     uint16_t vpid;
     const char *cmdline; /* what ran, for the trace header (hv/recording.h) */
 };
