@@ -1,12 +1,27 @@
-/* Multiboot v1 header and entry of the test kernel (mbkernel.c). */
-#define MB_MAGIC 0x1badb002
+/* Multiboot v1 header and entry of the test kernel (mbkernel.c). Built
+ * twice: as a plain ELF32 kernel, and with MB_AOUT as an a.out-kludge
+ * kernel (header flag 16: the loader takes the addresses below and the
+ * file bytes from the header on, not the ELF program headers). */
+#ifdef MB_AOUT
+#define MB_FLAGS 0x00010003 /* + a.out kludge */
+#else
 #define MB_FLAGS 0x00000003 /* page-aligned modules, memory information */
+#endif
+#define MB_MAGIC 0x1badb002
 
     .section .multiboot, "a"
     .align 4
+mb_header:
     .long MB_MAGIC
     .long MB_FLAGS
     .long -(MB_MAGIC + MB_FLAGS)
+#ifdef MB_AOUT
+    .long mb_header /* header_addr */
+    .long mb_header /* load_addr: the image starts with the header */
+    .long _edata    /* load_end_addr */
+    .long _end      /* bss_end_addr */
+    .long _start    /* entry_addr */
+#endif
 
     .text
     .code32
