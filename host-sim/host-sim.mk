@@ -68,7 +68,8 @@ replay-cli-test: $(BUILD)/hvrr
 TEST_TARGETS += replay-cli-test
 
 # Real captures: the traces of the last `make e2e` run into corpus/, named
-# after the guest in their header's command line ("name=NAME ...").
+# after the guest in their header's command line ("name=NAME ..."), and the
+# Multiboot test kernel's (e2e-multiboot) as hv-bochs-multiboot-kernel.hvt.
 .PHONY: corpus-e2e
 corpus-e2e: $(BUILD)/hvrr
 	$(Q)set -e; ls $(BUILD)/e2e/traces/trace-*.hvt >/dev/null; \
@@ -76,4 +77,7 @@ corpus-e2e: $(BUILD)/hvrr
 	    n=$$($(BUILD)/hvrr stats $$t | sed -n 's/.*cmdline "name=\([A-Za-z0-9_-]*\).*/\1/p'); \
 	    [ -n "$$n" ] || { echo "corpus-e2e: $$t: no name= in its command line"; exit 1; }; \
 	    $(BUILD)/hvrr replay $$t >/dev/null || { echo "corpus-e2e: $$t ($$n) does not replay clean"; exit 1; }; \
-	    cp $$t corpus/hv-bochs-$$n-guest.hvt; echo "corpus/hv-bochs-$$n-guest.hvt"; done
+	    cp $$t corpus/hv-bochs-$$n-guest.hvt; echo "corpus/hv-bochs-$$n-guest.hvt"; done; \
+	t=$(BUILD)/e2e-multiboot/pass/traces/trace-0.hvt; if [ -f $$t ]; then \
+	    $(BUILD)/hvrr replay $$t >/dev/null || { echo "corpus-e2e: $$t does not replay clean"; exit 1; }; \
+	    cp $$t corpus/hv-bochs-multiboot-kernel.hvt; echo corpus/hv-bochs-multiboot-kernel.hvt; fi
