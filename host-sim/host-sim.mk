@@ -4,8 +4,11 @@ HOSTSIM_SRCS := $(filter-out host-sim/scenario_main.c,$(wildcard host-sim/*.c))
 RECORD_SRCS  := $(wildcard hv/record/*.c)
 # hv/vcpu_policy.c: the guest-visible CPUID/MSR policy, also built into the
 # hypervisor (hv.mk), so replay can check recorded CPUID/MSR answers.
+# hv/vm_policy.c: the VM exit policy (hv/vm_policy.h), the one copy the
+# hypervisor, the scripted guests and the device soak run.
 # hv/guest_walk.c (string I/O page walk), hv/options.c (hv command line): unit-tested on the host.
-LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS) hv/vcpu_policy.c hv/guest_walk.c hv/options.c
+POLICY_SRCS  := hv/vm_policy.c hv/vcpu_policy.c
+LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS) $(POLICY_SRCS) hv/guest_walk.c hv/options.c
 # hv/multiboot.c: the Multiboot v1 loader of guest=multiboot, unit-tested on the host.
 LIB_SRCS     += hv/multiboot.c
 
@@ -14,12 +17,13 @@ LIB_SRCS     += hv/multiboot.c
 HOSTSIM_GEN_USERS := $(foreach v,host rel,$(HOSTSIM_SRCS:%.c=$(BUILD)/$(v)/%.o) $(RECORD_SRCS:%.c=$(BUILD)/$(v)/%.o))
 $(HOSTSIM_GEN_USERS): $(TRACE_GEN_H)
 
-# hv/record must build freestanding: it is linked into the hypervisor.
-RECORD_FREE_OBJS := $(RECORD_SRCS:%.c=$(BUILD)/free/%.o)
+# hv/record and the policies must build freestanding: they are linked into
+# the hypervisor.
+RECORD_FREE_OBJS := $(RECORD_SRCS:%.c=$(BUILD)/free/%.o) $(POLICY_SRCS:%.c=$(BUILD)/free/%.o)
 RECORD_ALLOWED_UNDEF := memcpy memset memmove memcmp trace_write_header trace_write_exit \
     trace_write_dev trace_write_checkpoint trace_writer_finish trace_writer_get_stats \
     vm_devices_init vm_devices_io vm_devices_advance vm_devices_ack vm_devices_com1_rx \
-    vm_devices_save
+    vm_devices_save vm_devices_next_event_ns vm_devices_intr
 .PHONY: record-freestanding
 record-freestanding: $(RECORD_FREE_OBJS)
 	@bad=$$(for o in $^; do nm -u $$o; done | awk '{print $$2}' | grep -vxE '$(subst $(subst ,, ),|,$(RECORD_ALLOWED_UNDEF))' || true); \

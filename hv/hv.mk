@@ -49,14 +49,24 @@ $(HV_ELF): $(HV_OBJS) $(HV_REC_OBJS) $(DEVS_FREE_OBJS) hv/hv.ld
 	$(Q)$(LD) -n -nostdlib -static -z max-page-size=0x1000 --no-warn-rwx-segments -T hv/hv.ld -o $@ \
 	    $(HV_OBJS) $(HV_REC_OBJS) $(DEVS_FREE_OBJS) --start-group $(HV_REC_LIBS) --end-group
 
-# Test guests: flat real-mode binaries loaded at GPA 0x8000 (tests/guests/).
+# Test guests: flat real-mode binaries loaded at GPA 0x8000 (tests/guests/),
+# written in assembly (NAME.S) or in C compiled for real mode (NAME.c, gcc
+# -m16, tests/guests/guest.h; 32-bit ELF objects).
 GUEST_SRCS := $(sort $(wildcard tests/guests/*.S))
-GUEST_BINS := $(GUEST_SRCS:tests/guests/%.S=$(BUILD)/guests/%.bin)
+GUEST_CSRCS := $(sort $(wildcard tests/guests/*.c))
+GUEST_BINS := $(GUEST_SRCS:tests/guests/%.S=$(BUILD)/guests/%.bin) \
+              $(GUEST_CSRCS:tests/guests/%.c=$(BUILD)/guests/%.bin)
+GUEST_CFLAGS := -m16 -march=i686 -std=gnu11 -Os -Wall -Wextra -Werror -ffreestanding -fno-builtin \
+    -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
+    -mgeneral-regs-only -fno-tree-loop-distribute-patterns
 $(BUILD)/guests/%.o: tests/guests/%.S $(wildcard tests/guests/*.inc)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -c -nostdlib -ffreestanding -Itests/guests $< -o $@
+$(BUILD)/guests/%.o: tests/guests/%.c tests/guests/guest.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(GUEST_CFLAGS) -Itests/guests -c $< -o $@
 $(BUILD)/guests/%.bin: $(BUILD)/guests/%.o tests/guests/guest.ld
-	$(Q)$(LD) -nostdlib -static -T tests/guests/guest.ld -o $(@:.bin=.elf) $<
+	$(Q)$(LD) $(if $(wildcard tests/guests/$*.c),-m elf_i386) -nostdlib -static -T tests/guests/guest.ld -o $(@:.bin=.elf) $<
 	$(Q)objcopy -O binary $(@:.bin=.elf) $@
 	@test $$(stat -c %s $@) -le 32768 || { echo "$@: larger than 32 KiB"; exit 1; }
 

@@ -88,7 +88,7 @@ static void test_good_trace_has_no_reports(void **state)
 static void test_io_fields(void **state)
 {
     (void)state;
-    expect_one("io-value", "value 0x1234 wider than the access size 1; record dropped", 1999);
+    expect_one("io-value", "value 0x12345678 wider than the access size 1; record dropped", 1999);
     expect_one("out-wide", "value 0x12345 wider than the access size 2", 1999);
     expect_one("io-size", "port access of size 255", 1999);
 }

@@ -122,7 +122,8 @@ enum trace_dev_kind {
     TRACE_DEV_UART_RX,      /* host bytes fed to a UART */
     TRACE_DEV_TIMER_EDGE,   /* a timer output changed level */
     TRACE_DEV_INTR,         /* PIC INTR output changed level */
-    TRACE_DEV_REQUEST       /* reset / power-off request */
+    TRACE_DEV_REQUEST,      /* reset / power-off request */
+    TRACE_DEV_INTR_BLOCKED  /* INTR high at an entry the guest could not take it */
 };
 
 enum trace_timer_source {
@@ -216,6 +217,7 @@ struct trace_header {
     bool has_start;
     struct trace_checkpoint start;
     struct trace_host_cpu host_cpu; /* nleaves 0: not recorded (older traces) */
+    bool entry_decisions; /* every entry with INTR high has an Inject or IntrBlocked record */
 };
 
 enum trace_end_reason {

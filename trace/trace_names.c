@@ -53,6 +53,7 @@ const char *trace_dev_kind_name(enum trace_dev_kind kind)
     case TRACE_DEV_TIMER_EDGE: return "timer";
     case TRACE_DEV_INTR: return "intr";
     case TRACE_DEV_REQUEST: return "request";
+    case TRACE_DEV_INTR_BLOCKED: return "blocked";
     default: return "unknown";
     }
 }

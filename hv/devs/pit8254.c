@@ -578,18 +578,25 @@ uint16_t pit_peek_count(const struct pit *p, unsigned ch, uint64_t now_ns)
 /* ---- save / restore ---------------------------------------------------------- */
 
 /* The effective mode follows from the control word (6/7 alias 2/3). */
+static uint8_t effective_mode(uint8_t ctrl_mode)
+{
+    return ctrl_mode >= 6 ? (uint8_t)(ctrl_mode - 4) : ctrl_mode;
+}
+
+/* Layout 2 lacks `mode`: the upgrade derives it from the control word. */
 static void channel_post_load(void *obj, uint16_t version)
 {
     struct pit_channel *c = obj;
-    (void)version;
-    c->mode = c->ctrl_mode >= 6 ? c->ctrl_mode - 4 : c->ctrl_mode;
+    if (version < 3)
+        c->mode = effective_mode(c->ctrl_mode);
 }
 
 /* False if the values could not come from this model. */
 static bool channel_valid(const void *obj)
 {
     const struct pit_channel *c = obj;
-    if (c->ctrl_mode > 7 || c->rw < 1 || c->rw > 3 || c->run > PIT_PAUSED)
+    if (c->ctrl_mode > 7 || c->mode != effective_mode(c->ctrl_mode) || c->rw < 1 || c->rw > 3 ||
+        c->run > PIT_PAUSED)
         return false;
     uint32_t m = modulus(c);
     bool one_shot = c->mode == 1 || c->mode == 5;
@@ -604,19 +611,33 @@ static bool channel_valid(const void *obj)
 }
 
 static const struct sv_field channel_fields[] = {
-    SV_U8(struct pit_channel, ctrl_mode),    SV_U8(struct pit_channel, rw),
-    SV_BOOL(struct pit_channel, bcd),        SV_BOOL(struct pit_channel, gate),
-    SV_U16(struct pit_channel, cr),          SV_U8(struct pit_channel, cr_lsb),
-    SV_BOOL(struct pit_channel, wr_msb),     SV_BOOL(struct pit_channel, rd_msb),
-    SV_BOOL(struct pit_channel, cr_valid),   SV_BOOL(struct pit_channel, count_latched),
-    SV_U16(struct pit_channel, ol),          SV_BOOL(struct pit_channel, status_latched),
-    SV_U8(struct pit_channel, status),       SV_U8(struct pit_channel, run),
-    SV_U64(struct pit_channel, start),       SV_U32(struct pit_channel, n),
-    SV_U32(struct pit_channel, phase),       SV_U64(struct pit_channel, pend_clk),
-    SV_U32(struct pit_channel, pend_n),      SV_U32(struct pit_channel, pend_phase),
-    SV_U64(struct pit_channel, paused_e),    SV_U32(struct pit_channel, frozen),
-    SV_BOOL(struct pit_channel, idle_out),   SV_BOOL(struct pit_channel, pre_out),
-    SV_BOOL(struct pit_channel, null_count), SV_U64(struct pit_channel, load_clk),
+    SV_U8(struct pit_channel, ctrl_mode),
+    SV_U8_DERIVED(struct pit_channel, mode, 3), /* layout 3 */
+    SV_U8(struct pit_channel, rw),
+    SV_BOOL(struct pit_channel, bcd),
+    SV_BOOL(struct pit_channel, gate),
+    SV_U16(struct pit_channel, cr),
+    SV_U8(struct pit_channel, cr_lsb),
+    SV_BOOL(struct pit_channel, wr_msb),
+    SV_BOOL(struct pit_channel, rd_msb),
+    SV_BOOL(struct pit_channel, cr_valid),
+    SV_BOOL(struct pit_channel, count_latched),
+    SV_U16(struct pit_channel, ol),
+    SV_BOOL(struct pit_channel, status_latched),
+    SV_U8(struct pit_channel, status),
+    SV_U8(struct pit_channel, run),
+    SV_U64(struct pit_channel, start),
+    SV_U32(struct pit_channel, n),
+    SV_U32(struct pit_channel, phase),
+    SV_U64(struct pit_channel, pend_clk),
+    SV_U32(struct pit_channel, pend_n),
+    SV_U32(struct pit_channel, pend_phase),
+    SV_U64(struct pit_channel, paused_e),
+    SV_U32(struct pit_channel, frozen),
+    SV_BOOL(struct pit_channel, idle_out),
+    SV_BOOL(struct pit_channel, pre_out),
+    SV_BOOL(struct pit_channel, null_count),
+    SV_U64(struct pit_channel, load_clk),
 };
 
 static const struct sv_desc channel_desc = {
@@ -639,7 +660,9 @@ static const struct sv_field pit_fields[] = {
     SV_STRUCT(struct pit, ch, 3, &channel_desc),
 };
 
-/* Layout 1 (before the corpus) is not accepted. */
+/* Layouts: 2 (the oldest accepted; 1 predates the corpus); 3 adds each
+ * channel's effective `mode` after ctrl_mode (for layout 2 derived from
+ * ctrl_mode, so a comparison with a layout-2 checkpoint checks it too). */
 const struct sv_desc pit_sv_desc = {
     .name = "pit",
     .tag = PIT_TAG,

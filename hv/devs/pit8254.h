@@ -10,7 +10,7 @@
 #include "hv/devs/savestate.h"
 
 #define PIT_HZ            1193182ull
-#define PIT_STATE_VERSION 2
+#define PIT_STATE_VERSION 3
 #define PIT_NEVER         UINT64_MAX /* "no such clock" */
 
 /* Clock k is the k-th rising edge of the 1.193182 MHz input since virtual

@@ -156,9 +156,12 @@ struct sv_desc {
 #define SV_U8_ARRAY(T, m) SV_SCALAR_(T, m, SVK_U8, 1, sizeof(((T *)0)->m), 1, 0, 0)
 /* Added in layout v: older blobs load `d` (not compared against them), or
  * (DERIVED) post_load computes the value (compared). */
-#define SV_U8_SINCE(T, m, v, d)  SV_SCALAR_(T, m, SVK_U8, 1, 1, v, d, 0)
-#define SV_U16_SINCE(T, m, v, d) SV_SCALAR_(T, m, SVK_U16, 2, 1, v, d, 0)
-#define SV_U8_DERIVED(T, m, v)   SV_SCALAR_(T, m, SVK_U8, 1, 1, v, 0, SVF_DERIVED)
+#define SV_U8_SINCE(T, m, v, d)   SV_SCALAR_(T, m, SVK_U8, 1, 1, v, d, 0)
+#define SV_U16_SINCE(T, m, v, d)  SV_SCALAR_(T, m, SVK_U16, 2, 1, v, d, 0)
+#define SV_U32_SINCE(T, m, v, d)  SV_SCALAR_(T, m, SVK_U32, 4, 1, v, d, 0)
+#define SV_U64_SINCE(T, m, v, d)  SV_SCALAR_(T, m, SVK_U64, 8, 1, v, d, 0)
+#define SV_BOOL_SINCE(T, m, v, d) SV_SCALAR_(T, m, SVK_BOOL, 1, 1, v, d, 0)
+#define SV_U8_DERIVED(T, m, v)    SV_SCALAR_(T, m, SVK_U8, 1, 1, v, 0, SVF_DERIVED)
 #define SV_VIEW_U8(T, m)                                                                           \
     {                                                                                              \
         .name = #m, .kind = SVK_U8, .width = 1, .flags = SVF_VIEW, .count = 1, .since = 1,         \
