@@ -156,10 +156,7 @@ static void fmt_expect(const struct replayer *r, const struct expect *e, char *b
     case TRACE_DEV_INTR:
         snprintf(b, n, "pic INTR -> %s at %" PRIu64 " ns", e->level ? "high" : "low", e->ns);
         break;
-    default:
-        snprintf(b, n, "%s request at %" PRIu64 " ns",
-                 e->a == DEV_REQ_RESET ? "reset" : "power-off", e->ns);
-        break;
+    default: snprintf(b, n, "%s request at %" PRIu64 " ns", dev_request_name(e->a), e->ns); break;
     }
 }
 
@@ -169,7 +166,7 @@ static const char *expect_device(const struct replayer *r, const struct expect *
         return devinfo_irq_device(&r->dev, e->a);
     if (e->kind == TRACE_DEV_INTR)
         return "pic";
-    return e->a == DEV_REQ_RESET ? "kbc/pci" : "platform";
+    return e->a == DEV_REQ_RESET ? "kbc/pci" : e->a == DEV_REQ_EXIT ? "debug-exit" : "platform";
 }
 
 static void report_output(struct replayer *r, const struct expect *want, const struct expect *got)
@@ -280,6 +277,11 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
             dc.com1_base = h->devices[i].port_base;
             dc.com1_irq = h->devices[i].irq > 0 ? (uint8_t)h->devices[i].irq : 0;
         }
+    /* isa-debug-exit is on the bus only when the recorded VM had it. */
+    for (size_t i = 0; i < h->ndevices; i++)
+        if (h->devices[i].name && !strcmp(h->devices[i].name, "debug-exit") &&
+            h->devices[i].port_base == DEBUGEXIT_PORT)
+            dc.debug_exit = true;
     r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
     const struct vm_devices_hooks hooks = {
         .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
