@@ -5,10 +5,14 @@
  *    order, time included; what is still queued after the next input call
  *    (IO exit, Inject, UartRx) is missing;
  *  - IN values, acknowledged vectors;
- *  - device state at checkpoints, byte for byte;
+ *  - device state at checkpoints, field by field (a recorded blob of an
+ *    older layout is upgraded first: vm_devices_compare);
  *  - CPUID answers and RDMSR values, recomputed by the hypervisor's own
  *    vCPU policy (hv/vcpu_policy.h) from the header's host CPUID snapshot
- *    and the vCPU state the recorded XSETBV/WRMSR exits set.
+ *    and the vCPU state the recorded XSETBV/WRMSR exits set;
+ *  - the exit policy's entry decisions (hv/vm_policy.h), when the header
+ *    says they are recorded: an Inject or IntrBlocked record only with INTR
+ *    high, and one of them at every entry with INTR high.
  */
 #include "host-sim/replay.h"
 
@@ -20,6 +24,7 @@
 #include "host-sim/devinfo.h"
 #include "hv/record/recorder.h"
 #include "hv/vcpu_policy.h"
+#include "hv/vm_policy.h"
 
 #define QCAP 256
 
@@ -31,8 +36,20 @@ struct expect {
     uint64_t record;
 };
 
+const struct vm_devices_ops vm_devices_real_ops = {
+    .init = vm_devices_init,
+    .restore = vm_devices_restore,
+    .save = vm_devices_save,
+    .advance = vm_devices_advance,
+    .io = vm_devices_io,
+    .ack = vm_devices_ack,
+    .com1_rx = vm_devices_com1_rx,
+    .intr = vm_devices_intr,
+};
+
 struct replayer {
     struct replay_opts o;
+    const struct vm_devices_ops *ops;
     struct replay_stats st;
     struct vm_devices dev;
     uint64_t tsc_hz;
@@ -59,6 +76,7 @@ struct replayer {
     size_t good_len;
     uint64_t good_seq;
     uint8_t blob[VM_DEVICES_SAVE_MAX];
+    struct vm_devices scratch[2]; /* checkpoint comparison: both states decoded */
     /* vCPU policy, when the header has the host CPU snapshot */
     bool has_policy;
     struct vcpu_policy pol;
@@ -66,6 +84,10 @@ struct replayer {
     struct trace_host_cpu host;
     struct trace_cpuid_leaf host_leaves[TRACE_HOST_CPUID_MAX];
     char doing_buf[96];
+    /* exit policy decisions (header entry_decisions) */
+    bool decisions;
+    bool entry_due; /* the entry after the last exit has not been checked */
+    bool decided;   /* ... and it has its Inject / IntrBlocked record */
 };
 
 static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
@@ -75,7 +97,7 @@ static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
 
 static void remember_good(struct replayer *r, uint64_t seq)
 {
-    size_t n = vm_devices_save(&r->dev, r->good, sizeof r->good);
+    size_t n = r->ops->save(&r->dev, r->good, sizeof r->good);
     r->good_len = n;
     r->good_seq = seq;
 }
@@ -117,7 +139,7 @@ static bool report_begin(struct replayer *r)
 static void report_state(struct replayer *r)
 {
     char diff[512];
-    size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
+    size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
     devinfo_diff(r->good, r->good_len, r->blob, n, diff, sizeof diff);
     fprintf(r->o.out,
             "  state    sections changed since the last good checkpoint (exit %" PRIu64 "): %s\n",
@@ -134,10 +156,7 @@ static void fmt_expect(const struct replayer *r, const struct expect *e, char *b
     case TRACE_DEV_INTR:
         snprintf(b, n, "pic INTR -> %s at %" PRIu64 " ns", e->level ? "high" : "low", e->ns);
         break;
-    default:
-        snprintf(b, n, "%s request at %" PRIu64 " ns",
-                 e->a == DEV_REQ_RESET ? "reset" : "power-off", e->ns);
-        break;
+    default: snprintf(b, n, "%s request at %" PRIu64 " ns", dev_request_name(e->a), e->ns); break;
     }
 }
 
@@ -147,7 +166,7 @@ static const char *expect_device(const struct replayer *r, const struct expect *
         return devinfo_irq_device(&r->dev, e->a);
     if (e->kind == TRACE_DEV_INTR)
         return "pic";
-    return e->a == DEV_REQ_RESET ? "kbc/pci" : "platform";
+    return e->a == DEV_REQ_RESET ? "kbc/pci" : e->a == DEV_REQ_EXIT ? "debug-exit" : "platform";
 }
 
 static void report_output(struct replayer *r, const struct expect *want, const struct expect *got)
@@ -258,11 +277,16 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
             dc.com1_base = h->devices[i].port_base;
             dc.com1_irq = h->devices[i].irq > 0 ? (uint8_t)h->devices[i].irq : 0;
         }
+    /* isa-debug-exit is on the bus only when the recorded VM had it. */
+    for (size_t i = 0; i < h->ndevices; i++)
+        if (h->devices[i].name && !strcmp(h->devices[i].name, "debug-exit") &&
+            h->devices[i].port_base == DEBUGEXIT_PORT)
+            dc.debug_exit = true;
     r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
     const struct vm_devices_hooks hooks = {
         .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
-    vm_devices_init(&r->dev, &dc, NULL, 0);
-    if (h->has_start && vm_devices_restore(&r->dev, h->start.devices, h->start.devices_len)) {
+    r->ops->init(&r->dev, &dc, NULL, 0);
+    if (h->has_start && r->ops->restore(&r->dev, h->start.devices, h->start.devices_len)) {
         /* Not a divergence: these models cannot even start where the trace
          * starts (e.g. a saved-state layout changed since the capture). */
         r->cannot_replay = true;
@@ -276,14 +300,15 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         r->host.leaves = r->host_leaves;
         vcpu_policy_init(&r->pol, &r->host, r->tsc_hz);
     }
-    if (r->o.patch)
-        r->o.patch(&r->dev, r->o.patch_ctx);
     remember_good(r, 0);
+    r->decisions = h->entry_decisions;
+    r->entry_due = true; /* the first entry, before exit 0 */
+    r->decided = false;
 }
 
 static void do_advance(struct replayer *r, uint64_t tsc)
 {
-    vm_devices_advance(&r->dev, ns_of(r, tsc));
+    r->ops->advance(&r->dev, ns_of(r, tsc));
 }
 
 /* Outputs of one device call share its TSC and are all recorded before the
@@ -309,7 +334,7 @@ static void exit_io(struct replayer *r, const struct trace_exit *e)
     devinfo_regs_get(&r->dev, &r->io_regs);
     r->st.io_exits++;
     uint32_t val = e->u.io.write ? e->u.io.value : 0;
-    vm_devices_io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
+    r->ops->io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
     val &= dev_size_mask(e->u.io.size);
     if (!e->u.io.write && r->active) {
         r->st.in_checked++;
@@ -407,6 +432,61 @@ static bool exit_vcpu(struct replayer *r, const struct trace_exit *e)
     }
 }
 
+/* ---- exit policy decisions ---- */
+
+static void report_decision(struct replayer *r, const char *expected, const char *actual)
+{
+    if (!report_begin(r))
+        return;
+    fprintf(r->o.out,
+            "  device   vm exit policy (hv/vm_policy.c)\n"
+            "  register interrupt decision at the VM entry\n"
+            "  expected %s\n  actual   %s\n",
+            expected, actual);
+    report_state(r);
+}
+
+/* An Inject or IntrBlocked record: the policy decided with INTR high
+ * (intr: intr_at_decision()). Reported after the
+ * record's own device comparisons, so a model that lost INTR is named
+ * first. */
+static void entry_decision(struct replayer *r, bool intr, const char *what)
+{
+    if (!r->decisions)
+        return;
+    r->decided = true;
+    if (!r->active)
+        return;
+    r->st.entries_checked++;
+    if (!intr)
+        report_decision(r, "no interrupt decision (PIC INTR low at this entry)", what);
+}
+
+/* Exit e follows an entry that left no decision record: INTR must have
+ * been low then. Outputs still pending with an earlier TSC than e's came
+ * from the entry's own device advance. */
+static void check_undecided_entry(struct replayer *r, const struct trace_exit *e)
+{
+    bool due = r->decisions && r->entry_due && !r->decided;
+    r->entry_due = true;
+    r->decided = false;
+    if (!due)
+        return;
+    if (r->adv_pending) {
+        if (r->adv_tsc == e->tsc)
+            return; /* the entry's outputs and this exit's cannot be told apart */
+        flush_advance(r);
+    }
+    if (!r->active)
+        return;
+    r->st.entries_checked++;
+    if (r->ops->intr(&r->dev))
+        report_decision(r,
+                        "an injection (or IntrBlocked: the guest could not take it): PIC INTR "
+                        "high at the entry",
+                        "the guest entered with nothing injected");
+}
+
 static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
 {
     if (r->o.has_until && e->seq > r->o.until) {
@@ -414,11 +494,14 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
         r->done = true;
         return;
     }
+    r->next_seq = e->seq;
+    set_active(r);
+    snprintf(r->doing_buf, sizeof r->doing_buf, "VM entry before exit %" PRIu64, e->seq);
+    r->doing = r->doing_buf;
+    check_undecided_entry(r, e);
     flush_advance(r);
     r->last = *e;
     r->have_last = true;
-    r->next_seq = e->seq;
-    set_active(r);
     r->next_seq = e->seq + 1;
     r->st.exits++;
     if (e->reason == TRACE_EXIT_IO_INSTRUCTION && e->detail == TRACE_DETAIL_IO) {
@@ -433,9 +516,24 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     set_active(r);
 }
 
+/* The PIC's INTR as the exit policy saw it deciding at the entry whose
+ * Inject / IntrBlocked record ev is: after the entry's own advance when an
+ * event was due (the policy's rule), else before the outputs at ev's TSC
+ * (those of the acknowledge's own advance). */
+static bool intr_at_decision(struct replayer *r, const struct trace_dev_event *ev)
+{
+    if (r->adv_pending && r->adv_tsc != ev->tsc)
+        flush_advance(r); /* earlier calls' outputs */
+    if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc)))
+        flush_advance(r);
+    return r->ops->intr(&r->dev);
+}
+
 static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
 {
     set_active(r);
+    bool intr = (ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED) &&
+                r->decisions && intr_at_decision(r, ev);
     if (ev->kind != TRACE_DEV_IRQ_LINE && ev->kind != TRACE_DEV_INTR &&
         ev->kind != TRACE_DEV_REQUEST)
         flush_advance(r);
@@ -451,7 +549,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         return;
     case TRACE_DEV_INJECT: {
         r->doing = "interrupt acknowledge (vector injection)";
-        uint8_t vec = vm_devices_ack(&r->dev, ns_of(r, ev->tsc));
+        uint8_t vec = r->ops->ack(&r->dev, ns_of(r, ev->tsc));
         if (r->active) {
             r->st.injects++;
             if (vec != ev->u.inject.vector && report_begin(r)) {
@@ -463,16 +561,48 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
             }
         }
         check_missing(r);
+        entry_decision(r, intr, "an injection");
         break;
     }
     case TRACE_DEV_UART_RX:
         r->doing = "host bytes into the UART";
         r->st.rx++;
-        vm_devices_com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
+        r->ops->com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
         check_missing(r);
+        break;
+    case TRACE_DEV_INTR_BLOCKED:
+        r->doing = "VM entry with the interrupt blocked";
+        entry_decision(r, intr, "IntrBlocked (interrupt window asked for)");
         break;
     default: break; /* TimerEdge: informational */
     }
+}
+
+/* Checkpoint comparison, field by field (vm_devices_compare): the recorded
+ * blob may be of an older layout than the models write now. */
+#define FIELD_LINES 16
+struct field_report {
+    FILE *out;
+    unsigned n;
+};
+
+static void fmt_value(char *b, size_t n, uint64_t v)
+{
+    if (v < 10)
+        snprintf(b, n, "%" PRIu64, v);
+    else
+        snprintf(b, n, "0x%" PRIx64, v);
+}
+
+static void field_differs(void *ctx, const char *path, uint64_t want, uint64_t got)
+{
+    struct field_report *f = ctx;
+    if (++f->n > FIELD_LINES || !f->out)
+        return;
+    char w[24], g[24];
+    fmt_value(w, sizeof w, want);
+    fmt_value(g, sizeof g, got);
+    fprintf(f->out, "  field    %s expected %s actual %s\n", path, w, g);
 }
 
 static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
@@ -483,27 +613,39 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
     do_advance(r, c->tsc);
     check_missing(r);
     if (r->active) {
-        size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
+        size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
         r->st.checkpoints++;
-        if (n == c->devices_len && memcmp(r->blob, c->devices, n) == 0) {
+        bool same = n == c->devices_len && memcmp(r->blob, c->devices, n) == 0;
+        if (!same) /* another layout, or a real difference */
+            same = vm_devices_compare(c->devices, c->devices_len, r->blob, n, r->scratch, NULL,
+                                      NULL) == 0;
+        if (same) {
             memcpy(r->good, r->blob, n);
             r->good_len = n;
             r->good_seq = c->seq;
             return;
         }
         if (report_begin(r)) {
-            char diff[512];
-            devinfo_diff(c->devices, c->devices_len, r->blob, n, diff, sizeof diff);
-            fprintf(r->o.out,
-                    "  device   state at checkpoint before exit %" PRIu64 "\n"
-                    "  register sections that differ: %s\n"
-                    "  expected %zu bytes of recorded state\n  actual   %zu bytes\n",
-                    c->seq, diff, c->devices_len, n);
+            struct field_report fr = {r->o.out, 0};
+            fprintf(r->o.out, "  device   state at checkpoint before exit %" PRIu64 "\n", c->seq);
+            int nd = vm_devices_compare(c->devices, c->devices_len, r->blob, n, r->scratch,
+                                        field_differs, &fr);
+            if (nd < 0) { /* the recorded blob does not decode: say where bytes differ */
+                char diff[512];
+                devinfo_diff(c->devices, c->devices_len, r->blob, n, diff, sizeof diff);
+                fprintf(r->o.out,
+                        "  recorded state does not decode; sections that differ: %s\n"
+                        "  expected %zu bytes of recorded state\n  actual   %zu bytes\n",
+                        diff, c->devices_len, n);
+            } else if (nd > FIELD_LINES) {
+                fprintf(r->o.out, "  (%d fields differ, %d more not shown)\n", nd,
+                        nd - FIELD_LINES);
+            }
             report_state(r);
         }
     }
     /* Resynchronise on the recorded state: later reports stand on their own. */
-    if (vm_devices_restore(&r->dev, c->devices, c->devices_len) == 0) {
+    if (r->ops->restore(&r->dev, c->devices, c->devices_len) == 0) {
         if (!r->active)
             r->st.restored++;
         r->desync = false;
@@ -570,6 +712,7 @@ struct replayer *replayer_new(const struct replay_opts *o)
     if (!r)
         return NULL;
     r->o = *o;
+    r->ops = o->devs ? o->devs : &vm_devices_real_ops;
     r->doing = "start";
     /* A trace without a header replays from the power-on state at 1 GHz. */
     struct trace_header none = {0};
@@ -581,11 +724,6 @@ struct replayer *replayer_new(const struct replay_opts *o)
 void replayer_free(struct replayer *r)
 {
     free(r);
-}
-
-struct vm_devices *replayer_devices(struct replayer *r)
-{
-    return &r->dev;
 }
 
 void replayer_finish(struct replayer *r, struct replay_stats *st)
@@ -608,6 +746,12 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
                 " UART RX fed, %" PRIu64 " checkpoints restored\n",
                 s->records, s->exits, s->io_exits, s->in_checked, s->outputs, s->injects,
                 s->checkpoints, s->rx, s->restored);
+        if (r->decisions)
+            fprintf(f,
+                    "exit policy: %" PRIu64
+                    " entry decisions checked (injection or IntrBlocked with PIC INTR high, none "
+                    "with it low)\n",
+                    s->entries_checked);
         if (r->has_policy)
             fprintf(f,
                     "vcpu: %" PRIu64 " CPUID answers, %" PRIu64

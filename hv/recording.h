@@ -23,6 +23,7 @@
 #ifndef HVRR_HV_RECORDING_H
 #define HVRR_HV_RECORDING_H
 
+#include "hv/options.h"
 #include "hv/record/recorder.h"
 #include "hv/vmx/vmx.h"
 
@@ -31,10 +32,11 @@
 
 enum hvrec_mode { HVREC_OFF = 0, HVREC_STREAM, HVREC_FLIGHT };
 
-/* Parses the options, sets up the library runtime (heap, %fs canary, SSE
- * enabled in CR4), the trace port and the writer memory. Call once, after
- * mm_init and before any VM is created. */
-void hvrec_setup(const char *hv_cmdline);
+/* Takes the record* / checkpoint / flight_* options (hv/options.h), sets
+ * up the library runtime (heap, %fs canary, SSE enabled in CR4), the trace
+ * port and the writer memory. Call once, after mm_init and before any VM
+ * is created. */
+void hvrec_setup(const struct hv_options *o);
 enum hvrec_mode hvrec_mode(void);
 
 /* Starts a trace for a new VM: initialises d through the recorder (which
@@ -52,6 +54,7 @@ uint32_t hvrec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint1
                   unsigned size, bool write, uint32_t value);
 void hvrec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc);
+void hvrec_blocked(struct vm_recorder *r, uint64_t tsc);
 size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc);
 void hvrec_exit(struct vm_recorder *r, struct trace_exit *e);
 

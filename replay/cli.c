@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/devs/dev.h"
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -232,12 +234,7 @@ static void fmt_dev(char *b, size_t n, const struct trace_dev_event *d)
                  d->u.timer.level ? "high" : "low");
         break;
     case TRACE_DEV_INTR: snprintf(b, n, " %s", d->u.intr.level ? "high" : "low"); break;
-    case TRACE_DEV_REQUEST:
-        snprintf(b, n, " %s",
-                 d->u.request.what == 1   ? "reset"
-                 : d->u.request.what == 2 ? "power-off"
-                                          : "?");
-        break;
+    case TRACE_DEV_REQUEST: snprintf(b, n, " %s", dev_request_name(d->u.request.what)); break;
     default: break;
     }
 }
@@ -265,9 +262,10 @@ void cli_format_item(char *buf, size_t len, const struct trace_item *it)
         snprintf(buf, len,
                  "# header: format %u, hv %s, devices %s, %" PRIu64
                  " MiB RAM, %u vCPU, TSC %" PRIu64
-                 " Hz, %zu devices, start checkpoint %s, host CPU: %s, cmdline \"%s\"",
+                 " Hz, %zu devices, start checkpoint %s%s, host CPU: %s, cmdline \"%s\"",
                  h->format_version, h->hv_build_id, h->devmodel_version, h->ram_bytes >> 20,
-                 h->vcpus, h->tsc_hz, h->ndevices, h->has_start ? "yes" : "no", host, h->cmdline);
+                 h->vcpus, h->tsc_hz, h->ndevices, h->has_start ? "yes" : "no",
+                 h->entry_decisions ? ", entry decisions" : "", host, h->cmdline);
         break;
     }
     case TRACE_ITEM_CHECKPOINT: {

@@ -362,6 +362,7 @@ static int conv_header(struct trace_reader *r, struct trace_header *h, const Hvr
         }
         h->host_cpu.xcr0 = c->host_xcr0;
         h->host_cpu.features = c->host_features;
+        h->entry_decisions = c->entry_decisions;
     }
     if (m->start) {
         h->has_start = true;
@@ -471,6 +472,7 @@ static bool conv_dev(struct trace_reader *r, struct trace_dev_event *d, const Hv
         d->kind = TRACE_DEV_REQUEST;
         d->u.request.what = m->request->what;
         return true;
+    case HVRR__DEVICE_EVENT__EV_BLOCKED: d->kind = TRACE_DEV_INTR_BLOCKED; return true;
     default: return false;
     }
 }

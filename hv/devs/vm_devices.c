@@ -59,6 +59,7 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     pci_init(&d->pci, &req);
     debugport_init(&d->post);
     kbc_init(&d->kbc, &to_pic, &req);
+    debugexit_init(&d->dbgexit, &req);
 
     iobus_init(&d->bus);
     /* Ranges are fixed and disjoint; registration cannot fail. */
@@ -73,6 +74,9 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     iobus_register(&d->bus, 0x80, 1, debugport_io, &d->post, "post");
     iobus_register(&d->bus, 0xcf8, 8, pci_io, &d->pci, "pci");
     iobus_register(&d->bus, d->cfg.com1_base, 8, uart_io, &d->com1, "com1");
+    if (d->cfg.debug_exit)
+        iobus_register(&d->bus, DEBUGEXIT_PORT, DEBUGEXIT_LEN, debugexit_io, &d->dbgexit,
+                       "debug-exit");
 }
 
 void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
@@ -122,47 +126,55 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
     return uart_rx(&d->com1, buf, n, d->now_ns);
 }
 
-#define VMDV_TAG SV_TAG('V', 'M', 'D', 'V')
+#define VMDV_TAG            SV_TAG('V', 'M', 'D', 'V')
+#define VM_DEVICES_SECTIONS 10 /* VMDV and the nine devices */
+
+/* One nested section per device, named as replay reports name them. */
+static const struct sv_field vmdv_fields[] = {
+    SV_U64(struct vm_devices, now_ns),
+    SV_U32(struct vm_devices, requests),
+    SV_SECTION(struct vm_devices, pic, &pic_sv_desc),
+    SV_SECTION(struct vm_devices, pit, &pit_sv_desc),
+    SV_SECTION(struct vm_devices, port61, &port61_sv_desc),
+    SV_SECTION(struct vm_devices, com1, &uart_sv_desc),
+    SV_SECTION(struct vm_devices, cmos, &cmos_sv_desc),
+    SV_SECTION(struct vm_devices, pci, &pci_sv_desc),
+    SV_SECTION(struct vm_devices, post, &debugport_sv_desc),
+    SV_SECTION(struct vm_devices, kbc, &kbc_sv_desc),
+    SV_SECTION_SINCE(struct vm_devices, dbgexit, &debugexit_sv_desc, 2),
+};
+
+const struct sv_desc vm_devices_sv_desc = {
+    .name = "vm",
+    .tag = VMDV_TAG,
+    .version = VM_DEVICES_STATE_VERSION,
+    .min_version = 1,
+    .fields = vmdv_fields,
+    .nfields = SV_NFIELDS(vmdv_fields),
+};
 
 size_t vm_devices_save(const struct vm_devices *d, void *buf, size_t cap)
 {
     struct sv s;
     sv_init_write(&s, buf, cap);
-    sv_begin(&s, VMDV_TAG, VM_DEVICES_STATE_VERSION);
-    sv_put_u64(&s, d->now_ns);
-    sv_put_u32(&s, d->requests);
-    pic_save(&d->pic, &s);
-    pit_save(&d->pit, &s);
-    port61_save(&d->port61, &s);
-    uart_save(&d->com1, &s);
-    cmos_save(&d->cmos, &s);
-    pci_save(&d->pci, &s);
-    debugport_save(&d->post, &s);
-    kbc_save(&d->kbc, &s);
-    sv_end(&s);
+    sv_save(&s, &vm_devices_sv_desc, d);
     return s.err ? 0 : sv_len(&s);
 }
 
-static int restore_into(struct vm_devices *d, const void *buf, size_t len)
+static int restore_into(struct vm_devices *d, const void *buf, size_t len, bool lax,
+                        uint16_t *versions, unsigned *nversions)
 {
     struct sv s;
     sv_init_read(&s, buf, len);
-    sv_open(&s, VMDV_TAG, VM_DEVICES_STATE_VERSION);
-    d->now_ns = sv_get_u64(&s);
-    d->requests = sv_get_u32(&s);
-    int rc = 0;
-    rc |= pic_restore(&d->pic, &s);
-    rc |= pit_restore(&d->pit, &s);
-    rc |= port61_restore(&d->port61, &s);
-    rc |= uart_restore(&d->com1, &s);
-    rc |= cmos_restore(&d->cmos, &s);
-    rc |= pci_restore(&d->pci, &s);
-    rc |= debugport_restore(&d->post, &s);
-    rc |= kbc_restore(&d->kbc, &s);
-    sv_close(&s);
+    s.lax = lax;
+    s.versions = versions;
+    s.versions_cap = versions ? VM_DEVICES_SECTIONS : 0;
+    sv_load(&s, &vm_devices_sv_desc, d);
     if (!s.err && s.pos != len)
         s.err = true;
-    return (rc || s.err) ? -1 : 0;
+    if (nversions)
+        *nversions = s.nversions;
+    return s.err ? -1 : 0;
 }
 
 int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
@@ -172,9 +184,23 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
      * (they point into d), which restore never changes. */
     _Static_assert(sizeof(struct vm_devices) < 16384, "vm_devices grew: revisit restore");
     struct vm_devices tmp = *d;
-    if (restore_into(&tmp, buf, len) != 0)
+    if (restore_into(&tmp, buf, len, false, NULL, NULL) != 0)
         return -1;
     /* Copy back only the state; wiring in tmp still refers to d. */
     *d = tmp;
     return 0;
+}
+
+int vm_devices_compare(const void *want, size_t want_len, const void *got, size_t got_len,
+                       struct vm_devices scratch[2], sv_diff_fn diff, void *ctx)
+{
+    uint16_t vers[VM_DEVICES_SECTIONS];
+    unsigned nvers = 0;
+    scratch[0] = (struct vm_devices){0};
+    scratch[1] = (struct vm_devices){0};
+    if (restore_into(&scratch[0], want, want_len, true, vers, &nvers) != 0 ||
+        restore_into(&scratch[1], got, got_len, true, NULL, NULL) != 0)
+        return -1;
+    return (int)sv_compare(&vm_devices_sv_desc, "vm", &scratch[0], vers, nvers, &scratch[1], diff,
+                           ctx);
 }
