@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `hvrr bisect` end to end: in a scratch clone of this repository, commit a
 # harmless change, a saved-state layout change (the POST port's section gets
-# a new field and version), a seeded PIT regression, another harmless
-# change; check that `hvrr bisect --good BASE --bad HEAD` names the
-# regression commit (which needs the layout commit judged good: the trace,
-# recorded before it, must replay across it, not be skipped) and prints its
-# divergence report; check the refusals (no repository, bad revisions,
+# a new field and version), a seeded one-line PIT regression (the mutant
+# tests/mutants/pit-mode2-low-at-reload.mut: mode 2 OUT low one clock late),
+# another harmless change; check that `hvrr bisect --good BASE --bad HEAD`
+# names the regression commit (which needs the layout commit judged good: the
+# trace, recorded before it, must replay across it, not be skipped) and prints
+# its divergence report; check the refusals (no repository, bad revisions,
 # reversed range, a good revision that already diverges).
 # Run by `make bisect-test` with HVRR set to the binary under test.
 set -u
@@ -37,11 +38,10 @@ sed -i 's/^\(    uint64_t writes;.*\)$/\1\n    uint64_t bisect_probe;/' hv/devs/
 check "layout change inserted into debugport (version $v -> $nv)" $?
 git commit -q -am "debugport: layout $nv (seeded saved-state layout change)"
 layout_commit=$(git rev-parse HEAD)
-# The regression: the PIT takes every control word as BCD.
-awk 'BEGIN{s=0} /^int pit_io\(/{s=1} {print} s==1 && /^\{/{print "    if (write && (port & 3) == 3) *val |= 1; /* seeded regression */"; s=2}' \
-    hv/devs/pit8254.c >pit.tmp && mv pit.tmp hv/devs/pit8254.c
-grep -q "seeded regression" hv/devs/pit8254.c; check "regression inserted into pit_io" $?
-git commit -q -am "pit: seeded regression (control words taken as BCD)"
+# The regression: one comparison of the 8254 model, from the mutant set.
+python3 scripts/mutants.py apply pit-mode2-low-at-reload "$repo"
+! git diff --quiet -- hv/devs/pit8254.c; check "regression applied to hv/devs/pit8254.c" $?
+git commit -q -am "pit: seeded regression (mode 2 OUT low one clock late)"
 bad_commit=$(git rev-parse HEAD)
 echo "bisect-test note" >bisect-note-2.txt
 git add bisect-note-2.txt && git commit -q -m "harmless 2"

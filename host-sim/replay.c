@@ -9,7 +9,10 @@
  *    older layout is upgraded first: vm_devices_compare);
  *  - CPUID answers and RDMSR values, recomputed by the hypervisor's own
  *    vCPU policy (hv/vcpu_policy.h) from the header's host CPUID snapshot
- *    and the vCPU state the recorded XSETBV/WRMSR exits set.
+ *    and the vCPU state the recorded XSETBV/WRMSR exits set;
+ *  - the exit policy's entry decisions (hv/vm_policy.h), when the header
+ *    says they are recorded: an Inject or IntrBlocked record only with INTR
+ *    high, and one of them at every entry with INTR high.
  */
 #include "host-sim/replay.h"
 
@@ -21,6 +24,7 @@
 #include "host-sim/devinfo.h"
 #include "hv/record/recorder.h"
 #include "hv/vcpu_policy.h"
+#include "hv/vm_policy.h"
 
 #define QCAP 256
 
@@ -32,8 +36,20 @@ struct expect {
     uint64_t record;
 };
 
+const struct vm_devices_ops vm_devices_real_ops = {
+    .init = vm_devices_init,
+    .restore = vm_devices_restore,
+    .save = vm_devices_save,
+    .advance = vm_devices_advance,
+    .io = vm_devices_io,
+    .ack = vm_devices_ack,
+    .com1_rx = vm_devices_com1_rx,
+    .intr = vm_devices_intr,
+};
+
 struct replayer {
     struct replay_opts o;
+    const struct vm_devices_ops *ops;
     struct replay_stats st;
     struct vm_devices dev;
     uint64_t tsc_hz;
@@ -44,6 +60,7 @@ struct replayer {
     bool in_exit;       /* the record being processed is that exit */
     uint64_t end_exits; /* exits the End record counts */
     bool cannot_replay; /* the start state does not restore */
+    bool header_lost;   /* records came after damage with no header before them */
     bool active;        /* comparing (from reached, not desynchronised) */
     bool desync;        /* after damage: compare again from the next checkpoint */
     bool done;
@@ -67,6 +84,10 @@ struct replayer {
     struct trace_host_cpu host;
     struct trace_cpuid_leaf host_leaves[TRACE_HOST_CPUID_MAX];
     char doing_buf[96];
+    /* exit policy decisions (header entry_decisions) */
+    bool decisions;
+    bool entry_due; /* the entry after the last exit has not been checked */
+    bool decided;   /* ... and it has its Inject / IntrBlocked record */
 };
 
 static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
@@ -76,7 +97,7 @@ static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
 
 static void remember_good(struct replayer *r, uint64_t seq)
 {
-    size_t n = vm_devices_save(&r->dev, r->good, sizeof r->good);
+    size_t n = r->ops->save(&r->dev, r->good, sizeof r->good);
     r->good_len = n;
     r->good_seq = seq;
 }
@@ -148,7 +169,7 @@ static void state_changed(void *ctx, const char *path, uint64_t was, uint64_t no
 
 static void report_state(struct replayer *r)
 {
-    size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
+    size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
     struct state_changes c = {.len = 0};
     int nd = vm_devices_compare(r->good, r->good_len, r->blob, n, r->scratch, state_changed, &c);
     if (nd < 0) {
@@ -177,10 +198,7 @@ static void fmt_expect(const struct replayer *r, const struct expect *e, char *b
     case TRACE_DEV_INTR:
         snprintf(b, n, "pic INTR -> %s at %" PRIu64 " ns", e->level ? "high" : "low", e->ns);
         break;
-    default:
-        snprintf(b, n, "%s request at %" PRIu64 " ns",
-                 e->a == DEV_REQ_RESET ? "reset" : "power-off", e->ns);
-        break;
+    default: snprintf(b, n, "%s request at %" PRIu64 " ns", dev_request_name(e->a), e->ns); break;
     }
 }
 
@@ -190,7 +208,7 @@ static const char *expect_device(const struct replayer *r, const struct expect *
         return devinfo_irq_device(&r->dev, e->a);
     if (e->kind == TRACE_DEV_INTR)
         return "pic";
-    return e->a == DEV_REQ_RESET ? "kbc/pci" : "platform";
+    return e->a == DEV_REQ_RESET ? "kbc/pci" : e->a == DEV_REQ_EXIT ? "debug-exit" : "platform";
 }
 
 static void report_output(struct replayer *r, const struct expect *want, const struct expect *got)
@@ -301,11 +319,16 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
             dc.com1_base = h->devices[i].port_base;
             dc.com1_irq = h->devices[i].irq > 0 ? (uint8_t)h->devices[i].irq : 0;
         }
+    /* isa-debug-exit is on the bus only when the recorded VM had it. */
+    for (size_t i = 0; i < h->ndevices; i++)
+        if (h->devices[i].name && !strcmp(h->devices[i].name, "debug-exit") &&
+            h->devices[i].port_base == DEBUGEXIT_PORT)
+            dc.debug_exit = true;
     r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
     const struct vm_devices_hooks hooks = {
         .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
-    vm_devices_init(&r->dev, &dc, NULL, 0);
-    if (h->has_start && vm_devices_restore(&r->dev, h->start.devices, h->start.devices_len)) {
+    r->ops->init(&r->dev, &dc, NULL, 0);
+    if (h->has_start && r->ops->restore(&r->dev, h->start.devices, h->start.devices_len)) {
         /* Not a divergence: these models cannot even start where the trace
          * starts (e.g. a saved-state layout changed since the capture). */
         r->cannot_replay = true;
@@ -319,14 +342,15 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         r->host.leaves = r->host_leaves;
         vcpu_policy_init(&r->pol, &r->host, r->tsc_hz);
     }
-    if (r->o.patch)
-        r->o.patch(&r->dev, r->o.patch_ctx);
     remember_good(r, 0);
+    r->decisions = h->entry_decisions;
+    r->entry_due = true; /* the first entry, before exit 0 */
+    r->decided = false;
 }
 
 static void do_advance(struct replayer *r, uint64_t tsc)
 {
-    vm_devices_advance(&r->dev, ns_of(r, tsc));
+    r->ops->advance(&r->dev, ns_of(r, tsc));
 }
 
 /* Outputs of one device call share its TSC and are all recorded before the
@@ -352,7 +376,7 @@ static void exit_io(struct replayer *r, const struct trace_exit *e)
     devinfo_regs_get(&r->dev, &r->io_regs);
     r->st.io_exits++;
     uint32_t val = e->u.io.write ? e->u.io.value : 0;
-    vm_devices_io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
+    r->ops->io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
     val &= dev_size_mask(e->u.io.size);
     if (!e->u.io.write && r->active) {
         r->st.in_checked++;
@@ -450,6 +474,61 @@ static bool exit_vcpu(struct replayer *r, const struct trace_exit *e)
     }
 }
 
+/* ---- exit policy decisions ---- */
+
+static void report_decision(struct replayer *r, const char *expected, const char *actual)
+{
+    if (!report_begin(r))
+        return;
+    fprintf(r->o.out,
+            "  device   vm exit policy (hv/vm_policy.c)\n"
+            "  register interrupt decision at the VM entry\n"
+            "  expected %s\n  actual   %s\n",
+            expected, actual);
+    report_state(r);
+}
+
+/* An Inject or IntrBlocked record: the policy decided with INTR high
+ * (intr: intr_at_decision()). Reported after the
+ * record's own device comparisons, so a model that lost INTR is named
+ * first. */
+static void entry_decision(struct replayer *r, bool intr, const char *what)
+{
+    if (!r->decisions)
+        return;
+    r->decided = true;
+    if (!r->active)
+        return;
+    r->st.entries_checked++;
+    if (!intr)
+        report_decision(r, "no interrupt decision (PIC INTR low at this entry)", what);
+}
+
+/* Exit e follows an entry that left no decision record: INTR must have
+ * been low then. Outputs still pending with an earlier TSC than e's came
+ * from the entry's own device advance. */
+static void check_undecided_entry(struct replayer *r, const struct trace_exit *e)
+{
+    bool due = r->decisions && r->entry_due && !r->decided;
+    r->entry_due = true;
+    r->decided = false;
+    if (!due)
+        return;
+    if (r->adv_pending) {
+        if (r->adv_tsc == e->tsc)
+            return; /* the entry's outputs and this exit's cannot be told apart */
+        flush_advance(r);
+    }
+    if (!r->active)
+        return;
+    r->st.entries_checked++;
+    if (r->ops->intr(&r->dev))
+        report_decision(r,
+                        "an injection (or IntrBlocked: the guest could not take it): PIC INTR "
+                        "high at the entry",
+                        "the guest entered with nothing injected");
+}
+
 static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
 {
     if (r->o.has_until && e->seq > r->o.until) {
@@ -457,11 +536,14 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
         r->done = true;
         return;
     }
+    r->next_seq = e->seq;
+    set_active(r);
+    snprintf(r->doing_buf, sizeof r->doing_buf, "VM entry before exit %" PRIu64, e->seq);
+    r->doing = r->doing_buf;
+    check_undecided_entry(r, e);
     flush_advance(r);
     r->last = *e;
     r->have_last = true;
-    r->next_seq = e->seq;
-    set_active(r);
     r->next_seq = e->seq + 1;
     r->st.exits++;
     if (e->reason == TRACE_EXIT_IO_INSTRUCTION && e->detail == TRACE_DETAIL_IO) {
@@ -476,9 +558,24 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     set_active(r);
 }
 
+/* The PIC's INTR as the exit policy saw it deciding at the entry whose
+ * Inject / IntrBlocked record ev is: after the entry's own advance when an
+ * event was due (the policy's rule), else before the outputs at ev's TSC
+ * (those of the acknowledge's own advance). */
+static bool intr_at_decision(struct replayer *r, const struct trace_dev_event *ev)
+{
+    if (r->adv_pending && r->adv_tsc != ev->tsc)
+        flush_advance(r); /* earlier calls' outputs */
+    if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc)))
+        flush_advance(r);
+    return r->ops->intr(&r->dev);
+}
+
 static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
 {
     set_active(r);
+    bool intr = (ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED) &&
+                r->decisions && intr_at_decision(r, ev);
     if (ev->kind != TRACE_DEV_IRQ_LINE && ev->kind != TRACE_DEV_INTR &&
         ev->kind != TRACE_DEV_REQUEST)
         flush_advance(r);
@@ -494,7 +591,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         return;
     case TRACE_DEV_INJECT: {
         r->doing = "interrupt acknowledge (vector injection)";
-        uint8_t vec = vm_devices_ack(&r->dev, ns_of(r, ev->tsc));
+        uint8_t vec = r->ops->ack(&r->dev, ns_of(r, ev->tsc));
         if (r->active) {
             r->st.injects++;
             if (vec != ev->u.inject.vector && report_begin(r)) {
@@ -506,13 +603,18 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
             }
         }
         check_missing(r);
+        entry_decision(r, intr, "an injection");
         break;
     }
     case TRACE_DEV_UART_RX:
         r->doing = "host bytes into the UART";
         r->st.rx++;
-        vm_devices_com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
+        r->ops->com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
         check_missing(r);
+        break;
+    case TRACE_DEV_INTR_BLOCKED:
+        r->doing = "VM entry with the interrupt blocked";
+        entry_decision(r, intr, "IntrBlocked (interrupt window asked for)");
         break;
     default: break; /* TimerEdge: informational */
     }
@@ -545,7 +647,7 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
     do_advance(r, c->tsc);
     check_missing(r);
     if (r->active) {
-        size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
+        size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
         r->st.checkpoints++;
         bool same = n == c->devices_len && memcmp(r->blob, c->devices, n) == 0;
         if (!same) /* another layout, or a real difference */
@@ -577,7 +679,7 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
         }
     }
     /* Resynchronise on the recorded state: later reports stand on their own. */
-    if (vm_devices_restore(&r->dev, c->devices, c->devices_len) == 0) {
+    if (r->ops->restore(&r->dev, c->devices, c->devices_len) == 0) {
         if (!r->active)
             r->st.restored++;
         r->desync = false;
@@ -592,15 +694,28 @@ int replayer_item(struct replayer *r, const struct trace_item *it)
         return 1;
     r->in_exit = it->type == TRACE_ITEM_EXIT;
     if (it->type == TRACE_ITEM_DAMAGE) {
-        r->st.damage++;
+        if (!r->st.damage++) {
+            r->st.damage_offset = it->u.damage.offset;
+            r->st.damage_frame = it->frame;
+        }
         r->adv_pending = false;
         r->desync = true;
         r->qn = 0;
         set_active(r);
         if (r->o.out)
-            fprintf(r->o.out, "damage: %s (comparisons resume at the next checkpoint)\n",
+            fprintf(r->o.out,
+                    "damage at byte %" PRIu64 " (frame %u): %s: %s (comparisons resume at the "
+                    "next checkpoint)\n",
+                    it->u.damage.offset, it->frame, trace_damage_kind_name(it->u.damage.kind),
                     it->u.damage.msg);
         return 0;
+    }
+    if (!r->st.header_seen && r->st.damage && it->type != TRACE_ITEM_HEADER) {
+        /* Records after lost damage but no header: the clock rate, wiring
+         * and start state are unknown; comparing would only report noise. */
+        r->header_lost = true;
+        r->done = true;
+        return 1;
     }
     switch (it->type) {
     case TRACE_ITEM_HEADER:
@@ -631,6 +746,7 @@ struct replayer *replayer_new(const struct replay_opts *o)
     if (!r)
         return NULL;
     r->o = *o;
+    r->ops = o->devs ? o->devs : &vm_devices_real_ops;
     r->doing = "start";
     /* A trace without a header replays from the power-on state at 1 GHz. */
     struct trace_header none = {0};
@@ -642,11 +758,6 @@ struct replayer *replayer_new(const struct replay_opts *o)
 void replayer_free(struct replayer *r)
 {
     free(r);
-}
-
-struct vm_devices *replayer_devices(struct replayer *r)
-{
-    return &r->dev;
 }
 
 void replayer_finish(struct replayer *r, struct replay_stats *st)
@@ -669,6 +780,12 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
                 " UART RX fed, %" PRIu64 " checkpoints restored\n",
                 s->records, s->exits, s->io_exits, s->in_checked, s->outputs, s->injects,
                 s->checkpoints, s->rx, s->restored);
+        if (r->decisions)
+            fprintf(f,
+                    "exit policy: %" PRIu64
+                    " entry decisions checked (injection or IntrBlocked with PIC INTR high, none "
+                    "with it low)\n",
+                    s->entries_checked);
         if (r->has_policy)
             fprintf(f,
                     "vcpu: %" PRIu64 " CPUID answers, %" PRIu64
@@ -725,6 +842,8 @@ static int run(struct replayer *r, FILE *f, const void *buf, size_t len, struct 
             if (replayer_item(r, &it))
                 break;
         } else if (rc == TRACE_R_MORE && f) {
+            if (r->o.out)
+                fflush(r->o.out); /* reports stream while the input trickles in */
             if (trace_reader_read_file(rd, f) < 0) {
                 ret = -1;
                 break;
@@ -736,17 +855,25 @@ static int run(struct replayer *r, FILE *f, const void *buf, size_t len, struct 
             break;
         }
     }
+    FILE *ef = r->o.err ? r->o.err : r->o.out ? r->o.out : stderr;
     if (ret) {
-        fprintf(r->o.out ? r->o.out : stderr, "hvrr replay: '%s': %s\n", name,
-                trace_reader_error(rd));
+        fprintf(ef, "hvrr replay: '%s': %s\n", name, trace_reader_error(rd));
     }
     trace_reader_free(rd);
+    if (!ret && r->header_lost) {
+        fprintf(ef,
+                "hvrr replay: '%s': cannot replay: the header is lost (damage at byte %" PRIu64
+                ", frame %u, before any header): clock rate, device wiring and start state "
+                "unknown; nothing compared\n",
+                name, r->st.damage_offset, r->st.damage_frame);
+        ret = -1;
+    }
     if (!ret && !r->st.header_seen && !r->st.records) {
-        fprintf(r->o.out ? r->o.out : stderr, "hvrr replay: '%s': no trace records\n", name);
+        fprintf(ef, "hvrr replay: '%s': no trace records\n", name);
         ret = -1;
     }
     if (!ret && r->cannot_replay) {
-        fprintf(r->o.out ? r->o.out : stderr,
+        fprintf(ef,
                 "hvrr replay: '%s': its start state does not restore into these device models "
                 "(saved-state layout or version changed since the capture); nothing compared\n",
                 name);
@@ -761,8 +888,10 @@ int replay_file(const char *path, const struct replay_opts *o, struct replay_sta
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(o->out ? o->out : stderr, "hvrr replay: cannot open '%s': %s\n", path,
-                strerror(errno));
+        fprintf(o->err   ? o->err
+                : o->out ? o->out
+                         : stderr,
+                "hvrr replay: cannot open '%s': %s\n", path, strerror(errno));
         return -1;
     }
     struct replayer *r = replayer_new(o);

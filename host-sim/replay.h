@@ -15,6 +15,24 @@
 #include "hv/devs/vm_devices.h"
 #include "trace/trace_reader.h"
 
+/* The device-model entry points the replayer calls. replay_opts.devs NULL
+ * means hv/devs itself (vm_devices_real_ops); tests point it at a mutated
+ * copy of hv/devs (tests/mutants/, docs/mutants.md) linked beside the real
+ * one under other symbol names. */
+struct vm_devices_ops {
+    void (*init)(struct vm_devices *d, const struct vm_devices_config *cfg,
+                 const struct vm_devices_hooks *hooks, uint64_t now_ns);
+    int (*restore)(struct vm_devices *d, const void *buf, size_t len);
+    size_t (*save)(const struct vm_devices *d, void *buf, size_t cap);
+    void (*advance)(struct vm_devices *d, uint64_t now_ns);
+    int (*io)(struct vm_devices *d, uint16_t port, unsigned size, bool write, uint32_t *val,
+              uint64_t now_ns);
+    uint8_t (*ack)(struct vm_devices *d, uint64_t now_ns);
+    size_t (*com1_rx)(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns);
+    bool (*intr)(const struct vm_devices *d);
+};
+extern const struct vm_devices_ops vm_devices_real_ops;
+
 struct replay_opts {
     uint64_t from;  /* compare from exit `from` on (earlier checkpoints restored) */
     uint64_t until; /* with has_until: stop after exit `until` */
@@ -22,27 +40,29 @@ struct replay_opts {
     bool stop_at_first;
     unsigned max_reports; /* full divergence reports printed; 0 means 10 */
     FILE *out;            /* reports and summary; NULL: silent */
-    /* Applied to the fresh device set (test-only model variants). */
-    void (*patch)(struct vm_devices *d, void *ctx);
-    void *patch_ctx;
+    FILE *err;            /* "cannot replay" errors; NULL: to out (or stderr if silent) */
+    const struct vm_devices_ops *devs; /* NULL: hv/devs (test-only model variants) */
 };
 
 struct replay_stats {
-    uint64_t records;       /* records read (damage reports excluded) */
-    uint64_t exits;         /* exits replayed */
-    uint64_t io_exits;      /* port accesses re-issued */
-    uint64_t in_checked;    /* IN values compared */
-    uint64_t outputs;       /* IRQ/INTR/request outputs compared */
-    uint64_t injects;       /* acknowledged vectors compared */
-    uint64_t rx;            /* UART RX records fed */
-    uint64_t checkpoints;   /* checkpoints compared */
-    uint64_t restored;      /* checkpoints restored (before --from, after damage or divergence) */
-    uint64_t cpuid_checked; /* CPUID answers compared (header has the host CPUID) */
-    uint64_t msr_checked;   /* RDMSR values compared */
-    uint64_t not_checked;   /* other CPUID/MSR/XSETBV/CR answers (no host CPUID in the
-                               header; XSETBV, CR, WRMSR, guest-register MSRs) */
-    uint64_t other_exits;   /* exits without device work (HLT, preemption timer, EPT, ...) */
-    uint64_t damage;        /* damage reports from the reader */
+    uint64_t records;         /* records read (damage reports excluded) */
+    uint64_t exits;           /* exits replayed */
+    uint64_t io_exits;        /* port accesses re-issued */
+    uint64_t in_checked;      /* IN values compared */
+    uint64_t outputs;         /* IRQ/INTR/request outputs compared */
+    uint64_t injects;         /* acknowledged vectors compared */
+    uint64_t rx;              /* UART RX records fed */
+    uint64_t checkpoints;     /* checkpoints compared */
+    uint64_t restored;        /* checkpoints restored (before --from, after damage or divergence) */
+    uint64_t cpuid_checked;   /* CPUID answers compared (header has the host CPUID) */
+    uint64_t msr_checked;     /* RDMSR values compared */
+    uint64_t not_checked;     /* other CPUID/MSR/XSETBV/CR answers (no host CPUID in the
+                                 header; XSETBV, CR, WRMSR, guest-register MSRs) */
+    uint64_t other_exits;     /* exits without device work (HLT, preemption timer, EPT, ...) */
+    uint64_t entries_checked; /* exit-policy entry decisions checked (header entry_decisions) */
+    uint64_t damage;          /* damage reports from the reader */
+    uint64_t damage_offset;   /* byte offset and frame of the first one */
+    uint32_t damage_frame;
     uint64_t divergences;
     uint64_t first_record; /* record number of the first divergence */
     uint64_t first_seq;    /* exit of the first divergence (the last exit read) */
@@ -59,8 +79,6 @@ void replayer_free(struct replayer *r);
 int replayer_item(struct replayer *r, const struct trace_item *it);
 /* End of input: leftover checks and the summary. */
 void replayer_finish(struct replayer *r, struct replay_stats *st);
-/* The device set being replayed (for tests and tools). */
-struct vm_devices *replayer_devices(struct replayer *r);
 
 /* Whole file / whole buffer. Return 0 when the trace could be read (see
  * st->divergences), -1 (after printing why to o->out or stderr) if not. */

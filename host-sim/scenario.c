@@ -1,8 +1,7 @@
 /* Scripted guests that boot "Linux" through hv/record (scenario.h). The
- * sequences follow /work/shared/notes/linux-guest.md and Linux 6.1's
- * i8259.c, tsc.c (quick_pit_calibrate), rtc.c (mach_get_cmos_time),
- * 8250_port.c (autoconfig, startup, console_write), pci/direct.c and
- * i8042.c. Everything is a function of the config: same config, same bytes.
+ * sequences follow Linux 6.1's i8259.c, tsc.c (quick_pit_calibrate), rtc.c
+ * (mach_get_cmos_time), 8250_port.c (autoconfig, startup, console_write),
+ * pci/direct.c and i8042.c. Everything is a function of the config: same config, same bytes.
  */
 #include "host-sim/scenario.h"
 
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "hv/record/recorder.h"
+#include "hv/vm_policy.h"
 
 #define SG_HZ       3000000000ull
 #define EXIT_CYCLES 4500 /* guest TSC spent per exit round trip (1.5 us) */
@@ -42,6 +42,9 @@ const struct scenario_config *scenario_find(const char *name)
 struct sg {
     struct vm_recorder rec;
     struct vm_devices dev;
+    struct vm_policy pol; /* the hypervisor's exit policy (hv/vm_policy.h) */
+    uint64_t regs[16];    /* the scripted CPU's registers (RAX for IN) */
+    int pending_vec;      /* injected at the last entry, -1: none */
     const struct scenario_config *cfg;
     uint64_t tsc, rng;
     bool iflag; /* guest RFLAGS.IF */
@@ -63,11 +66,6 @@ static uint64_t rnd(struct sg *g)
     return g->rng;
 }
 
-static uint64_t ns_to_tsc_ceil(uint64_t ns)
-{
-    return ns / 1000000000ull * SG_HZ + (ns % 1000000000ull * SG_HZ + 999999999ull) / 1000000000ull;
-}
-
 static uint64_t now_ns(const struct sg *g)
 {
     return vm_rec_tsc_to_ns(g->tsc, SG_HZ);
@@ -82,13 +80,83 @@ static uint64_t rip_of(unsigned site)
 
 static void isr(struct sg *g, uint8_t vec);
 
-/* Before each VM entry (hv/vm.c prepare_entry): devices up to date, an
- * interrupt injected if the guest can take it. */
+/* ---- the exit policy's view of the scripted CPU (struct vm_policy_ops) ---- */
+
+static uint64_t op_reg(void *ctx, unsigned r)
+{
+    return ((struct sg *)ctx)->regs[r & 15];
+}
+static void op_set_reg(void *ctx, unsigned r, uint64_t val)
+{
+    ((struct sg *)ctx)->regs[r & 15] = val;
+}
+static uint64_t op_rflags(void *ctx)
+{
+    return ((struct sg *)ctx)->iflag ? VM_POLICY_RFLAGS_IF : 0;
+}
+static bool op_interruptible(void *ctx)
+{
+    struct sg *g = ctx;
+    return g->iflag && !g->depth; /* handlers run with IF=0 */
+}
+static void op_inject_extint(void *ctx, uint8_t vector)
+{
+    ((struct sg *)ctx)->pending_vec = vector;
+}
+static void op_nop(void *ctx)
+{
+    (void)ctx;
+}
+static uint64_t op_tsc_now(void *ctx)
+{
+    return ((struct sg *)ctx)->tsc;
+}
+static void op_skip_tsc(void *ctx, uint64_t delta)
+{
+    ((struct sg *)ctx)->tsc += delta;
+}
+static uint32_t op_io(void *ctx, const struct vm_rec_exit_info *x, uint16_t port, unsigned size,
+                      bool write, uint32_t value)
+{
+    return vm_rec_io(&((struct sg *)ctx)->rec, x, port, size, write, value);
+}
+static void op_advance(void *ctx, uint64_t tsc)
+{
+    vm_rec_advance(&((struct sg *)ctx)->rec, tsc);
+}
+static uint8_t op_ack(void *ctx, uint64_t tsc)
+{
+    return vm_rec_ack(&((struct sg *)ctx)->rec, tsc);
+}
+
+static void op_blocked(void *ctx, uint64_t tsc)
+{
+    vm_rec_blocked(&((struct sg *)ctx)->rec, tsc);
+}
+
+static const struct vm_policy_ops sg_ops = {
+    .reg = op_reg,
+    .set_reg = op_set_reg,
+    .rflags = op_rflags,
+    .interruptible = op_interruptible,
+    .inject_extint = op_inject_extint,
+    .skip_insn = op_nop,
+    .tsc_now = op_tsc_now,
+    .skip_tsc = op_skip_tsc,
+    .io = op_io,
+    .advance = op_advance,
+    .ack = op_ack,
+    .blocked = op_blocked,
+};
+
+/* Before each VM entry: the policy brings devices up to date and injects
+ * an interrupt if the guest can take it; the guest then runs its handler. */
 static void entry(struct sg *g)
 {
-    vm_rec_advance(&g->rec, g->tsc);
-    if (g->iflag && !g->depth && vm_devices_intr(&g->dev)) {
-        uint8_t vec = vm_rec_ack(&g->rec, g->tsc);
+    vm_policy_prepare_entry(&g->pol);
+    if (g->pending_vec >= 0) {
+        uint8_t vec = (uint8_t)g->pending_vec;
+        g->pending_vec = -1;
         isr(g, vec);
     }
 }
@@ -108,7 +176,7 @@ static void work(struct sg *g, uint64_t cycles)
     uint64_t left = cycles + (rnd(g) & 127);
     while (left) {
         uint64_t next = vm_devices_next_event_ns(&g->dev, now_ns(g));
-        uint64_t dl = next == TIME_NEVER ? UINT64_MAX : ns_to_tsc_ceil(next);
+        uint64_t dl = next == TIME_NEVER ? UINT64_MAX : vm_policy_ns_to_tsc_ceil(next, SG_HZ);
         if (dl <= g->tsc || dl - g->tsc >= left) {
             g->tsc += left;
             return;
@@ -125,12 +193,19 @@ static uint32_t io(struct sg *g, unsigned site, uint16_t port, unsigned size, bo
                    uint32_t val)
 {
     work(g, 150 + (site & 15) * 20);
-    struct vm_rec_exit_info x = {.tsc = g->tsc,
-                                 .rip = rip_of(site),
-                                 .insn_len = port < 0x100 ? 2 : 1,
-                                 .qual = (uint64_t)(size - 1) | (write ? 0 : 8u) |
-                                         (port < 0x100 ? 0x40u : 0) | (uint64_t)port << 16};
-    uint32_t v = vm_rec_io(&g->rec, &x, port, size, write, val);
+    struct vm_policy_io x = {.x = {.tsc = g->tsc,
+                                   .rip = rip_of(site),
+                                   .insn_len = port < 0x100 ? 2 : 1,
+                                   .qual = (uint64_t)(size - 1) | (write ? 0 : 8u) |
+                                           (port < 0x100 ? 0x40u : 0) | (uint64_t)port << 16},
+                             .port = port,
+                             .size = (uint8_t)size,
+                             .in = !write,
+                             .value = val};
+    vm_policy_io(&g->pol, &x);
+    /* what the instruction left in AL/AX/EAX (an interrupt handler run at
+     * the next entry saves and restores it) */
+    uint32_t v = write ? val : (uint32_t)g->regs[VM_POLICY_RAX] & dev_size_mask(size);
     g->tsc += EXIT_CYCLES + (rnd(g) & 63);
     entry(g);
     return v;
@@ -151,28 +226,18 @@ static void outb_pic(struct sg *g, unsigned site, uint16_t port, uint8_t v)
     outb(g, site + 1, 0x80, 0);
 }
 
-/* HLT with IF=1: hv/vm.c handle_halt moves time to the next device event. */
+/* HLT: the policy moves time to the next device event (IF=1) or powers
+ * off (IF=0). */
 static void hlt(struct sg *g, unsigned site)
 {
     struct trace_exit e = {.reason = TRACE_EXIT_HLT, .insn_len = 1};
     e.tsc = g->tsc;
     e.rip = rip_of(site);
     vm_rec_exit(&g->rec, &e);
-    if (!g->iflag) {
+    vm_policy_halt(&g->pol, g->tsc);
+    if (g->pol.stop != VM_RUNNING) {
         g->stopped = true;
         return;
-    }
-    vm_rec_advance(&g->rec, g->tsc);
-    if (!vm_devices_intr(&g->dev)) {
-        uint64_t next = vm_devices_next_event_ns(&g->dev, now_ns(g));
-        if (next == TIME_NEVER) {
-            g->stopped = true;
-            return;
-        }
-        uint64_t t = ns_to_tsc_ceil(next);
-        if (t > g->tsc)
-            g->tsc = t;
-        vm_rec_advance(&g->rec, g->tsc);
     }
     g->tsc += EXIT_CYCLES;
     entry(g);
@@ -745,11 +810,15 @@ int scenario_run(const struct scenario_config *cfg, struct trace_writer *w)
                                     .devmodel_version = "working tree",
                                     .cmdline = "console=ttyS0 panic=-1 nokaslr",
                                     .checkpoint_every =
-                                        cfg->checkpoint_every ? cfg->checkpoint_every : 4096};
+                                        cfg->checkpoint_every ? cfg->checkpoint_every : 4096,
+                                    .entry_decisions = true};
     struct vm_devices_config dc = {.rtc_epoch_sec = 1767225600ull};
     int err = vm_recorder_init(&g.rec, &g.dev, &dc, NULL, &rc);
     if (err)
         return err;
+    const struct vm_policy_config pc = {.tsc_hz = SG_HZ};
+    vm_policy_init(&g.pol, &sg_ops, &g, &g.dev, &pc);
+    g.pending_vec = -1;
     g.tsc = 0;
     entry(&g);
     if (cfg->guest == SCEN_IO_GUEST) {

@@ -395,7 +395,8 @@ struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices
                                     .cmdline = g.cmdline,
                                     .checkpoint_every = g.checkpoint_every,
                                     .start_tsc = 0,
-                                    .host_cpu = vcpu_host_cpu()};
+                                    .host_cpu = vcpu_host_cpu(),
+                                    .entry_decisions = true};
     int rc_ = vm_recorder_init(&g.rec, d, dc, hooks, &rc);
     if (rc_) {
         hv_log("record: header failed: %s", trace_writer_strerror(rc_));
@@ -454,6 +455,14 @@ uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc)
     uint8_t v = vm_rec_ack(r, tsc);
     call_end(t0);
     return v;
+}
+
+void hvrec_blocked(struct vm_recorder *r, uint64_t tsc)
+{
+    fpu_enter();
+    uint64_t t0 = call_begin();
+    vm_rec_blocked(r, tsc);
+    call_end(t0);
 }
 
 size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc)

@@ -54,6 +54,7 @@ uint32_t hvrec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint1
                   unsigned size, bool write, uint32_t value);
 void hvrec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc);
+void hvrec_blocked(struct vm_recorder *r, uint64_t tsc);
 size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc);
 void hvrec_exit(struct vm_recorder *r, struct trace_exit *e);
 

@@ -1,29 +1,16 @@
 /* VM layer: owns guest memory, the device set and virtual time, and runs the
- * vCPU loop: prepare the entry (inject a pending PIC interrupt or ask for an
- * interrupt window, arm the preemption timer for the next device deadline),
- * enter, then let the vCPU handle local exits and handle the rest here. */
+ * vCPU loop: the VM exit policy (hv/vm_policy.h) prepares each entry, the
+ * vCPU handles its local exits, the policy the port I/O and HLT exits. What
+ * is here is the VMX glue: the policy's operations on the VMCS, recording of
+ * the other exits, and fatal exits. */
 #include "hv/vm.h"
 #include "hv/guest_walk.h"
 #include "hv/arch.h"
 #include "hv/lib.h"
 #include "hv/mm.h"
 #include "hv/recording.h"
-#include "hv/tsc.h"
+#include "hv/vm_policy.h"
 #include "hv/xstate.h"
-
-const char *vm_stop_name(enum vm_stop s)
-{
-    switch (s) {
-    case VM_RUNNING: return "running";
-    case VM_STOP_POWEROFF: return "poweroff";
-    case VM_STOP_RESET: return "reset";
-    case VM_STOP_TRIPLE_FAULT: return "triple-fault";
-    case VM_STOP_IDLE: return "idle-forever";
-    case VM_STOP_TIMEOUT: return "timeout";
-    case VM_STOP_FATAL: return "fatal";
-    }
-    return "?";
-}
 
 uint64_t vm_now_ns(const struct vm *vm, uint64_t guest_tsc)
 {
@@ -51,11 +38,15 @@ static void on_com1_tx(void *ctx, uint8_t byte)
     }
 }
 
+static const struct vm_policy_ops vmx_policy_ops;
+
 static void on_request(void *ctx, enum dev_request what)
 {
     struct vm *vm = ctx;
-    if (vm->stop == VM_RUNNING)
-        vm->stop = what == DEV_REQ_RESET ? VM_STOP_RESET : VM_STOP_POWEROFF;
+    if (vm->pol.stop == VM_RUNNING)
+        vm->pol.stop = what == DEV_REQ_RESET  ? VM_STOP_RESET
+                       : what == DEV_REQ_EXIT ? VM_STOP_DEBUG_EXIT
+                                              : VM_STOP_POWEROFF;
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
@@ -75,12 +66,15 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     memset(phys_to_virt(vm->ram_hpa), 0, cfg->ram_bytes);
     if (ept_build(&vm->ept, vm->ram_hpa, cfg->ram_bytes) != 0)
         return -1;
-    struct vm_devices_config dc = {.rtc_epoch_sec = cfg->rtc_epoch_sec};
+    struct vm_devices_config dc = {.rtc_epoch_sec = cfg->rtc_epoch_sec,
+                                   .debug_exit = cfg->debug_exit};
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
     vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,
                              &vm->vcpu.vmx);
     if (!vm->rec)
         vm_devices_init(&vm->devs, &dc, &hooks, 0);
+    const struct vm_policy_config pc = {.tsc_hz = cfg->tsc_hz, .time_limit_ns = cfg->time_limit_ns};
+    vm_policy_init(&vm->pol, &vmx_policy_ops, vm, &vm->devs, &pc);
     vm->vcpu.vm = vm;
     vm->vcpu.tsc_hz = cfg->tsc_hz;
     vm->vcpu.misc_enable = 1; /* fast strings */
@@ -100,49 +94,221 @@ void vm_destroy(struct vm *vm)
     vmx_vcpu_destroy(&vm->vcpu.vmx);
 }
 
-void vm_port_io(struct vm_devices *d, struct vm_exit *e, uint64_t now_ns)
+/* ---- the policy's operations on this vCPU (struct vm_policy_ops) ---- */
+
+static uint64_t op_reg(void *ctx, unsigned r)
 {
-    uint32_t val = e->io.in ? 0 : e->io.value;
-    vm_devices_io(d, e->io.port, e->io.size, !e->io.in, &val, now_ns);
-    if (e->io.in)
-        e->io.value = val & dev_size_mask(e->io.size);
+    struct vm *vm = ctx;
+    return vmx_guest_reg(&vm->vcpu.vmx, r);
 }
 
-/* ---- the VM layer's device calls: through the recorder when recording
- * (docs/replay.md), straight to the models otherwise; same behaviour ---- */
-static uint32_t dev_io(struct vm *vm, const struct vm_exit *e, uint16_t port, unsigned size,
-                       bool write, uint32_t value)
+static void op_set_reg(void *ctx, unsigned r, uint64_t val)
 {
-    if (vm->rec) {
-        const struct vm_rec_exit_info x = {
-            .tsc = e->guest_tsc, .rip = e->rip, .qual = e->qual, .insn_len = e->insn_len};
-        return hvrec_io(vm->rec, &x, port, size, write, value);
+    struct vm *vm = ctx;
+    vmx_set_guest_reg(&vm->vcpu.vmx, r, val);
+}
+
+static uint64_t op_rflags(void *ctx)
+{
+    (void)ctx;
+    return vmx_guest_rflags();
+}
+
+static bool op_interruptible(void *ctx)
+{
+    (void)ctx;
+    return vmx_interruptible();
+}
+
+static void op_inject_extint(void *ctx, uint8_t vector)
+{
+    (void)ctx;
+    vmx_inject_extint(vector);
+}
+
+static void op_inject_pf(void *ctx, uint64_t cr2, uint32_t err)
+{
+    struct vm *vm = ctx;
+    vm->vcpu.vmx.g.cr2 = cr2;
+    vmx_inject_exception(14, true, err);
+}
+
+static void op_set_intr_window(void *ctx, bool on)
+{
+    struct vm *vm = ctx;
+    vmx_set_intr_window(&vm->vcpu.vmx, on);
+}
+
+static void op_skip_insn(void *ctx)
+{
+    struct vm *vm = ctx;
+    vmx_skip_insn(&vm->vcpu.vmx, vm->exit);
+}
+
+static void op_end_interrupt_shadow(void *ctx)
+{
+    (void)ctx;
+    vmx_end_interrupt_shadow();
+}
+
+/* Guest RAM [gpa, gpa + len) for the page walker, NULL outside RAM. */
+static void *ram_map(void *ctx, uint64_t gpa, unsigned len)
+{
+    struct vm *vm = ctx;
+    if (gpa >= vm->cfg.ram_bytes || vm->cfg.ram_bytes - gpa < len)
+        return NULL;
+    return vm_gpa(vm, gpa);
+}
+
+/* A string instruction's operand byte, through the guest's paging
+ * (hv/guest_walk.h). */
+static enum vm_policy_map op_map_operand(void *ctx, uint64_t la, bool write, uint8_t **p,
+                                         uint32_t *pf_err)
+{
+    struct vm *vm = ctx;
+    struct vmx_vcpu *v = &vm->vcpu.vmx;
+    struct gw_mode m = {.cr0 = vmx_guest_cr(0),
+                        .cr3 = vmx_guest_cr(3),
+                        .cr4 = vmx_guest_cr(4),
+                        .efer = vmx_guest_efer(v),
+                        .cpl = vmx_guest_cpl()};
+    struct gw_result r;
+    enum gw_status st = guest_walk(&m, la, write, ram_map, vm, &r);
+    if (st == GW_PAGE_FAULT) {
+        *pf_err = r.pf_err;
+        return VM_POLICY_MAP_PF;
     }
-    uint32_t val = write ? value : 0;
-    vm_devices_io(&vm->devs, port, size, write, &val, vm_now_ns(vm, e->guest_tsc));
-    return val & dev_size_mask(size);
+    *p = st == GW_OK ? ram_map(vm, r.gpa, 1) : NULL;
+    return *p ? VM_POLICY_MAP_OK : VM_POLICY_MAP_OUTSIDE;
 }
 
-static void dev_advance(struct vm *vm, uint64_t tsc)
+static uint64_t op_tsc_now(void *ctx)
 {
-    if (vm->rec)
-        hvrec_advance(vm->rec, tsc);
-    else
-        vm_devices_advance(&vm->devs, vm_now_ns(vm, tsc));
+    struct vm *vm = ctx;
+    return vmx_guest_tsc_now(&vm->vcpu.vmx);
 }
 
-static uint8_t dev_ack(struct vm *vm, uint64_t tsc)
+static void op_skip_tsc(void *ctx, uint64_t delta)
 {
-    return vm->rec ? hvrec_ack(vm->rec, tsc) : vm_devices_ack(&vm->devs, vm_now_ns(vm, tsc));
+    struct vm *vm = ctx;
+    vmx_set_tsc_offset(&vm->vcpu.vmx, vm->vcpu.vmx.tsc_offset + delta);
 }
 
-static void dev_com1_rx(struct vm *vm, const uint8_t *buf, size_t n, uint64_t tsc)
+static void op_arm_timer(void *ctx, uint64_t tsc)
+{
+    struct vm *vm = ctx;
+    vm->vcpu.vmx.preempt_deadline = tsc;
+}
+
+static void com1_rx(struct vm *vm, const uint8_t *buf, size_t n, uint64_t tsc)
 {
     if (vm->rec)
         hvrec_com1_rx(vm->rec, buf, n, tsc);
     else
         vm_devices_com1_rx(&vm->devs, buf, n, vm_now_ns(vm, tsc));
 }
+
+static void op_poll_input(void *ctx, uint64_t tsc)
+{
+    struct vm *vm = ctx;
+    uint8_t buf[16];
+    size_t n = 0;
+    int c;
+    while (n < sizeof buf && (c = serial_getc()) >= 0)
+        buf[n++] = (uint8_t)c;
+    if (n)
+        com1_rx(vm, buf, n, tsc);
+}
+
+/* interactive=1: with no device deadline, wait for COM1 input (the guest
+ * TSC keeps running with the host's meanwhile). realtime=1: let the host
+ * clock run for the idle time first, so that an idle guest's clock keeps
+ * pace with the wall clock (guest TSC ticks are host TSC ticks); typing
+ * ends the wait. Either way the guest sees the same jump afterwards, as the
+ * wait is hypervisor time. */
+static bool op_idle_wait(void *ctx, uint64_t deadline)
+{
+    struct vm *vm = ctx;
+    struct vmx_vcpu *v = &vm->vcpu.vmx;
+    if (deadline == UINT64_MAX) {
+        if (!vm->cfg.interactive)
+            return false;
+        int c;
+        while ((c = serial_getc()) < 0)
+            cpu_pause();
+        uint8_t b = (uint8_t)c;
+        com1_rx(vm, &b, 1, vmx_guest_tsc_now(v));
+        return true;
+    }
+    uint64_t cur = vmx_guest_tsc_now(v);
+    if (!vm->cfg.realtime || deadline <= cur)
+        return false;
+    uint64_t t0 = rdtsc();
+    while (rdtsc() - t0 < deadline - cur) {
+        op_poll_input(vm, cur);
+        if (vm_devices_intr(&vm->devs))
+            return true;
+        cpu_pause();
+    }
+    return false;
+}
+
+/* The devices: through the recorder when recording (docs/replay.md),
+ * straight to the models otherwise; same behaviour. */
+static uint32_t op_io(void *ctx, const struct vm_rec_exit_info *x, uint16_t port, unsigned size,
+                      bool write, uint32_t value)
+{
+    struct vm *vm = ctx;
+    if (vm->rec)
+        return hvrec_io(vm->rec, x, port, size, write, value);
+    uint32_t val = write ? value : 0;
+    vm_devices_io(&vm->devs, port, size, write, &val, vm_now_ns(vm, x->tsc));
+    return val & dev_size_mask(size);
+}
+
+static void op_advance(void *ctx, uint64_t tsc)
+{
+    struct vm *vm = ctx;
+    if (vm->rec)
+        hvrec_advance(vm->rec, tsc);
+    else
+        vm_devices_advance(&vm->devs, vm_now_ns(vm, tsc));
+}
+
+static uint8_t op_ack(void *ctx, uint64_t tsc)
+{
+    struct vm *vm = ctx;
+    return vm->rec ? hvrec_ack(vm->rec, tsc) : vm_devices_ack(&vm->devs, vm_now_ns(vm, tsc));
+}
+
+static void op_blocked(void *ctx, uint64_t tsc)
+{
+    struct vm *vm = ctx;
+    if (vm->rec)
+        hvrec_blocked(vm->rec, tsc);
+}
+
+static const struct vm_policy_ops vmx_policy_ops = {
+    .reg = op_reg,
+    .set_reg = op_set_reg,
+    .rflags = op_rflags,
+    .interruptible = op_interruptible,
+    .inject_extint = op_inject_extint,
+    .inject_pf = op_inject_pf,
+    .set_intr_window = op_set_intr_window,
+    .skip_insn = op_skip_insn,
+    .end_interrupt_shadow = op_end_interrupt_shadow,
+    .map_operand = op_map_operand,
+    .tsc_now = op_tsc_now,
+    .skip_tsc = op_skip_tsc,
+    .arm_timer = op_arm_timer,
+    .poll_input = op_poll_input,
+    .idle_wait = op_idle_wait,
+    .io = op_io,
+    .advance = op_advance,
+    .ack = op_ack,
+    .blocked = op_blocked,
+};
 
 /* Every exit that is not a port access handled by dev_io, with its answers
  * (CPUID result, MSR value, CR value) once the handler has filled them. */
@@ -205,177 +371,27 @@ static void fatal(struct vm *vm, const struct vm_exit *e, const char *why)
 {
     hv_log("VM stopped: %s", why);
     vmx_dump_guest(&vm->vcpu.vmx, e);
-    vm->stop = VM_STOP_FATAL;
-}
-
-/* Guest RAM [gpa, gpa + len) for the page walker, NULL outside RAM. */
-static void *ram_map(void *ctx, uint64_t gpa, unsigned len)
-{
-    struct vm *vm = ctx;
-    if (gpa >= vm->cfg.ram_bytes || vm->cfg.ram_bytes - gpa < len)
-        return NULL;
-    return vm_gpa(vm, gpa);
-}
-
-/* reg + delta in an address-size register: 16 bits keep the upper bits, 32
- * bits zero-extend (as a 32-bit register write does), 64 bits wrap. */
-static uint64_t addr_add(uint64_t reg, uint64_t delta, unsigned bits)
-{
-    if (bits == 16)
-        return (reg & ~0xffffull) | ((reg + delta) & 0xffff);
-    if (bits == 32)
-        return (reg + delta) & 0xffffffffull;
-    return reg + delta;
-}
-
-/* INS/OUTS, with or without REP: one element per exit, through the same
- * device call (and trace record) as IN/OUT. A REP instruction is re-entered
- * until rCX reaches 0, so interrupts are taken between elements as on
- * hardware. The memory operand is translated through the guest's paging
- * (hv/guest_walk.h); a fault there is injected as #PF before any device
- * access, so a restarted instruction repeats nothing. */
-static void handle_string_io(struct vm *vm, struct vm_exit *e)
-{
-    struct vmx_vcpu *v = &vm->vcpu.vmx;
-    unsigned bits = e->io.addr_bits, size = e->io.size;
-    uint64_t amask = bits == 64 ? ~0ull : (1ull << bits) - 1;
-    uint64_t rcx = vmx_guest_reg(v, R_RCX);
-    if (e->io.rep && !(rcx & amask)) { /* nothing to do */
-        rec_exit(vm, e);
-        vmx_skip_insn(v, e);
-        return;
-    }
-    struct gw_mode m = {.cr0 = vmx_guest_cr(0),
-                        .cr3 = vmx_guest_cr(3),
-                        .cr4 = vmx_guest_cr(4),
-                        .efer = vmx_guest_efer(v),
-                        .cpl = vmx_guest_cpl()};
-    uint8_t *p[4];
-    for (unsigned i = 0; i < size; i++) {
-        uint64_t la = e->gla + i;
-        if (bits != 64) /* the operand wraps at 4 GiB outside 64-bit mode */
-            la &= 0xffffffffull;
-        struct gw_result r;
-        enum gw_status st = guest_walk(&m, la, e->io.in, ram_map, vm, &r);
-        if (st == GW_PAGE_FAULT) {
-            rec_exit(vm, e);
-            v->g.cr2 = la;
-            vmx_inject_exception(14, true, r.pf_err);
-            return;
-        }
-        p[i] = st == GW_OK ? ram_map(vm, r.gpa, 1) : NULL;
-        if (!p[i]) {
-            rec_exit(vm, e);
-            fatal(vm, e, "string port I/O: memory operand outside guest RAM");
-            return;
-        }
-    }
-    uint32_t val = 0;
-    if (!e->io.in)
-        for (unsigned i = 0; i < size; i++)
-            val |= (uint32_t)*p[i] << (8 * i);
-    e->io.value = dev_io(vm, e, e->io.port, size, !e->io.in, val);
-    if (e->io.in)
-        for (unsigned i = 0; i < size; i++)
-            *p[i] = (uint8_t)(e->io.value >> (8 * i));
-    uint64_t step = (vmx_guest_rflags() & (1u << 10)) ? -(uint64_t)size : size; /* DF */
-    unsigned idx = e->io.in ? R_RDI : R_RSI;
-    vmx_set_guest_reg(v, idx, addr_add(vmx_guest_reg(v, idx), step, bits));
-    if (e->io.rep) {
-        rcx = addr_add(rcx, ~0ull, bits);
-        vmx_set_guest_reg(v, R_RCX, rcx);
-        if (rcx & amask) {
-            /* re-executed for the next element; an element has retired, so
-             * an STI / MOV SS shadow is over and an interrupt may come in
-             * between, as on hardware */
-            vmx_end_interrupt_shadow();
-            return;
-        }
-    }
-    vmx_skip_insn(v, e);
+    vm->pol.stop = VM_STOP_FATAL;
 }
 
 static void handle_io(struct vm *vm, struct vm_exit *e)
 {
-    if (e->io.string) {
-        handle_string_io(vm, e);
-        return;
-    }
-    e->io.value = dev_io(vm, e, e->io.port, e->io.size, !e->io.in, e->io.value);
-    if (e->io.in) {
-        uint64_t rax = vmx_guest_reg(&vm->vcpu.vmx, R_RAX);
-        uint64_t mask = dev_size_mask(e->io.size);
-        if (e->io.size == 4)
-            rax = e->io.value; /* 32-bit destination zero-extends */
-        else
-            rax = (rax & ~mask) | e->io.value;
-        vmx_set_guest_reg(&vm->vcpu.vmx, R_RAX, rax);
-    }
-    vmx_skip_insn(&vm->vcpu.vmx, e);
-}
-
-static void poll_console(struct vm *vm, uint64_t tsc)
-{
-    uint8_t buf[16];
-    size_t n = 0;
-    int c;
-    while (n < sizeof buf && (c = serial_getc()) >= 0)
-        buf[n++] = (uint8_t)c;
-    if (n)
-        dev_com1_rx(vm, buf, n, tsc);
-}
-
-/* HLT retired. IF=0: nothing can wake the vCPU -> power-off. IF=1: move
- * virtual time to the next device deadline by raising the TSC offset. */
-static void handle_halt(struct vm *vm, const struct vm_exit *e)
-{
-    struct vmx_vcpu *v = &vm->vcpu.vmx;
-    if (!(vmx_guest_rflags() & (1u << 9))) {
-        vm->stop = VM_STOP_POWEROFF;
-        return;
-    }
-    uint64_t now = vm_now_ns(vm, e->guest_tsc);
-    poll_console(vm, e->guest_tsc);
-    dev_advance(vm, e->guest_tsc);
-    if (vm_devices_intr(&vm->devs))
-        return;
-    uint64_t next = vm_devices_next_event_ns(&vm->devs, now);
-    if (next == TIME_NEVER && vm->cfg.interactive) {
-        /* Nothing will happen until someone types: wait for COM1 input
-         * (the guest TSC keeps running with the host's meanwhile). */
-        int c;
-        while ((c = serial_getc()) < 0)
-            cpu_pause();
-        uint8_t b = (uint8_t)c;
-        dev_com1_rx(vm, &b, 1, vmx_guest_tsc_now(v));
-        return;
-    }
-    if (next == TIME_NEVER) {
-        vm->stop = VM_STOP_IDLE;
-        return;
-    }
-    if (vm->cfg.time_limit_ns && next > vm->cfg.time_limit_ns)
-        next = vm->cfg.time_limit_ns;
-    uint64_t target = ns_to_tsc_ceil(next, vm->cfg.tsc_hz);
-    uint64_t cur = vmx_guest_tsc_now(v);
-    if (vm->cfg.realtime && target > cur) {
-        /* realtime=1: let the host clock run for the idle time first, so
-         * that an idle guest's clock keeps pace with the wall clock (guest
-         * TSC ticks are host TSC ticks). Typing ends the wait; either way
-         * the guest sees the same jump, as the wait is hypervisor time. */
-        uint64_t t0 = rdtsc();
-        while (rdtsc() - t0 < target - cur) {
-            poll_console(vm, cur);
-            if (vm_devices_intr(&vm->devs))
-                return;
-            cpu_pause();
-        }
-    }
-    if (target > cur) {
-        vmx_set_tsc_offset(v, v->tsc_offset + (target - cur));
-        vm->hlt_skipped_ns += next - now;
-    }
-    dev_advance(vm, vmx_guest_tsc_now(v));
+    struct vm_policy_io io = {
+        .x = {.tsc = e->guest_tsc, .rip = e->rip, .qual = e->qual, .insn_len = e->insn_len},
+        .port = e->io.port,
+        .size = e->io.size,
+        .in = e->io.in,
+        .string = e->io.string,
+        .rep = e->io.rep,
+        .addr_bits = e->io.addr_bits,
+        .gla = e->gla,
+        .value = e->io.value};
+    enum vm_policy_io_result r = vm_policy_io(&vm->pol, &io);
+    e->io.value = io.value;
+    if (r != VM_POLICY_IO_DEVICE)
+        rec_exit(vm, e); /* a device access is recorded by the recorder */
+    if (r == VM_POLICY_IO_FATAL)
+        fatal(vm, e, "string port I/O: memory operand outside guest RAM");
 }
 
 #define INTR_TYPE_MASK_VM (7u << 8) /* interruption type in the exit's interruption info */
@@ -403,7 +419,7 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
     case EXIT_TRIPLE_FAULT:
         hv_log("guest triple fault (shutdown) at rip 0x%lx", e->rip);
         vmx_dump_guest(&vm->vcpu.vmx, e);
-        vm->stop = VM_STOP_TRIPLE_FAULT;
+        vm->pol.stop = VM_STOP_TRIPLE_FAULT;
         break;
     case EXIT_EPT_VIOLATION: fatal(vm, e, "EPT violation: guest access outside its RAM"); break;
     case EXIT_EPT_MISCONFIG: fatal(vm, e, "EPT misconfiguration"); break;
@@ -415,56 +431,16 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
     }
 }
 
-/* Before each entry: bring devices up to date, deliver or wait for INTR,
- * arm the preemption timer for the next device event. */
-static void prepare_entry(struct vm *vm)
-{
-    struct vmx_vcpu *v = &vm->vcpu.vmx;
-    uint64_t tsc = vmx_guest_tsc_now(v);
-    uint64_t now = vm_now_ns(vm, tsc);
-    if (vm->cfg.time_limit_ns && now >= vm->cfg.time_limit_ns) {
-        vm->stop = VM_STOP_TIMEOUT;
-        return;
-    }
-    if ((vm->total_exits & 255) == 0)
-        poll_console(vm, tsc);
-    /* Time-driven device work only when some device has an event due since
-     * the devices' last time (an advance with nothing due changes nothing,
-     * and is the costliest part of an exit). */
-    uint64_t next = vm_devices_next_event_ns(&vm->devs, vm->devs.now_ns);
-    bool touched = false;
-    if (next <= now) {
-        dev_advance(vm, tsc);
-        touched = true;
-    }
-    bool want_window = false;
-    if (vm_devices_intr(&vm->devs)) {
-        if (vmx_interruptible()) {
-            uint8_t vec = dev_ack(vm, tsc);
-            vmx_inject_extint(vec);
-            vm->injected_irqs++;
-            touched = true;
-        } else {
-            want_window = true; /* exit as soon as the guest can take it */
-        }
-    }
-    vmx_set_intr_window(v, want_window);
-    if (touched)
-        next = vm_devices_next_event_ns(&vm->devs, now);
-    if (vm->cfg.time_limit_ns && (next == TIME_NEVER || next > vm->cfg.time_limit_ns))
-        next = vm->cfg.time_limit_ns;
-    v->preempt_deadline = next == TIME_NEVER ? UINT64_MAX : ns_to_tsc_ceil(next, vm->cfg.tsc_hz);
-}
-
 enum vm_stop vm_run_vcpu(struct vm *vm)
 {
     struct vcpu *vc = &vm->vcpu;
-    while (vm->stop == VM_RUNNING) {
-        prepare_entry(vm);
-        if (vm->stop != VM_RUNNING)
+    while (vm->pol.stop == VM_RUNNING) {
+        vm_policy_prepare_entry(&vm->pol);
+        if (vm->pol.stop != VM_RUNNING)
             break;
         hvrec_before_entry(); /* the guest's FPU state back, if recording took it */
         struct vm_exit e = vmx_vcpu_run(&vc->vmx);
+        vm->exit = &e;
         vm->total_exits++;
         vm->exits[e.reason < EXIT_REASON_MAX ? e.reason : EXIT_REASON_MAX]++;
         if (e.reason != EXIT_VMFAIL && !(e.raw_reason & (1u << 31)))
@@ -473,25 +449,27 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
         case VCPU_HANDLED: rec_exit(vm, &e); break;
         case VCPU_HALTED:
             rec_exit(vm, &e);
-            handle_halt(vm, &e);
+            vm_policy_halt(&vm->pol, e.guest_tsc);
             break;
         case VCPU_NOT_MINE:
             if (e.reason != EXIT_IO)
-                rec_exit(vm, &e); /* port I/O is recorded by dev_io */
+                rec_exit(vm, &e); /* port I/O is recorded by the recorder */
             vm_handle_exit(vm, &e);
             break;
         }
+        vm->exit = NULL;
     }
     if (vm->rec) {
         static const uint8_t end_reason[] = {
             [VM_STOP_POWEROFF] = TRACE_END_POWEROFF,         [VM_STOP_RESET] = TRACE_END_RESET,
             [VM_STOP_TRIPLE_FAULT] = TRACE_END_TRIPLE_FAULT, [VM_STOP_IDLE] = TRACE_END_STOPPED,
             [VM_STOP_TIMEOUT] = TRACE_END_STOPPED,           [VM_STOP_FATAL] = TRACE_END_ERROR,
+            [VM_STOP_DEBUG_EXIT] = TRACE_END_DEBUG_EXIT,
         };
-        hvrec_vm_end(vm->rec, end_reason[vm->stop]);
+        hvrec_vm_end(vm->rec, end_reason[vm->pol.stop]);
         vm->rec = NULL;
     }
-    return vm->stop;
+    return vm->pol.stop;
 }
 
 void vm_print_stats(const struct vm *vm)
@@ -506,7 +484,7 @@ void vm_print_stats(const struct vm *vm)
     }
     hv_log("  exits %lu:%s", vm->total_exits, buf);
     hv_log("  irqs injected %lu, idle time skipped %lu us, unknown ports r/w %lu/%lu",
-           vm->injected_irqs, vm->hlt_skipped_ns / 1000, vm->devs.bus.unknown_reads,
+           vm->pol.injected_irqs, vm->pol.hlt_skipped_ns / 1000, vm->devs.bus.unknown_reads,
            vm->devs.bus.unknown_writes);
     /* The same counts in a parseable line, per basic exit reason number
      * (compared with the recorded trace by tests/e2e/check-trace.sh). */

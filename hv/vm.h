@@ -6,18 +6,8 @@
 #include "hv/devs/vm_devices.h"
 #include "hv/record/recorder.h"
 #include "hv/vcpu.h"
+#include "hv/vm_policy.h"
 #include "hv/vmx/vmx.h"
-
-enum vm_stop {
-    VM_RUNNING = 0,
-    VM_STOP_POWEROFF,     /* HLT with IF=0, or a device power-off request */
-    VM_STOP_RESET,        /* a device reset request (8042 pulse, port 0xcf9) */
-    VM_STOP_TRIPLE_FAULT, /* shutdown: ends this VM only */
-    VM_STOP_IDLE,         /* HLT with IF=1 and no device event will ever come */
-    VM_STOP_TIMEOUT,      /* virtual-time budget used up */
-    VM_STOP_FATAL,        /* unhandled exit, EPT violation, failed entry */
-};
-const char *vm_stop_name(enum vm_stop s);
 
 struct vm_config {
     uint64_t ram_bytes;
@@ -28,6 +18,7 @@ struct vm_config {
     uint64_t rtc_epoch_sec; /* the guest RTC's time at VM creation (Unix seconds) */
     bool show_host_time;    /* hidetime=0: the guest TSC also runs while the hv handles exits */
     bool hide_tsc_leaves;   /* CPUID 0x15/0x16 read 0: the guest calibrates its TSC on the PIT */
+    bool debug_exit;        /* isa-debug-exit on port 0xf4 (multiboot guests) */
     uint16_t vpid;
     const char *cmdline; /* what ran, for the trace header (hv/recording.h) */
 };
@@ -37,11 +28,12 @@ struct vm {
     struct vcpu vcpu;
     struct ept ept;
     struct vm_config cfg;
-    struct vm_recorder *rec; /* NULL: not recording (hv/recording.h) */
+    struct vm_recorder *rec;    /* NULL: not recording (hv/recording.h) */
+    struct vm_policy pol;       /* the exit policy; pol.stop: why the VM stopped */
+    const struct vm_exit *exit; /* the exit being handled */
     uint64_t ram_hpa;
-    enum vm_stop stop;
     uint64_t exits[EXIT_REASON_MAX + 1]; /* per reason; the last slot counts the rest */
-    uint64_t total_exits, injected_irqs, hlt_skipped_ns;
+    uint64_t total_exits;
     uint64_t start_tsc; /* host TSC at VM creation (wall-ish cost measurement) */
     /* Guest console line tracking: PASS/FAIL lines seen. */
     char line[128];
@@ -59,9 +51,6 @@ static inline void *vm_gpa(struct vm *vm, uint64_t gpa)
 }
 /* Runs the vCPU until the VM stops; returns why. */
 enum vm_stop vm_run_vcpu(struct vm *vm);
-/* VM-level handling of one port access: a pure function of the device state,
- * the exit and the virtual time (fills e->io.value for an IN). */
-void vm_port_io(struct vm_devices *d, struct vm_exit *e, uint64_t now_ns);
 uint64_t vm_now_ns(const struct vm *vm, uint64_t guest_tsc);
 void vm_print_stats(const struct vm *vm);
 

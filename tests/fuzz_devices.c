@@ -17,8 +17,10 @@
  * Two drivers share the harness:
  *   build/fuzz/fuzz_devices   libFuzzer (clang), `make fuzz-devices`
  *   build/host/tests/fuzz_devices [N [SEED]]
- *                             a self-check (two seeded model bugs must be
- *                             caught), then N pseudo-random inputs from SEED
+ *                             a self-check (the trace recorded with the real
+ *                             models, replayed through subtle mutants of
+ *                             hv/devs from tests/mutants/, must diverge),
+ *                             then N pseudo-random inputs from SEED
  *                             (gcc, ASan + UBSan); `make devs-soak` runs it
  *                             in make test. `fuzz_devices FILE` plays one
  *                             saved input (FUZZ_DEVICES_TRACE=PATH keeps
@@ -32,8 +34,15 @@
 
 #include "host-sim/replay.h"
 #include "host-sim/replay_testutil.h"
-#include "host-sim/seed_bugs.h"
 #include "hv/record/recorder.h"
+#include "hv/vm_policy.h"
+
+#ifndef HVRR_LIBFUZZER
+/* The self-check's mutants (tests/tests.mk SOAK_MUTANTS). */
+DECLARE_MUTANT(pit_mode3_odd_count);
+DECLARE_MUTANT(uart_iir_read_clears_thre_always);
+DECLARE_MUTANT(pic_specific_eoi_rotates);
+#endif
 
 struct in {
     const uint8_t *p;
@@ -81,6 +90,118 @@ struct fail {
 
 static struct vm_devices dev, scratch;
 static struct vm_recorder rec;
+
+/* The guest CPU the input drives, as the exit policy (hv/vm_policy.h) sees
+ * it: the policy decides, exactly as in the hypervisor, when devices
+ * advance, when an interrupt is injected or the window asked for, how HLT
+ * moves time, how an IN merges into RAX and how string I/O steps. */
+struct fcpu {
+    uint64_t tsc, regs[16], rflags;
+    bool shadow;     /* STI / MOV SS blocking */
+    bool window;     /* interrupt window asked for */
+    uint8_t mem[64]; /* the string operand's memory (linear 0x1000..) */
+    uint64_t injected;
+};
+static struct fcpu cpu;
+static struct vm_policy pol;
+
+static uint64_t op_reg(void *c, unsigned r)
+{
+    return ((struct fcpu *)c)->regs[r & 15];
+}
+static void op_set_reg(void *c, unsigned r, uint64_t v)
+{
+    ((struct fcpu *)c)->regs[r & 15] = v;
+}
+static uint64_t op_rflags(void *c)
+{
+    return ((struct fcpu *)c)->rflags;
+}
+static bool op_interruptible(void *c)
+{
+    struct fcpu *f = c;
+    return (f->rflags & VM_POLICY_RFLAGS_IF) && !f->shadow;
+}
+static void op_inject(void *c, uint8_t v)
+{
+    (void)v;
+    ((struct fcpu *)c)->injected++;
+}
+static void op_inject_pf(void *c, uint64_t cr2, uint32_t err)
+{
+    (void)c, (void)cr2, (void)err;
+}
+static void op_window(void *c, bool on)
+{
+    ((struct fcpu *)c)->window = on;
+}
+static void op_skip(void *c)
+{
+    ((struct fcpu *)c)->shadow = false;
+}
+static enum vm_policy_map op_map(void *c, uint64_t la, bool write, uint8_t **p, uint32_t *err)
+{
+    struct fcpu *f = c;
+    if (la >= 0x1000 && la < 0x1000 + sizeof f->mem) {
+        *p = &f->mem[la - 0x1000];
+        return VM_POLICY_MAP_OK;
+    }
+    *err = write ? 6 : 4; /* user, not present */
+    return VM_POLICY_MAP_PF;
+}
+static uint64_t op_tsc_now(void *c)
+{
+    return ((struct fcpu *)c)->tsc;
+}
+static void op_skip_tsc(void *c, uint64_t d)
+{
+    ((struct fcpu *)c)->tsc += d;
+}
+static uint32_t op_io(void *c, const struct vm_rec_exit_info *x, uint16_t port, unsigned size,
+                      bool write, uint32_t value)
+{
+    (void)c;
+    return vm_rec_io(&rec, x, port, size, write, value);
+}
+static void op_advance(void *c, uint64_t tsc)
+{
+    (void)c;
+    vm_rec_advance(&rec, tsc);
+}
+static uint8_t op_ack(void *c, uint64_t tsc)
+{
+    (void)c;
+    return vm_rec_ack(&rec, tsc);
+}
+static void op_blocked(void *c, uint64_t tsc)
+{
+    (void)c;
+    vm_rec_blocked(&rec, tsc);
+}
+static const struct vm_policy_ops fuzz_ops = {
+    .reg = op_reg,
+    .set_reg = op_set_reg,
+    .rflags = op_rflags,
+    .interruptible = op_interruptible,
+    .inject_extint = op_inject,
+    .inject_pf = op_inject_pf,
+    .set_intr_window = op_window,
+    .skip_insn = op_skip,
+    .end_interrupt_shadow = op_skip,
+    .map_operand = op_map,
+    .tsc_now = op_tsc_now,
+    .skip_tsc = op_skip_tsc,
+    .io = op_io,
+    .advance = op_advance,
+    .ack = op_ack,
+    .blocked = op_blocked,
+};
+
+static void plain_exit(uint32_t reason, uint64_t rip)
+{
+    struct trace_exit e = {.tsc = cpu.tsc, .reason = reason, .rip = rip};
+    vm_rec_exit(&rec, &e);
+}
 static uint8_t blob1[VM_DEVICES_SAVE_MAX], blob2[VM_DEVICES_SAVE_MAX];
 
 /* dev -> save -> restore into a fresh set -> (tick it to dev's instant) ->
@@ -144,9 +265,10 @@ static bool idempotent_at_now(struct fail *f, unsigned op, uint64_t exits)
 }
 
 /* Plays one input; 0 if every property held, else 1 with f->why set.
- * bug != SEED_BUG_NONE replays with that deliberately wrong model instead
- * (the self-check): then 0 means the replay diverged, as it must. */
-static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fail *f)
+ * bug != NULL replays through that mutated hv/devs instead (the
+ * self-check): then 0 means the replay diverged, as it must. */
+static int run_one(const uint8_t *data, size_t len, const struct vm_devices_ops *bug,
+                   struct fail *f)
 {
     static const uint64_t hz_choice[] = {50000000ull, 1000000000ull, 3000000000ull, 1193182ull};
     struct in in = {data, len};
@@ -167,14 +289,20 @@ static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fa
                                     .hv_build_id = "fuzz",
                                     .cmdline = "fuzz",
                                     .checkpoint_every = 1 + u8(&in) % 16,
-                                    .start_tsc = tsc};
+                                    .start_tsc = tsc,
+                                    .entry_decisions = true};
     struct vm_devices_config dc = {.rtc_epoch_sec = 1700000000ull + u16(&in)};
     CHECK(vm_recorder_init(&rec, &dev, &dc, NULL, &rc) == 0, "vm_recorder_init failed");
 
+    memset(&cpu, 0, sizeof cpu);
+    cpu.tsc = tsc;
+    const struct vm_policy_config pc = {.tsc_hz = hz};
+    vm_policy_init(&pol, &fuzz_ops, &cpu, &dev, &pc);
     uint64_t exits = 0;
+    vm_policy_prepare_entry(&pol);
     while (in.n) {
         unsigned op = u8(&in);
-        tsc += 1 + (op >> 4) * 37; /* every exit costs the guest some time */
+        cpu.tsc += 1 + (op >> 4) * 37; /* every exit costs the guest some time */
         switch (op & 15) {
         case 0:
         case 1:
@@ -182,7 +310,7 @@ static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fa
         case 3:
         case 4:
         case 5:
-        case 6: { /* port access */
+        case 6: { /* port access: IN/OUT, or INS/OUTS (REP) on a small buffer */
             unsigned a = u8(&in);
             uint16_t port = (a & 0x80) == 0x80 && (a & 0x40) ? (uint16_t)u16(&in)
                                                              : ports[a % (sizeof ports / 2)];
@@ -190,75 +318,83 @@ static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fa
             unsigned size = (b & 3) == 3 ? 4 : (b & 3) == 2 ? 2 : 1;
             bool write = b & 4;
             uint32_t v = (b & 8) ? u32(&in) : u8(&in);
-            struct vm_rec_exit_info x = {.tsc = tsc, .rip = 0x1000 + exits, .insn_len = 1};
-            vm_rec_io(&rec, &x, port, size, write, v);
+            struct vm_policy_io io = {.x = {.tsc = cpu.tsc, .rip = 0x1000 + exits, .insn_len = 1},
+                                      .port = port,
+                                      .size = (uint8_t)size,
+                                      .in = !write,
+                                      .value = v};
+            if ((b & 0x30) == 0x30) { /* string, 16-bit addresses */
+                io.string = true;
+                io.rep = b & 0x40;
+                io.addr_bits = 16;
+                io.gla = 0x1000 + (v & 0x3f);
+                cpu.regs[VM_POLICY_RCX] = v >> 6 & 3;
+                cpu.regs[write ? VM_POLICY_RSI : VM_POLICY_RDI] = io.gla;
+                cpu.rflags = (cpu.rflags & ~(uint64_t)VM_POLICY_RFLAGS_DF) |
+                             ((b & 0x80) ? VM_POLICY_RFLAGS_DF : 0);
+            }
+            if (vm_policy_io(&pol, &io) != VM_POLICY_IO_DEVICE)
+                plain_exit(TRACE_EXIT_IO_INSTRUCTION, 0x1000 + exits);
             exits++;
             break;
         }
         case 7:
-        case 8: { /* time passes: preemption timer / pre-entry advance */
+        case 8: { /* time passes: the guest runs until a preemption-timer exit */
             unsigned k = u8(&in);
             uint64_t step = (uint64_t)u16(&in) << ((k & 3) * 8);
-            tsc += step;
-            vm_rec_advance(&rec, tsc);
-            if (k & 4) { /* the preemption-timer exit itself */
-                struct trace_exit e = {.tsc = tsc, .reason = 52, .rip = 0x2000};
-                vm_rec_exit(&rec, &e);
+            cpu.tsc += step;
+            plain_exit(TRACE_EXIT_PREEMPTION_TIMER, 0x2000);
+            exits++;
+            break;
+        }
+        case 9:
+        case 10: { /* STI (with its shadow) or CLI; an open window exits */
+            bool sti = op & 1;
+            cpu.rflags = sti ? cpu.rflags | VM_POLICY_RFLAGS_IF
+                             : cpu.rflags & ~(uint64_t)VM_POLICY_RFLAGS_IF;
+            cpu.shadow = sti && (op & 0x10);
+            if (sti && cpu.window && !cpu.shadow) {
+                plain_exit(TRACE_EXIT_INTERRUPT_WINDOW, 0x3000);
                 exits++;
             }
             break;
         }
-        case 9:
-        case 10: /* interrupt window open: acknowledge if INTR is high */
-            if (vm_devices_intr(&dev)) {
-                vm_rec_ack(&rec, tsc);
-                struct trace_exit e = {.tsc = tsc, .reason = TRACE_EXIT_INTERRUPT_WINDOW};
-                vm_rec_exit(&rec, &e);
-                exits++;
-            }
-            break;
         case 11: { /* bytes typed on the console */
             uint8_t b[16];
             size_t n = 1 + u8(&in) % sizeof b;
             for (size_t i = 0; i < n; i++)
                 b[i] = (uint8_t)u8(&in);
-            vm_rec_com1_rx(&rec, b, n, tsc);
+            vm_rec_com1_rx(&rec, b, n, cpu.tsc);
             break;
         }
-        case 12: { /* HLT: time jumps to the next device deadline, or a bit */
-            uint64_t now = vm_rec_now_ns(&rec, tsc);
-            uint64_t next = vm_devices_next_event_ns(&dev, now);
-            struct trace_exit e = {.tsc = tsc, .reason = TRACE_EXIT_HLT};
-            vm_rec_exit(&rec, &e);
+        case 12: { /* STI; HLT: time jumps to the next device deadline */
+            cpu.rflags |= VM_POLICY_RFLAGS_IF;
+            cpu.shadow = false;
+            plain_exit(TRACE_EXIT_HLT, 0x4000);
             exits++;
-            uint64_t far = now + 50000000ull;
-            uint64_t to = next > now && next < far ? next : far;
-            uint64_t to_tsc = (to / 1000000000ull) * hz + (to % 1000000000ull) * hz / 1000000000ull;
-            /* the smallest TSC at or after the deadline */
-            while (vm_rec_tsc_to_ns(to_tsc, hz) < to)
-                to_tsc++;
-            if (to_tsc > tsc)
-                tsc = to_tsc;
-            vm_rec_advance(&rec, tsc);
+            vm_policy_halt(&pol, cpu.tsc);
+            if (pol.stop == VM_STOP_IDLE) { /* nothing due: let 50 ms pass */
+                pol.stop = VM_RUNNING;
+                cpu.tsc += hz / 20;
+            }
             break;
         }
         case 13: /* CPUID and friends: no device work */
-        {
-            struct trace_exit e = {.tsc = tsc, .reason = TRACE_EXIT_CPUID};
-            vm_rec_exit(&rec, &e);
+            plain_exit(TRACE_EXIT_CPUID, 0x5000);
             exits++;
             break;
-        }
         default: /* 14, 15 */
             if (!save_restore_exact(f))
                 goto out;
             break;
         }
+        vm_policy_prepare_entry(&pol); /* the VM entry after the exit */
+        CHECK(pol.stop == VM_RUNNING, "the policy stopped the VM (%s)", vm_stop_name(pol.stop));
         if (!idempotent_at_now(f, op, exits))
             goto out;
         CHECK(rec.err == 0, "recorder/writer error %d after %llu exits", rec.err,
               (unsigned long long)exits);
-        CHECK(tsc < (1ull << 62), "time overflow");
+        CHECK(cpu.tsc < (1ull << 62), "time overflow");
     }
     if (!save_restore_exact(f))
         goto out;
@@ -267,7 +403,7 @@ static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fa
           (unsigned long long)exits);
 
     const char *keep = getenv("FUZZ_DEVICES_TRACE"); /* write the trace there (debugging) */
-    if (keep && bug == SEED_BUG_NONE) {
+    if (keep && !bug) {
         FILE *t = fopen(keep, "wb");
         if (t) {
             fwrite(m.data, 1, m.len, t);
@@ -276,16 +412,15 @@ static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fa
     }
     char *text = NULL;
     struct replay_opts o = {.max_reports = 1};
-    if (bug != SEED_BUG_NONE) {
-        o.patch = seed_bug_patch;
-        o.patch_ctx = &bug;
+    if (bug) {
+        o.devs = bug;
         o.stop_at_first = true;
     }
     struct replay_stats st;
     int rr = rt_replay(&m, &o, &st, &text);
     CHECK(rr == 0, "replay could not read the trace:\n%s", text ? text : "");
     bool ok = st.divergences == 0 && st.damage == 0 && st.end_seen && st.exits == exits;
-    if (bug != SEED_BUG_NONE) {
+    if (bug) {
         free(text);
         bad = st.divergences == 0;
         if (bad)
@@ -313,7 +448,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     static struct fail f;
-    if (run_one(data, len, SEED_BUG_NONE, &f)) {
+    if (run_one(data, len, NULL, &f)) {
         fprintf(stderr, "fuzz_devices: %s\n", f.why);
         abort();
     }
@@ -355,7 +490,7 @@ static int play_file(const char *path)
     size_t len = fread(data, 1, sizeof data, fp);
     fclose(fp);
     static struct fail f;
-    if (run_one(data, len, SEED_BUG_NONE, &f)) {
+    if (run_one(data, len, NULL, &f)) {
         fprintf(stderr, "fuzz_devices: %s: %s\n", path, f.why);
         return 1;
     }
@@ -376,29 +511,38 @@ int main(int argc, char **argv)
     static uint8_t buf[8192];
     static struct fail f;
 
-    /* Self-check first: the harness must see a deliberately wrong model. */
-    static const char *const bugs[] = {"pit_bcd", "uart_thre"};
+    /* Self-check first: the harness must see a one-line model bug. Each
+     * mutant (tests/mutants/NAME.mut, linked as a renamed copy of hv/devs)
+     * replays the traces the real models recorded until one diverges. */
+    static const struct {
+        const char *name;
+        const struct vm_devices_ops *ops;
+    } bugs[] = {
+        {"pit-mode3-odd-count", &MUTANT_OPS(pit_mode3_odd_count)},
+        {"uart-iir-read-clears-thre-always", &MUTANT_OPS(uart_iir_read_clears_thre_always)},
+        {"pic-specific-eoi-rotates", &MUTANT_OPS(pic_specific_eoi_rotates)},
+    };
     for (size_t b = 0; b < sizeof bugs / sizeof bugs[0]; b++) {
         uint64_t s = seed;
         unsigned long i;
         for (i = 0; i < 200; i++) {
             size_t len = make_input(&s, i, buf, sizeof buf);
-            if (run_one(buf, len, seed_bug_by_name(bugs[b]), &f) == 0)
+            if (run_one(buf, len, bugs[b].ops, &f) == 0)
                 break;
         }
         if (i == 200) {
-            fprintf(stderr, "fuzz_devices: self-check: seeded bug %s never caught in 200 inputs\n",
-                    bugs[b]);
+            fprintf(stderr, "fuzz_devices: self-check: mutant %s never caught in 200 inputs\n",
+                    bugs[b].name);
             return 1;
         }
-        printf("fuzz_devices: self-check: seeded bug %s caught by input %lu\n", bugs[b], i);
+        printf("fuzz_devices: self-check: mutant %s caught by input %lu\n", bugs[b].name, i);
     }
 
     uint64_t s = seed, bytes = 0;
     for (unsigned long i = 0; i < n; i++) {
         size_t len = make_input(&s, i, buf, sizeof buf);
         bytes += len;
-        if (run_one(buf, len, SEED_BUG_NONE, &f)) {
+        if (run_one(buf, len, NULL, &f)) {
             fprintf(stderr, "fuzz_devices: input %lu (seed %llu, %zu bytes): %s\n", i,
                     (unsigned long long)seed, len, f.why);
             char path[64];

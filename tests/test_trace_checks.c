@@ -88,7 +88,7 @@ static void test_good_trace_has_no_reports(void **state)
 static void test_io_fields(void **state)
 {
     (void)state;
-    expect_one("io-value", "value 0x1234 wider than the access size 1; record dropped", 1999);
+    expect_one("io-value", "value 0x12345678 wider than the access size 1; record dropped", 1999);
     expect_one("out-wide", "value 0x12345 wider than the access size 2", 1999);
     expect_one("io-size", "port access of size 255", 1999);
 }
@@ -141,7 +141,11 @@ static void test_check_functions(void **state)
     struct trace_dev_event d = {.kind = TRACE_DEV_REQUEST};
     d.u.request.what = 2;
     assert_true(trace_check_dev(&d, 1, why, sizeof why));
-    d.u.request.what = 3;
+    d.u.request.what = 3; /* isa-debug-exit */
+    assert_true(trace_check_dev(&d, 1, why, sizeof why));
+    d.u.request.what = 4;
+    assert_false(trace_check_dev(&d, 1, why, sizeof why));
+    d.u.request.what = 0;
     assert_false(trace_check_dev(&d, 1, why, sizeof why));
 }
 

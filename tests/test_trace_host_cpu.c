@@ -49,6 +49,7 @@ static void check_full(const struct trace_header *h)
     assert_int_equal(h->host_cpu.xcr0, 0xe7);
     assert_int_equal(h->host_cpu.features, TRACE_HOST_XSAVES);
     assert_int_equal(h->tsc_hz, 50000000);
+    assert_true(h->entry_decisions);
 }
 
 static void check_absent(const struct trace_header *h)
@@ -57,12 +58,13 @@ static void check_absent(const struct trace_header *h)
     assert_null(h->host_cpu.leaves);
     assert_int_equal(h->host_cpu.xcr0, 0);
     assert_int_equal(h->host_cpu.features, 0);
+    assert_false(h->entry_decisions); /* older traces: no decision records */
 }
 
 static void test_snapshot_roundtrip(void **s)
 {
     (void)s;
-    struct trace_header h = {.tsc_hz = 50000000, .host_cpu = host};
+    struct trace_header h = {.tsc_hz = 50000000, .host_cpu = host, .entry_decisions = true};
     roundtrip(&h, check_full);
 }
 
@@ -123,7 +125,7 @@ static void check_recorded(const struct trace_header *h)
     assert_true(h->ndevices > 0);
 }
 
-/* vm_recorder_config.host_cpu goes to the header as given. */
+/* vm_recorder_config.host_cpu and entry_decisions go to the header as given. */
 static void test_recorder_writes_snapshot(void **s)
 {
     (void)s;
@@ -136,7 +138,8 @@ static void test_recorder_writes_snapshot(void **s)
     assert_non_null(w);
     struct vm_recorder rec;
     struct vm_devices_config dc = {0};
-    struct vm_recorder_config rc = {.w = w, .tsc_hz = 50000000, .host_cpu = &host};
+    struct vm_recorder_config rc = {
+        .w = w, .tsc_hz = 50000000, .host_cpu = &host, .entry_decisions = true};
     assert_int_equal(vm_recorder_init(&rec, &dev, &dc, NULL, &rc), 0);
     assert_int_equal(vm_rec_finish(&rec, TRACE_END_STOPPED), 0);
     struct trace_reader *r = trace_reader_new();

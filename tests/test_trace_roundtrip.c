@@ -199,9 +199,9 @@ static void test_roundtrip_device_events(void **state)
 {
     (void)state;
     static const uint8_t rx[] = {0x00, 'l', 's', '\r', 0xff};
-    struct trace_dev_event d[8];
+    struct trace_dev_event d[9];
     memset(d, 0, sizeof(d));
-    for (unsigned i = 0; i < 8; i++)
+    for (unsigned i = 0; i < 9; i++)
         d[i].tsc = 5000000 + i * 17;
     d[0].kind = TRACE_DEV_IRQ_LINE, d[0].u.irq.irq = 4, d[0].u.irq.level = true;
     d[1].kind = TRACE_DEV_IRQ_LINE, d[1].u.irq.irq = 0, d[1].u.irq.level = false;
@@ -214,9 +214,10 @@ static void test_roundtrip_device_events(void **state)
     d[6].kind = TRACE_DEV_REQUEST, d[6].u.request.what = 2;
     d[7].kind = TRACE_DEV_TIMER_EDGE, d[7].u.timer.source = TRACE_TIMER_PIT0, d[7].vcpu = 1;
     d[7].tsc = 10; /* going back in time must still code exactly */
+    d[8].kind = TRACE_DEV_INTR_BLOCKED;
     struct tt_got g;
-    roundtrip(NULL, 0, d, 8, &g);
-    for (unsigned i = 0; i < 8; i++) {
+    roundtrip(NULL, 0, d, 9, &g);
+    for (unsigned i = 0; i < 9; i++) {
         const struct trace_dev_event *x = &g.v[i].it.u.dev;
         assert_int_equal(g.v[i].it.type, TRACE_ITEM_DEV);
         assert_int_equal(x->kind, d[i].kind);

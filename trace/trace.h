@@ -122,7 +122,8 @@ enum trace_dev_kind {
     TRACE_DEV_UART_RX,      /* host bytes fed to a UART */
     TRACE_DEV_TIMER_EDGE,   /* a timer output changed level */
     TRACE_DEV_INTR,         /* PIC INTR output changed level */
-    TRACE_DEV_REQUEST       /* reset / power-off request */
+    TRACE_DEV_REQUEST,      /* reset / power-off request */
+    TRACE_DEV_INTR_BLOCKED  /* INTR high at an entry the guest could not take it */
 };
 
 enum trace_timer_source {
@@ -157,7 +158,7 @@ struct trace_dev_event {
             bool level;
         } intr;
         struct {
-            uint32_t what; /* 1 reset, 2 power-off */
+            uint32_t what; /* 1 reset, 2 power-off, 3 debug-exit (enum dev_request) */
         } request;
     } u;
 };
@@ -216,6 +217,7 @@ struct trace_header {
     bool has_start;
     struct trace_checkpoint start;
     struct trace_host_cpu host_cpu; /* nleaves 0: not recorded (older traces) */
+    bool entry_decisions; /* every entry with INTR high has an Inject or IntrBlocked record */
 };
 
 enum trace_end_reason {
@@ -223,7 +225,8 @@ enum trace_end_reason {
     TRACE_END_POWEROFF = 1,
     TRACE_END_RESET = 2,
     TRACE_END_TRIPLE_FAULT = 3,
-    TRACE_END_ERROR = 4
+    TRACE_END_ERROR = 4,
+    TRACE_END_DEBUG_EXIT = 5 /* the guest wrote isa-debug-exit (its status: that I/O record) */
 };
 
 struct trace_end {

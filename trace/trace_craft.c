@@ -12,7 +12,7 @@
 #include "trace/trace_writer.h"
 
 const char *const trace_craft_kinds[] = {
-    "io-value",      /* an IN of size 1 returns 0x1234 (wider than its size) */
+    "io-value",      /* an IN of size 1 returns 0x12345678 (wider than its size) */
     "out-wide",      /* an OUT of size 2 writes 0x12345 */
     "io-size",       /* a port access of size 255 */
     "seq-gap",       /* exit numbers jump by 3 in the middle of a frame */
@@ -135,7 +135,7 @@ static void craft_exit(struct craft *c, struct trace_exit *e)
     bool io = e->detail == TRACE_DETAIL_IO;
     if (!c->done && c->n_exit >= c->target) {
         if (!strcmp(name, "io-value") && io && !e->u.io.write && e->u.io.size == 1) {
-            e->u.io.value = 0x1234;
+            e->u.io.value = 0x12345678;
             c->done = true;
         } else if (!strcmp(name, "out-wide") && io && e->u.io.write) {
             e->u.io.size = 2;

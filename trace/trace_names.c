@@ -53,6 +53,7 @@ const char *trace_dev_kind_name(enum trace_dev_kind kind)
     case TRACE_DEV_TIMER_EDGE: return "timer";
     case TRACE_DEV_INTR: return "intr";
     case TRACE_DEV_REQUEST: return "request";
+    case TRACE_DEV_INTR_BLOCKED: return "blocked";
     default: return "unknown";
     }
 }
@@ -65,6 +66,7 @@ const char *trace_end_reason_name(uint32_t reason)
     case TRACE_END_RESET: return "reset";
     case TRACE_END_TRIPLE_FAULT: return "triple-fault";
     case TRACE_END_ERROR: return "error";
+    case TRACE_END_DEBUG_EXIT: return "debug-exit";
     default: return "unknown";
     }
 }

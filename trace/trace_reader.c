@@ -9,10 +9,12 @@
  */
 #include "trace/trace_reader.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "trace/hvrr.pb-c.h"
@@ -46,6 +48,7 @@ struct trace_reader {
     bool in_frame;
     uint32_t frame_seq;
     uint64_t frame_off;
+    uint64_t frame_end; /* input offset just past that frame */
 
     /* framing state */
     uint32_t expected; /* next frame sequence number */
@@ -242,16 +245,26 @@ long trace_reader_read_file(struct trace_reader *r, FILE *f)
         fatal(r, "out of memory buffering input");
         return -1;
     }
-    size_t n = fread(r->buf + r->len, 1, READ_CHUNK, f);
-    r->len += n;
-    r->st.bytes_in += n;
-    if (n == 0) {
-        if (ferror(f)) {
-            fatal(r, "read error");
-            return -1;
-        }
-        r->eof = true;
+    /* One read(2): what a pipe, FIFO or tty has now, not a full chunk. */
+    int fd = fileno(f);
+    ssize_t n;
+    if (fd >= 0) {
+        do
+            n = read(fd, r->buf + r->len, READ_CHUNK);
+        while (n < 0 && errno == EINTR);
+    } else { /* a stream without a descriptor (fmemopen) */
+        n = (ssize_t)fread(r->buf + r->len, 1, READ_CHUNK, f);
+        if (n == 0 && ferror(f))
+            n = -1;
     }
+    if (n < 0) {
+        snprintf(r->err, sizeof r->err, "read error: %s", strerror(errno));
+        return -1;
+    }
+    r->len += (size_t)n;
+    r->st.bytes_in += (uint64_t)n;
+    if (n == 0)
+        r->eof = true;
     return (long)n;
 }
 
@@ -349,6 +362,7 @@ static int conv_header(struct trace_reader *r, struct trace_header *h, const Hvr
         }
         h->host_cpu.xcr0 = c->host_xcr0;
         h->host_cpu.features = c->host_features;
+        h->entry_decisions = c->entry_decisions;
     }
     if (m->start) {
         h->has_start = true;
@@ -458,6 +472,7 @@ static bool conv_dev(struct trace_reader *r, struct trace_dev_event *d, const Hv
         d->kind = TRACE_DEV_REQUEST;
         d->u.request.what = m->request->what;
         return true;
+    case HVRR__DEVICE_EVENT__EV_BLOCKED: d->kind = TRACE_DEV_INTR_BLOCKED; return true;
     default: return false;
     }
 }
@@ -754,6 +769,15 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
         r->pos++;
         return TF_SCAN;
     }
+    if (h.raw_len > TRACE_MAX_RATIO_BASE + (uint64_t)TRACE_MAX_RATIO * h.payload_len) {
+        /* decompressing it would cost far more than its bytes: a bomb */
+        start_damage(r, TRACE_DMG_BAD_LENGTH, off,
+                     "frame %u claims %u raw bytes from %u compressed (more than %u KiB + "
+                     "%ux)",
+                     h.seq, h.raw_len, h.payload_len, TRACE_MAX_RATIO_BASE >> 10, TRACE_MAX_RATIO);
+        r->pos++;
+        return TF_SCAN;
+    }
     size_t need = TRACE_FRAME_HDR_LEN + (size_t)h.payload_len;
     if (avail < need) {
         if (!r->eof) {
@@ -824,6 +848,7 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
     r->in_frame = true;
     r->frame_seq = h.seq;
     r->frame_off = off;
+    r->frame_end = off + need;
     if (r->raw_fn)
         r->raw_fn(r->raw_ctx, h.seq, r->raw, h.raw_len);
 
@@ -845,6 +870,8 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
         emit_damage(r, it, TRACE_DMG_SEQ, off, off, 0, false, msg);
         *report = true;
     }
+    if (*report)
+        it->frame = expected_before; /* the first frame the damage concerns */
     return TF_FRAME;
 }
 
@@ -993,6 +1020,11 @@ void trace_reader_set_slow_path(struct trace_reader *r, bool slow_only)
 {
     if (r)
         r->slow_only = slow_only;
+}
+
+uint64_t trace_reader_frame_end(const struct trace_reader *r)
+{
+    return r ? r->frame_end : 0;
 }
 
 const char *trace_reader_error(const struct trace_reader *r)

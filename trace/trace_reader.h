@@ -103,11 +103,16 @@ void trace_reader_free(struct trace_reader *r);
 int trace_reader_feed(struct trace_reader *r, const void *buf, size_t len);
 /* No more input will come. */
 void trace_reader_eof(struct trace_reader *r);
-/* Reads one chunk of f into the reader; at end of file calls
- * trace_reader_eof. Returns bytes read, 0 at end of file, -1 on error. */
+/* Reads what f's descriptor has now (one read(2), at most one chunk) into
+ * the reader, so a pipe or FIFO is not waited on for a full chunk; f must
+ * not have buffered input of its own. At end of file calls trace_reader_eof.
+ * Returns bytes read, 0 at end of file, -1 on error. */
 long trace_reader_read_file(struct trace_reader *r, FILE *f);
 int trace_reader_next(struct trace_reader *r, struct trace_item *it);
 const char *trace_reader_error(const struct trace_reader *r);
+/* Input offset just past the frame the last record handed out came from
+ * (`hvrr capture` cuts the output there after the end record). */
+uint64_t trace_reader_frame_end(const struct trace_reader *r);
 /* Optional: called with the decompressed payload of every good frame before
  * its records are handed out (what `hvrr export --raw` writes). */
 typedef void (*trace_raw_fn)(void *ctx, uint32_t frame, const void *raw, size_t len);

@@ -433,6 +433,7 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
     Hvrr__TimerEdge tm = HVRR__TIMER_EDGE__INIT;
     Hvrr__IntrLine intr = HVRR__INTR_LINE__INIT;
     Hvrr__DevRequest req = HVRR__DEV_REQUEST__INIT;
+    Hvrr__IntrBlocked blocked = HVRR__INTR_BLOCKED__INIT;
     switch (d->kind) {
     case TRACE_DEV_IRQ_LINE:
         irq.irq = d->u.irq.irq;
@@ -469,6 +470,10 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
         req.what = d->u.request.what;
         x.ev_case = HVRR__DEVICE_EVENT__EV_REQUEST;
         x.request = &req;
+        break;
+    case TRACE_DEV_INTR_BLOCKED:
+        x.ev_case = HVRR__DEVICE_EVENT__EV_BLOCKED;
+        x.blocked = &blocked;
         break;
     default: return TRACE_W_E_ARG;
     }
@@ -558,6 +563,7 @@ int trace_write_header(struct trace_writer *w, const struct trace_header *h)
     cfg.host_cpuid = leafp;
     cfg.host_xcr0 = h->host_cpu.xcr0;
     cfg.host_features = h->host_cpu.features;
+    cfg.entry_decisions = h->entry_decisions;
     Hvrr__Checkpoint start = HVRR__CHECKPOINT__INIT;
     Hvrr__Header m = HVRR__HEADER__INIT;
     m.format_version = h->format_version ? h->format_version : TRACE_FORMAT_VERSION;

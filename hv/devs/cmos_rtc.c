@@ -7,7 +7,8 @@
  *     seconds(t) = ref_sec + floor((t - ref_ns) / 1e9)
  * An update happens at every ref_ns + k * 1e9 (unless SET is 1), the
  * periodic flag is set every 2^(RS-1) cycles (RS 1, 2: 128, 256 cycles), UIP
- * is high for the last 8 cycles (244.1 us) of each second. Differences are
+ * is high for the last 73 cycles (2227.8 us: 244 us before the update cycle
+ * and the 1984 us cycle itself) of each second. Differences are
  * taken as signed 64-bit, so ref_ns may lie in the future (just after the
  * divider leaves reset). Flags are computed lazily for the interval
  * (last_ns, now]: within one such interval the configuration is constant
@@ -18,11 +19,19 @@
 #define CMOS_TAG     SV_TAG('C', 'M', 'O', 'S')
 #define CMOS_VERSION 1
 
-#define NS       ((int64_t)NS_PER_SEC)
-#define HZ32K    32768
-#define UIP_TICK (HZ32K - 8) /* UIP from this cycle of the second on */
-#define DV_RUN   0x20
-#define SEC_DAY  86400
+#define NS    ((int64_t)NS_PER_SEC)
+#define HZ32K 32768
+/* UIP (datasheet table "update cycle times", 32.768 kHz time base) is high
+ * tBUC = 244 us (8 cycles) before the update cycle begins and through the
+ * update cycle, tUC = 1984 us (65 cycles). The model's update instant (new
+ * time visible, UF set) is the end of the update cycle, at each second
+ * boundary; the time bytes, undefined on the chip during the cycle, show the
+ * old time until then. */
+#define TBUC_CYCLES 8
+#define TUC_CYCLES  65
+#define UIP_TICK    (HZ32K - TBUC_CYCLES - TUC_CYCLES) /* UIP from this cycle of the second on */
+#define DV_RUN      0x20
+#define SEC_DAY     86400
 
 /* Sanity bounds that keep every product below 2^63: wall seconds within
  * +-2^40 (about 34,000 years) and the reference boundary within 2^62 ns

@@ -13,7 +13,8 @@
  *   0x00-0x09  seconds, alarm s, minutes, alarm m, hours, alarm h, weekday
  *              (1 = Sunday), day, month, year; 0x32 century. BCD or binary
  *              per B.DM, 12-hour (bit 7 = PM) or 24-hour per B.24/12.
- *   0x0a  A: UIP (bit 7, read-only, high during the 244 us before an update),
+ *   0x0a  A: UIP (bit 7, read-only, high from 244 us before the update cycle
+ *         to its end: the last 2228 us before each update),
  *         DV2-0 (bits 6-4; only 010 runs the clock, 11x resets the divider,
  *         the first update comes 500 ms after leaving reset), RS3-0.
  *   0x0b  B: SET, PIE, AIE, UIE, SQWE, DM, 24/12, DSE (stored, no effect).

@@ -72,12 +72,13 @@ static int chip_pending(const struct pic_chip *c, bool master)
     if (ir < 0)
         return -1;
     int in = highest(c, c->isr);
-    if (in < 0 || rank(c, (unsigned)in) > rank(c, (unsigned)ir))
-        return ir;
-    bool sfnm = master && (c->icw4 & PIC_ICW4_SFNM) && cascaded(c);
-    if (sfnm && (unsigned)in == CASCADE_IR && (unsigned)ir == CASCADE_IR)
-        return ir;
-    return -1;
+    if (master && (c->icw4 & PIC_ICW4_SFNM) && cascaded(c)) {
+        if (in == (int)CASCADE_IR && ir == (int)CASCADE_IR)
+            return ir;
+    }
+    if (in >= 0 && rank(c, (unsigned)in) <= rank(c, (unsigned)ir))
+        return -1;
+    return ir;
 }
 
 /* ---- inputs and outputs ----------------------------------------------- */

@@ -59,6 +59,7 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     pci_init(&d->pci, &req);
     debugport_init(&d->post);
     kbc_init(&d->kbc, &to_pic, &req);
+    debugexit_init(&d->dbgexit, &req);
 
     iobus_init(&d->bus);
     /* Ranges are fixed and disjoint; registration cannot fail. */
@@ -73,6 +74,9 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     iobus_register(&d->bus, 0x80, 1, debugport_io, &d->post, "post");
     iobus_register(&d->bus, 0xcf8, 8, pci_io, &d->pci, "pci");
     iobus_register(&d->bus, d->cfg.com1_base, 8, uart_io, &d->com1, "com1");
+    if (d->cfg.debug_exit)
+        iobus_register(&d->bus, DEBUGEXIT_PORT, DEBUGEXIT_LEN, debugexit_io, &d->dbgexit,
+                       "debug-exit");
 }
 
 void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
@@ -123,7 +127,7 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
 }
 
 #define VMDV_TAG            SV_TAG('V', 'M', 'D', 'V')
-#define VM_DEVICES_SECTIONS 9 /* VMDV and the eight devices */
+#define VM_DEVICES_SECTIONS 10 /* VMDV and the nine devices */
 
 /* One nested section per device, named as replay reports name them. */
 static const struct sv_field vmdv_fields[] = {
@@ -137,6 +141,7 @@ static const struct sv_field vmdv_fields[] = {
     SV_SECTION(struct vm_devices, pci, &pci_sv_desc),
     SV_SECTION(struct vm_devices, post, &debugport_sv_desc),
     SV_SECTION(struct vm_devices, kbc, &kbc_sv_desc),
+    SV_SECTION_SINCE(struct vm_devices, dbgexit, &debugexit_sv_desc, 2),
 };
 
 const struct sv_desc vm_devices_sv_desc = {

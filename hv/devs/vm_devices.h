@@ -11,6 +11,7 @@
 #define HVRR_VM_DEVICES_H
 
 #include "hv/devs/cmos_rtc.h"
+#include "hv/devs/debugexit.h"
 #include "hv/devs/debugport.h"
 #include "hv/devs/iobus.h"
 #include "hv/devs/kbc8042.h"
@@ -20,13 +21,14 @@
 #include "hv/devs/port61.h"
 #include "hv/devs/uart16550.h"
 
-#define VM_DEVICES_STATE_VERSION 1
+#define VM_DEVICES_STATE_VERSION 2    /* 2: debug-exit section */
 #define VM_DEVICES_SAVE_MAX      4096 /* upper bound of vm_devices_save()'s output */
 
 struct vm_devices_config {
     uint64_t rtc_epoch_sec; /* wall-clock seconds at virtual time 0 */
     uint16_t com1_base;     /* 0 means the default 0x3f8 */
     uint8_t com1_irq;       /* 0 means the default 4 */
+    bool debug_exit;        /* isa-debug-exit at 0xf4-0xf7 (multiboot guests) */
 };
 
 /* Observers for the recorder and the replayer; every member is optional. */
@@ -47,6 +49,7 @@ struct vm_devices {
     struct pci_cam pci;
     struct debugport post;
     struct kbc8042 kbc;
+    struct debugexit dbgexit; /* on the bus only with cfg.debug_exit */
     struct iobus bus;
     struct vm_devices_config cfg;
     struct vm_devices_hooks hooks;
@@ -76,8 +79,9 @@ size_t vm_devices_save(const struct vm_devices *d, void *buf, size_t cap);
 int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len);
 
 /* The blob's layout: section 'VMDV' holding vm.now_ns, vm.requests and one
- * section per device (pic, pit, port61, com1, cmos, pci, post, kbc), each
- * with its own layout version (savestate.h). */
+ * section per device (pic, pit, port61, com1, cmos, pci, post, kbc; since
+ * layout 2 debug-exit, wired or not), each with its own layout version
+ * (savestate.h). */
 extern const struct sv_desc vm_devices_sv_desc;
 
 /* Checkpoint comparison: decodes both blobs through the field tables (any

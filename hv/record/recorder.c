@@ -119,7 +119,8 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
                              .tsc_hz = cfg->tsc_hz,
                              .ndevices = n,
                              .devices = r->devices,
-                             .has_start = true};
+                             .has_start = true,
+                             .entry_decisions = cfg->entry_decisions};
     if (cfg->host_cpu)
         h.host_cpu = *cfg->host_cpu;
     checkpoint_fill(r, &h.start, 0);
@@ -182,6 +183,12 @@ uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc)
     ev.u.inject.vector = vec;
     note_err(r, trace_write_dev(r->w, &ev));
     return vec;
+}
+
+void vm_rec_blocked(struct vm_recorder *r, uint64_t tsc)
+{
+    struct trace_dev_event ev = {.tsc = tsc, .vcpu = r->vcpu, .kind = TRACE_DEV_INTR_BLOCKED};
+    note_err(r, trace_write_dev(r->w, &ev));
 }
 
 size_t vm_rec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc)

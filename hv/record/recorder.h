@@ -10,6 +10,9 @@
  *   vm_rec_com1_rx(bytes)            outputs the call caused, then DeviceEvent UartRx
  *   vm_rec_advance()                 only the outputs it caused (nothing if none)
  *   vm_rec_exit(other exit)          Exit (no device call is made)
+ *   vm_rec_blocked()                 DeviceEvent IntrBlocked (no device call: the exit
+ *                                    policy found INTR high at an entry the guest could
+ *                                    not take it, hv/vm_policy.h)
  *
  * Outputs are DeviceEvent IrqLine (a PIC input pin changed), IntrLine (the
  * PIC pair's INTR changed) and DevRequest (reset/power-off), stamped with the
@@ -51,6 +54,10 @@ struct vm_recorder_config {
     /* Inputs of the vCPU policy (hv/vcpu_policy.h) for the header, so a
      * replay can check CPUID/MSR answers; NULL: not recorded. */
     const struct trace_host_cpu *host_cpu;
+    /* The caller runs the exit policy and records its decision at every
+     * entry with INTR high (vm_rec_ack or vm_rec_blocked): header flag
+     * entry_decisions, checked by replay. */
+    bool entry_decisions;
 };
 
 /* What the caller knows about the exit being handled (from the VMCS). */
@@ -92,6 +99,7 @@ uint32_t vm_rec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint
                    unsigned size, bool write, uint32_t value);
 void vm_rec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc);
+void vm_rec_blocked(struct vm_recorder *r, uint64_t tsc);
 size_t vm_rec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc);
 /* Any other exit (CPUID, MSR, XSETBV, CR, HLT, EPT, preemption timer, ...):
  * e is filled by the caller except seq, which the recorder assigns. */
