@@ -136,14 +136,56 @@ static bool report_begin(struct replayer *r)
     return true;
 }
 
+static void fmt_value(char *b, size_t n, uint64_t v)
+{
+    if (v < 10)
+        snprintf(b, n, "%" PRIu64, v);
+    else
+        snprintf(b, n, "0x%" PRIx64, v);
+}
+
+/* The fields that changed since the last good checkpoint, with old and new
+ * values (the first STATE_FIELDS of them). */
+#define STATE_FIELDS 8
+struct state_changes {
+    char buf[640];
+    size_t len;
+    unsigned n;
+};
+
+static void state_changed(void *ctx, const char *path, uint64_t was, uint64_t now)
+{
+    struct state_changes *c = ctx;
+    if (++c->n > STATE_FIELDS || c->len >= sizeof c->buf)
+        return;
+    char w[24], g[24];
+    fmt_value(w, sizeof w, was);
+    fmt_value(g, sizeof g, now);
+    int k = snprintf(c->buf + c->len, sizeof c->buf - c->len, "%s%s %s -> %s", c->n > 1 ? ", " : "",
+                     path, w, g);
+    if (k > 0)
+        c->len += (size_t)k;
+}
+
 static void report_state(struct replayer *r)
 {
-    char diff[512];
     size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
-    devinfo_diff(r->good, r->good_len, r->blob, n, diff, sizeof diff);
-    fprintf(r->o.out,
-            "  state    sections changed since the last good checkpoint (exit %" PRIu64 "): %s\n",
-            r->good_seq, diff);
+    struct state_changes c = {.len = 0};
+    int nd = vm_devices_compare(r->good, r->good_len, r->blob, n, r->scratch, state_changed, &c);
+    if (nd < 0) {
+        char diff[512];
+        devinfo_diff(r->good, r->good_len, r->blob, n, diff, sizeof diff);
+        fprintf(r->o.out,
+                "  state    sections changed since the last good checkpoint (exit %" PRIu64
+                "): %s\n",
+                r->good_seq, diff);
+        return;
+    }
+    fprintf(r->o.out, "  state    changed since the last good checkpoint (exit %" PRIu64 "): %s",
+            r->good_seq, nd ? c.buf : "nothing");
+    if (nd > STATE_FIELDS)
+        fprintf(r->o.out, " (%d more)", nd - STATE_FIELDS);
+    fputc('\n', r->o.out);
 }
 
 static void fmt_expect(const struct replayer *r, const struct expect *e, char *b, size_t n)
@@ -585,14 +627,6 @@ struct field_report {
     FILE *out;
     unsigned n;
 };
-
-static void fmt_value(char *b, size_t n, uint64_t v)
-{
-    if (v < 10)
-        snprintf(b, n, "%" PRIu64, v);
-    else
-        snprintf(b, n, "0x%" PRIx64, v);
-}
 
 static void field_differs(void *ctx, const char *path, uint64_t want, uint64_t got)
 {

@@ -299,9 +299,10 @@ void hv_main(uint32_t magic, uint64_t mbi)
         cpu_halt_forever();
     }
     static const char *const rec_names[] = {"off", "stream", "flight"};
-    hv_log("options: guest %s, mem %lu MiB, timeout %lu s%s, record %s",
-           opts.guest == HV_GUEST_LINUX ? "linux" : "tests", opts.mem_bytes >> 20, opts.timeout_s,
-           opts.timeout_s ? "" : " (none)", rec_names[opts.record]);
+    static const char *const guest_names[] = {"tests", "linux", "multiboot"};
+    hv_log("options: guest %s, mem %lu MiB, timeout %lu s%s, record %s", guest_names[opts.guest],
+           opts.mem_bytes >> 20, opts.timeout_s, opts.timeout_s ? "" : " (none)",
+           rec_names[opts.record]);
     base_cfg.ram_bytes = opts.mem_bytes;
     base_cfg.time_limit_ns = opts.timeout_s * 1000000000ull; /* 0: none */
     base_cfg.interactive = opts.interactive;
