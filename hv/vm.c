@@ -9,7 +9,6 @@
 #include "hv/lib.h"
 #include "hv/mm.h"
 #include "hv/recording.h"
-#include "hv/tsc.h"
 #include "hv/vm_policy.h"
 #include "hv/xstate.h"
 

@@ -33,6 +33,11 @@ static uint64_t ns_of(const struct vm_policy *p, uint64_t tsc)
     return vm_rec_tsc_to_ns(tsc, p->cfg.tsc_hz);
 }
 
+bool vm_policy_advance_due(struct vm_devices *d, uint64_t now_ns)
+{
+    return vm_devices_next_event_ns(d, d->now_ns) <= now_ns;
+}
+
 void vm_policy_prepare_entry(struct vm_policy *p)
 {
     const struct vm_policy_ops *o = p->ops;
@@ -48,9 +53,8 @@ void vm_policy_prepare_entry(struct vm_policy *p)
     /* Time-driven device work only when some device has an event due since
      * the devices' last time: an advance with nothing due changes nothing,
      * and is the costliest part of an exit. */
-    uint64_t next = vm_devices_next_event_ns(p->dev, p->dev->now_ns);
     bool touched = false;
-    if (next <= now) {
+    if (vm_policy_advance_due(p->dev, now)) {
         o->advance(p->ctx, tsc);
         touched = true;
     }
@@ -71,8 +75,7 @@ void vm_policy_prepare_entry(struct vm_policy *p)
     }
     if (o->set_intr_window)
         o->set_intr_window(p->ctx, want_window);
-    if (touched)
-        next = vm_devices_next_event_ns(p->dev, now);
+    uint64_t next = vm_devices_next_event_ns(p->dev, touched ? now : p->dev->now_ns);
     if (limit && (next == TIME_NEVER || next > limit))
         next = limit;
     if (o->arm_timer)

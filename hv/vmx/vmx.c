@@ -497,10 +497,6 @@ uint64_t vmx_guest_rflags(void)
 {
     return vmread(GUEST_RFLAGS);
 }
-uint64_t vmx_guest_rip(void)
-{
-    return vmread(GUEST_RIP);
-}
 
 uint64_t vmx_guest_cr(unsigned cr)
 {

@@ -187,7 +187,6 @@ void vmx_skip_insn(struct vmx_vcpu *v, const struct vm_exit *e);
 /* Blocking by STI / MOV SS ends (an instruction, or a REP element, retired). */
 void vmx_end_interrupt_shadow(void);
 uint64_t vmx_guest_rflags(void);
-uint64_t vmx_guest_rip(void);
 uint64_t vmx_guest_cr(unsigned cr); /* guest-visible CR0/CR3/CR4 */
 uint64_t vmx_guest_reg(const struct vmx_vcpu *v, unsigned r);
 void vmx_set_guest_reg(struct vmx_vcpu *v, unsigned r, uint64_t val);
