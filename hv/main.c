@@ -198,7 +198,7 @@ static int run_linux(const struct boot_info *bi)
  * start it; the guest's isa-debug-exit write is its verdict. */
 static void run_multiboot(const struct boot_info *bi)
 {
-    if (bi->nmods == 0 || bi->nmods > MBK_MAX_MODS + 1) {
+    if (bi->nmods == 0 || bi->nmods + bi->nmods_ignored > MBK_MAX_MODS + 1) {
         hv_log("RESULT FAIL multiboot: needs a kernel module (and at most %u modules for it)",
                MBK_MAX_MODS);
         return;
