@@ -9,7 +9,7 @@ RECORD_SRCS  := $(wildcard hv/record/*.c)
 # hv/guest_walk.c (string I/O page walk), hv/options.c (hv command line): unit-tested on the host.
 POLICY_SRCS  := hv/vm_policy.c hv/vcpu_policy.c
 LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS) $(POLICY_SRCS) hv/guest_walk.c hv/options.c
-# hv/multiboot.c: the Multiboot v1 loader of guest=multiboot, unit-tested on the host.
+# hv/multiboot.c: the Multiboot v1/v2 loader of guest=multiboot, unit-tested on the host.
 LIB_SRCS     += hv/multiboot.c
 # hv/acpi.c: the ACPI tables of the APIC platform, unit-tested on the host.
 LIB_SRCS     += hv/acpi.c

@@ -71,12 +71,14 @@ $(BUILD)/guests/%.bin: $(BUILD)/guests/%.o tests/guests/guest.ld
 	@test $$(stat -c %s $@) -le 32768 || { echo "$@: larger than 32 KiB"; exit 1; }
 
 # The Multiboot test kernel (tests/mbkernel: ELF32 at 1 MiB, booted by
-# guest=multiboot; also built as an a.out-kludge kernel) and its module
+# guest=multiboot; also built as an a.out-kludge and as a Multiboot 2
+# kernel) and its module
 # (byte i = 7 i + 3 mod 256, 5000 bytes).
 MBK_CFLAGS := -m32 -std=gnu11 $(WARN) -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
               -fno-asynchronous-unwind-tables -mgeneral-regs-only -nostdlib
 MBK_ELF := $(BUILD)/mbkernel/mbkernel.elf
 MBK_AOUT := $(BUILD)/mbkernel/mbkernel-aout.elf
+MBK_MB2 := $(BUILD)/mbkernel/mbkernel-mb2.elf
 MBK_MOD := $(BUILD)/mbkernel/mbmod.bin
 $(BUILD)/mbkernel/%.o: tests/mbkernel/%.c
 	@mkdir -p $(@D)
@@ -87,6 +89,9 @@ $(BUILD)/mbkernel/%.o: tests/mbkernel/%.S
 $(BUILD)/mbkernel/boot-aout.o: tests/mbkernel/boot.S
 	@mkdir -p $(@D)
 	$(Q)$(CC) -m32 -DMB_AOUT $(DEPFLAGS) -c $< -o $@
+$(BUILD)/mbkernel/boot-mb2.o: tests/mbkernel/boot.S
+	@mkdir -p $(@D)
+	$(Q)$(CC) -m32 -DMB2 $(DEPFLAGS) -c $< -o $@
 $(BUILD)/mbkernel/mbkernel%elf: $(BUILD)/mbkernel/boot%o $(BUILD)/mbkernel/mbkernel.o \
 	    tests/mbkernel/mbkernel.ld
 	$(Q)$(LD) -m elf_i386 -nostdlib -static --no-warn-rwx-segments -T tests/mbkernel/mbkernel.ld \
@@ -94,7 +99,7 @@ $(BUILD)/mbkernel/mbkernel%elf: $(BUILD)/mbkernel/boot%o $(BUILD)/mbkernel/mbker
 $(MBK_MOD): hv/hv.mk
 	@mkdir -p $(@D)
 	$(Q)python3 -c 'import sys; sys.stdout.buffer.write(bytes((7 * i + 3) & 255 for i in range(5000)))' >$@
-ALL_TARGETS += $(MBK_ELF) $(MBK_AOUT) $(MBK_MOD)
+ALL_TARGETS += $(MBK_ELF) $(MBK_AOUT) $(MBK_MB2) $(MBK_MOD)
 
 # The test ISO: hv.elf plus every test guest as a multiboot2 module.
 # tests/guests/guests.list says, per guest, how the run must end.
@@ -116,15 +121,15 @@ ALL_TARGETS += $(HV_ELF) $(GUEST_BINS)
 E2E_TIMEOUT ?= 300
 E2E_RECORD  ?= record=stream checkpoint=256
 E2E_MULTIBOOT = tests/e2e/run-multiboot.sh $(BUILD)/hvrr $(HV_ELF) $(MBK_ELF) $(MBK_AOUT) \
-	    $(MBK_MOD) $(BUILD)/e2e-multiboot $(E2E_TIMEOUT)
-e2e: deps-vm $(HV_ISO) $(MBK_ELF) $(MBK_AOUT) $(MBK_MOD) $(BUILD)/hvrr
+	    $(MBK_MB2) $(MBK_MOD) $(BUILD)/e2e-multiboot $(E2E_TIMEOUT)
+e2e: deps-vm $(HV_ISO) $(MBK_ELF) $(MBK_AOUT) $(MBK_MB2) $(MBK_MOD) $(BUILD)/hvrr
 	$(Q)rm -f $(BUILD)/e2e/com2.out; HVRR_COM2=$(BUILD)/e2e/com2.out \
 	    tests/e2e/run-e2e.sh $(HV_ISO) tests/guests/guests.list $(BUILD)/e2e $(E2E_TIMEOUT) && \
 	tests/e2e/check-trace.sh $(BUILD)/hvrr $(BUILD)/e2e/com1.log $(BUILD)/e2e/com2.out $(BUILD)/e2e/traces && \
 	$(E2E_MULTIBOOT)
 TEST_TARGETS += e2e
 .PHONY: e2e-multiboot run-multiboot
-e2e-multiboot: deps-vm $(HV_ELF) $(MBK_ELF) $(MBK_AOUT) $(MBK_MOD) $(BUILD)/hvrr
+e2e-multiboot: deps-vm $(HV_ELF) $(MBK_ELF) $(MBK_AOUT) $(MBK_MB2) $(MBK_MOD) $(BUILD)/hvrr
 	$(Q)$(E2E_MULTIBOOT)
 
 # A third-party Multiboot kernel under hvrr: make run-multiboot KERNEL=k.elf

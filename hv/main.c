@@ -5,7 +5,7 @@
  *     poweroff (default) or triple-fault. One result line per guest, then
  *     "hvrr: RESULT PASS|FAIL passed/total".
  *   guest=linux: modules vlbl, bzImage[, initrd] placed per guest/vlbl/bootinfo.h.
- *   guest=multiboot: the first module is a Multiboot v1 kernel (its module
+ *   guest=multiboot: the first module is a Multiboot (v1 or v2) kernel (its module
  *     string is its command line), the others its modules (hv/multiboot.h);
  *     isa-debug-exit on port 0xf4 ends it: RESULT PASS if the value written
  *     is pass_status=N (default 0), else FAIL.
@@ -193,24 +193,24 @@ static int run_linux(const struct boot_info *bi)
     return 0;
 }
 
-/* A Multiboot v1 kernel (module 0, its string the command line) with the
+/* A Multiboot (v1 or v2) kernel (module 0, its string the command line) with the
  * other modules as its modules, started the way GRUB or QEMU -kernel
  * start it; the guest's isa-debug-exit write is its verdict. */
 static void run_multiboot(const struct boot_info *bi)
 {
-    if (bi->nmods == 0 || bi->nmods > MB1_MAX_MODS + 1) {
+    if (bi->nmods == 0 || bi->nmods + bi->nmods_ignored > MBK_MAX_MODS + 1) {
         hv_log("RESULT FAIL multiboot: needs a kernel module (and at most %u modules for it)",
-               MB1_MAX_MODS);
+               MBK_MAX_MODS);
         return;
     }
     uint32_t pass = opts.pass_status;
     const struct mb_module *k = &bi->mods[0];
-    struct mb1_module mods[MB1_MAX_MODS];
+    struct mbk_module mods[MBK_MAX_MODS];
     for (unsigned i = 1; i < bi->nmods; i++)
-        mods[i - 1] = (struct mb1_module){.data = phys_to_virt(bi->mods[i].start),
+        mods[i - 1] = (struct mbk_module){.data = phys_to_virt(bi->mods[i].start),
                                           .size = bi->mods[i].end - bi->mods[i].start,
                                           .string = bi->mods[i].cmdline};
-    const struct mb1_input in = {.image = phys_to_virt(k->start),
+    const struct mbk_input in = {.image = phys_to_virt(k->start),
                                  .image_size = k->end - k->start,
                                  .cmdline = k->cmdline,
                                  .mods = mods,
@@ -225,20 +225,24 @@ static void run_multiboot(const struct boot_info *bi)
         hv_log("RESULT FAIL multiboot: VM creation failed");
         return;
     }
-    struct mb1_boot b;
-    const char *why = mb1_load(vm_gpa(vm, 0), cfg.ram_bytes, &in, &b);
+    struct mbk_boot b;
+    const char *why = mbk_load(vm_gpa(vm, 0), cfg.ram_bytes, &in, &b);
     if (why) {
         hv_log("multiboot: kernel refused (%lu bytes): %s", k->end - k->start, why);
         hv_log("RESULT FAIL multiboot kernel refused");
         vm_destroy(vm);
         return;
     }
-    hv_log("multiboot: %s kernel 0x%x-0x%x, entry 0x%x, info at 0x%x, %u module(s) 0x%x-0x%x, "
-           "cmdline '%s'",
-           b.elf ? (b.elf_class == 64 ? "ELF64" : "ELF32") : "a.out-kludge", b.kernel_lo,
-           b.kernel_hi, b.entry, b.mbi, bi->nmods - 1, b.mods_lo, b.mods_hi, k->cmdline);
+    hv_log("multiboot: v%u %s kernel 0x%x-0x%x, entry 0x%x, info at 0x%x, %u module(s) "
+           "0x%x-0x%x, cmdline '%s'",
+           b.version,
+           b.elf            ? (b.elf_class == 64 ? "ELF64" : "ELF32")
+           : b.version == 1 ? "a.out-kludge"
+                            : "address-tag",
+           b.kernel_lo, b.kernel_hi, b.entry, b.mbi, bi->nmods - 1, b.mods_lo, b.mods_hi,
+           k->cmdline);
     /* ESP is undefined at a Multiboot entry: below the conventional 0x7c00. */
-    vmx_vcpu_set_pm32(&vm->vcpu.vmx, b.entry, 0x7c00, MB1_BOOT_MAGIC, b.mbi);
+    vmx_vcpu_set_pm32(&vm->vcpu.vmx, b.entry, 0x7c00, b.magic, b.mbi);
     uint64_t h0 = rdtsc();
     enum vm_stop s = vm_run_vcpu(vm);
     uint64_t h1 = rdtsc();
@@ -299,8 +303,10 @@ void hv_main(uint32_t magic, uint64_t mbi)
         cpu_halt_forever();
     }
     static const char *const rec_names[] = {"off", "stream", "flight"};
-    static const char *const guest_names[] = {"tests", "linux", "multiboot"};
-    hv_log("options: guest %s, mem %lu MiB, timeout %lu s%s, record %s", guest_names[opts.guest],
+    hv_log("options: guest %s, mem %lu MiB, timeout %lu s%s, record %s",
+           opts.guest == HV_GUEST_LINUX       ? "linux"
+           : opts.guest == HV_GUEST_MULTIBOOT ? "multiboot"
+                                              : "tests",
            opts.mem_bytes >> 20, opts.timeout_s, opts.timeout_s ? "" : " (none)",
            rec_names[opts.record]);
     base_cfg.ram_bytes = opts.mem_bytes;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Boot a Multiboot v1 kernel under hvrr (guest=multiboot) on Bochs or
+# Boot a Multiboot (v1 or v2) kernel under hvrr (guest=multiboot) on Bochs or
 # QEMU+KVM and print the serial log (docs/hypervisor.md, "Multiboot guests").
 #   scripts/run-multiboot.sh HV.elf OUTDIR KERNEL "KERNEL CMDLINE" [MODULE="STRING"]...
 # Environment: MB_HV_ARGS (more hv options, e.g. "pass_status=0x10 mem=256M

@@ -1,15 +1,34 @@
-/* Multiboot v1 header and entry of the test kernel (mbkernel.c). Built
- * twice: as a plain ELF32 kernel, and with MB_AOUT as an a.out-kludge
- * kernel (header flag 16: the loader takes the addresses below and the
- * file bytes from the header on, not the ELF program headers). */
+/* Multiboot header and entry of the test kernel (mbkernel.c). Built three
+ * times: a plain Multiboot 1 ELF kernel; with MB_AOUT an a.out-kludge
+ * kernel (v1 header flag 16: the loader takes the addresses below and the
+ * file bytes from the header on, not the ELF program headers); with MB2 a
+ * Multiboot 2 kernel (v2 header, information request tag). */
+#define MB_MAGIC  0x1badb002
+#define MB2_MAGIC 0xe85250d6
 #ifdef MB_AOUT
 #define MB_FLAGS 0x00010003 /* + a.out kludge */
 #else
 #define MB_FLAGS 0x00000003 /* page-aligned modules, memory information */
 #endif
-#define MB_MAGIC 0x1badb002
 
     .section .multiboot, "a"
+#ifdef MB2
+    .align 8
+mb_header:
+    .long MB2_MAGIC
+    .long 0 /* architecture: i386 protected mode */
+    .long mb_header_end - mb_header
+    .long -(MB2_MAGIC + (mb_header_end - mb_header))
+    /* information request (not optional): cmdline, loader name, modules,
+     * basic memory, memory map */
+    .word 1, 0
+    .long 28
+    .long 1, 2, 3, 4, 6
+    .align 8
+    .word 0, 0 /* end tag */
+    .long 8
+mb_header_end:
+#else
     .align 4
 mb_header:
     .long MB_MAGIC
@@ -21,6 +40,15 @@ mb_header:
     .long _edata    /* load_end_addr */
     .long _end      /* bss_end_addr */
     .long _start    /* entry_addr */
+#endif
+#endif
+    .section .rodata
+    .globl mb_version
+mb_version:
+#ifdef MB2
+    .long 2
+#else
+    .long 1
 #endif
 
     .text
