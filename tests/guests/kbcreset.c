@@ -5,10 +5,49 @@
  * the keyboard (0xD2) or the AUX device (0xD3, status bit 5), the AUX write
  * without a mouse (0xD4: 0xFE with the timeout bit), the output port (0xD0),
  * 0xFF (pulses nothing), and finally 0xFE: the CPU reset line pulses and the
- * VM ends with reason "reset". Also bus decode at the edges: ports 0x22,
+ * VM ends with reason "reset". Also PCI mechanism #1 (CONFIG_ADDRESS
+ * read-back, address bits 1-0, the enable bit, byte access, the command
+ * register's writable bits, an absent device) and 0xCF9 without RST_CPU.
+ * Also bus decode at the edges: ports 0x22,
  * 0x44, 0x72, 0x400 and 0x4d2 are nobody's (all ones), port 0x80 answers
  * bytes only. */
 #include "guest.h"
+
+static void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port));
+}
+
+static uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+/* PCI mechanism #1 and the reset control register at 0xCF9. */
+static void test_pci(void)
+{
+    outl(0xcf8, 0xff000003);
+    check_eq("pci CONFIG_ADDRESS reads back without bits 30-24 and 1-0", inl(0xcf8), 0x80000000);
+    check_eq("pci 00:00.0 vendor/device: 440FX", inl(0xcfc), 0x12378086);
+    outl(0xcf8, 0x80000002);
+    check_eq("pci address bits 1-0 do not move the register", inl(0xcfc), 0x12378086);
+    check_eq("pci byte 2 of register 0 through port 0xcfe", inb(0xcfe), 0x37);
+    outl(0xcf8, 0x00000000);
+    check_eq("pci enable bit clear: no configuration cycle", inl(0xcfc), 0xffffffff);
+    outl(0xcf8, 0x80000004);
+    outb(0xcfd, 0xff); /* command high byte: only SERR# (bit 8) is writable */
+    outb(0xcfc, 0xff); /* low byte: PERR# (bit 6); memory, bus master fixed */
+    uint16_t w;
+    __asm__ volatile("inw %1, %0" : "=a"(w) : "Nd"((uint16_t)0xcfc));
+    check_eq("pci command register: 0x0006 fixed, PERR# and SERR# written", w, 0x0146);
+    outl(0xcf8, 0x80000100); /* device 1: absent */
+    check_eq("pci absent device reads all ones", inl(0xcfc), 0xffffffff);
+    outb(0xcf9, 0x02); /* SYS_RST without RST_CPU: no reset */
+    check_eq("pci reset control 0x02 kept, no reset", inb(0xcf9), 0x02);
+    outb(0xcf9, 0x00);
+}
 
 static uint8_t status(void)
 {
@@ -106,6 +145,7 @@ void guest_main(void)
     __asm__ volatile("inw %1, %0" : "=a"(w) : "Nd"((uint16_t)0x80));
     check_eq("port 0x80 word read is not claimed (all ones)", w, 0xffff);
 
+    test_pci();
     puts_("PASS kbc pulsing the reset line (0xFE): the VM must end by reset\n");
     cmd(0xfe);
     for (;;)
