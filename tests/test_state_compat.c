@@ -39,7 +39,7 @@ struct scan {
     uint8_t blob[VM_DEVICES_SAVE_MAX];
 };
 
-/* Bytes the local APIC and I/O APIC sections take in a blob. */
+/* Bytes the local APIC, I/O APIC and ACPI PM sections take in a blob. */
 static size_t apic_sections_len(const struct vm_devices *d)
 {
     static uint8_t buf[1024];
@@ -47,6 +47,7 @@ static size_t apic_sections_len(const struct vm_devices *d)
     sv_init_write(&w, buf, sizeof buf);
     lapic_save(&d->lapic, &w);
     ioapic_save(&d->ioapic, &w);
+    sv_save(&w, &acpi_pm_sv_desc, &d->pm);
     assert_false(w.err);
     return sv_len(&w);
 }

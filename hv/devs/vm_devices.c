@@ -39,6 +39,8 @@ static void apic_msg_to_lapic(void *ctx, const struct apic_msg *m)
     lapic_deliver(&d->lapic, m);
 }
 
+static void platform_request(void *ctx, enum dev_request what);
+
 static void lapic_eoi_to_ioapic(void *ctx, uint8_t vector)
 {
     struct vm_devices *d = ctx;
@@ -59,8 +61,13 @@ static void apic_platform_init(struct vm_devices *d, uint64_t now_ns)
     const struct apic_eoi_sink eoi = {lapic_eoi_to_ioapic, d};
     lapic_init(&d->lapic, &lc, &to_cpu, NULL, &eoi, now_ns);
     ioapic_init(&d->ioapic, &bus, 0x20);
+    const struct irq_sink to_pic = {irq_to_pic, d};
+    const struct dev_request_sink req = {platform_request, d};
+    acpi_pm_init(&d->pm, VM_DEVICES_ACPI_PM_BASE, &to_pic, VM_DEVICES_SCI_IRQ, VM_DEVICES_S5_TYP,
+                 &req, now_ns);
     if (!d->cfg.apic)
         return;
+    iobus_register(&d->bus, VM_DEVICES_ACPI_PM_BASE, ACPI_PM_PORTS, acpi_pm_io, &d->pm, "acpi-pm");
     lapic_write(&d->lapic, LAPIC_SVR, APIC_SVR_ENABLE | 0xff, now_ns);
     lapic_write(&d->lapic, LAPIC_LVT_LINT0, APIC_DM_EXTINT << 8, now_ns);
     lapic_write(&d->lapic, LAPIC_LVT_LINT1, APIC_DM_NMI << 8, now_ns);
@@ -110,7 +117,6 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     pci_init(&d->pci, &req);
     debugport_init(&d->post);
     kbc_init(&d->kbc, &to_pic, &req);
-    apic_platform_init(d, now_ns);
 
     iobus_init(&d->bus);
     /* Ranges are fixed and disjoint; registration cannot fail. */
@@ -125,6 +131,7 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     iobus_register(&d->bus, 0x80, 1, debugport_io, &d->post, "post");
     iobus_register(&d->bus, 0xcf8, 8, pci_io, &d->pci, "pci");
     iobus_register(&d->bus, d->cfg.com1_base, 8, uart_io, &d->com1, "com1");
+    apic_platform_init(d, now_ns);
 }
 
 void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
@@ -135,8 +142,10 @@ void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
     pit_tick(&d->pit, now_ns);
     uart_tick(&d->com1, now_ns);
     cmos_tick(&d->cmos, now_ns);
-    if (d->cfg.apic)
+    if (d->cfg.apic) {
+        acpi_pm_tick(&d->pm, now_ns);
         lapic_advance(&d->lapic, now_ns);
+    }
 }
 
 int vm_devices_io(struct vm_devices *d, uint16_t port, unsigned size, bool write, uint32_t *val,
@@ -156,8 +165,10 @@ uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns)
     uint64_t t = pit_next_event_ns(&d->pit, now_ns);
     t = min_u64(t, uart_next_event_ns(&d->com1, now_ns));
     t = min_u64(t, cmos_next_event_ns(&d->cmos, now_ns));
-    if (d->cfg.apic)
+    if (d->cfg.apic) {
         t = min_u64(t, lapic_next_event_ns(&d->lapic, now_ns));
+        t = min_u64(t, acpi_pm_next_event_ns(&d->pm, now_ns));
+    }
     return t;
 }
 
@@ -214,7 +225,7 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
 }
 
 #define VMDV_TAG            SV_TAG('V', 'M', 'D', 'V')
-#define VM_DEVICES_SECTIONS 11 /* VMDV and the ten devices */
+#define VM_DEVICES_SECTIONS 12 /* VMDV and the eleven devices */
 
 /* A device section added in layout v (older blobs lack it). */
 #define SV_SECTION_SINCE(T, m, d, v)                                                               \
@@ -237,6 +248,7 @@ static const struct sv_field vmdv_fields[] = {
     SV_SECTION(struct vm_devices, kbc, &kbc_sv_desc),
     SV_SECTION_SINCE(struct vm_devices, lapic, &lapic_sv_desc, 2),
     SV_SECTION_SINCE(struct vm_devices, ioapic, &ioapic_sv_desc, 2),
+    SV_SECTION_SINCE(struct vm_devices, pm, &acpi_pm_sv_desc, 2),
 };
 
 const struct sv_desc vm_devices_sv_desc = {

@@ -16,6 +16,7 @@
 #ifndef HVRR_VM_DEVICES_H
 #define HVRR_VM_DEVICES_H
 
+#include "hv/devs/acpi_pm.h"
 #include "hv/devs/cmos_rtc.h"
 #include "hv/devs/debugport.h"
 #include "hv/devs/ioapic.h"
@@ -30,6 +31,12 @@
 
 #define VM_DEVICES_STATE_VERSION 2    /* 2: local APIC and I/O APIC sections */
 #define VM_DEVICES_SAVE_MAX      4096 /* upper bound of vm_devices_save()'s output */
+/* The APIC platform's ACPI fixed hardware (hv/acpi.c's FADT): PM1a event
+ * block at +0, PM1a control at +4, PM timer at +8; SCI on ISA IRQ 9; \_S5
+ * sleep type 5. */
+#define VM_DEVICES_ACPI_PM_BASE 0x600u
+#define VM_DEVICES_SCI_IRQ      9u
+#define VM_DEVICES_S5_TYP       5u
 
 struct vm_devices_config {
     uint64_t rtc_epoch_sec; /* wall-clock seconds at virtual time 0 */
@@ -59,6 +66,7 @@ struct vm_devices {
     struct kbc8042 kbc;
     struct lapic lapic;   /* the vCPU's; used only with cfg.apic */
     struct ioapic ioapic; /* used only with cfg.apic */
+    struct acpi_pm pm;    /* ACPI PM1 + PM timer at VM_DEVICES_ACPI_PM_BASE, with cfg.apic */
     struct iobus bus;
     struct vm_devices_config cfg;
     struct vm_devices_hooks hooks;
@@ -100,7 +108,7 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len);
 
 /* The blob's layout: section 'VMDV' holding vm.now_ns, vm.requests and one
  * section per device (pic, pit, port61, com1, cmos, pci, post, kbc; from
- * version 2 also lapic, ioapic), each with its own layout version
+ * version 2 also lapic, ioapic, acpi_pm), each with its own layout version
  * (savestate.h). */
 extern const struct sv_desc vm_devices_sv_desc;
 
