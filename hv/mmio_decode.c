@@ -47,7 +47,7 @@ int mmio_decode(const uint8_t *code, size_t n, enum mmio_cpu_mode mode, struct m
     for (;; i++) {
         if (i >= n) {
             *why = "instruction bytes cut short";
-            return -1;
+            return -2;
         }
         uint8_t b = code[i];
         if (b == 0x66) {
@@ -83,7 +83,7 @@ int mmio_decode(const uint8_t *code, size_t n, enum mmio_cpu_mode mode, struct m
     if (op == 0x0f) {
         if (i >= n) {
             *why = "instruction bytes cut short";
-            return -1;
+            return -2;
         }
         op = code[i++];
         twobyte = true;
@@ -117,7 +117,7 @@ int mmio_decode(const uint8_t *code, size_t n, enum mmio_cpu_mode mode, struct m
     if (has_modrm) {
         if (i >= n) {
             *why = "instruction bytes cut short";
-            return -1;
+            return -2;
         }
         uint8_t m = code[i];
         unsigned regf = (m >> 3) & 7u;
@@ -128,7 +128,7 @@ int mmio_decode(const uint8_t *code, size_t n, enum mmio_cpu_mode mode, struct m
         }
         if (ml < 0) {
             *why = "instruction bytes cut short";
-            return -1;
+            return -2;
         }
         if (r.has_imm && regf != 0) {
             *why = "C6/C7 with a reg field other than 0 (not MOV)";
@@ -144,7 +144,7 @@ int mmio_decode(const uint8_t *code, size_t n, enum mmio_cpu_mode mode, struct m
     }
     if (i + imm_len > n) {
         *why = "instruction bytes cut short";
-        return -1;
+        return -2;
     }
     if (r.has_imm) {
         uint64_t v = 0;

@@ -38,7 +38,8 @@ struct mmio_insn {
     uint64_t imm;  /* the stored value (imm32 sign-extended for 8-byte stores) */
 };
 
-/* Decodes code[0..n). Returns 0, or -1 with *why set to a short reason. */
+/* Decodes code[0..n). Returns 0; -1 if refused, -2 if the bytes end before
+ * the instruction does (both with *why set to a short reason). */
 int mmio_decode(const uint8_t *code, size_t n, enum mmio_cpu_mode mode, struct mmio_insn *out,
                 const char **why);
 
