@@ -75,12 +75,22 @@ replay-cli-test: $(BUILD)/hvrr
 TEST_TARGETS += replay-cli-test
 
 # Real captures: the traces of the last `make e2e` run into corpus/, named
-# after the guest in their header's command line ("name=NAME ...").
+# after the guest in their header's command line ("name=NAME ..."), and the
+# Multiboot test kernel's (e2e-multiboot) as hv-bochs-multiboot-kernel.hvt;
+# with CORPUS_E2E_ONLY="name ..." only those guests' traces ("multiboot"
+# names the kernel's).
+CORPUS_E2E_ONLY ?=
 .PHONY: corpus-e2e
 corpus-e2e: $(BUILD)/hvrr
 	$(Q)set -e; ls $(BUILD)/e2e/traces/trace-*.hvt >/dev/null; \
 	for t in $(BUILD)/e2e/traces/trace-*.hvt; do \
 	    n=$$($(BUILD)/hvrr stats $$t | sed -n 's/.*cmdline "name=\([A-Za-z0-9_-]*\).*/\1/p'); \
 	    [ -n "$$n" ] || { echo "corpus-e2e: $$t: no name= in its command line"; exit 1; }; \
+	    [ -z "$(CORPUS_E2E_ONLY)" ] || case " $(CORPUS_E2E_ONLY) " in *" $$n "*) ;; *) continue ;; esac; \
 	    $(BUILD)/hvrr replay $$t >/dev/null || { echo "corpus-e2e: $$t ($$n) does not replay clean"; exit 1; }; \
-	    cp $$t corpus/hv-bochs-$$n-guest.hvt; echo "corpus/hv-bochs-$$n-guest.hvt"; done
+	    cp $$t corpus/hv-bochs-$$n-guest.hvt; echo "corpus/hv-bochs-$$n-guest.hvt"; done; \
+	t=$(BUILD)/e2e-multiboot/pass/traces/trace-0.hvt; \
+	case " $(if $(CORPUS_E2E_ONLY),$(CORPUS_E2E_ONLY),multiboot) " in *" multiboot "*) ;; *) t=/nonexistent ;; esac; \
+	if [ -f $$t ]; then \
+	    $(BUILD)/hvrr replay $$t >/dev/null || { echo "corpus-e2e: $$t does not replay clean"; exit 1; }; \
+	    cp $$t corpus/hv-bochs-multiboot-kernel.hvt; echo corpus/hv-bochs-multiboot-kernel.hvt; fi

@@ -117,6 +117,7 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     pci_init(&d->pci, &req);
     debugport_init(&d->post);
     kbc_init(&d->kbc, &to_pic, &req);
+    debugexit_init(&d->dbgexit, &req);
 
     iobus_init(&d->bus);
     /* Ranges are fixed and disjoint; registration cannot fail. */
@@ -131,6 +132,9 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     iobus_register(&d->bus, 0x80, 1, debugport_io, &d->post, "post");
     iobus_register(&d->bus, 0xcf8, 8, pci_io, &d->pci, "pci");
     iobus_register(&d->bus, d->cfg.com1_base, 8, uart_io, &d->com1, "com1");
+    if (d->cfg.debug_exit)
+        iobus_register(&d->bus, DEBUGEXIT_PORT, DEBUGEXIT_LEN, debugexit_io, &d->dbgexit,
+                       "debug-exit");
     apic_platform_init(d, now_ns);
 }
 
@@ -225,14 +229,7 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
 }
 
 #define VMDV_TAG            SV_TAG('V', 'M', 'D', 'V')
-#define VM_DEVICES_SECTIONS 12 /* VMDV and the eleven devices */
-
-/* A device section added in layout v (older blobs lack it). */
-#define SV_SECTION_SINCE(T, m, d, v)                                                               \
-    {                                                                                              \
-        .name = #m, .kind = SVK_SECTION, .count = 1, .since = (v),                                 \
-        .off = (uint32_t)offsetof(T, m), .sub = (d)                                                \
-    }
+#define VM_DEVICES_SECTIONS 13 /* VMDV and the twelve devices */
 
 /* One nested section per device, named as replay reports name them. */
 static const struct sv_field vmdv_fields[] = {
@@ -246,9 +243,10 @@ static const struct sv_field vmdv_fields[] = {
     SV_SECTION(struct vm_devices, pci, &pci_sv_desc),
     SV_SECTION(struct vm_devices, post, &debugport_sv_desc),
     SV_SECTION(struct vm_devices, kbc, &kbc_sv_desc),
-    SV_SECTION_SINCE(struct vm_devices, lapic, &lapic_sv_desc, 2),
-    SV_SECTION_SINCE(struct vm_devices, ioapic, &ioapic_sv_desc, 2),
-    SV_SECTION_SINCE(struct vm_devices, pm, &acpi_pm_sv_desc, 2),
+    SV_SECTION_SINCE(struct vm_devices, dbgexit, &debugexit_sv_desc, 2),
+    SV_SECTION_SINCE(struct vm_devices, lapic, &lapic_sv_desc, 3),
+    SV_SECTION_SINCE(struct vm_devices, ioapic, &ioapic_sv_desc, 3),
+    SV_SECTION_SINCE(struct vm_devices, pm, &acpi_pm_sv_desc, 3),
 };
 
 const struct sv_desc vm_devices_sv_desc = {

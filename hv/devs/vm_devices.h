@@ -18,6 +18,7 @@
 
 #include "hv/devs/acpi_pm.h"
 #include "hv/devs/cmos_rtc.h"
+#include "hv/devs/debugexit.h"
 #include "hv/devs/debugport.h"
 #include "hv/devs/ioapic.h"
 #include "hv/devs/iobus.h"
@@ -29,7 +30,7 @@
 #include "hv/devs/port61.h"
 #include "hv/devs/uart16550.h"
 
-#define VM_DEVICES_STATE_VERSION 2    /* 2: local APIC and I/O APIC sections */
+#define VM_DEVICES_STATE_VERSION 3    /* 2: debug-exit; 3: local APIC, I/O APIC, ACPI PM */
 #define VM_DEVICES_SAVE_MAX      4096 /* upper bound of vm_devices_save()'s output */
 /* The APIC platform's ACPI fixed hardware (hv/acpi.c's FADT): PM1a event
  * block at +0, PM1a control at +4, PM timer at +8; SCI on ISA IRQ 9; \_S5
@@ -42,6 +43,7 @@ struct vm_devices_config {
     uint64_t rtc_epoch_sec; /* wall-clock seconds at virtual time 0 */
     uint16_t com1_base;     /* 0 means the default 0x3f8 */
     uint8_t com1_irq;       /* 0 means the default 4 */
+    bool debug_exit;        /* isa-debug-exit at 0xf4-0xf7 (multiboot guests) */
     bool apic;              /* local APIC + I/O APIC platform (else XT-PIC only) */
     uint64_t tsc_hz;        /* with apic: the TSC-deadline timer's rate (0: none) */
 };
@@ -64,9 +66,10 @@ struct vm_devices {
     struct pci_cam pci;
     struct debugport post;
     struct kbc8042 kbc;
-    struct lapic lapic;   /* the vCPU's; used only with cfg.apic */
-    struct ioapic ioapic; /* used only with cfg.apic */
-    struct acpi_pm pm;    /* ACPI PM1 + PM timer at VM_DEVICES_ACPI_PM_BASE, with cfg.apic */
+    struct debugexit dbgexit; /* on the bus only with cfg.debug_exit */
+    struct lapic lapic;       /* the vCPU's; used only with cfg.apic */
+    struct ioapic ioapic;     /* used only with cfg.apic */
+    struct acpi_pm pm;        /* ACPI PM1 + PM timer at VM_DEVICES_ACPI_PM_BASE, with cfg.apic */
     struct iobus bus;
     struct vm_devices_config cfg;
     struct vm_devices_hooks hooks;
@@ -107,8 +110,9 @@ size_t vm_devices_save(const struct vm_devices *d, void *buf, size_t cap);
 int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len);
 
 /* The blob's layout: section 'VMDV' holding vm.now_ns, vm.requests and one
- * section per device (pic, pit, port61, com1, cmos, pci, post, kbc; from
- * version 2 also lapic, ioapic, acpi_pm), each with its own layout version
+ * section per device (pic, pit, port61, com1, cmos, pci, post, kbc; since
+ * layout 2 debug-exit, since layout 3 lapic, ioapic, pm; wired or not), each
+ * with its own layout version
  * (savestate.h). */
 extern const struct sv_desc vm_devices_sv_desc;
 

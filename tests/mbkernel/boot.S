@@ -1,0 +1,57 @@
+/* Multiboot v1 header and entry of the test kernel (mbkernel.c). Built
+ * twice: as a plain ELF32 kernel, and with MB_AOUT as an a.out-kludge
+ * kernel (header flag 16: the loader takes the addresses below and the
+ * file bytes from the header on, not the ELF program headers). */
+#ifdef MB_AOUT
+#define MB_FLAGS 0x00010003 /* + a.out kludge */
+#else
+#define MB_FLAGS 0x00000003 /* page-aligned modules, memory information */
+#endif
+#define MB_MAGIC 0x1badb002
+
+    .section .multiboot, "a"
+    .align 4
+mb_header:
+    .long MB_MAGIC
+    .long MB_FLAGS
+    .long -(MB_MAGIC + MB_FLAGS)
+#ifdef MB_AOUT
+    .long mb_header /* header_addr */
+    .long mb_header /* load_addr: the image starts with the header */
+    .long _edata    /* load_end_addr */
+    .long _end      /* bss_end_addr */
+    .long _start    /* entry_addr */
+#endif
+
+    .text
+    .code32
+    .globl _start
+_start:
+    /* Keep what the loader handed over before anything changes it. */
+    mov %eax, boot_eax
+    mov %ebx, boot_ebx
+    pushf
+    pop %ecx
+    mov %ecx, boot_eflags
+    mov %cr0, %ecx
+    mov %ecx, boot_cr0
+    mov %cs, %cx
+    mov %cx, boot_cs
+    mov %ds, %cx
+    mov %cx, boot_ds
+    mov $stack_top, %esp
+    push %ebx
+    push %eax
+    call kmain
+    /* kmain ends with the debug-exit write; should the VM go on: */
+1:  cli
+    hlt
+    jmp 1b
+
+    .bss
+    .align 16
+stack:
+    .skip 16384
+stack_top:
+
+    .section .note.GNU-stack, "", @progbits
