@@ -11,8 +11,9 @@ POLICY_SRCS  := hv/vm_policy.c hv/vcpu_policy.c
 LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS) $(POLICY_SRCS) hv/guest_walk.c hv/options.c
 # hv/multiboot.c: the Multiboot v1/v2 loader of guest=multiboot, unit-tested on the host.
 LIB_SRCS     += hv/multiboot.c
-# hv/acpi.c: the ACPI tables of the APIC platform, unit-tested on the host.
-LIB_SRCS     += hv/acpi.c
+# hv/acpi.c (ACPI tables of the APIC platform), hv/mmio_decode.c and hv/vm_mmio.c (MMIO
+# exits: MOV decoder and policy): unit-tested on the host.
+LIB_SRCS     += hv/acpi.c hv/mmio_decode.c hv/vm_mmio.c
 
 # Everything here (and its tests/bench/CLI users) includes trace headers that
 # pull in nothing generated, but keep the order safe for parallel builds.

@@ -1,6 +1,6 @@
 /* ACPI tables describing the APIC platform to the guest: RSDP, RSDT, XSDT,
  * FADT, FACS, DSDT and MADT, built into one buffer that the hypervisor
- * copies to guest-physical `base` (docs/hypervisor.md, "APIC platform").
+ * copies to guest-physical `base` (docs/devices/lapic.md, "Wiring").
  * Pure code (no hypervisor state), unit-tested on the host
  * (tests/test_acpi.c). Table layouts: ACPI 6.x spec, ch. 5.2. */
 #ifndef HVRR_ACPI_H
