@@ -218,6 +218,7 @@ struct trace_header {
     struct trace_checkpoint start;
     struct trace_host_cpu host_cpu; /* nleaves 0: not recorded (older traces) */
     bool entry_decisions; /* every entry with INTR high has an Inject or IntrBlocked record */
+    bool apic; /* APIC platform: MMIO (EPT, size != 0) and local APIC MSRs are device calls */
 };
 
 enum trace_end_reason {

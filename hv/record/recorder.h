@@ -6,6 +6,11 @@
  *   device call                      records written, in this order
  *   vm_rec_io(port,size,dir,val)     outputs the call caused, then Exit IO_INSTRUCTION
  *                                    (PortIo: value written, or value returned)
+ *   vm_rec_mmio(gpa,size,write,val)  outputs the call caused, then Exit EPT_VIOLATION
+ *                                    (EptViolation: gpa, access read or write, size,
+ *                                    value written or returned; APIC platform)
+ *   vm_rec_msr(msr,write,val)        a local APIC MSR (APIC platform): outputs the
+ *                                    call caused, then Exit RDMSR/WRMSR (Msr)
  *   vm_rec_ack()                     outputs the call caused, then DeviceEvent Inject
  *   vm_rec_com1_rx(bytes)            outputs the call caused, then DeviceEvent UartRx
  *   vm_rec_advance()                 only the outputs it caused (nothing if none)
@@ -97,6 +102,16 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
  * written value for an OUT. */
 uint32_t vm_rec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint16_t port,
                    unsigned size, bool write, uint32_t value);
+/* A guest MMIO access to a device page (vm_devices_mmio; size 1, 2, 4 or 8,
+ * an 8-byte one made as two 4-byte accesses, low half first); returns the
+ * value a load reads, the written value for a store. */
+uint64_t vm_rec_mmio(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint64_t gpa,
+                     unsigned size, bool write, uint64_t value);
+/* RDMSR/WRMSR of a local APIC MSR (vm_devices_msr): 1 = not a device MSR
+ * (nothing called or recorded: the caller handles and records it), 0 =
+ * done (*val read), -1 = #GP (a read is recorded as 0). */
+int vm_rec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t msr, bool write,
+               uint64_t *val);
 void vm_rec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc);
 void vm_rec_blocked(struct vm_recorder *r, uint64_t tsc);
