@@ -410,13 +410,8 @@ static void exit_mmio(struct replayer *r, const struct trace_exit *e)
              write ? "store to" : "load from", e->u.ept.gpa, size);
     r->doing = r->doing_buf;
     r->st.mmio_exits++;
-    uint64_t got = 0;
-    for (unsigned off = 0; off < size; off += 4) {
-        unsigned part = size < 4 ? size : 4;
-        uint32_t val = write ? (uint32_t)(e->u.ept.value >> (8 * off)) & dev_size_mask(part) : 0;
-        r->ops->mmio(&r->dev, e->u.ept.gpa + off, part, write, &val, ns_of(r, e->tsc));
-        got |= (uint64_t)(val & dev_size_mask(part)) << (8 * off);
-    }
+    uint64_t got = vm_rec_mmio_calls(r->ops->mmio, &r->dev, e->u.ept.gpa, size, write,
+                                     e->u.ept.value, ns_of(r, e->tsc));
     if (!write && r->active) {
         r->st.mmio_checked++;
         if (got != e->u.ept.value && report_begin(r)) {

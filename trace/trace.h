@@ -194,6 +194,9 @@ struct trace_cpuid_leaf {
 /* XSAVEC failed the hypervisor's boot-time check (hv/xstate.h): CPUID
  * (0DH,1):EAX[1] reads as 0. */
 #define TRACE_HOST_NO_XSAVEC 8u
+/* A policy input: the APIC platform (hv option apic=1), CPUID.01H:EDX.APIC
+ * (bit 9) reads as 1. */
+#define TRACE_HOST_APIC 16u
 
 /* The host CPU as the vCPU policy sees it; nleaves == 0: not recorded. */
 struct trace_host_cpu {

@@ -176,17 +176,8 @@ uint64_t vm_rec_mmio(struct vm_recorder *r, const struct vm_rec_exit_info *x, ui
     exit_begin(r);
     r->vcpu = x->vcpu;
     call_begin(r, x->tsc);
-    /* The devices decode 32-bit registers: an 8-byte access is two 4-byte
-     * ones, low half first (recorded as one access). */
-    uint64_t v = 0;
-    for (unsigned off = 0; off < size; off += 4) {
-        unsigned part = size < 4 ? size : 4;
-        uint32_t val = write ? (uint32_t)(value >> (8 * off)) & dev_size_mask(part) : 0;
-        vm_devices_mmio(r->dev, gpa + off, part, write, &val, vm_rec_now_ns(r, x->tsc));
-        v |= (uint64_t)(val & dev_size_mask(part)) << (8 * off);
-    }
-    if (write)
-        v = value;
+    uint64_t v = vm_rec_mmio_calls(vm_devices_mmio, r->dev, gpa, size, write, value,
+                                   vm_rec_now_ns(r, x->tsc));
     struct trace_exit e = {.seq = r->seq++,
                            .tsc = x->tsc,
                            .rip = x->rip,

@@ -46,6 +46,25 @@ static inline uint64_t vm_rec_tsc_to_ns(uint64_t tsc, uint64_t hz)
     return tsc / hz * 1000000000ull + tsc % hz * 1000000000ull / hz;
 }
 
+/* One MMIO access of size 1, 2, 4 or 8 as device calls (fn: vm_devices_mmio
+ * or a replay variant): an 8-byte access is two 4-byte calls, low half
+ * first. Returns the loaded value (a store: the value stored). The one
+ * splitting rule recorder, replayer and unrecorded hypervisor share. */
+static inline uint64_t vm_rec_mmio_calls(int (*fn)(struct vm_devices *, uint64_t, unsigned, bool,
+                                                   uint32_t *, uint64_t),
+                                         struct vm_devices *d, uint64_t gpa, unsigned size,
+                                         bool write, uint64_t value, uint64_t now_ns)
+{
+    uint64_t v = 0;
+    unsigned part = size < 4 ? size : 4;
+    for (unsigned off = 0; off < size; off += 4) {
+        uint32_t val = write ? (uint32_t)(value >> (8 * off)) & dev_size_mask(part) : 0;
+        fn(d, gpa + off, part, write, &val, now_ns);
+        v |= (uint64_t)(val & dev_size_mask(part)) << (8 * off);
+    }
+    return write ? value : v;
+}
+
 struct vm_recorder_config {
     struct trace_writer *w;
     uint64_t tsc_hz; /* required */
