@@ -507,6 +507,23 @@ static void test_spurious(void)
     kbc_lower();
     outb(0xa0, 0x20);
     outb(0x20, 0x20);
+    /* Slave in AEOI: after IRQ8's acknowledge the slave still requests
+     * IRQ12; its INT drops during the INTA and rises again, a new edge that
+     * master IR2 latches and delivers after the master's EOI. */
+    init_slave(0x03);
+    log_reset(0);
+    rtc_arm();
+    kbc_raise(true);
+    window();
+    check_eq("pic slave AEOI: IRQ8, no slave IS bit", log_word(0), 0x280400);
+    check_eq("pic slave AEOI: IRQ12 waits for the master EOI", nlog, 1);
+    outb(0x20, 0x20);
+    window();
+    check_eq("pic slave AEOI: IRQ12 on the re-latched cascade", log_word(1), 0x2c0400);
+    kbc_lower();
+    rtc_lower();
+    outb(0x20, 0x20);
+    init_slave(0x01);
 }
 
 void guest_main(void)
