@@ -462,6 +462,23 @@ static void test_alarm_pm_hour_is_not_dont_care(void **st)
     assert_int_equal(cmos_next_event_ns(&f.c, 0), S(4444));
 }
 
+/* MC146818A register B SET = 1 "prevents any update transfer": no update
+ * ends while it is set, so UF stays 0 across second boundaries (and AF too);
+ * once SET is cleared, the next boundary sets UF again. */
+static void test_no_update_flag_while_set(void **st)
+{
+    (void)st;
+    struct fx f;
+    fx_init(&f, 1709214356);
+    wr(&f, 0x0b, 0x82, 0); /* SET, 24-hour, BCD */
+    rd(&f, 0x0c, 0);
+    cmos_tick(&f.c, S(3) + 1);
+    assert_int_equal(rd(&f, 0x0c, S(3) + 1) & 0x30, 0);
+    wr(&f, 0x0b, 0x02, S(3) + 2);
+    cmos_tick(&f.c, S(5));
+    assert_int_equal(rd(&f, 0x0c, S(5)) & 0x10, 0x10);
+}
+
 static void test_register_c_read_clears_and_lowers(void **st)
 {
     (void)st;
@@ -825,6 +842,7 @@ int main(void)
         cmocka_unit_test(test_alarm_interrupt),
         cmocka_unit_test(test_alarm_dont_care),
         cmocka_unit_test(test_alarm_pm_hour_is_not_dont_care),
+        cmocka_unit_test(test_no_update_flag_while_set),
         cmocka_unit_test(test_register_c_read_clears_and_lowers),
         cmocka_unit_test(test_flags_without_enables_and_late_enable),
         cmocka_unit_test(test_divider_reset),
