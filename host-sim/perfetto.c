@@ -222,8 +222,11 @@ int perfetto_item(void *vp, const struct trace_item *it)
             counter(p, name, d->u.timer.level, d->tsc);
             break;
         case TRACE_DEV_REQUEST:
-            instant(p, d->u.request.what == 1 ? "reset request" : "power-off request", TIMER_TID,
-                    "g", d->tsc);
+            instant(p,
+                    d->u.request.what == DEV_REQ_RESET  ? "reset request"
+                    : d->u.request.what == DEV_REQ_EXIT ? "debug-exit request"
+                                                        : "power-off request",
+                    TIMER_TID, "g", d->tsc);
             break;
         default: break;
         }

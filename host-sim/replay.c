@@ -24,6 +24,7 @@
 #include "host-sim/devinfo.h"
 #include "hv/record/recorder.h"
 #include "hv/vcpu_policy.h"
+#include "hv/vm_policy.h"
 
 #define QCAP 256
 
@@ -135,14 +136,56 @@ static bool report_begin(struct replayer *r)
     return true;
 }
 
+static void fmt_value(char *b, size_t n, uint64_t v)
+{
+    if (v < 10)
+        snprintf(b, n, "%" PRIu64, v);
+    else
+        snprintf(b, n, "0x%" PRIx64, v);
+}
+
+/* The fields that changed since the last good checkpoint, with old and new
+ * values (the first STATE_FIELDS of them). */
+#define STATE_FIELDS 8
+struct state_changes {
+    char buf[640];
+    size_t len;
+    unsigned n;
+};
+
+static void state_changed(void *ctx, const char *path, uint64_t was, uint64_t now)
+{
+    struct state_changes *c = ctx;
+    if (++c->n > STATE_FIELDS || c->len >= sizeof c->buf)
+        return;
+    char w[24], g[24];
+    fmt_value(w, sizeof w, was);
+    fmt_value(g, sizeof g, now);
+    int k = snprintf(c->buf + c->len, sizeof c->buf - c->len, "%s%s %s -> %s", c->n > 1 ? ", " : "",
+                     path, w, g);
+    if (k > 0)
+        c->len += (size_t)k;
+}
+
 static void report_state(struct replayer *r)
 {
-    char diff[512];
     size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
-    devinfo_diff(r->good, r->good_len, r->blob, n, diff, sizeof diff);
-    fprintf(r->o.out,
-            "  state    sections changed since the last good checkpoint (exit %" PRIu64 "): %s\n",
-            r->good_seq, diff);
+    struct state_changes c = {.len = 0};
+    int nd = vm_devices_compare(r->good, r->good_len, r->blob, n, r->scratch, state_changed, &c);
+    if (nd < 0) {
+        char diff[512];
+        devinfo_diff(r->good, r->good_len, r->blob, n, diff, sizeof diff);
+        fprintf(r->o.out,
+                "  state    sections changed since the last good checkpoint (exit %" PRIu64
+                "): %s\n",
+                r->good_seq, diff);
+        return;
+    }
+    fprintf(r->o.out, "  state    changed since the last good checkpoint (exit %" PRIu64 "): %s",
+            r->good_seq, nd ? c.buf : "nothing");
+    if (nd > STATE_FIELDS)
+        fprintf(r->o.out, " (%d more)", nd - STATE_FIELDS);
+    fputc('\n', r->o.out);
 }
 
 static void fmt_expect(const struct replayer *r, const struct expect *e, char *b, size_t n)
@@ -155,10 +198,7 @@ static void fmt_expect(const struct replayer *r, const struct expect *e, char *b
     case TRACE_DEV_INTR:
         snprintf(b, n, "pic INTR -> %s at %" PRIu64 " ns", e->level ? "high" : "low", e->ns);
         break;
-    default:
-        snprintf(b, n, "%s request at %" PRIu64 " ns",
-                 e->a == DEV_REQ_RESET ? "reset" : "power-off", e->ns);
-        break;
+    default: snprintf(b, n, "%s request at %" PRIu64 " ns", dev_request_name(e->a), e->ns); break;
     }
 }
 
@@ -168,7 +208,7 @@ static const char *expect_device(const struct replayer *r, const struct expect *
         return devinfo_irq_device(&r->dev, e->a);
     if (e->kind == TRACE_DEV_INTR)
         return "pic";
-    return e->a == DEV_REQ_RESET ? "kbc/pci" : "platform";
+    return e->a == DEV_REQ_RESET ? "kbc/pci" : e->a == DEV_REQ_EXIT ? "debug-exit" : "platform";
 }
 
 static void report_output(struct replayer *r, const struct expect *want, const struct expect *got)
@@ -279,6 +319,11 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
             dc.com1_base = h->devices[i].port_base;
             dc.com1_irq = h->devices[i].irq > 0 ? (uint8_t)h->devices[i].irq : 0;
         }
+    /* isa-debug-exit is on the bus only when the recorded VM had it. */
+    for (size_t i = 0; i < h->ndevices; i++)
+        if (h->devices[i].name && !strcmp(h->devices[i].name, "debug-exit") &&
+            h->devices[i].port_base == DEBUGEXIT_PORT)
+            dc.debug_exit = true;
     r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
     const struct vm_devices_hooks hooks = {
         .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
@@ -444,7 +489,7 @@ static void report_decision(struct replayer *r, const char *expected, const char
 }
 
 /* An Inject or IntrBlocked record: the policy decided with INTR high
- * (intr: the replayed level before the acknowledge). Reported after the
+ * (intr: intr_at_decision()). Reported after the
  * record's own device comparisons, so a model that lost INTR is named
  * first. */
 static void entry_decision(struct replayer *r, bool intr, const char *what)
@@ -513,9 +558,24 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     set_active(r);
 }
 
+/* The PIC's INTR as the exit policy saw it deciding at the entry whose
+ * Inject / IntrBlocked record ev is: after the entry's own advance when an
+ * event was due (the policy's rule), else before the outputs at ev's TSC
+ * (those of the acknowledge's own advance). */
+static bool intr_at_decision(struct replayer *r, const struct trace_dev_event *ev)
+{
+    if (r->adv_pending && r->adv_tsc != ev->tsc)
+        flush_advance(r); /* earlier calls' outputs */
+    if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc)))
+        flush_advance(r);
+    return r->ops->intr(&r->dev);
+}
+
 static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
 {
     set_active(r);
+    bool intr = (ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED) &&
+                r->decisions && intr_at_decision(r, ev);
     if (ev->kind != TRACE_DEV_IRQ_LINE && ev->kind != TRACE_DEV_INTR &&
         ev->kind != TRACE_DEV_REQUEST)
         flush_advance(r);
@@ -531,7 +591,6 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         return;
     case TRACE_DEV_INJECT: {
         r->doing = "interrupt acknowledge (vector injection)";
-        bool intr = r->ops->intr(&r->dev);
         uint8_t vec = r->ops->ack(&r->dev, ns_of(r, ev->tsc));
         if (r->active) {
             r->st.injects++;
@@ -555,7 +614,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         break;
     case TRACE_DEV_INTR_BLOCKED:
         r->doing = "VM entry with the interrupt blocked";
-        entry_decision(r, r->ops->intr(&r->dev), "IntrBlocked (interrupt window asked for)");
+        entry_decision(r, intr, "IntrBlocked (interrupt window asked for)");
         break;
     default: break; /* TimerEdge: informational */
     }
@@ -568,14 +627,6 @@ struct field_report {
     FILE *out;
     unsigned n;
 };
-
-static void fmt_value(char *b, size_t n, uint64_t v)
-{
-    if (v < 10)
-        snprintf(b, n, "%" PRIu64, v);
-    else
-        snprintf(b, n, "0x%" PRIx64, v);
-}
 
 static void field_differs(void *ctx, const char *path, uint64_t want, uint64_t got)
 {
@@ -707,11 +758,6 @@ struct replayer *replayer_new(const struct replay_opts *o)
 void replayer_free(struct replayer *r)
 {
     free(r);
-}
-
-struct vm_devices *replayer_devices(struct replayer *r)
-{
-    return &r->dev;
 }
 
 void replayer_finish(struct replayer *r, struct replay_stats *st)

@@ -79,8 +79,6 @@ void replayer_free(struct replayer *r);
 int replayer_item(struct replayer *r, const struct trace_item *it);
 /* End of input: leftover checks and the summary. */
 void replayer_finish(struct replayer *r, struct replay_stats *st);
-/* The device set being replayed (for tests and tools). */
-struct vm_devices *replayer_devices(struct replayer *r);
 
 /* Whole file / whole buffer. Return 0 when the trace could be read (see
  * st->divergences), -1 (after printing why to o->out or stderr) if not. */

@@ -1,8 +1,7 @@
 /* Scripted guests that boot "Linux" through hv/record (scenario.h). The
- * sequences follow /work/shared/notes/linux-guest.md and Linux 6.1's
- * i8259.c, tsc.c (quick_pit_calibrate), rtc.c (mach_get_cmos_time),
- * 8250_port.c (autoconfig, startup, console_write), pci/direct.c and
- * i8042.c. Everything is a function of the config: same config, same bytes.
+ * sequences follow Linux 6.1's i8259.c, tsc.c (quick_pit_calibrate), rtc.c
+ * (mach_get_cmos_time), 8250_port.c (autoconfig, startup, console_write),
+ * pci/direct.c and i8042.c. Everything is a function of the config: same config, same bytes.
  */
 #include "host-sim/scenario.h"
 

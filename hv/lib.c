@@ -214,16 +214,6 @@ int hv_snprintf(char *buf, size_t cap, const char *fmt, ...)
     return n;
 }
 
-void hv_printf(const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = hv_vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    serial_write(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
 void hv_log(const char *fmt, ...)
 {
     char buf[512];

@@ -25,7 +25,6 @@ int serial_getc(void); /* -1 if nothing received */
 int hv_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
 int hv_snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Raw output (no prefix). */
-void hv_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* One log line prefixed with "hvrr: " (the newline is added). */
 void hv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn)) void hv_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

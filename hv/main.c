@@ -5,6 +5,10 @@
  *     poweroff (default) or triple-fault. One result line per guest, then
  *     "hvrr: RESULT PASS|FAIL passed/total".
  *   guest=linux: modules vlbl, bzImage[, initrd] placed per guest/vlbl/bootinfo.h.
+ *   guest=multiboot: the first module is a Multiboot (v1 or v2) kernel (its module
+ *     string is its command line), the others its modules (hv/multiboot.h);
+ *     isa-debug-exit on port 0xf4 ends it: RESULT PASS if the value written
+ *     is pass_status=N (default 0), else FAIL.
  * The options (hv/options.h, docs/hypervisor.md) are parsed once into
  * struct hv_options; a bad one stops everything before any guest runs. */
 #include "guest/vlbl/bootinfo.h"
@@ -13,6 +17,7 @@
 #include "hv/host_rtc.h"
 #include "hv/lib.h"
 #include "hv/mm.h"
+#include "hv/multiboot.h"
 #include "hv/options.h"
 #include "hv/recording.h"
 #include "hv/tsc.h"
@@ -188,6 +193,76 @@ static int run_linux(const struct boot_info *bi)
     return 0;
 }
 
+/* A Multiboot (v1 or v2) kernel (module 0, its string the command line) with the
+ * other modules as its modules, started the way GRUB or QEMU -kernel
+ * start it; the guest's isa-debug-exit write is its verdict. */
+static void run_multiboot(const struct boot_info *bi)
+{
+    if (bi->nmods == 0 || bi->nmods + bi->nmods_ignored > MBK_MAX_MODS + 1) {
+        hv_log("RESULT FAIL multiboot: needs a kernel module (and at most %u modules for it)",
+               MBK_MAX_MODS);
+        return;
+    }
+    uint32_t pass = opts.pass_status;
+    const struct mb_module *k = &bi->mods[0];
+    struct mbk_module mods[MBK_MAX_MODS];
+    for (unsigned i = 1; i < bi->nmods; i++)
+        mods[i - 1] = (struct mbk_module){.data = phys_to_virt(bi->mods[i].start),
+                                          .size = bi->mods[i].end - bi->mods[i].start,
+                                          .string = bi->mods[i].cmdline};
+    const struct mbk_input in = {.image = phys_to_virt(k->start),
+                                 .image_size = k->end - k->start,
+                                 .cmdline = k->cmdline,
+                                 .mods = mods,
+                                 .nmods = bi->nmods - 1,
+                                 .loader_name = "hvrr"};
+    struct vm *vm = &the_vm;
+    struct vm_config cfg = base_cfg;
+    cfg.vpid = 1;
+    cfg.cmdline = k->cmdline;
+    cfg.debug_exit = true;
+    if (vm_create(vm, &cfg) != 0) {
+        hv_log("RESULT FAIL multiboot: VM creation failed");
+        return;
+    }
+    struct mbk_boot b;
+    const char *why = mbk_load(vm_gpa(vm, 0), cfg.ram_bytes, &in, &b);
+    if (why) {
+        hv_log("multiboot: kernel refused (%lu bytes): %s", k->end - k->start, why);
+        hv_log("RESULT FAIL multiboot kernel refused");
+        vm_destroy(vm);
+        return;
+    }
+    hv_log("multiboot: v%u %s kernel 0x%x-0x%x, entry 0x%x, info at 0x%x, %u module(s) "
+           "0x%x-0x%x, cmdline '%s'",
+           b.version,
+           b.elf            ? (b.elf_class == 64 ? "ELF64" : "ELF32")
+           : b.version == 1 ? "a.out-kludge"
+                            : "address-tag",
+           b.kernel_lo, b.kernel_hi, b.entry, b.mbi, bi->nmods - 1, b.mods_lo, b.mods_hi,
+           k->cmdline);
+    /* ESP is undefined at a Multiboot entry: below the conventional 0x7c00. */
+    vmx_vcpu_set_pm32(&vm->vcpu.vmx, b.entry, 0x7c00, b.magic, b.mbi);
+    uint64_t h0 = rdtsc();
+    enum vm_stop s = vm_run_vcpu(vm);
+    uint64_t h1 = rdtsc();
+    vm_print_stats(vm);
+    hv_log("  host TSC %lu for %lu exits, guest virtual time %lu us", h1 - h0, vm->total_exits,
+           vm_now_ns(vm, vmx_guest_tsc_now(&vm->vcpu.vmx)) / 1000);
+    if (s == VM_STOP_DEBUG_EXIT) {
+        uint32_t v = vm->devs.dbgexit.value;
+        hv_log("multiboot guest ended by debug-exit: value 0x%x (QEMU exit status %u), "
+               "%u PASS / %u FAIL lines",
+               v, debugexit_qemu_status(&vm->devs.dbgexit) & 0xff, vm->pass_lines, vm->fail_lines);
+        hv_log("RESULT %s multiboot debug-exit 0x%x (pass_status 0x%x)",
+               v == pass ? "PASS" : "FAIL", v, pass);
+    } else {
+        hv_log("multiboot guest ended by %s without debug-exit", vm_stop_name(s));
+        hv_log("RESULT FAIL multiboot %s", vm_stop_name(s));
+    }
+    vm_destroy(vm);
+}
+
 void hv_main(uint32_t magic, uint64_t mbi);
 void hv_main(uint32_t magic, uint64_t mbi)
 {
@@ -229,8 +304,11 @@ void hv_main(uint32_t magic, uint64_t mbi)
     }
     static const char *const rec_names[] = {"off", "stream", "flight"};
     hv_log("options: guest %s, mem %lu MiB, timeout %lu s%s, record %s",
-           opts.guest == HV_GUEST_LINUX ? "linux" : "tests", opts.mem_bytes >> 20, opts.timeout_s,
-           opts.timeout_s ? "" : " (none)", rec_names[opts.record]);
+           opts.guest == HV_GUEST_LINUX       ? "linux"
+           : opts.guest == HV_GUEST_MULTIBOOT ? "multiboot"
+                                              : "tests",
+           opts.mem_bytes >> 20, opts.timeout_s, opts.timeout_s ? "" : " (none)",
+           rec_names[opts.record]);
     base_cfg.ram_bytes = opts.mem_bytes;
     base_cfg.time_limit_ns = opts.timeout_s * 1000000000ull; /* 0: none */
     base_cfg.interactive = opts.interactive;
@@ -266,6 +344,8 @@ void hv_main(uint32_t magic, uint64_t mbi)
     if (opts.guest == HV_GUEST_LINUX) {
         if (run_linux(&bi) != 0)
             hv_log("RESULT FAIL linux guest could not start");
+    } else if (opts.guest == HV_GUEST_MULTIBOOT) {
+        run_multiboot(&bi);
     } else {
         unsigned passed = 0;
         for (unsigned i = 0; i < bi.nmods; i++)

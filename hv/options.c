@@ -28,6 +28,7 @@ enum id {
     O_CHECKPOINT,
     O_FLIGHT_MIB,
     O_FLIGHT_KIB,
+    O_PASS_STATUS,
     O_CMDLINE,
 };
 
@@ -39,7 +40,7 @@ static const struct opt {
     uint64_t min, max;  /* numbers */
 } known[] = {
     {"hv", O_HV, K_ENUM, "tests", 0, 0},
-    {"guest", O_GUEST, K_ENUM, "linux|tests", 0, 0},
+    {"guest", O_GUEST, K_ENUM, "linux|tests|multiboot", 0, 0},
     {"mem", O_MEM, K_SIZE, "4M..64G", 4 * MIB, 64 * GIB},
     {"timeout", O_TIMEOUT, K_NUM, "0..100000000", 0, 100000000},
     {"poweroff", O_POWEROFF, K_BOOL, 0, 0, 0},
@@ -56,12 +57,14 @@ static const struct opt {
     {"checkpoint", O_CHECKPOINT, K_NUM, "0..2^32", 0, 1ull << 32},
     {"flight_mib", O_FLIGHT_MIB, K_NUM, "1..1024", 1, 1024},
     {"flight_kib", O_FLIGHT_KIB, K_NUM, "4..1048576", 4, 1048576},
+    {"pass_status", O_PASS_STATUS, K_NUM, "0..0xffffffff", 0, 0xffffffffu},
     {"cmdline", O_CMDLINE, K_REST, 0, 0, 0},
 };
 
 const char *hv_options_usage(void)
 {
-    return "guest=linux|tests hv=tests mem=SIZE[K|M|G] timeout=S poweroff=0|1 interactive=0|1 "
+    return "guest=linux|tests|multiboot hv=tests pass_status=N mem=SIZE[K|M|G] timeout=S "
+           "poweroff=0|1 interactive=0|1 "
            "realtime=0|1 rtc=host|SECONDS hidetime=0|1 tscleaves=0|1 bench=native:N "
            "record=off|stream|flight record_port=N record_baud=N record_level=N checkpoint=N "
            "flight_mib=N flight_kib=N cmdline=REST (numbers decimal or 0x hex)";
@@ -227,7 +230,9 @@ static const char *apply(const struct opt *k, const char *v, size_t n, struct hv
         return "out of range";
     switch (k->id) {
     case O_HV: o->guest = HV_GUEST_TESTS; break;
-    case O_GUEST: o->guest = e == 0 ? HV_GUEST_LINUX : HV_GUEST_TESTS; break;
+    case O_GUEST:
+        o->guest = e == 0 ? HV_GUEST_LINUX : e == 2 ? HV_GUEST_MULTIBOOT : HV_GUEST_TESTS;
+        break;
     case O_MEM: o->mem_bytes = (x + 2 * MIB - 1) & ~(2 * MIB - 1); break;
     case O_TIMEOUT: o->timeout_s = x; break;
     case O_POWEROFF: o->poweroff = x; break;
@@ -254,6 +259,7 @@ static const char *apply(const struct opt *k, const char *v, size_t n, struct hv
     case O_CHECKPOINT: o->checkpoint = x; break;
     case O_FLIGHT_MIB: o->flight_bytes = x * MIB; break;
     case O_FLIGHT_KIB: o->flight_bytes = x * KIB; break;
+    case O_PASS_STATUS: o->pass_status = (uint32_t)x; break;
     case O_CMDLINE: break;
     }
     return 0;

@@ -19,11 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum hv_guest { HV_GUEST_TESTS = 0, HV_GUEST_LINUX };
+enum hv_guest { HV_GUEST_TESTS = 0, HV_GUEST_LINUX, HV_GUEST_MULTIBOOT };
 enum hv_record_mode { HV_RECORD_OFF = 0, HV_RECORD_STREAM, HV_RECORD_FLIGHT };
 
 struct hv_options {
-    enum hv_guest guest;        /* guest=linux|tests, hv=tests; default tests */
+    enum hv_guest guest;        /* guest=linux|tests|multiboot, hv=tests; default tests */
+    uint32_t pass_status;       /* pass_status=N: the isa-debug-exit value that is a PASS; 0 */
     uint64_t mem_bytes;         /* mem=SIZE, 4M..64G, rounded up to 2 MiB; default 128M */
     uint64_t timeout_s;         /* timeout=S virtual seconds per test guest; 0 none; default 20 */
     bool poweroff;              /* poweroff=1: end the emulator when done */

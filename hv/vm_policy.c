@@ -11,6 +11,7 @@ const char *vm_stop_name(enum vm_stop s)
     case VM_STOP_IDLE: return "idle-forever";
     case VM_STOP_TIMEOUT: return "timeout";
     case VM_STOP_FATAL: return "fatal";
+    case VM_STOP_DEBUG_EXIT: return "debug-exit";
     }
     return "?";
 }
@@ -32,6 +33,11 @@ static uint64_t ns_of(const struct vm_policy *p, uint64_t tsc)
     return vm_rec_tsc_to_ns(tsc, p->cfg.tsc_hz);
 }
 
+bool vm_policy_advance_due(struct vm_devices *d, uint64_t now_ns)
+{
+    return vm_devices_next_event_ns(d, d->now_ns) <= now_ns;
+}
+
 void vm_policy_prepare_entry(struct vm_policy *p)
 {
     const struct vm_policy_ops *o = p->ops;
@@ -47,9 +53,8 @@ void vm_policy_prepare_entry(struct vm_policy *p)
     /* Time-driven device work only when some device has an event due since
      * the devices' last time: an advance with nothing due changes nothing,
      * and is the costliest part of an exit. */
-    uint64_t next = vm_devices_next_event_ns(p->dev, p->dev->now_ns);
     bool touched = false;
-    if (next <= now) {
+    if (vm_policy_advance_due(p->dev, now)) {
         o->advance(p->ctx, tsc);
         touched = true;
     }
@@ -70,8 +75,7 @@ void vm_policy_prepare_entry(struct vm_policy *p)
     }
     if (o->set_intr_window)
         o->set_intr_window(p->ctx, want_window);
-    if (touched)
-        next = vm_devices_next_event_ns(p->dev, now);
+    uint64_t next = vm_devices_next_event_ns(p->dev, touched ? now : p->dev->now_ns);
     if (limit && (next == TIME_NEVER || next > limit))
         next = limit;
     if (o->arm_timer)

@@ -35,6 +35,7 @@ enum vm_stop {
     VM_STOP_IDLE,         /* HLT with IF=1 and no device event will ever come */
     VM_STOP_TIMEOUT,      /* virtual-time budget used up */
     VM_STOP_FATAL,        /* unhandled exit, EPT violation, failed entry */
+    VM_STOP_DEBUG_EXIT,   /* the guest wrote isa-debug-exit (status: devs.dbgexit.value) */
 };
 const char *vm_stop_name(enum vm_stop s);
 
@@ -148,6 +149,11 @@ enum vm_policy_io_result vm_policy_io(struct vm_policy *p, struct vm_policy_io *
  * guest at once; else virtual time moves to the next device deadline
  * (capped by the time limit), or the VM stops idle when there is none. */
 void vm_policy_halt(struct vm_policy *p, uint64_t exit_tsc);
+
+/* Whether an entry at now_ns first brings the devices up to date: some
+ * device event is due since the devices' last time (the policy's rule;
+ * replay uses it to know the INTR level the decision saw). */
+bool vm_policy_advance_due(struct vm_devices *d, uint64_t now_ns);
 
 /* The smallest TSC value whose virtual time is at or after ns. */
 uint64_t vm_policy_ns_to_tsc_ceil(uint64_t ns, uint64_t hz);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/devs/dev.h"
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -232,12 +234,7 @@ static void fmt_dev(char *b, size_t n, const struct trace_dev_event *d)
                  d->u.timer.level ? "high" : "low");
         break;
     case TRACE_DEV_INTR: snprintf(b, n, " %s", d->u.intr.level ? "high" : "low"); break;
-    case TRACE_DEV_REQUEST:
-        snprintf(b, n, " %s",
-                 d->u.request.what == 1   ? "reset"
-                 : d->u.request.what == 2 ? "power-off"
-                                          : "?");
-        break;
+    case TRACE_DEV_REQUEST: snprintf(b, n, " %s", dev_request_name(d->u.request.what)); break;
     default: break;
     }
 }

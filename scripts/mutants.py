@@ -28,6 +28,7 @@ import fnmatch
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -233,8 +234,11 @@ def cmd_check(pattern):
 
 # ---- run -------------------------------------------------------------------
 
-SUITES = ["unit", "corpus", "soak"]
-SUITE_TITLE = {"unit": "make unit", "corpus": "replay-corpus", "soak": "devs-soak"}
+SUITES = ["unit", "corpus", "soak", "scenario"]
+SUITE_TITLE = {"unit": "make unit", "corpus": "replay-corpus", "soak": "devs-soak",
+               "scenario": "scenario"}
+# The scripted guests of `make corpus` (host-sim/scenario.c), re-recorded.
+SCENARIOS = ["linux-boot", "linux-boot-quiet", "serial-shell", "io-guest"]
 
 
 def tracked_files():
@@ -244,20 +248,25 @@ def tracked_files():
 
 
 def sync_tree(dst):
-    """Copies the tracked files of the working tree to dst (only what changed)."""
+    """Makes dst's tracked files equal to the working tree's. A file that
+    differs (changed since the last run, or left mutated by an interrupted
+    one) is rewritten with the current time, so make rebuilds from it."""
     for f in tracked_files():
         s, d = os.path.join(TOP, f), os.path.join(dst, f)
         try:
-            st = os.stat(s)
+            with open(s, "rb") as fh:
+                data = fh.read()
         except FileNotFoundError:
             continue
         try:
-            dt = os.stat(d)
-            if dt.st_size == st.st_size and int(dt.st_mtime) == int(st.st_mtime):
-                continue
+            with open(d, "rb") as fh:
+                if fh.read() == data:
+                    continue
         except FileNotFoundError:
             os.makedirs(os.path.dirname(d), exist_ok=True)
-        shutil.copy2(s, d)
+        with open(d, "wb") as fh:
+            fh.write(data)
+        shutil.copymode(s, d)
 
 
 class Worker:
@@ -271,24 +280,56 @@ class Worker:
         tests = sorted(f[:-2] for f in os.listdir(os.path.join(self.root, "tests"))
                        if f.startswith("test_") and f.endswith(".c"))
         self.unit_bins = [f"{self.build}/host/tests/{t}" for t in tests]
-        return self.unit_bins + [f"{self.build}/hvrr", f"{self.build}/host/tests/fuzz_devices"]
+        return self.unit_bins + [f"{self.build}/hvrr", f"{self.build}/host/tests/fuzz_devices",
+                                 f"{self.build}/hvrr-scenario"]
 
-    def make(self, log):
+    def make(self, log, targets=None):
         # The self-check mutant objects (build/host/mutants/*.o) are copies of
         # hv/devs: built once from the unmutated tree, never remade here.
         mdir = os.path.join(self.root, self.build, "host", "mutants")
         old = [f"-o{self.build}/host/mutants/{f}" for f in
                (sorted(os.listdir(mdir)) if os.path.isdir(mdir) else []) if f.endswith(".o")]
-        cmd = ["make", "-s", f"-j{self.opts['make_jobs']}", f"BUILD={self.build}"] + old + self.targets()
+        if targets is None:
+            targets = self.targets()
+        cmd = ["make", "-s", f"-j{self.opts['make_jobs']}", f"BUILD={self.build}"] + old + targets
         with open(log, "w") as f:
             return subprocess.run(cmd, cwd=self.root, stdout=f, stderr=subprocess.STDOUT).returncode
 
     def prepare(self):
+        # A run that was interrupted may have left a mutated object behind
+        # (restored sources keep their old times): rebuild the objects of
+        # every file a mutant targets.
+        self.marker = os.path.join(self.root, "RUNNING")
+        if os.path.exists(self.marker):
+            for f in self.opts["targets"]:
+                for o in self.objects(f):
+                    if os.path.exists(o):
+                        os.unlink(o)
+        with open(self.marker, "w") as fh:
+            fh.write("a mutants run uses this tree\n")
         sync_tree(self.root)
         log = os.path.join(self.root, "prebuild.log")
         if self.make(log):
             raise MutantError(f"scratch tree {self.root}: the unmutated build fails, see {log}")
         self.pristine = {}
+        # The scripted guests recorded through the unmutated tree: the
+        # scenario suite compares the mutant's recordings with these.
+        self.scenario_ref = {}
+        for sc in SCENARIOS:
+            rc, out = self.scenario(sc)
+            if rc:
+                raise MutantError(f"scratch tree {self.root}: scenario {sc} fails unmutated: {out}")
+            self.scenario_ref[sc] = out
+
+    def scenario(self, name):
+        path = os.path.join(self.root, self.build, "tmp", "scenario.hvt")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        rc, out = self.timed([os.path.join(self.root, self.build, "hvrr-scenario"), name, "-o", path],
+                             self.root, self.opts["timeout"])
+        if rc:
+            return rc, out
+        with open(path, "rb") as fh:
+            return 0, fh.read()
 
     def objects(self, src):
         o = src[:-2] + ".o"
@@ -327,17 +368,29 @@ class Worker:
         except subprocess.TimeoutExpired:
             return -999, f"timeout after {timeout} s"
 
+    def need(self, targets):
+        """Builds what a suite runs (after a mutation, only on demand: most
+        mutants die in their own device's test and need no other link)."""
+        if self.make(os.path.join(self.root, "build.log"), targets):
+            raise MutantError("does not build")
+
     def suite_unit(self, m):
-        # The tests of the mutated device first: most mutants die there.
+        # The tests of the mutated file first: most mutants die there.
         stem = os.path.basename(m.file)[:-2]
         bins = sorted(self.unit_bins, key=lambda b: (stem not in b, b))
-        for b in bins:
-            rc, out = self.timed([os.path.join(self.root, b)], self.root, self.opts["timeout"])
-            if rc:
-                return f"{os.path.basename(b)}" + (" (timeout)" if rc == -999 else "")
+        first = [b for b in bins if stem in b]
+        for group in (first, [b for b in bins if b not in first]):
+            if not group:
+                continue
+            self.need(group)
+            for b in group:
+                rc, out = self.timed([os.path.join(self.root, b)], self.root, self.opts["timeout"])
+                if rc:
+                    return f"{os.path.basename(b)}" + (" (timeout)" if rc == -999 else "")
         return None
 
     def suite_corpus(self, m):
+        self.need([f"{self.build}/hvrr"])
         traces = sorted((os.path.join("corpus", f) for f in os.listdir(os.path.join(self.root, "corpus"))
                          if f.endswith(".hvt")),
                         key=lambda t: os.path.getsize(os.path.join(self.root, t)))
@@ -349,6 +402,7 @@ class Worker:
         return None
 
     def suite_soak(self, m):
+        self.need([f"{self.build}/host/tests/fuzz_devices"])
         tmp = os.path.join(self.root, self.build, "tmp")
         os.makedirs(tmp, exist_ok=True)
         rc, out = self.timed([os.path.join(self.root, self.build, "host/tests/fuzz_devices"),
@@ -356,6 +410,16 @@ class Worker:
         if rc:
             last = [ln for ln in out.splitlines() if ln.startswith("fuzz_devices:")]
             return (last[0][len("fuzz_devices: "):] if last else f"exit {rc}")[:100]
+        return None
+
+    def suite_scenario(self, m):
+        self.need([f"{self.build}/hvrr-scenario"])
+        for sc in SCENARIOS:
+            rc, data = self.scenario(sc)
+            if rc:
+                return f"{sc} fails" + (" (timeout)" if rc == -999 else "")
+            if data != self.scenario_ref[sc]:
+                return f"{sc} recorded differently"
         return None
 
     def run(self, m):
@@ -371,11 +435,11 @@ class Worker:
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         try:
-            if self.make(os.path.join(self.root, "build.log")):
-                res["error"] = "does not build"
-                return res
+            self.need([f"{self.build}/host/libhvrr.a", f"{self.build}/rel/libhvrr.a"])
             for s in SUITES:
                 res[s] = getattr(self, "suite_" + s)(m)
+        except MutantError as e:
+            res["error"] = str(e)
         finally:
             self.restore(m.file)
             res["seconds"] = time.time() - t0
@@ -390,24 +454,31 @@ def report(results, muts, elapsed, out):
     byname = {m.name: m for m in muts}
     lines = []
     w = max(len(r["name"]) for r in results)
-    lines.append(f"{'mutant':<{w}}  {'unit':<8} {'corpus':<8} {'soak':<8}")
+    lines.append(f"{'mutant':<{w}}  " + " ".join(f"{s:<8}" for s in SUITES))
     for r in sorted(results, key=lambda r: r["name"]):
         if "error" in r:
             lines.append(f"{r['name']:<{w}}  ERROR: {r['error']}")
             continue
         cells = ["killed" if r[s] else "survived" for s in SUITES]
         eq = "  (equivalent)" if r["equivalent"] else ""
-        lines.append(f"{r['name']:<{w}}  {cells[0]:<8} {cells[1]:<8} {cells[2]:<8}{eq}")
+        lines.append(f"{r['name']:<{w}}  " + " ".join(f"{c:<8}" for c in cells) + eq)
     ok = [r for r in results if "error" not in r]
     real = [r for r in ok if not r["equivalent"]]
     lines.append("")
     lines.append(f"{len(results)} mutants run ({len(real)} non-equivalent, "
                  f"{len(ok) - len(real)} equivalent, {len(results) - len(ok)} errors) in {elapsed:.0f} s")
+    groups = [("all", real),
+              ("hv/devs", [r for r in real if byname[r["name"]].file.startswith("hv/devs/")]),
+              ("exit policy", [r for r in real if not byname[r["name"]].file.startswith("hv/devs/")])]
+    groups = [g for g in groups if g[1]]
     lines.append("kill rates over the non-equivalent mutants:")
-    for s in SUITES:
-        lines.append(f"  {SUITE_TITLE[s]:<14} {fmt_rate(sum(1 for r in real if r[s]), len(real))}")
-    any_kill = sum(1 for r in real if any(r[s] for s in SUITES))
-    lines.append(f"  {'all suites':<14} {fmt_rate(any_kill, len(real))}")
+    lines.append(f"  {'suite':<14} " + " ".join(f"{g[0] + f' ({len(g[1])})':<22}" for g in groups))
+    for s in SUITES + ["all suites"]:
+        cells = []
+        for _, rs in groups:
+            k = sum(1 for r in rs if (any(r[x] for x in SUITES) if s == "all suites" else r[s]))
+            cells.append(f"{fmt_rate(k, len(rs)):<22}")
+        lines.append(f"  {SUITE_TITLE.get(s, s):<14} " + " ".join(cells))
     surv = [r for r in real if not any(r[s] for s in SUITES)]
     if surv:
         lines.append("survivors (no suite kills them):")
@@ -449,6 +520,7 @@ def cmd_run(args):
     if jobs < 1:
         jobs = 1
     opts["make_jobs"] = 1 if jobs > 1 else 2
+    opts["targets"] = sorted({m.file for m in load()})
     muts = load(pattern)
     if not muts:
         print("mutants: no mutant matches")
@@ -482,16 +554,28 @@ def cmd_run(args):
                 print(f"[{len(results)}/{len(muts)}] {m.name}: {status} ({r['seconds']:.0f} s)",
                       flush=True)
 
-    th = [threading.Thread(target=loop, args=(w,)) for w in workers]
+    th = [threading.Thread(target=loop, args=(w,), daemon=True) for w in workers]
     for t in th:
         t.start()
-    for t in th:
-        t.join()
+    try:
+        for t in th:
+            while t.is_alive():
+                t.join(1)
+    except KeyboardInterrupt:
+        print("mutants: interrupted (the next run rebuilds what a mutant may have left)")
+        return 130
+    for w in workers:
+        os.unlink(w.marker)
     report(results, muts, time.time() - t0, os.path.join(base, "report.txt"))
     return 1 if any("error" in r for r in results) else 0
 
 
+def on_term(signum, frame):
+    raise KeyboardInterrupt  # unwinds through the workers' restore
+
+
 def main(argv):
+    signal.signal(signal.SIGTERM, on_term)
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
         return 0 if len(argv) >= 2 else 2

@@ -47,16 +47,10 @@ feed) [ $# -eq 6 ] || die "feed needs ISO LOG TIMEOUT TRIGGER TEXT"; log=$3 tmo=
 esac
 command -v socat >/dev/null || die "socat missing (make deps-vm)"
 mem=${HVRR_MEM_MB:-512}
-ips=${HVRR_BOCHS_IPS:-50000000}
 port=${HVRR_COM1_PORT:-4555}
 self=$(realpath "$0")
 
-kvm_nested() {
-    [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
-    local n
-    n=$(cat /sys/module/kvm_intel/parameters/nested 2>/dev/null) || return 1
-    [ "$n" = Y ] || [ "$n" = 1 ]
-}
+. "$(dirname "$self")/vm-common.sh"
 vm=${HVRR_VM:-}
 if [ -z "$vm" ]; then
     if kvm_nested && command -v qemu-system-x86_64 >/dev/null; then vm=qemu; else vm=bochs; fi
@@ -109,25 +103,7 @@ if [ "$HVRR_IN_NETNS" = 1 ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hvrr-linux.XXXXXX")
-cat >"$work/bochsrc" <<RC
-megs: $mem
-romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
-vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest
-cpu: model=corei7_skylake_x, count=1, ips=$ips, reset_on_triple_fault=0
-ata0-master: type=cdrom, path=$(realpath "$iso"), status=inserted
-boot: cdrom
-com1: enabled=1, mode=socket-server, dev=127.0.0.1:$port
-com2: enabled=1, mode=file, dev=$work/com2.out
-clock: sync=none, time0=1
-display_library: rfb, options="timeout=0"
-speaker: enabled=0
-sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
-log: $work/bochs.log
-panic: action=fatal
-error: action=report
-info: action=ignore
-debug: action=ignore
-RC
+bochs_config "$work/bochsrc" "$iso" "mode=socket-server, dev=127.0.0.1:$port" "$work"
 [ "$mode" = term ] && echo "run-linux: Bochs (emulated VMX); boot takes minutes; leave with Ctrl-]" >&2
 # Bochs' debugger prompt wants a `c`; it then waits for COM1's client.
 (echo c | timeout "$tmo" bochs -q -f "$work/bochsrc" >"$work/bochs.stdout" 2>&1) 2>/dev/null &

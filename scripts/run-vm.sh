@@ -9,14 +9,8 @@
 set -uo pipefail
 iso=$1 out=$2 tmo=${3:-300}
 mem=${HVRR_MEM_MB:-512}
-ips=${HVRR_BOCHS_IPS:-50000000}
 
-kvm_nested() {
-    [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
-    local n
-    n=$(cat /sys/module/kvm_intel/parameters/nested 2>/dev/null) || return 1
-    [ "$n" = Y ] || [ "$n" = 1 ]
-}
+. "$(dirname "$0")/vm-common.sh"
 
 vm=${HVRR_VM:-}
 if [ -z "$vm" ]; then
@@ -34,25 +28,7 @@ qemu)
 bochs)
     echo "run-vm: Bochs (emulated VMX, corei7_skylake_x), timeout ${tmo}s" >&2
     work=$(mktemp -d "${TMPDIR:-/tmp}/hvrr-bochs.XXXXXX")
-    cat >"$work/bochsrc" <<RC
-megs: $mem
-romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
-vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest
-cpu: model=corei7_skylake_x, count=1, ips=$ips, reset_on_triple_fault=0
-ata0-master: type=cdrom, path=$(realpath "$iso"), status=inserted
-boot: cdrom
-com1: enabled=1, mode=file, dev=$work/com1.out
-com2: enabled=1, mode=file, dev=$work/com2.out
-clock: sync=none, time0=1
-display_library: rfb, options="timeout=0"
-speaker: enabled=0
-sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
-log: $work/bochs.log
-panic: action=fatal
-error: action=report
-info: action=ignore
-debug: action=ignore
-RC
+    bochs_config "$work/bochsrc" "$iso" "mode=file, dev=$work/com1.out" "$work"
     # Bochs' debugger prompt wants a `c`.
     # Own network namespace so the VNC display is unreachable: as root
     # `unshare -n`, otherwise a user namespace; without either, say so.

@@ -29,6 +29,7 @@ static void test_lines_the_project_uses_are_valid(void **s)
         "guest=linux record=stream record_port=0x2f8 record_baud=115200 record_level=3",
         "  mem=512m   timeout=30 flight_mib=16 ",
         "rtc=host",
+        "guest=multiboot poweroff=1 pass_status=0x10 record=stream timeout=30",
         "rtc=1767225600",
         "cmdline=anything goes=here",
     };
@@ -83,7 +84,7 @@ static void test_usage_names_every_option(void **s)
         "guest=",       "hv=",         "mem=",         "timeout=",     "poweroff=",
         "interactive=", "realtime=",   "rtc=",         "hidetime=",    "tscleaves=",
         "bench=",       "record=",     "record_port=", "record_baud=", "record_level=",
-        "checkpoint=",  "flight_mib=", "flight_kib=",  "cmdline="};
+        "checkpoint=",  "flight_mib=", "flight_kib=",  "cmdline=",     "pass_status="};
     char err[64];
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         assert_non_null(strstr(u, keys[i]));
@@ -147,6 +148,14 @@ static void test_values_reach_the_struct(void **s)
     assert_int_equal(parse_ok("record=stream").record, HV_RECORD_STREAM);
     assert_true(parse_ok("rtc=host").rtc_host);
     assert_int_equal(parse_ok("guest=linux hv=tests").guest, HV_GUEST_TESTS); /* last one */
+    struct hv_options m = parse_ok("guest=multiboot pass_status=0x10");
+    assert_int_equal(m.guest, HV_GUEST_MULTIBOOT);
+    assert_int_equal(m.pass_status, 16);
+    assert_int_equal(parse_ok("pass_status=0xffffffff").pass_status, 0xffffffffu);
+    assert_int_equal(parse_ok("").pass_status, 0);
+    char err[128];
+    assert_int_equal(hv_options_parse("pass_status=0x100000000 guest=multi", &m, err, sizeof err),
+                     2);
 }
 
 /* mem=0x8000000 is 128 MiB (it used to validate, then boot with 0 bytes). */

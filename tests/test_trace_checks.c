@@ -141,7 +141,11 @@ static void test_check_functions(void **state)
     struct trace_dev_event d = {.kind = TRACE_DEV_REQUEST};
     d.u.request.what = 2;
     assert_true(trace_check_dev(&d, 1, why, sizeof why));
-    d.u.request.what = 3;
+    d.u.request.what = 3; /* isa-debug-exit */
+    assert_true(trace_check_dev(&d, 1, why, sizeof why));
+    d.u.request.what = 4;
+    assert_false(trace_check_dev(&d, 1, why, sizeof why));
+    d.u.request.what = 0;
     assert_false(trace_check_dev(&d, 1, why, sizeof why));
 }
 

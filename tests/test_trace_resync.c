@@ -2,7 +2,8 @@
  * stretches from prefix CRCs equal the direct ones, also while the buffer
  * window slides; and back-to-back frame headers with good header CRCs and
  * bad payload CRCs cost CRC work linear in the input, with the frames after
- * them still recovered. */
+ * them still recovered; frames whose claimed size would make decompression a
+ * bomb are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zstd.h>
 
 #include "trace/trace_craft.h"
 #include "trace/trace_crcspan.h"
@@ -116,12 +118,57 @@ static void test_header_storm_is_linear(void **state)
     }
 }
 
+/* A frame of 16 MiB of zeros compresses to ~600 bytes: thousands of them
+ * in a few MiB would make the reader write terabytes. Such frames are
+ * bad-length damage, never decompressed; real frames still pass. */
+static void test_decompression_bomb_refused(void **state)
+{
+    (void)state;
+    size_t raw_len = 16u << 20;
+    uint8_t *zeros = calloc(1, raw_len);
+    size_t cap = ZSTD_compressBound(raw_len);
+    uint8_t *z = malloc(cap);
+    assert_non_null(zeros);
+    assert_non_null(z);
+    size_t zn = ZSTD_compress(z, cap, zeros, raw_len, 1);
+    assert_false(ZSTD_isError(zn));
+    assert_true(zn < 4096);
+    struct trace_reader *r = trace_reader_new();
+    for (uint32_t seq = 0; seq < 200; seq++) {
+        struct trace_frame_hdr h = {.version = TRACE_FRAME_VERSION,
+                                    .seq = seq,
+                                    .payload_len = (uint32_t)zn,
+                                    .raw_len = (uint32_t)raw_len,
+                                    .payload_crc = trace_crc32c(0, z, zn)};
+        uint8_t hdr[TRACE_FRAME_HDR_LEN];
+        trace_frame_hdr_encode(&h, hdr);
+        assert_int_equal(trace_reader_feed(r, hdr, sizeof hdr), 0);
+        assert_int_equal(trace_reader_feed(r, z, zn), 0);
+    }
+    trace_reader_eof(r);
+    struct trace_item it;
+    bool bad_length = false;
+    while (trace_reader_next(r, &it) == TRACE_R_ITEM)
+        if (it.type == TRACE_ITEM_DAMAGE && it.u.damage.kind == TRACE_DMG_BAD_LENGTH &&
+            strstr(it.u.damage.msg, "raw bytes from"))
+            bad_length = true;
+    struct trace_reader_stats st;
+    trace_reader_get_stats(r, &st);
+    assert_true(bad_length);
+    assert_int_equal(st.frames_ok, 0);
+    assert_int_equal(st.raw_bytes, 0); /* nothing decompressed */
+    trace_reader_free(r);
+    free(z);
+    free(zeros);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_combine),
         cmocka_unit_test(test_span_matches_direct),
         cmocka_unit_test(test_header_storm_is_linear),
+        cmocka_unit_test(test_decompression_bomb_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

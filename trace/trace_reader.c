@@ -769,6 +769,15 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
         r->pos++;
         return TF_SCAN;
     }
+    if (h.raw_len > TRACE_MAX_RATIO_BASE + (uint64_t)TRACE_MAX_RATIO * h.payload_len) {
+        /* decompressing it would cost far more than its bytes: a bomb */
+        start_damage(r, TRACE_DMG_BAD_LENGTH, off,
+                     "frame %u claims %u raw bytes from %u compressed (more than %u KiB + "
+                     "%ux)",
+                     h.seq, h.raw_len, h.payload_len, TRACE_MAX_RATIO_BASE >> 10, TRACE_MAX_RATIO);
+        r->pos++;
+        return TF_SCAN;
+    }
     size_t need = TRACE_FRAME_HDR_LEN + (size_t)h.payload_len;
     if (avail < need) {
         if (!r->eof) {

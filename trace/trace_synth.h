@@ -1,6 +1,6 @@
 /* Deterministic synthetic "Linux-like" trace for tests, benchmarks and
- * `hvrr synth` (host only). The mix follows /work/shared/notes/linux-guest.md:
- * console output dominates (per character an LSR poll and a THR write, IER
+ * `hvrr synth` (host only). The mix follows what Linux 6.1 does on the
+ * legacy devices: console output dominates (per character an LSR poll and a THR write, IER
  * save/restore around each line), a 250 Hz PIT tick costs a preemption-timer
  * or HLT exit, timer/IRQ/INTR/inject device events and 3-4 PIC port exits,
  * occasional PIT latch reads, idle stretches in HLT, UART input with its

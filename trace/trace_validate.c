@@ -79,8 +79,9 @@ bool trace_check_dev(const struct trace_dev_event *d, uint32_t vcpus, char *why,
             return fail(why, n, "IRQ line %u (the PIC pair has 0..15)", d->u.irq.irq);
         break;
     case TRACE_DEV_REQUEST:
-        if (d->u.request.what != 1 && d->u.request.what != 2)
-            return fail(why, n, "device request %u (1 reset, 2 power-off)", d->u.request.what);
+        if (d->u.request.what < 1 || d->u.request.what > 3)
+            return fail(why, n, "device request %u (1 reset, 2 power-off, 3 debug-exit)",
+                        d->u.request.what);
         break;
     case TRACE_DEV_TIMER_EDGE:
         if (d->u.timer.source > TRACE_TIMER_PREEMPTION)

@@ -332,6 +332,8 @@ static void cmp_fields(struct cmp *c, size_t at, const struct sv_desc *d, const 
         const struct sv_field *f = &d->fields[i];
         if (f->kind == SVK_CODEC)
             continue; /* its views say what it holds */
+        if (f->kind == SVK_SECTION && f->since > ver)
+            continue; /* want's layout had no such device */
         if (f->kind == SVK_SECTION) {
             char keep[SV_PATH_MAX];
             for (size_t k = 0; k < sizeof keep; k++)

@@ -182,6 +182,13 @@ struct sv_desc {
         .name = #m, .kind = SVK_SECTION, .count = 1, .since = 1, .off = (uint32_t)offsetof(T, m),  \
         .sub = (d)                                                                                 \
     }
+/* A device added in layout v: older blobs leave it as it is (restore: the
+ * live state; a decode: zeros) and a comparison against them skips it. */
+#define SV_SECTION_SINCE(T, m, d, v)                                                               \
+    {                                                                                              \
+        .name = #m, .kind = SVK_SECTION, .count = 1, .since = (v),                                 \
+        .off = (uint32_t)offsetof(T, m), .sub = (d)                                                \
+    }
 #define SV_ACCESSOR(nm, w, g, s)                                                                   \
     {                                                                                              \
         .name = (nm), .kind = SVK_ACCESSOR, .width = (w), .count = 1, .since = 1, .get = (g),      \

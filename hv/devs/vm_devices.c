@@ -1,19 +1,77 @@
 #include "hv/devs/vm_devices.h"
 
+/* An ISA line: to the PIC and, on the APIC platform, to the I/O APIC pin a
+ * PC wires it to (the MADT's source override puts IRQ0 on pin 2). */
 static void irq_to_pic(void *ctx, unsigned line, bool level)
 {
     struct vm_devices *d = ctx;
     if (d->hooks.irq_line)
         d->hooks.irq_line(d->hooks.ctx, line, level, d->now_ns);
     pic_set_irq(&d->pic, line, level);
+    if (d->cfg.apic)
+        ioapic_set_irq(&d->ioapic, ioapic_isa_pin(line), level);
 }
 
+/* The CPU's interrupt input: the PIC's INTR, or with the APIC the local
+ * APIC's output (the PIC's INTR then drives LINT0). */
 static void pic_intr_changed(void *ctx, unsigned line, bool level)
+{
+    struct vm_devices *d = ctx;
+    (void)line;
+    if (d->cfg.apic)
+        lapic_set_lint(&d->lapic, 0, level);
+    else if (d->hooks.intr)
+        d->hooks.intr(d->hooks.ctx, level, d->now_ns);
+}
+
+static void lapic_intr_changed(void *ctx, unsigned line, bool level)
 {
     struct vm_devices *d = ctx;
     (void)line;
     if (d->hooks.intr)
         d->hooks.intr(d->hooks.ctx, level, d->now_ns);
+}
+
+/* One local APIC on the bus: every message is offered to it. */
+static void apic_msg_to_lapic(void *ctx, const struct apic_msg *m)
+{
+    struct vm_devices *d = ctx;
+    lapic_deliver(&d->lapic, m);
+}
+
+static void platform_request(void *ctx, enum dev_request what);
+
+static void lapic_eoi_to_ioapic(void *ctx, uint8_t vector)
+{
+    struct vm_devices *d = ctx;
+    ioapic_eoi(&d->ioapic, vector);
+}
+
+/* The APIC pair exists (at power-on state) on every platform, so that the
+ * state blob has one layout; it is wired in only with cfg.apic, where the
+ * local APIC is left as a PC BIOS leaves it for the OS: software-enabled in
+ * virtual-wire mode (LINT0 ExtINT from the 8259A, LINT1 NMI, spurious
+ * vector 0xff), the I/O APIC with every entry masked. */
+static void apic_platform_init(struct vm_devices *d, uint64_t now_ns)
+{
+    const struct lapic_config lc = {
+        .apic_id = 0, .bsp = true, .bus_hz = LAPIC_DEFAULT_BUS_HZ, .tsc_hz = d->cfg.tsc_hz};
+    const struct irq_sink to_cpu = {lapic_intr_changed, d};
+    const struct apic_msg_sink bus = {apic_msg_to_lapic, d};
+    const struct apic_eoi_sink eoi = {lapic_eoi_to_ioapic, d};
+    lapic_init(&d->lapic, &lc, &to_cpu, NULL, &eoi, now_ns);
+    ioapic_init(&d->ioapic, &bus, 0x20);
+    const struct irq_sink to_pic = {irq_to_pic, d};
+    const struct dev_request_sink req = {platform_request, d};
+    acpi_pm_init(&d->pm, VM_DEVICES_ACPI_PM_BASE, &to_pic, VM_DEVICES_SCI_IRQ, VM_DEVICES_S5_TYP,
+                 &req, now_ns);
+    if (!d->cfg.apic)
+        return;
+    iobus_register(&d->bus, VM_DEVICES_ACPI_PM_BASE, ACPI_PM_PORTS, acpi_pm_io, &d->pm, "acpi-pm");
+    lapic_write(&d->lapic, LAPIC_SVR, APIC_SVR_ENABLE | 0xff, now_ns);
+    lapic_write(&d->lapic, LAPIC_LVT_LINT0, APIC_DM_EXTINT << 8, now_ns);
+    lapic_write(&d->lapic, LAPIC_LVT_LINT1, APIC_DM_NMI << 8, now_ns);
+    lapic_set_lint(&d->lapic, 0, pic_intr(&d->pic));
 }
 
 static void com1_tx(void *ctx, uint8_t byte)
@@ -59,6 +117,7 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     pci_init(&d->pci, &req);
     debugport_init(&d->post);
     kbc_init(&d->kbc, &to_pic, &req);
+    debugexit_init(&d->dbgexit, &req);
 
     iobus_init(&d->bus);
     /* Ranges are fixed and disjoint; registration cannot fail. */
@@ -73,6 +132,10 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     iobus_register(&d->bus, 0x80, 1, debugport_io, &d->post, "post");
     iobus_register(&d->bus, 0xcf8, 8, pci_io, &d->pci, "pci");
     iobus_register(&d->bus, d->cfg.com1_base, 8, uart_io, &d->com1, "com1");
+    if (d->cfg.debug_exit)
+        iobus_register(&d->bus, DEBUGEXIT_PORT, DEBUGEXIT_LEN, debugexit_io, &d->dbgexit,
+                       "debug-exit");
+    apic_platform_init(d, now_ns);
 }
 
 void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
@@ -83,6 +146,10 @@ void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
     pit_tick(&d->pit, now_ns);
     uart_tick(&d->com1, now_ns);
     cmos_tick(&d->cmos, now_ns);
+    if (d->cfg.apic) {
+        acpi_pm_tick(&d->pm, now_ns);
+        lapic_advance(&d->lapic, now_ns);
+    }
 }
 
 int vm_devices_io(struct vm_devices *d, uint16_t port, unsigned size, bool write, uint32_t *val,
@@ -102,18 +169,57 @@ uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns)
     uint64_t t = pit_next_event_ns(&d->pit, now_ns);
     t = min_u64(t, uart_next_event_ns(&d->com1, now_ns));
     t = min_u64(t, cmos_next_event_ns(&d->cmos, now_ns));
+    if (d->cfg.apic) {
+        t = min_u64(t, lapic_next_event_ns(&d->lapic, now_ns));
+        t = min_u64(t, acpi_pm_next_event_ns(&d->pm, now_ns));
+    }
     return t;
 }
 
 bool vm_devices_intr(const struct vm_devices *d)
 {
-    return pic_intr(&d->pic);
+    return d->cfg.apic ? lapic_intr(&d->lapic) : pic_intr(&d->pic);
 }
 
+/* With the APIC, an ExtINT (virtual wire) is answered by the 8259A's INTA. */
 uint8_t vm_devices_ack(struct vm_devices *d, uint64_t now_ns)
 {
     vm_devices_advance(d, now_ns);
-    return pic_ack(&d->pic);
+    if (!d->cfg.apic)
+        return pic_ack(&d->pic);
+    unsigned v = lapic_ack(&d->lapic);
+    return v == LAPIC_ACK_EXTINT ? pic_ack(&d->pic) : (uint8_t)v;
+}
+
+int vm_devices_mmio(struct vm_devices *d, uint64_t gpa, unsigned size, bool write, uint32_t *val,
+                    uint64_t now_ns)
+{
+    if (!d->cfg.apic)
+        return DEV_IO_UNMAPPED;
+    vm_devices_advance(d, now_ns);
+    uint64_t lb = lapic_mmio_base(&d->lapic);
+    if (lapic_xapic_mode(&d->lapic) && gpa >= lb && gpa - lb < 0x1000) {
+        uint32_t off = (uint32_t)(gpa - lb);
+        if (size != 4 || (off & 0xf))
+            return DEV_IO_BADSIZE;
+        if (write)
+            lapic_write(&d->lapic, off, *val, d->now_ns);
+        else
+            *val = lapic_read(&d->lapic, off, d->now_ns);
+        return DEV_IO_OK;
+    }
+    if (gpa >= IOAPIC_DEFAULT_BASE && gpa - IOAPIC_DEFAULT_BASE < IOAPIC_MMIO_SIZE)
+        return ioapic_mmio(&d->ioapic, (uint32_t)(gpa - IOAPIC_DEFAULT_BASE), size, write, val);
+    return DEV_IO_UNMAPPED;
+}
+
+int vm_devices_msr(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val, uint64_t now_ns)
+{
+    if (!d->cfg.apic || !lapic_msr_owned(msr))
+        return 1;
+    vm_devices_advance(d, now_ns);
+    return write ? lapic_msr_write(&d->lapic, msr, *val, d->now_ns)
+                 : lapic_msr_read(&d->lapic, msr, val, d->now_ns);
 }
 
 size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns)
@@ -123,7 +229,7 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
 }
 
 #define VMDV_TAG            SV_TAG('V', 'M', 'D', 'V')
-#define VM_DEVICES_SECTIONS 9 /* VMDV and the eight devices */
+#define VM_DEVICES_SECTIONS 13 /* VMDV and the twelve devices */
 
 /* One nested section per device, named as replay reports name them. */
 static const struct sv_field vmdv_fields[] = {
@@ -137,6 +243,10 @@ static const struct sv_field vmdv_fields[] = {
     SV_SECTION(struct vm_devices, pci, &pci_sv_desc),
     SV_SECTION(struct vm_devices, post, &debugport_sv_desc),
     SV_SECTION(struct vm_devices, kbc, &kbc_sv_desc),
+    SV_SECTION_SINCE(struct vm_devices, dbgexit, &debugexit_sv_desc, 2),
+    SV_SECTION_SINCE(struct vm_devices, lapic, &lapic_sv_desc, 3),
+    SV_SECTION_SINCE(struct vm_devices, ioapic, &ioapic_sv_desc, 3),
+    SV_SECTION_SINCE(struct vm_devices, pm, &acpi_pm_sv_desc, 3),
 };
 
 const struct sv_desc vm_devices_sv_desc = {

@@ -174,6 +174,10 @@ int vmx_init(void);
  * with SP = sp16, running on EPT `e`, with TSC offset `tsc_offset`. */
 int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16_t rip16,
                   uint16_t sp16, uint64_t tsc_offset);
+/* Before the first entry: start instead in 32-bit protected mode, paging
+ * off, flat 4 GiB segments, at eip with the given ESP, EAX and EBX (the
+ * Multiboot machine state; the VMCS must be current). */
+void vmx_vcpu_set_pm32(struct vmx_vcpu *v, uint32_t eip, uint32_t esp, uint32_t eax, uint32_t ebx);
 void vmx_vcpu_destroy(struct vmx_vcpu *v);
 /* Enters the guest and returns the decoded exit. */
 struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v);
@@ -183,7 +187,6 @@ void vmx_skip_insn(struct vmx_vcpu *v, const struct vm_exit *e);
 /* Blocking by STI / MOV SS ends (an instruction, or a REP element, retired). */
 void vmx_end_interrupt_shadow(void);
 uint64_t vmx_guest_rflags(void);
-uint64_t vmx_guest_rip(void);
 uint64_t vmx_guest_cr(unsigned cr); /* guest-visible CR0/CR3/CR4 */
 uint64_t vmx_guest_reg(const struct vmx_vcpu *v, unsigned r);
 void vmx_set_guest_reg(struct vmx_vcpu *v, unsigned r, uint64_t val);

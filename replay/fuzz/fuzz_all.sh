@@ -56,8 +56,19 @@ prep() { # target dir
             [ $((i % 2)) -eq 0 ] && other=$f
             local n; n=$(stat -c %s "$f")
             { printf "\\x$(printf %02x $opt)"; printf "\\x$(printf %02x $((n & 255)))\\x$(printf %02x $(((n >> 8) & 255)))\\x$(printf %02x $(((n >> 16) & 255)))\\x$(printf %02x $(((n >> 24) & 255)))"; cat "$f" "$other"; } >"$d/$(basename "$f")"
+            # unframed: A's and B's record streams (the harness frames each)
+            "$HVRR" export --raw -o "$d/a.tmp" "$f" 2>/dev/null
+            "$HVRR" export --raw -o "$d/b.tmp" "$other" 2>/dev/null
+            n=$(stat -c %s "$d/a.tmp")
+            { printf "\\x$(printf %02x $((opt | 128)))"; printf "\\x$(printf %02x $((n & 255)))\\x$(printf %02x $(((n >> 8) & 255)))\\x$(printf %02x $(((n >> 16) & 255)))\\x$(printf %02x $(((n >> 24) & 255)))"; cat "$d/a.tmp" "$d/b.tmp"; } >"$d/raw-$(basename "$f")"
+            rm -f "$d/a.tmp" "$d/b.tmp"
         else
             { printf "\\x$(printf %02x $opt)"; cat "$f"; } >"$d/$(basename "$f")"
+            # the same records unframed (top option bit: the harness frames them)
+            if "$HVRR" export --raw -o "$d/raw.tmp" "$f" 2>/dev/null || [ -s "$d/raw.tmp" ]; then
+                { printf "\\x$(printf %02x $((opt | 128)))"; cat "$d/raw.tmp"; } >"$d/raw-$(basename "$f")"
+            fi
+            rm -f "$d/raw.tmp"
         fi
     done
 }
@@ -81,7 +92,7 @@ run_one() {
     echo $? >"$dir/rc"
 }
 export -f run_one prep
-export BUILD top seeds per
+export BUILD top seeds per HVRR
 printf '%s\n' $FUZZ_TARGETS | xargs -P 2 -I{} bash -c 'run_one {}'
 
 bad=0

@@ -3,8 +3,11 @@
  * trace file (for diff: two traces, split where the first 4 bytes say), held
  * in a memfd and passed by /proc/self/fd path, so the command runs its real
  * path: option parsing, reading, validation, reports and exit status.
- * The first byte picks the command's options. Output goes to /dev/null
- * (set FUZZ_CLI_VERBOSE=1 to see it when reproducing a crash). */
+ * The first byte picks the command's options; with its top bit set the rest
+ * is taken as the uncompressed record stream (what `hvrr export --raw`
+ * writes) and framed here (zstd, CRCs), so that mutations reach the record
+ * checks and the commands instead of failing the frame CRC. Output goes to
+ * /dev/null (set FUZZ_CLI_VERBOSE=1 to see it when reproducing a crash). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +16,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "replay/cli.h"
+#include "trace/trace_frame.h"
 
 static int fd_a = -1, fd_b = -1, devnull = -1, saved_out = -1, saved_err = -1;
 static bool verbose;
@@ -31,10 +37,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static bool raw_mode;
+
+static void write_all(int fd, const uint8_t *p, size_t n, off_t at)
+{
+    if (pwrite(fd, p, n, at) != (ssize_t)n)
+        abort();
+}
+
 static void put(int fd, const uint8_t *p, size_t n, char *path, size_t plen)
 {
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, p, n, 0) != (ssize_t)n)
+    if (ftruncate(fd, 0) != 0)
         abort();
+    if (!raw_mode) {
+        write_all(fd, p, n, 0);
+    } else { /* one final frame holding p as its payload */
+        size_t cap = ZSTD_compressBound(n);
+        uint8_t *z = malloc(cap ? cap : 1);
+        size_t zn = z ? ZSTD_compress(z, cap, p, n, 1) : 0;
+        if (!z || ZSTD_isError(zn))
+            abort();
+        struct trace_frame_hdr h = {.version = TRACE_FRAME_VERSION,
+                                    .flags = TRACE_FRAME_FINAL,
+                                    .payload_len = (uint32_t)zn,
+                                    .raw_len = (uint32_t)n,
+                                    .payload_crc = trace_crc32c(0, z, zn)};
+        uint8_t hdr[TRACE_FRAME_HDR_LEN];
+        trace_frame_hdr_encode(&h, hdr);
+        write_all(fd, hdr, sizeof hdr, 0);
+        write_all(fd, z, zn, sizeof hdr);
+        free(z);
+    }
     snprintf(path, plen, "/proc/self/fd/%d", fd);
 }
 
@@ -83,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t opt = data[0];
     data++;
     size--;
+    raw_mode = opt & 0x80;
     char a[64], b[64];
     char *argv[12];
     int argc = 0;
@@ -130,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (opt & 1)
         argv[argc++] = "--stop-at-first";
     if (opt & 2) {
-        snprintf(from, sizeof from, "%u", (unsigned)(opt >> 4) * 50);
+        snprintf(from, sizeof from, "%u", (unsigned)((opt >> 4) & 7) * 50);
         argv[argc++] = "--from";
         argv[argc++] = from;
     }
