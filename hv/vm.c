@@ -436,12 +436,18 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
         if (vm->pol.stop != VM_RUNNING)
             break;
         hvrec_before_entry(); /* the guest's FPU state back, if recording took it */
-        struct vm_exit e = vmx_vcpu_run(&vc->vmx);
+        struct vm_exit e;
+        vmx_vcpu_run(&vc->vmx, &e);
         vm->exit = &e;
         vm->total_exits++;
         vm->exits[e.reason < EXIT_REASON_MAX ? e.reason : EXIT_REASON_MAX]++;
         if (e.reason != EXIT_VMFAIL && !(e.raw_reason & (1u << 31)))
             vmx_requeue_idt_vectoring(&e);
+        if (e.reason == EXIT_IO) { /* the most frequent exit, the VM's (no vCPU part) */
+            handle_io(vm, &e);
+            vm->exit = NULL;
+            continue;
+        }
         switch (vcpu_handle_exit(vc, &e)) {
         case VCPU_HANDLED: rec_exit(vm, &e); break;
         case VCPU_HALTED:

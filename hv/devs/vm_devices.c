@@ -75,26 +75,82 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     iobus_register(&d->bus, d->cfg.com1_base, 8, uart_io, &d->com1, "com1");
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The deadlines of the current device state (struct vm_devices, cache). The
+ * UART and RTC deadlines are the output changes their ticks can make (a
+ * latch that raises no IRQ line is caught up by the device's own next
+ * access); the PIT's is a bound on any OUT0 change, falls included. */
+static void refresh(struct vm_devices *d)
+{
+    uint64_t pit = pit_next_event_ns(&d->pit, 0), uart = uart_next_event_ns(&d->com1, 0);
+    uint64_t cmos = cmos_next_event_ns(&d->cmos, 0);
+    d->event_ns = min_u64(pit, uart); /* these two clamp to now */
+    d->event_unclamped = cmos;
+    d->change_ns = min_u64(min_u64(pit_next_change_ns(&d->pit), uart), cmos);
+    d->cache_valid = true;
+}
+
+/* Device state with a deadline may have changed: the cache is stale. */
+static void changed(struct vm_devices *d)
+{
+    d->cache_valid = false;
+    d->gen++;
+}
+
+static void tick_all(struct vm_devices *d)
+{
+    pit_tick(&d->pit, d->now_ns);
+    uart_tick(&d->com1, d->now_ns);
+    cmos_tick(&d->cmos, d->now_ns);
+    changed(d);
+}
+
+/* Ports of the devices whose deadlines the cache holds: the PIT, port 0x61
+ * (the PIT's gates), the RTC and COM1. Accesses elsewhere (PIC, 8042, PCI,
+ * port 0x80, unknown ports) leave the deadlines as they are. */
+static bool timed_port(const struct vm_devices *d, uint16_t port)
+{
+    return (port >= 0x40 && port <= 0x43) || port == 0x61 || port == 0x70 || port == 0x71 ||
+           (uint16_t)(port - d->cfg.com1_base) < 8;
+}
+
 void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
 {
-    if (now_ns < d->now_ns)
-        now_ns = d->now_ns;
+    if (now_ns <= d->now_ns)
+        return; /* the devices are at least this far: nothing to do */
     d->now_ns = now_ns;
-    pit_tick(&d->pit, now_ns);
-    uart_tick(&d->com1, now_ns);
-    cmos_tick(&d->cmos, now_ns);
+    if (!d->cache_valid)
+        refresh(d);
+    if (now_ns < d->change_ns)
+        return; /* no output can change yet */
+    tick_all(d);
+}
+
+void vm_devices_sync(struct vm_devices *d)
+{
+    tick_all(d);
 }
 
 int vm_devices_io(struct vm_devices *d, uint16_t port, unsigned size, bool write, uint32_t *val,
                   uint64_t now_ns)
 {
     vm_devices_advance(d, now_ns);
-    return iobus_access(&d->bus, port, size, write, val, d->now_ns);
+    int rc = iobus_access(&d->bus, port, size, write, val, d->now_ns);
+    if (timed_port(d, port))
+        changed(d);
+    return rc;
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
+uint64_t vm_devices_next_event_cached(struct vm_devices *d, uint64_t now_ns)
 {
-    return a < b ? a : b;
+    if (!d->cache_valid)
+        refresh(d);
+    uint64_t t = d->event_ns > now_ns ? d->event_ns : now_ns;
+    return min_u64(t, d->event_unclamped);
 }
 
 uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns)
@@ -105,21 +161,18 @@ uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns)
     return t;
 }
 
-bool vm_devices_intr(const struct vm_devices *d)
-{
-    return pic_intr(&d->pic);
-}
-
 uint8_t vm_devices_ack(struct vm_devices *d, uint64_t now_ns)
 {
     vm_devices_advance(d, now_ns);
-    return pic_ack(&d->pic);
+    return pic_ack(&d->pic); /* the PIC has no deadline: the cache stands */
 }
 
 size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns)
 {
     vm_devices_advance(d, now_ns);
-    return uart_rx(&d->com1, buf, n, d->now_ns);
+    size_t got = uart_rx(&d->com1, buf, n, d->now_ns);
+    changed(d);
+    return got;
 }
 
 #define VMDV_TAG SV_TAG('V', 'M', 'D', 'V')
@@ -176,5 +229,6 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
         return -1;
     /* Copy back only the state; wiring in tmp still refers to d. */
     *d = tmp;
+    changed(d);
     return 0;
 }

@@ -67,6 +67,7 @@ static int device_irq(const struct vm_devices *d, const char *name)
 
 static void checkpoint_fill(struct vm_recorder *r, struct trace_checkpoint *c, uint64_t seq)
 {
+    vm_devices_sync(r->dev); /* the devices' own clocks to now: state as the time means */
     size_t len = vm_devices_save(r->dev, r->blob, sizeof r->blob);
     c->seq = seq;
     c->tsc = r->last_tsc;

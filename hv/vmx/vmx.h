@@ -175,8 +175,9 @@ int vmx_init(void);
 int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16_t rip16,
                   uint16_t sp16, uint64_t tsc_offset);
 void vmx_vcpu_destroy(struct vmx_vcpu *v);
-/* Enters the guest and returns the decoded exit. */
-struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v);
+/* Enters the guest and fills *e with the decoded exit (every field the
+ * exit reason defines; the others zero). */
+void vmx_vcpu_run(struct vmx_vcpu *v, struct vm_exit *e);
 
 /* Helpers for the vCPU/VM layers (all act on the current VMCS). */
 void vmx_skip_insn(struct vmx_vcpu *v, const struct vm_exit *e);
