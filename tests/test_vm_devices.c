@@ -316,6 +316,29 @@ static void test_bad_blobs_leave_state_untouched(void **st)
     assert_int_equal(vm_devices_save(&d, after, 16), 0); /* too small a buffer */
 }
 
+/* Each bus range carries the IRQ its device drives (the recorder copies it
+ * into the trace header): PIT 0, 8042 1, COM1 its configured line, RTC 8,
+ * the rest none. */
+static void test_ranges_carry_their_irq(void **state)
+{
+    (void)state;
+    static struct vm_devices d;
+    const struct vm_devices_config cfg = {.com1_irq = 3};
+    vm_devices_init(&d, &cfg, NULL, 0);
+    unsigned seen = 0;
+    for (unsigned i = 0; i < d.bus.n; i++) {
+        const struct iobus_range *r = &d.bus.r[i];
+        int want = !strcmp(r->name, "pit")                                       ? 0
+                   : !strcmp(r->name, "kbc-data") || !strcmp(r->name, "kbc-cmd") ? 1
+                   : !strcmp(r->name, "com1")                                    ? 3
+                   : !strcmp(r->name, "cmos")                                    ? 8
+                                                                                 : -1;
+        assert_int_equal(r->irq, want);
+        seen += want >= 0;
+    }
+    assert_int_equal(seen, 5);
+}
+
 /* ---- the advance fast path (vm_devices_advance skips the device ticks
  * while no output can change) ---- */
 
@@ -443,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_time_never_goes_backwards),
         cmocka_unit_test(test_checkpoint_restore_replays_identically),
         cmocka_unit_test(test_bad_blobs_leave_state_untouched),
+        cmocka_unit_test(test_ranges_carry_their_irq),
         cmocka_unit_test(test_fast_path_skips_no_irq0_change),
         cmocka_unit_test(test_sync_state_is_independent_of_the_steps),
         cmocka_unit_test(test_cached_next_event_matches),

@@ -18,7 +18,7 @@ int iobus_register(struct iobus *bus, uint16_t base, uint16_t len, dev_io_fn fn,
         if (base < r->base + r->len && r->base < base + len)
             return -1;
     }
-    bus->r[bus->n++] = (struct iobus_range){base, len, fn, dev, name};
+    bus->r[bus->n++] = (struct iobus_range){base, len, fn, dev, name, -1};
     for (uint32_t p = base; p < (uint32_t)base + len && p < sizeof bus->low; p++)
         bus->low[p] = (uint8_t)bus->n;
     return 0;

@@ -13,6 +13,8 @@ struct iobus_range {
     dev_io_fn fn;
     void *dev;
     const char *name;
+    int irq; /* the IRQ line the device drives (trace header), -1: none; set by the
+                platform wiring after registration (vm_devices_init) */
 };
 
 struct iobus {

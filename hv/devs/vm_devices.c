@@ -31,6 +31,13 @@ static void platform_request(void *ctx, enum dev_request what)
         d->hooks.request(d->hooks.ctx, what);
 }
 
+static void wire(struct vm_devices *d, uint16_t base, uint16_t len, dev_io_fn fn, void *dev,
+                 const char *name, int irq)
+{
+    if (iobus_register(&d->bus, base, len, fn, dev, name) == 0)
+        d->bus.r[d->bus.n - 1].irq = irq;
+}
+
 void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
                      const struct vm_devices_hooks *hooks, uint64_t now_ns)
 {
@@ -61,18 +68,20 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     kbc_init(&d->kbc, &to_pic, &req);
 
     iobus_init(&d->bus);
-    /* Ranges are fixed and disjoint; registration cannot fail. */
-    iobus_register(&d->bus, 0x20, 2, pic_io, &d->pic, "pic-master");
-    iobus_register(&d->bus, 0xa0, 2, pic_io, &d->pic, "pic-slave");
-    iobus_register(&d->bus, 0x4d0, 2, pic_io, &d->pic, "elcr");
-    iobus_register(&d->bus, 0x40, 4, pit_io, &d->pit, "pit");
-    iobus_register(&d->bus, 0x61, 1, port61_io, &d->port61, "port61");
-    iobus_register(&d->bus, 0x60, 1, kbc_io, &d->kbc, "kbc-data");
-    iobus_register(&d->bus, 0x64, 1, kbc_io, &d->kbc, "kbc-cmd");
-    iobus_register(&d->bus, 0x70, 2, cmos_io, &d->cmos, "cmos");
-    iobus_register(&d->bus, 0x80, 1, debugport_io, &d->post, "post");
-    iobus_register(&d->bus, 0xcf8, 8, pci_io, &d->pci, "pci");
-    iobus_register(&d->bus, d->cfg.com1_base, 8, uart_io, &d->com1, "com1");
+    /* Ranges are fixed and disjoint; registration cannot fail. Each range
+     * carries the IRQ its device drives (the wiring above), for the trace
+     * header's device list. */
+    wire(d, 0x20, 2, pic_io, &d->pic, "pic-master", -1);
+    wire(d, 0xa0, 2, pic_io, &d->pic, "pic-slave", -1);
+    wire(d, 0x4d0, 2, pic_io, &d->pic, "elcr", -1);
+    wire(d, 0x40, 4, pit_io, &d->pit, "pit", 0);
+    wire(d, 0x61, 1, port61_io, &d->port61, "port61", -1);
+    wire(d, 0x60, 1, kbc_io, &d->kbc, "kbc-data", 1);
+    wire(d, 0x64, 1, kbc_io, &d->kbc, "kbc-cmd", 1);
+    wire(d, 0x70, 2, cmos_io, &d->cmos, "cmos", 8);
+    wire(d, 0x80, 1, debugport_io, &d->post, "post", -1);
+    wire(d, 0xcf8, 8, pci_io, &d->pci, "pci", -1);
+    wire(d, d->cfg.com1_base, 8, uart_io, &d->com1, "com1", d->cfg.com1_irq);
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)

@@ -53,18 +53,6 @@ static void on_com1_tx(void *ctx, uint8_t byte)
         r->user.com1_tx(r->user.ctx, byte);
 }
 
-static int device_irq(const struct vm_devices *d, const char *name)
-{
-    /* The IRQ each range's device drives (vm_devices.h wiring). */
-    switch (name[0] | name[1] << 8) {
-    case 'p' | 'i' << 8: return name[2] == 't' ? 0 : -1; /* pit / pic-* */
-    case 'c' | 'o' << 8: return d->cfg.com1_irq;         /* com1 */
-    case 'c' | 'm' << 8: return 8;                       /* cmos */
-    case 'k' | 'b' << 8: return 1;                       /* kbc-* */
-    default: return -1;
-    }
-}
-
 static void checkpoint_fill(struct vm_recorder *r, struct trace_checkpoint *c, uint64_t seq)
 {
     vm_devices_sync(r->dev); /* the devices' own clocks to now: state as the time means */
@@ -109,7 +97,7 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
         r->devices[i].name = d->bus.r[i].name;
         r->devices[i].port_base = d->bus.r[i].base;
         r->devices[i].port_count = d->bus.r[i].len;
-        r->devices[i].irq = device_irq(d, d->bus.r[i].name);
+        r->devices[i].irq = d->bus.r[i].irq;
     }
     struct trace_header h = {.format_version = TRACE_FORMAT_VERSION,
                              .hv_build_id = cfg->hv_build_id,
