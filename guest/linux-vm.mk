@@ -19,22 +19,33 @@ e2e-linux: deps-vm
 TEST_TARGETS += e2e-linux
 
 # Input and reboot: interactive=1 (an idle guest waits for COM1 input); the
-# reboot initramfs starts a shell, the test types a command and `exit`, the
-# init then runs `reboot -f`.
+# reboot initramfs starts a shell, the test types an interactive session
+# (a command, `hwclock -r`, `sleep 1`, `cat /proc/interrupts`, `exit`), the
+# init then runs `reboot -f`. Recorded (record=stream, trace on COM2): the
+# trace is checked against the hv's counters and replayed, and is the real
+# capture corpus/hv-bochs-linux-interactive.hvt (`make corpus-linux-interactive`
+# copies it there after a run).
 LINUX_INPUT_DIR := $(BUILD)/e2e-linux-input
 LINUX_INPUT_ISO := $(LINUX_INPUT_DIR)/input.iso
 $(LINUX_INPUT_ISO): $(HV_ELF) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-reboot.cpio.gz scripts/mkiso-vm.sh guest/linux-vm.mk
 	@mkdir -p $(@D)
-	$(Q)scripts/mkiso-vm.sh $@ $(HV_ELF) "guest=linux poweroff=1 interactive=1 cmdline=console=ttyS0 panic=-1" - - \
+	$(Q)scripts/mkiso-vm.sh $@ $(HV_ELF) "guest=linux poweroff=1 interactive=1 $(LINUX_RECORD) cmdline=console=ttyS0 panic=-1" - - \
 	    $(VLBL_BIN)=vlbl $(GUEST_KERNEL)=bzImage $(GUEST_OUT)/initrd-reboot.cpio.gz=initrd
 .PHONY: e2e-linux-input
-e2e-linux-input: deps-vm $(LINUX_INPUT_ISO)
-	$(Q)t0=$$(date +%s); rc=0; \
-	scripts/run-linux.sh feed $(LINUX_INPUT_ISO) $(LINUX_INPUT_DIR)/com1.log $(LINUX_E2E_TIMEOUT) \
-	    HVRR-INPUT-READY 'echo typed-$$((6*7))\nexit\n' || rc=$$?; \
+e2e-linux-input: deps-vm $(LINUX_INPUT_ISO) $(BUILD)/hvrr
+	$(Q)t0=$$(date +%s); rc=0; rm -f $(LINUX_INPUT_DIR)/com2.out; \
+	HVRR_COM2=$(LINUX_INPUT_DIR)/com2.out scripts/run-linux.sh feed $(LINUX_INPUT_ISO) \
+	    $(LINUX_INPUT_DIR)/com1.log $(LINUX_E2E_TIMEOUT) HVRR-INPUT-READY \
+	    'echo typed-$$((6*7))\nhwclock -r\nsleep 1; echo slept-$$((2+3))\ncat /proc/interrupts\nexit\n' || rc=$$?; \
 	tr -d '\r' <$(LINUX_INPUT_DIR)/com1.log | sed -n '/HVRR-INPUT-READY/,$$p'; \
 	echo "e2e-linux-input: wall $$(( $$(date +%s) - t0 )) s (bound $(LINUX_E2E_TIMEOUT) s, run-linux rc $$rc)"; \
-	tests/e2e/check-linux.sh input $(LINUX_INPUT_DIR)/com1.log
+	tests/e2e/check-linux.sh input $(LINUX_INPUT_DIR)/com1.log && \
+	tests/e2e/check-trace.sh $(BUILD)/hvrr $(LINUX_INPUT_DIR)/com1.log $(LINUX_INPUT_DIR)/com2.out $(LINUX_INPUT_DIR)/trace
+.PHONY: corpus-linux-interactive
+corpus-linux-interactive: $(BUILD)/hvrr
+	$(Q)$(BUILD)/hvrr replay $(LINUX_INPUT_DIR)/trace/trace-0.hvt | tail -1 | grep -q '^result: 0 divergences' && \
+	cp $(LINUX_INPUT_DIR)/trace/trace-0.hvt corpus/hv-bochs-linux-interactive.hvt && \
+	echo "corpus-linux-interactive: corpus/hv-bochs-linux-interactive.hvt"
 TEST_TARGETS += e2e-linux-input
 
 # make run: install, build, boot the shell initramfs with the console here.

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # `hvrr bisect` end to end: in a scratch clone of this repository, commit a
-# harmless change, a seeded PIT regression, another harmless change; check
-# that `hvrr bisect --good BASE --bad HEAD` names the regression commit and
-# prints its divergence report; check the refusals (no repository, bad
-# revisions, reversed range, a good revision that already diverges).
+# harmless change, a saved-state layout change (the POST port's section gets
+# a new field and version), a seeded one-line PIT regression (the mutant
+# tests/mutants/pit-mode2-low-at-reload.mut: mode 2 OUT low one clock late),
+# another harmless change; check that `hvrr bisect --good BASE --bad HEAD`
+# names the regression commit (which needs the layout commit judged good: the
+# trace, recorded before it, must replay across it, not be skipped) and prints
+# its divergence report; check the refusals (no repository, bad revisions,
+# reversed range, a good revision that already diverges).
 # Run by `make bisect-test` with HVRR set to the binary under test.
 set -u
 HVRR=$(realpath "${HVRR:-build/hvrr}")
@@ -24,20 +28,33 @@ base=$(git rev-parse HEAD)
 
 echo "bisect-test note" >bisect-note-1.txt
 git add bisect-note-1.txt && git commit -q -m "harmless 1"
-# The regression: the PIT takes every control word as BCD.
-awk 'BEGIN{s=0} /^int pit_io\(/{s=1} {print} s==1 && /^\{/{print "    if (write && (port & 3) == 3) *val |= 1; /* seeded regression */"; s=2}' \
-    hv/devs/pit8254.c >pit.tmp && mv pit.tmp hv/devs/pit8254.c
-grep -q "seeded regression" hv/devs/pit8254.c; check "regression inserted into pit_io" $?
-git commit -q -am "pit: seeded regression (control words taken as BCD)"
+# A layout change: struct debugport gains a field, its section a version.
+v=$(sed -n 's/^#define DEBUGPORT_VERSION *\([0-9][0-9]*\)$/\1/p' hv/devs/debugport.c)
+nv=$((${v:-0} + 1))
+sed -i "s/^#define DEBUGPORT_VERSION .*/#define DEBUGPORT_VERSION $nv/" hv/devs/debugport.c
+sed -i "s/^\(    SV_U64(struct debugport, writes),\)$/\1\n    SV_U64_SINCE(struct debugport, bisect_probe, $nv, 0),/" hv/devs/debugport.c
+sed -i 's/^\(    uint64_t writes;.*\)$/\1\n    uint64_t bisect_probe;/' hv/devs/debugport.h
+[ -n "$v" ] && grep -q "bisect_probe, $nv" hv/devs/debugport.c && grep -q "bisect_probe;" hv/devs/debugport.h
+check "layout change inserted into debugport (version $v -> $nv)" $?
+git commit -q -am "debugport: layout $nv (seeded saved-state layout change)"
+layout_commit=$(git rev-parse HEAD)
+# The regression: one comparison of the 8254 model, from the mutant set.
+python3 scripts/mutants.py apply pit-mode2-low-at-reload "$repo"
+! git diff --quiet -- hv/devs/pit8254.c; check "regression applied to hv/devs/pit8254.c" $?
+git commit -q -am "pit: seeded regression (mode 2 OUT low one clock late)"
 bad_commit=$(git rev-parse HEAD)
 echo "bisect-test note" >bisect-note-2.txt
 git add bisect-note-2.txt && git commit -q -m "harmless 2"
 
 head_before=$(git rev-parse HEAD)
-"$HVRR" bisect --good "$base" --bad HEAD "$trace" >"$dir/out" 2>"$dir/err"
+"$HVRR" bisect --keep --good "$base" --bad HEAD "$trace" >"$dir/out" 2>"$dir/err"
 rc=$?
 [ $rc -eq 0 ]; check "bisect exit status 0 (got $rc: $(head -3 "$dir/err"))" $?
 grep -q "^first bad commit: $bad_commit" "$dir/out"; check "bisect names the regression commit" $?
+kept=$(sed -n 's/^scratch directory kept: //p' "$dir/out")
+short=$(git rev-parse --short "$layout_commit")
+[ -n "$kept" ] && grep -q "^bisect step $short: good" "$kept/bisect.log" && ! grep -q "skipped" "$kept/bisect.log"
+check "the layout-change commit replays the older capture (good, no step skipped)" $?
 grep -q "seeded regression" "$dir/out"; check "bisect prints the commit subject" $?
 grep -q "^  device   pit" "$dir/out"; check "bisect prints the divergence report (device pit)" $?
 [ -z "$(git status --porcelain --untracked-files=no)" ] && [ "$(git rev-parse HEAD)" = "$head_before" ] &&

@@ -127,10 +127,11 @@ const char *devinfo_section_name(uint32_t tag, char buf[8])
         uint32_t tag;
         const char *name;
     } names[] = {
-        {SV_TAG('P', 'I', 'C', '2'), "pic"},    {SV_TAG('P', 'I', 'T', '4'), "pit"},
-        {SV_TAG('P', '6', '1', 'B'), "port61"}, {SV_TAG('U', 'A', 'R', 'T'), "com1"},
-        {SV_TAG('C', 'M', 'O', 'S'), "cmos"},   {SV_TAG('P', 'C', 'I', '1'), "pci"},
-        {SV_TAG('P', 'O', 'S', 'T'), "post"},   {SV_TAG('K', 'B', 'C', '0'), "kbc"},
+        {SV_TAG('P', 'I', 'C', '2'), "pic"},        {SV_TAG('P', 'I', 'T', '4'), "pit"},
+        {SV_TAG('P', '6', '1', 'B'), "port61"},     {SV_TAG('U', 'A', 'R', 'T'), "com1"},
+        {SV_TAG('C', 'M', 'O', 'S'), "cmos"},       {SV_TAG('P', 'C', 'I', '1'), "pci"},
+        {SV_TAG('P', 'O', 'S', 'T'), "post"},       {SV_TAG('K', 'B', 'C', '0'), "kbc"},
+        {SV_TAG('D', 'B', 'G', 'X'), "debug-exit"},
     };
     if (!tag)
         return "vm(time,requests)";

@@ -9,6 +9,11 @@ RECORD_SRCS  := $(wildcard hv/record/*.c)
 # hv/guest_walk.c (string I/O page walk), hv/options.c (hv command line): unit-tested on the host.
 POLICY_SRCS  := hv/vm_policy.c hv/vcpu_policy.c
 LIB_SRCS     += $(HOSTSIM_SRCS) $(RECORD_SRCS) $(POLICY_SRCS) hv/guest_walk.c hv/options.c
+# hv/multiboot.c: the Multiboot v1/v2 loader of guest=multiboot, unit-tested on the host.
+LIB_SRCS     += hv/multiboot.c
+# hv/acpi.c (ACPI tables of the APIC platform), hv/mmio_decode.c and hv/vm_mmio.c (MMIO
+# exits: MOV decoder and policy): unit-tested on the host.
+LIB_SRCS     += hv/acpi.c hv/mmio_decode.c hv/vm_mmio.c
 
 # Everything here (and its tests/bench/CLI users) includes trace headers that
 # pull in nothing generated, but keep the order safe for parallel builds.
@@ -21,7 +26,7 @@ RECORD_FREE_OBJS := $(RECORD_SRCS:%.c=$(BUILD)/free/%.o) $(POLICY_SRCS:%.c=$(BUI
 RECORD_ALLOWED_UNDEF := memcpy memset memmove memcmp trace_write_header trace_write_exit \
     trace_write_dev trace_write_checkpoint trace_writer_finish trace_writer_get_stats \
     vm_devices_init vm_devices_io vm_devices_advance vm_devices_ack vm_devices_com1_rx \
-    vm_devices_save vm_devices_next_event_cached vm_devices_sync
+    vm_devices_save vm_devices_next_event_cached vm_devices_sync vm_devices_intr
 .PHONY: record-freestanding
 record-freestanding: $(RECORD_FREE_OBJS)
 	@bad=$$(for o in $^; do nm -u $$o; done | awk '{print $$2}' | grep -vxE '$(subst $(subst ,, ),|,$(RECORD_ALLOWED_UNDEF))' || true); \
@@ -70,12 +75,22 @@ replay-cli-test: $(BUILD)/hvrr
 TEST_TARGETS += replay-cli-test
 
 # Real captures: the traces of the last `make e2e` run into corpus/, named
-# after the guest in their header's command line ("name=NAME ...").
+# after the guest in their header's command line ("name=NAME ..."), and the
+# Multiboot test kernel's (e2e-multiboot) as hv-bochs-multiboot-kernel.hvt;
+# with CORPUS_E2E_ONLY="name ..." only those guests' traces ("multiboot"
+# names the kernel's).
+CORPUS_E2E_ONLY ?=
 .PHONY: corpus-e2e
 corpus-e2e: $(BUILD)/hvrr
 	$(Q)set -e; ls $(BUILD)/e2e/traces/trace-*.hvt >/dev/null; \
 	for t in $(BUILD)/e2e/traces/trace-*.hvt; do \
 	    n=$$($(BUILD)/hvrr stats $$t | sed -n 's/.*cmdline "name=\([A-Za-z0-9_-]*\).*/\1/p'); \
 	    [ -n "$$n" ] || { echo "corpus-e2e: $$t: no name= in its command line"; exit 1; }; \
+	    [ -z "$(CORPUS_E2E_ONLY)" ] || case " $(CORPUS_E2E_ONLY) " in *" $$n "*) ;; *) continue ;; esac; \
 	    $(BUILD)/hvrr replay $$t >/dev/null || { echo "corpus-e2e: $$t ($$n) does not replay clean"; exit 1; }; \
-	    cp $$t corpus/hv-bochs-$$n-guest.hvt; echo "corpus/hv-bochs-$$n-guest.hvt"; done
+	    cp $$t corpus/hv-bochs-$$n-guest.hvt; echo "corpus/hv-bochs-$$n-guest.hvt"; done; \
+	t=$(BUILD)/e2e-multiboot/pass/traces/trace-0.hvt; \
+	case " $(if $(CORPUS_E2E_ONLY),$(CORPUS_E2E_ONLY),multiboot) " in *" multiboot "*) ;; *) t=/nonexistent ;; esac; \
+	if [ -f $$t ]; then \
+	    $(BUILD)/hvrr replay $$t >/dev/null || { echo "corpus-e2e: $$t does not replay clean"; exit 1; }; \
+	    cp $$t corpus/hv-bochs-multiboot-kernel.hvt; echo corpus/hv-bochs-multiboot-kernel.hvt; fi

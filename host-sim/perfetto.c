@@ -50,12 +50,28 @@ static void ev_begin(struct perfetto *p)
     p->first = false;
 }
 
+/* A JSON string body (RFC 8259 section 7): quote, backslash and control
+ * characters escaped; bytes above 0x7f too (as U+0080..U+00FF), so odd names
+ * from a damaged or crafted header can never make the document invalid. */
+static void put_json_str(FILE *f, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20 || *c > 0x7e)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+}
+
 static void meta(struct perfetto *p, const char *what, int tid, const char *name)
 {
     ev_begin(p);
-    fprintf(p->out,
-            "{\"name\":\"%s\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"%s\"}}", what,
-            PID, tid, name);
+    fprintf(p->out, "{\"name\":\"%s\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"",
+            what, PID, tid);
+    put_json_str(p->out, name);
+    fputs("\"}}", p->out);
 }
 
 static unsigned vcpu_of(uint32_t v)
@@ -206,8 +222,11 @@ int perfetto_item(void *vp, const struct trace_item *it)
             counter(p, name, d->u.timer.level, d->tsc);
             break;
         case TRACE_DEV_REQUEST:
-            instant(p, d->u.request.what == 1 ? "reset request" : "power-off request", TIMER_TID,
-                    "g", d->tsc);
+            instant(p,
+                    d->u.request.what == DEV_REQ_RESET  ? "reset request"
+                    : d->u.request.what == DEV_REQ_EXIT ? "debug-exit request"
+                                                        : "power-off request",
+                    TIMER_TID, "g", d->tsc);
             break;
         default: break;
         }
@@ -249,52 +268,4 @@ int perfetto_finish(struct perfetto *p)
     int rc = ferror(p->out) ? -1 : 0;
     free(p);
     return rc;
-}
-
-int perfetto_export_file(const char *in, const char *out, FILE *err)
-{
-    FILE *f = fopen(in, "rb");
-    if (!f) {
-        fprintf(err, "hvrr export: cannot open '%s': %s\n", in, strerror(errno));
-        return -1;
-    }
-    FILE *o = strcmp(out, "-") ? fopen(out, "w") : stdout;
-    if (!o) {
-        fprintf(err, "hvrr export: cannot create '%s': %s\n", out, strerror(errno));
-        fclose(f);
-        return -2;
-    }
-    struct perfetto *p = perfetto_new(o);
-    struct trace_reader *r = trace_reader_new();
-    int ret = p && r ? 0 : -1;
-    struct trace_item it;
-    uint64_t items = 0;
-    while (!ret) {
-        int rc = trace_reader_next(r, &it);
-        if (rc == TRACE_R_ITEM) {
-            if (it.type != TRACE_ITEM_DAMAGE)
-                items++;
-            perfetto_item(p, &it);
-        } else if (rc == TRACE_R_MORE) {
-            if (trace_reader_read_file(r, f) < 0)
-                ret = -1;
-        } else {
-            if (rc != TRACE_R_END)
-                ret = -1;
-            break;
-        }
-    }
-    if (!ret && !items) {
-        fprintf(err, "hvrr export: '%s': no trace records\n", in);
-        ret = -1;
-    } else if (ret) {
-        fprintf(err, "hvrr export: '%s': %s\n", in, r ? trace_reader_error(r) : "out of memory");
-    }
-    if (p && perfetto_finish(p) && !ret)
-        ret = -2;
-    if (o != stdout && fclose(o) && !ret)
-        ret = -2;
-    trace_reader_free(r);
-    fclose(f);
-    return ret;
 }

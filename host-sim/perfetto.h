@@ -6,7 +6,8 @@
  *  - per device (from the header's device list), an instant per port access,
  *    injected vectors and UART input as instants on the vCPU track;
  *  - checkpoints as global instants.
- * Host only. The output is a function of the trace alone. */
+ * Strings from the trace (device names) are JSON-escaped. Host only. The
+ * output is a function of the trace alone; `hvrr export --perfetto` feeds it. */
 #ifndef HVRR_HOSTSIM_PERFETTO_H
 #define HVRR_HOSTSIM_PERFETTO_H
 
@@ -21,8 +22,5 @@ struct perfetto *perfetto_new(FILE *out);
 int perfetto_item(void *p, const struct trace_item *it);
 /* Closes the JSON document and frees p. 0, or -1 if writing failed. */
 int perfetto_finish(struct perfetto *p);
-/* Whole file to a path ("-": stdout). 0, -1 if the input is unreadable
- * (message to err), -2 if the output cannot be written. */
-int perfetto_export_file(const char *in, const char *out, FILE *err);
 
 #endif

@@ -5,7 +5,8 @@
  *    order, time included; what is still queued after the next input call
  *    (IO exit, Inject, UartRx) is missing;
  *  - IN values, acknowledged vectors;
- *  - device state at checkpoints, byte for byte;
+ *  - device state at checkpoints, field by field (a recorded blob of an
+ *    older layout is upgraded first: vm_devices_compare);
  *  - CPUID answers and RDMSR values, recomputed by the hypervisor's own
  *    vCPU policy (hv/vcpu_policy.h) from the header's host CPUID snapshot
  *    and the vCPU state the recorded XSETBV/WRMSR exits set;
@@ -35,8 +36,21 @@ struct expect {
     uint64_t record;
 };
 
+const struct vm_devices_ops vm_devices_real_ops = {
+    .init = vm_devices_init,
+    .restore = vm_devices_restore,
+    .save = vm_devices_save,
+    .advance = vm_devices_advance,
+    .io = vm_devices_io,
+    .ack = vm_devices_ack,
+    .com1_rx = vm_devices_com1_rx,
+    .intr = vm_devices_intr,
+    .sync = vm_devices_sync,
+};
+
 struct replayer {
     struct replay_opts o;
+    const struct vm_devices_ops *ops;
     struct replay_stats st;
     struct vm_devices dev;
     uint64_t tsc_hz;
@@ -47,6 +61,7 @@ struct replayer {
     bool in_exit;       /* the record being processed is that exit */
     uint64_t end_exits; /* exits the End record counts */
     bool cannot_replay; /* the start state does not restore */
+    bool header_lost;   /* records came after damage with no header before them */
     bool active;        /* comparing (from reached, not desynchronised) */
     bool desync;        /* after damage: compare again from the next checkpoint */
     bool done;
@@ -62,6 +77,7 @@ struct replayer {
     size_t good_len;
     uint64_t good_seq;
     uint8_t blob[VM_DEVICES_SAVE_MAX];
+    struct vm_devices scratch[2]; /* checkpoint comparison: both states decoded */
     /* vCPU policy, when the header has the host CPU snapshot */
     bool has_policy;
     struct vcpu_policy pol;
@@ -82,7 +98,7 @@ static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
 
 static void remember_good(struct replayer *r, uint64_t seq)
 {
-    size_t n = vm_devices_save(&r->dev, r->good, sizeof r->good);
+    size_t n = r->ops->save(&r->dev, r->good, sizeof r->good);
     r->good_len = n;
     r->good_seq = seq;
 }
@@ -121,14 +137,56 @@ static bool report_begin(struct replayer *r)
     return true;
 }
 
+static void fmt_value(char *b, size_t n, uint64_t v)
+{
+    if (v < 10)
+        snprintf(b, n, "%" PRIu64, v);
+    else
+        snprintf(b, n, "0x%" PRIx64, v);
+}
+
+/* The fields that changed since the last good checkpoint, with old and new
+ * values (the first STATE_FIELDS of them). */
+#define STATE_FIELDS 8
+struct state_changes {
+    char buf[640];
+    size_t len;
+    unsigned n;
+};
+
+static void state_changed(void *ctx, const char *path, uint64_t was, uint64_t now)
+{
+    struct state_changes *c = ctx;
+    if (++c->n > STATE_FIELDS || c->len >= sizeof c->buf)
+        return;
+    char w[24], g[24];
+    fmt_value(w, sizeof w, was);
+    fmt_value(g, sizeof g, now);
+    int k = snprintf(c->buf + c->len, sizeof c->buf - c->len, "%s%s %s -> %s", c->n > 1 ? ", " : "",
+                     path, w, g);
+    if (k > 0)
+        c->len += (size_t)k;
+}
+
 static void report_state(struct replayer *r)
 {
-    char diff[512];
-    size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
-    devinfo_diff(r->good, r->good_len, r->blob, n, diff, sizeof diff);
-    fprintf(r->o.out,
-            "  state    sections changed since the last good checkpoint (exit %" PRIu64 "): %s\n",
-            r->good_seq, diff);
+    size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
+    struct state_changes c = {.len = 0};
+    int nd = vm_devices_compare(r->good, r->good_len, r->blob, n, r->scratch, state_changed, &c);
+    if (nd < 0) {
+        char diff[512];
+        devinfo_diff(r->good, r->good_len, r->blob, n, diff, sizeof diff);
+        fprintf(r->o.out,
+                "  state    sections changed since the last good checkpoint (exit %" PRIu64
+                "): %s\n",
+                r->good_seq, diff);
+        return;
+    }
+    fprintf(r->o.out, "  state    changed since the last good checkpoint (exit %" PRIu64 "): %s",
+            r->good_seq, nd ? c.buf : "nothing");
+    if (nd > STATE_FIELDS)
+        fprintf(r->o.out, " (%d more)", nd - STATE_FIELDS);
+    fputc('\n', r->o.out);
 }
 
 static void fmt_expect(const struct replayer *r, const struct expect *e, char *b, size_t n)
@@ -141,10 +199,7 @@ static void fmt_expect(const struct replayer *r, const struct expect *e, char *b
     case TRACE_DEV_INTR:
         snprintf(b, n, "pic INTR -> %s at %" PRIu64 " ns", e->level ? "high" : "low", e->ns);
         break;
-    default:
-        snprintf(b, n, "%s request at %" PRIu64 " ns",
-                 e->a == DEV_REQ_RESET ? "reset" : "power-off", e->ns);
-        break;
+    default: snprintf(b, n, "%s request at %" PRIu64 " ns", dev_request_name(e->a), e->ns); break;
     }
 }
 
@@ -154,7 +209,7 @@ static const char *expect_device(const struct replayer *r, const struct expect *
         return devinfo_irq_device(&r->dev, e->a);
     if (e->kind == TRACE_DEV_INTR)
         return "pic";
-    return e->a == DEV_REQ_RESET ? "kbc/pci" : "platform";
+    return e->a == DEV_REQ_RESET ? "kbc/pci" : e->a == DEV_REQ_EXIT ? "debug-exit" : "platform";
 }
 
 static void report_output(struct replayer *r, const struct expect *want, const struct expect *got)
@@ -265,11 +320,16 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
             dc.com1_base = h->devices[i].port_base;
             dc.com1_irq = h->devices[i].irq > 0 ? (uint8_t)h->devices[i].irq : 0;
         }
+    /* isa-debug-exit is on the bus only when the recorded VM had it. */
+    for (size_t i = 0; i < h->ndevices; i++)
+        if (h->devices[i].name && !strcmp(h->devices[i].name, "debug-exit") &&
+            h->devices[i].port_base == DEBUGEXIT_PORT)
+            dc.debug_exit = true;
     r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
     const struct vm_devices_hooks hooks = {
         .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
-    vm_devices_init(&r->dev, &dc, NULL, 0);
-    if (h->has_start && vm_devices_restore(&r->dev, h->start.devices, h->start.devices_len)) {
+    r->ops->init(&r->dev, &dc, NULL, 0);
+    if (h->has_start && r->ops->restore(&r->dev, h->start.devices, h->start.devices_len)) {
         /* Not a divergence: these models cannot even start where the trace
          * starts (e.g. a saved-state layout changed since the capture). */
         r->cannot_replay = true;
@@ -283,8 +343,6 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         r->host.leaves = r->host_leaves;
         vcpu_policy_init(&r->pol, &r->host, r->tsc_hz);
     }
-    if (r->o.patch)
-        r->o.patch(&r->dev, r->o.patch_ctx);
     remember_good(r, 0);
     r->decisions = h->entry_decisions;
     r->entry_due = true; /* the first entry, before exit 0 */
@@ -293,7 +351,7 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
 
 static void do_advance(struct replayer *r, uint64_t tsc)
 {
-    vm_devices_advance(&r->dev, ns_of(r, tsc));
+    r->ops->advance(&r->dev, ns_of(r, tsc));
 }
 
 /* Outputs of one device call share its TSC and are all recorded before the
@@ -319,7 +377,7 @@ static void exit_io(struct replayer *r, const struct trace_exit *e)
     devinfo_regs_get(&r->dev, &r->io_regs);
     r->st.io_exits++;
     uint32_t val = e->u.io.write ? e->u.io.value : 0;
-    vm_devices_io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
+    r->ops->io(&r->dev, e->u.io.port, e->u.io.size, e->u.io.write, &val, ns_of(r, e->tsc));
     val &= dev_size_mask(e->u.io.size);
     if (!e->u.io.write && r->active) {
         r->st.in_checked++;
@@ -465,7 +523,7 @@ static void check_undecided_entry(struct replayer *r, const struct trace_exit *e
     if (!r->active)
         return;
     r->st.entries_checked++;
-    if (!vm_devices_intr(&r->dev))
+    if (!r->ops->intr(&r->dev))
         return;
     const char *was = r->doing;
     bool was_io = r->doing_io;
@@ -516,7 +574,7 @@ static bool intr_at_decision(struct replayer *r, const struct trace_dev_event *e
         flush_advance(r); /* earlier calls' outputs */
     if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc)))
         flush_advance(r);
-    return vm_devices_intr(&r->dev);
+    return r->ops->intr(&r->dev);
 }
 
 static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
@@ -539,7 +597,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         return;
     case TRACE_DEV_INJECT: {
         r->doing = "interrupt acknowledge (vector injection)";
-        uint8_t vec = vm_devices_ack(&r->dev, ns_of(r, ev->tsc));
+        uint8_t vec = r->ops->ack(&r->dev, ns_of(r, ev->tsc));
         if (r->active) {
             r->st.injects++;
             if (vec != ev->u.inject.vector && report_begin(r)) {
@@ -557,7 +615,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
     case TRACE_DEV_UART_RX:
         r->doing = "host bytes into the UART";
         r->st.rx++;
-        vm_devices_com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
+        r->ops->com1_rx(&r->dev, ev->u.uart_rx.data, ev->u.uart_rx.len, ns_of(r, ev->tsc));
         check_missing(r);
         break;
     case TRACE_DEV_INTR_BLOCKED:
@@ -568,36 +626,68 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
     }
 }
 
+/* Checkpoint comparison, field by field (vm_devices_compare): the recorded
+ * blob may be of an older layout than the models write now. */
+#define FIELD_LINES 16
+struct field_report {
+    FILE *out;
+    unsigned n;
+};
+
+static void field_differs(void *ctx, const char *path, uint64_t want, uint64_t got)
+{
+    struct field_report *f = ctx;
+    if (++f->n > FIELD_LINES || !f->out)
+        return;
+    char w[24], g[24];
+    fmt_value(w, sizeof w, want);
+    fmt_value(g, sizeof g, got);
+    fprintf(f->out, "  field    %s expected %s actual %s\n", path, w, g);
+}
+
 static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
 {
     flush_advance(r);
     set_active(r);
     r->doing = "checkpoint";
     do_advance(r, c->tsc);
-    vm_devices_sync(&r->dev);
+    if (r->ops->sync)
+        r->ops->sync(&r->dev);
     check_missing(r);
     if (r->active) {
-        size_t n = vm_devices_save(&r->dev, r->blob, sizeof r->blob);
+        size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);
         r->st.checkpoints++;
-        if (n == c->devices_len && memcmp(r->blob, c->devices, n) == 0) {
+        bool same = n == c->devices_len && memcmp(r->blob, c->devices, n) == 0;
+        if (!same) /* another layout, or a real difference */
+            same = vm_devices_compare(c->devices, c->devices_len, r->blob, n, r->scratch, NULL,
+                                      NULL) == 0;
+        if (same) {
             memcpy(r->good, r->blob, n);
             r->good_len = n;
             r->good_seq = c->seq;
             return;
         }
         if (report_begin(r)) {
-            char diff[512];
-            devinfo_diff(c->devices, c->devices_len, r->blob, n, diff, sizeof diff);
-            fprintf(r->o.out,
-                    "  device   state at checkpoint before exit %" PRIu64 "\n"
-                    "  register sections that differ: %s\n"
-                    "  expected %zu bytes of recorded state\n  actual   %zu bytes\n",
-                    c->seq, diff, c->devices_len, n);
+            struct field_report fr = {r->o.out, 0};
+            fprintf(r->o.out, "  device   state at checkpoint before exit %" PRIu64 "\n", c->seq);
+            int nd = vm_devices_compare(c->devices, c->devices_len, r->blob, n, r->scratch,
+                                        field_differs, &fr);
+            if (nd < 0) { /* the recorded blob does not decode: say where bytes differ */
+                char diff[512];
+                devinfo_diff(c->devices, c->devices_len, r->blob, n, diff, sizeof diff);
+                fprintf(r->o.out,
+                        "  recorded state does not decode; sections that differ: %s\n"
+                        "  expected %zu bytes of recorded state\n  actual   %zu bytes\n",
+                        diff, c->devices_len, n);
+            } else if (nd > FIELD_LINES) {
+                fprintf(r->o.out, "  (%d fields differ, %d more not shown)\n", nd,
+                        nd - FIELD_LINES);
+            }
             report_state(r);
         }
     }
     /* Resynchronise on the recorded state: later reports stand on their own. */
-    if (vm_devices_restore(&r->dev, c->devices, c->devices_len) == 0) {
+    if (r->ops->restore(&r->dev, c->devices, c->devices_len) == 0) {
         if (!r->active)
             r->st.restored++;
         r->desync = false;
@@ -612,15 +702,28 @@ int replayer_item(struct replayer *r, const struct trace_item *it)
         return 1;
     r->in_exit = it->type == TRACE_ITEM_EXIT;
     if (it->type == TRACE_ITEM_DAMAGE) {
-        r->st.damage++;
+        if (!r->st.damage++) {
+            r->st.damage_offset = it->u.damage.offset;
+            r->st.damage_frame = it->frame;
+        }
         r->adv_pending = false;
         r->desync = true;
         r->qn = 0;
         set_active(r);
         if (r->o.out)
-            fprintf(r->o.out, "damage: %s (comparisons resume at the next checkpoint)\n",
+            fprintf(r->o.out,
+                    "damage at byte %" PRIu64 " (frame %u): %s: %s (comparisons resume at the "
+                    "next checkpoint)\n",
+                    it->u.damage.offset, it->frame, trace_damage_kind_name(it->u.damage.kind),
                     it->u.damage.msg);
         return 0;
+    }
+    if (!r->st.header_seen && r->st.damage && it->type != TRACE_ITEM_HEADER) {
+        /* Records after lost damage but no header: the clock rate, wiring
+         * and start state are unknown; comparing would only report noise. */
+        r->header_lost = true;
+        r->done = true;
+        return 1;
     }
     switch (it->type) {
     case TRACE_ITEM_HEADER:
@@ -651,6 +754,7 @@ struct replayer *replayer_new(const struct replay_opts *o)
     if (!r)
         return NULL;
     r->o = *o;
+    r->ops = o->devs ? o->devs : &vm_devices_real_ops;
     r->doing = "start";
     /* A trace without a header replays from the power-on state at 1 GHz. */
     struct trace_header none = {0};
@@ -746,6 +850,8 @@ static int run(struct replayer *r, FILE *f, const void *buf, size_t len, struct 
             if (replayer_item(r, &it))
                 break;
         } else if (rc == TRACE_R_MORE && f) {
+            if (r->o.out)
+                fflush(r->o.out); /* reports stream while the input trickles in */
             if (trace_reader_read_file(rd, f) < 0) {
                 ret = -1;
                 break;
@@ -757,17 +863,25 @@ static int run(struct replayer *r, FILE *f, const void *buf, size_t len, struct 
             break;
         }
     }
+    FILE *ef = r->o.err ? r->o.err : r->o.out ? r->o.out : stderr;
     if (ret) {
-        fprintf(r->o.out ? r->o.out : stderr, "hvrr replay: '%s': %s\n", name,
-                trace_reader_error(rd));
+        fprintf(ef, "hvrr replay: '%s': %s\n", name, trace_reader_error(rd));
     }
     trace_reader_free(rd);
+    if (!ret && r->header_lost) {
+        fprintf(ef,
+                "hvrr replay: '%s': cannot replay: the header is lost (damage at byte %" PRIu64
+                ", frame %u, before any header): clock rate, device wiring and start state "
+                "unknown; nothing compared\n",
+                name, r->st.damage_offset, r->st.damage_frame);
+        ret = -1;
+    }
     if (!ret && !r->st.header_seen && !r->st.records) {
-        fprintf(r->o.out ? r->o.out : stderr, "hvrr replay: '%s': no trace records\n", name);
+        fprintf(ef, "hvrr replay: '%s': no trace records\n", name);
         ret = -1;
     }
     if (!ret && r->cannot_replay) {
-        fprintf(r->o.out ? r->o.out : stderr,
+        fprintf(ef,
                 "hvrr replay: '%s': its start state does not restore into these device models "
                 "(saved-state layout or version changed since the capture); nothing compared\n",
                 name);
@@ -782,8 +896,10 @@ int replay_file(const char *path, const struct replay_opts *o, struct replay_sta
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(o->out ? o->out : stderr, "hvrr replay: cannot open '%s': %s\n", path,
-                strerror(errno));
+        fprintf(o->err   ? o->err
+                : o->out ? o->out
+                         : stderr,
+                "hvrr replay: cannot open '%s': %s\n", path, strerror(errno));
         return -1;
     }
     struct replayer *r = replayer_new(o);

@@ -15,6 +15,25 @@
 #include "hv/devs/vm_devices.h"
 #include "trace/trace_reader.h"
 
+/* The device-model entry points the replayer calls. replay_opts.devs NULL
+ * means hv/devs itself (vm_devices_real_ops); tests point it at a mutated
+ * copy of hv/devs (tests/mutants/, docs/mutants.md) linked beside the real
+ * one under other symbol names. */
+struct vm_devices_ops {
+    void (*init)(struct vm_devices *d, const struct vm_devices_config *cfg,
+                 const struct vm_devices_hooks *hooks, uint64_t now_ns);
+    int (*restore)(struct vm_devices *d, const void *buf, size_t len);
+    size_t (*save)(const struct vm_devices *d, void *buf, size_t cap);
+    void (*advance)(struct vm_devices *d, uint64_t now_ns);
+    int (*io)(struct vm_devices *d, uint16_t port, unsigned size, bool write, uint32_t *val,
+              uint64_t now_ns);
+    uint8_t (*ack)(struct vm_devices *d, uint64_t now_ns);
+    size_t (*com1_rx)(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns);
+    bool (*intr)(const struct vm_devices *d);
+    void (*sync)(struct vm_devices *d); /* NULL: none (models that tick at every advance) */
+};
+extern const struct vm_devices_ops vm_devices_real_ops;
+
 struct replay_opts {
     uint64_t from;  /* compare from exit `from` on (earlier checkpoints restored) */
     uint64_t until; /* with has_until: stop after exit `until` */
@@ -22,9 +41,8 @@ struct replay_opts {
     bool stop_at_first;
     unsigned max_reports; /* full divergence reports printed; 0 means 10 */
     FILE *out;            /* reports and summary; NULL: silent */
-    /* Applied to the fresh device set (test-only model variants). */
-    void (*patch)(struct vm_devices *d, void *ctx);
-    void *patch_ctx;
+    FILE *err;            /* "cannot replay" errors; NULL: to out (or stderr if silent) */
+    const struct vm_devices_ops *devs; /* NULL: hv/devs (test-only model variants) */
 };
 
 struct replay_stats {
@@ -44,6 +62,8 @@ struct replay_stats {
     uint64_t other_exits;     /* exits without device work (HLT, preemption timer, EPT, ...) */
     uint64_t entries_checked; /* exit-policy entry decisions checked (header entry_decisions) */
     uint64_t damage;          /* damage reports from the reader */
+    uint64_t damage_offset;   /* byte offset and frame of the first one */
+    uint32_t damage_frame;
     uint64_t divergences;
     uint64_t first_record; /* record number of the first divergence */
     uint64_t first_seq;    /* exit of the first divergence (the last exit read) */

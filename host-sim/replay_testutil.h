@@ -14,6 +14,12 @@
 #include "trace/trace_reader.h"
 #include "trace/trace_writer.h"
 
+/* A mutated copy of hv/devs linked into a test (docs/mutants.md): the
+ * mutant tests/mutants/NAME.mut, NAME with '-' written '_', built by the
+ * make rule $(BUILD)/host/mutants/NAME.o that the test's link rule lists. */
+#define MUTANT_OPS(id)     mut_##id##_mutant_ops
+#define DECLARE_MUTANT(id) extern const struct vm_devices_ops MUTANT_OPS(id)
+
 static inline struct trace_writer *rt_writer(struct trace_membuf *m)
 {
     memset(m, 0, sizeof *m);

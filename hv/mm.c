@@ -67,7 +67,9 @@ void mm_init(uint64_t mbi, struct boot_info *out)
             break;
         if (t->type == MB2_TAG_CMDLINE) {
             out->cmdline = (const char *)(t + 1);
-        } else if (t->type == MB2_TAG_MODULE && out->nmods < MB_MAX_MODULES) {
+        } else if (t->type == MB2_TAG_MODULE && out->nmods >= MB_MAX_MODULES) {
+            out->nmods_ignored++;
+        } else if (t->type == MB2_TAG_MODULE) {
             const uint32_t *m = (const uint32_t *)(t + 1);
             out->mods[out->nmods++] =
                 (struct mb_module){.start = m[0], .end = m[1], .cmdline = (const char *)(m + 2)};

@@ -8,7 +8,7 @@
 
 #define PAGE_SIZE      4096ull
 #define MM_MAX_RANGES  64
-#define MB_MAX_MODULES 16
+#define MB_MAX_MODULES 32
 
 struct mb_module {
     uint64_t start, end; /* physical, [start, end) */
@@ -19,7 +19,8 @@ struct boot_info {
     const char *cmdline; /* hv command line (may be "") */
     struct mb_module mods[MB_MAX_MODULES];
     unsigned nmods;
-    uint64_t ram_total; /* usable RAM reported by the firmware */
+    unsigned nmods_ignored; /* modules beyond MB_MAX_MODULES */
+    uint64_t ram_total;     /* usable RAM reported by the firmware */
 };
 
 struct mm_range {

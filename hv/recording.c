@@ -63,52 +63,6 @@ static struct {
 
 static uint8_t xsave_area[XSAVE_AREA_SIZE] __attribute__((aligned(64)));
 
-/* ---- options ---- */
-
-static const char *opt(const char *line, const char *key, char *out, size_t cap)
-{
-    size_t kl = strlen(key);
-    for (const char *p = line; p && *p;) {
-        while (*p == ' ')
-            p++;
-        if (!strncmp(p, key, kl) && p[kl] == '=') {
-            const char *v = p + kl + 1;
-            size_t n = 0;
-            while (v[n] && v[n] != ' ' && n + 1 < cap)
-                n++;
-            memcpy(out, v, n);
-            out[n] = 0;
-            return out;
-        }
-        if (!strncmp(p, "cmdline=", 8))
-            break; /* the rest belongs to the guest */
-        while (*p && *p != ' ')
-            p++;
-    }
-    return NULL;
-}
-
-static uint64_t num(const char *s)
-{
-    uint64_t v = 0;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        for (s += 2;; s++) {
-            unsigned d;
-            if (*s >= '0' && *s <= '9')
-                d = (unsigned)(*s - '0');
-            else if ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
-                d = (unsigned)((*s | 0x20) - 'a' + 10);
-            else
-                break;
-            v = v * 16 + d;
-        }
-        return v;
-    }
-    while (*s >= '0' && *s <= '9')
-        v = v * 10 + (uint64_t)(*s++ - '0');
-    return v;
-}
-
 enum hvrec_mode hvrec_mode(void)
 {
     return g.mode;
@@ -345,21 +299,15 @@ static void rt_panic(const char *msg)
     hv_panic("library runtime: %s", msg);
 }
 
-void hvrec_setup(const char *hv_cmdline)
+void hvrec_setup(const struct hv_options *o)
 {
-    char v[32];
-    g.mode = HVREC_OFF;
-    if (opt(hv_cmdline, "record", v, sizeof v)) {
-        if (!strncmp(v, "stream", 7))
-            g.mode = HVREC_STREAM;
-        else if (!strncmp(v, "flight", 7))
-            g.mode = HVREC_FLIGHT;
-    }
-    g.port = opt(hv_cmdline, "record_port", v, sizeof v) ? (uint16_t)num(v) : 0x2f8;
-    g.baud = opt(hv_cmdline, "record_baud", v, sizeof v) ? (uint32_t)num(v) : 115200;
-    g.checkpoint_every = opt(hv_cmdline, "checkpoint", v, sizeof v) ? num(v) : 8192;
-    g.level = opt(hv_cmdline, "record_level", v, sizeof v) ? (int)num(v) : TRACE_DEFAULT_LEVEL;
-    uint64_t flight_mib = opt(hv_cmdline, "flight_mib", v, sizeof v) ? num(v) : 4;
+    g.mode = o->record == HV_RECORD_STREAM   ? HVREC_STREAM
+             : o->record == HV_RECORD_FLIGHT ? HVREC_FLIGHT
+                                             : HVREC_OFF;
+    g.port = o->record_port;
+    g.baud = o->record_baud;
+    g.checkpoint_every = o->checkpoint;
+    g.level = o->record_level;
     if (g.mode == HVREC_OFF) {
         hv_log("record: off");
         return;
@@ -391,13 +339,11 @@ void hvrec_setup(const char *hv_cmdline)
         hv_panic("record: no memory for the transmit queue");
     g.txq = phys_to_virt(tq);
     if (g.mode == HVREC_FLIGHT) {
-        g.ring_cap = (flight_mib ? flight_mib : 1) << 20;
-        if (opt(hv_cmdline, "flight_kib", v, sizeof v) && num(v) >= 4) /* small rings, for tests */
-            g.ring_cap = num(v) << 10;
+        g.ring_cap = o->flight_bytes;
         uint64_t rm = mm_alloc_raw(g.ring_cap, 4096);
         uint64_t hm = mm_alloc(HDR_FRAME_MAX, 4096);
         if (!rm || !hm)
-            hv_panic("record: no memory for a %lu MiB flight ring", flight_mib);
+            hv_panic("record: no memory for a %lu KiB flight ring", (uint64_t)(g.ring_cap >> 10));
         g.ring = phys_to_virt(rm);
         g.hdr = phys_to_virt(hm);
     }

@@ -23,6 +23,7 @@
 #ifndef HVRR_HV_RECORDING_H
 #define HVRR_HV_RECORDING_H
 
+#include "hv/options.h"
 #include "hv/record/recorder.h"
 #include "hv/vmx/vmx.h"
 
@@ -31,10 +32,11 @@
 
 enum hvrec_mode { HVREC_OFF = 0, HVREC_STREAM, HVREC_FLIGHT };
 
-/* Parses the options, sets up the library runtime (heap, %fs canary, SSE
- * enabled in CR4), the trace port and the writer memory. Call once, after
- * mm_init and before any VM is created. */
-void hvrec_setup(const char *hv_cmdline);
+/* Takes the record* / checkpoint / flight_* options (hv/options.h), sets
+ * up the library runtime (heap, %fs canary, SSE enabled in CR4), the trace
+ * port and the writer memory. Call once, after mm_init and before any VM
+ * is created. */
+void hvrec_setup(const struct hv_options *o);
 enum hvrec_mode hvrec_mode(void);
 
 /* Starts a trace for a new VM: initialises d through the recorder (which

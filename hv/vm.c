@@ -44,7 +44,9 @@ static void on_request(void *ctx, enum dev_request what)
 {
     struct vm *vm = ctx;
     if (vm->pol.stop == VM_RUNNING)
-        vm->pol.stop = what == DEV_REQ_RESET ? VM_STOP_RESET : VM_STOP_POWEROFF;
+        vm->pol.stop = what == DEV_REQ_RESET  ? VM_STOP_RESET
+                       : what == DEV_REQ_EXIT ? VM_STOP_DEBUG_EXIT
+                                              : VM_STOP_POWEROFF;
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg)
@@ -64,7 +66,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     memset(phys_to_virt(vm->ram_hpa), 0, cfg->ram_bytes);
     if (ept_build(&vm->ept, vm->ram_hpa, cfg->ram_bytes) != 0)
         return -1;
-    struct vm_devices_config dc = {.rtc_epoch_sec = cfg->rtc_epoch_sec};
+    struct vm_devices_config dc = {.rtc_epoch_sec = cfg->rtc_epoch_sec,
+                                   .debug_exit = cfg->debug_exit};
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
     vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,
                              &vm->vcpu.vmx);
@@ -475,6 +478,7 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
             [VM_STOP_POWEROFF] = TRACE_END_POWEROFF,         [VM_STOP_RESET] = TRACE_END_RESET,
             [VM_STOP_TRIPLE_FAULT] = TRACE_END_TRIPLE_FAULT, [VM_STOP_IDLE] = TRACE_END_STOPPED,
             [VM_STOP_TIMEOUT] = TRACE_END_STOPPED,           [VM_STOP_FATAL] = TRACE_END_ERROR,
+            [VM_STOP_DEBUG_EXIT] = TRACE_END_DEBUG_EXIT,
         };
         hvrec_vm_end(vm->rec, end_reason[vm->pol.stop]);
         vm->recording = false;

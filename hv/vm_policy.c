@@ -11,6 +11,7 @@ const char *vm_stop_name(enum vm_stop s)
     case VM_STOP_IDLE: return "idle-forever";
     case VM_STOP_TIMEOUT: return "timeout";
     case VM_STOP_FATAL: return "fatal";
+    case VM_STOP_DEBUG_EXIT: return "debug-exit";
     }
     return "?";
 }

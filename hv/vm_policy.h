@@ -35,6 +35,7 @@ enum vm_stop {
     VM_STOP_IDLE,         /* HLT with IF=1 and no device event will ever come */
     VM_STOP_TIMEOUT,      /* virtual-time budget used up */
     VM_STOP_FATAL,        /* unhandled exit, EPT violation, failed entry */
+    VM_STOP_DEBUG_EXIT,   /* the guest wrote isa-debug-exit (status: devs.dbgexit.value) */
 };
 const char *vm_stop_name(enum vm_stop s);
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/devs/dev.h"
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -51,6 +53,7 @@ int cli_read_trace(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
 int cli_read_trace_raw(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
                        trace_raw_fn raw_fn, void *raw_ctx, struct trace_reader_stats *st)
 {
+    memset(st, 0, sizeof *st);
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "hvrr %s: cannot open '%s': %s\n", cmd, path, strerror(errno));
@@ -65,13 +68,20 @@ int cli_read_trace_raw(const char *cmd, const char *path, cli_item_fn fn, void *
     }
     trace_reader_set_raw_sink(r, raw_fn, raw_ctx);
     int ret = 0;
+    uint64_t ndamage = 0;
     struct trace_item it;
     for (;;) {
         int rc = trace_reader_next(r, &it);
         if (rc == TRACE_R_ITEM) {
-            if (fn(ctx, &it))
+            if (it.type == TRACE_ITEM_DAMAGE && ++ndamage <= CLI_MAX_DAMAGE_LINES)
+                fprintf(stderr, "hvrr %s: '%s': damage at byte %" PRIu64 " (frame %u): %s: %s\n",
+                        cmd, path, it.u.damage.offset, it.frame,
+                        trace_damage_kind_name(it.u.damage.kind), it.u.damage.msg);
+            if (fn(ctx, &it) || ferror(stdout))
                 break;
         } else if (rc == TRACE_R_MORE) {
+            if (fflush(stdout) != 0)
+                break; /* cli_finish reports it */
             if (trace_reader_read_file(r, f) < 0) {
                 fprintf(stderr, "hvrr %s: reading '%s': %s\n", cmd, path, trace_reader_error(r));
                 ret = CLI_BAD_INPUT;
@@ -85,11 +95,45 @@ int cli_read_trace_raw(const char *cmd, const char *path, cli_item_fn fn, void *
             break;
         }
     }
+    if (ndamage > CLI_MAX_DAMAGE_LINES)
+        fprintf(stderr, "hvrr %s: '%s': ... %" PRIu64 " more damage reports\n", cmd, path,
+                ndamage - CLI_MAX_DAMAGE_LINES);
     trace_reader_get_stats(r, st);
     trace_reader_free(r);
     if (f != stdin)
         fclose(f);
     return ret;
+}
+
+int cli_flush_stdout(const char *cmd)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return CLI_OK;
+    fprintf(stderr, "hvrr %s: writing the output failed: %s\n", cmd,
+            errno ? strerror(errno) : "I/O error");
+    return CLI_BAD_INPUT;
+}
+
+int cli_finish(const char *cmd, const char *path, int rc, const struct trace_reader_stats *st)
+{
+    int orc = cli_flush_stdout(cmd);
+    if (rc)
+        return rc;
+    if (orc)
+        return orc;
+    if (st->frames_ok == 0) {
+        fprintf(stderr, "hvrr %s: '%s': nothing recoverable\n", cmd, path);
+        return CLI_BAD_INPUT;
+    }
+    if (st->damage_reports) {
+        fprintf(stderr,
+                "hvrr %s: '%s': damaged: %" PRIu64 " damage report(s), %" PRIu64
+                " frame(s) lost, %" PRIu64 " bytes skipped, %" PRIu64 " bad record(s)\n",
+                cmd, path, st->damage_reports, st->frames_lost, st->bytes_damaged, st->bad_records);
+        return CLI_BAD_INPUT;
+    }
+    return CLI_OK;
 }
 
 static const char *gpr_name(unsigned n)
@@ -119,7 +163,8 @@ static void fmt_exit(char *b, size_t n, const struct trace_exit *e)
         else
             k = snprintf(b, n, " %s%s 0x%x/%u -> 0x%x", rep, op, e->u.io.port, e->u.io.size,
                          e->u.io.value);
-        if (k > 0 && (size_t)k < n && e->u.io.size == 1 && isprint((int)e->u.io.value))
+        if (k > 0 && (size_t)k < n && e->u.io.size == 1 && e->u.io.value <= 0xff &&
+            isprint((int)e->u.io.value))
             snprintf(b + k, n - (size_t)k, " '%c'", (char)e->u.io.value);
         break;
     }
@@ -189,12 +234,7 @@ static void fmt_dev(char *b, size_t n, const struct trace_dev_event *d)
                  d->u.timer.level ? "high" : "low");
         break;
     case TRACE_DEV_INTR: snprintf(b, n, " %s", d->u.intr.level ? "high" : "low"); break;
-    case TRACE_DEV_REQUEST:
-        snprintf(b, n, " %s",
-                 d->u.request.what == 1   ? "reset"
-                 : d->u.request.what == 2 ? "power-off"
-                                          : "?");
-        break;
+    case TRACE_DEV_REQUEST: snprintf(b, n, " %s", dev_request_name(d->u.request.what)); break;
     default: break;
     }
 }

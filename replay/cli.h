@@ -39,14 +39,30 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_parse_u64(const char *s, unsigned long long *out);
 
 /* Streams the trace at path ("-" for stdin) through fn. fn returns 0 to go
- * on, non-zero to stop. Returns 0, or CLI_BAD_INPUT after printing why
- * (cannot open, reader failure). Reader statistics land in *st. */
+ * on, non-zero to stop; reading also stops when writing stdout failed. Input
+ * is taken as it arrives (a FIFO or pipe is not waited on for a full chunk)
+ * and stdout is flushed before each wait, so output streams. Every damage
+ * item also goes to stderr as "hvrr CMD: 'PATH': damage at byte N (frame
+ * F): ..." (the first CLI_MAX_DAMAGE_LINES, then a count). Returns 0, or
+ * CLI_BAD_INPUT after printing why (cannot open, read error, reader
+ * failure). Reader statistics land in *st; see cli_finish. */
 typedef int (*cli_item_fn)(void *ctx, const struct trace_item *it);
 int cli_read_trace(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
                    struct trace_reader_stats *st);
 /* Same, also handing each good frame's decompressed payload to raw_fn. */
 int cli_read_trace_raw(const char *cmd, const char *path, cli_item_fn fn, void *ctx,
                        trace_raw_fn raw_fn, void *raw_ctx, struct trace_reader_stats *st);
+
+#define CLI_MAX_DAMAGE_LINES 20
+
+/* The end of a command that read a trace and wrote a report to stdout:
+ * flushes stdout ("writing the output failed: ..." on error) and, if the
+ * trace was damaged, says so on stderr. Returns rc if non-zero, else
+ * CLI_BAD_INPUT for an output error, nothing recoverable or damage, else
+ * CLI_OK. */
+int cli_finish(const char *cmd, const char *path, int rc, const struct trace_reader_stats *st);
+/* Flushes stdout; on failure prints why and returns CLI_BAD_INPUT. */
+int cli_flush_stdout(const char *cmd);
 
 /* One human-readable line (no newline) for an item. */
 void cli_format_item(char *buf, size_t len, const struct trace_item *it);

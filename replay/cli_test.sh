@@ -4,6 +4,9 @@
 # `make trace-cli-test` with HVRR set to the binary.
 set -u
 HVRR=${HVRR:-build/hvrr}
+# Builds the crafted inputs (hvrr synth --craft); set to a current hvrr to run
+# these tests against an older HVRR.
+CRAFT=${CRAFT_HVRR:-$HVRR}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/hvrr-cli.XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
 fails=0 passes=0
@@ -43,16 +46,108 @@ expect_rc "export without a format" 2 "$HVRR" export "$t"
 size=$(stat -c %s "$t")
 cp "$t" "$dir/bad.hvrr"
 printf '%*s' 64 '' | tr ' ' '\377' | dd of="$dir/bad.hvrr" bs=1 seek=$((size / 2)) conv=notrunc status=none
-expect_rc "stats on damaged file" 0 "$HVRR" stats "$dir/bad.hvrr"
+expect_rc "stats on damaged file" 1 "$HVRR" stats "$dir/bad.hvrr"
 grep -qE '^  at byte [0-9]+, [0-9]+ bytes, [1-9][0-9]* frame\(s\) lost' "$dir/out"; check "stats reports where the damage is" $?
 grep -q 'end of trace   present' "$dir/out"; check "frames after the damage recovered" $?
-expect_rc "dump on damaged file" 0 "$HVRR" dump "$dir/bad.hvrr"
+expect_rc "dump on damaged file" 1 "$HVRR" dump "$dir/bad.hvrr"
 grep -q '^!! damage at byte' "$dir/out"; check "dump prints the damage line" $?
 
 # Truncated: cut in the middle; still recoverable, end record missing.
 head -c $((size / 3)) "$t" >"$dir/cut.hvrr"
-expect_rc "stats on truncated file" 0 "$HVRR" stats "$dir/cut.hvrr"
+expect_rc "stats on truncated file" 1 "$HVRR" stats "$dir/cut.hvrr"
 grep -q 'end of trace   MISSING' "$dir/out"; check "truncation reported" $?
+
+# ---- Hostile traces (issue 14). Crafted inputs: valid framing, one
+# impossible record, re-encoded by the writer (hvrr synth --craft).
+q=corpus/linux-boot-quiet.hvt
+craft() { # kind, out
+    "$CRAFT" synth --craft "$1" --from "$q" -e 4000 -o "$2" 2>/dev/null
+}
+has_damage_line() { # file: a "damage at byte N (frame F)" line on stderr
+    grep -qE "damage at byte [0-9]+ \(frame [0-9]+[;)]" "$1"
+}
+# A size-1 port value above 255 crashed dump and diff (isprint).
+craft io-value "$dir/io-value.hvt"
+expect_rc "dump: IN of size 1 returning 0x12345678 (crashed dump: isprint)" 1 "$HVRR" dump "$dir/io-value.hvt"
+has_damage_line "$dir/err"; check "dump: bad record reported with byte offset and frame" $?
+grep -q 'value 0x12345678 wider than the access size 1; record dropped' "$dir/out"; check "dump: the bad record is named" $?
+expect_rc "diff: the same against the original" 1 "$HVRR" diff "$dir/io-value.hvt" "$q"
+# Every crafted kind: each command reports it (stderr, byte offset, frame)
+# and exits 1; replay does not call it a clean run.
+for k in io-value out-wide io-size seq-gap seq-back reason-detail vcpu dev-irq; do
+    craft $k "$dir/$k.hvt"
+    for c in dump stats replay; do
+        expect_rc "$c on crafted $k" 1 "$HVRR" $c "$dir/$k.hvt"
+        has_damage_line "$dir/err"; check "$c on crafted $k: damage on stderr" $?
+    done
+    grep -q 'result: 0 divergences' "$dir/out" && ! grep -q 'damage at byte' "$dir/out"
+    [ $? -ne 0 ]; check "replay on crafted $k: damage in the report" $?
+    expect_rc "export --raw on crafted $k" 1 "$HVRR" export --raw -o "$dir/x.bin" "$dir/$k.hvt"
+done
+# Replay: errors go to stderr, reports to stdout.
+expect_rc "replay of a missing file" 1 "$HVRR" replay "$dir/nonexistent.hvt"
+[ ! -s "$dir/out" ] && grep -q 'cannot open' "$dir/err"; check "replay: error on stderr only" $?
+# A lost header: one clear error, not thousands of false divergences.
+craft no-header "$dir/no-header.hvt"
+expect_rc "replay without its header frame" 1 "$HVRR" replay "$dir/no-header.hvt"
+grep -q 'cannot replay: the header is lost (damage at byte 0, frame 0' "$dir/err"; check "replay: header lost, said once" $?
+! grep -q DIVERGENCE "$dir/out"; check "replay: no false divergences without the header" $?
+# Back-to-back frame headers (good header CRC, bad payload CRC): linear time.
+# (A hang guard, not a timing: the old quadratic scan took ~30 s per MiB.)
+"$CRAFT" synth --craft crc-storm -e 300 -c 100 -o "$dir/storm.hvt" 2>/dev/null
+expect_rc "stats after 1 MiB of bad-payload headers" 1 timeout 20 "$HVRR" stats "$dir/storm.hvt"
+grep -q 'records        [0-9]* (300 exits' "$dir/out"; check "storm: the trace after it recovered whole" $?
+# export --perfetto: damage reported; device names JSON-escaped.
+head -c 3000 /dev/urandom >"$dir/junk"
+cat "$q" "$dir/junk" >"$dir/tail-garbage.hvt"
+expect_rc "export --perfetto of a damaged trace" 1 "$HVRR" export --perfetto -o "$dir/g.json" "$dir/tail-garbage.hvt"
+has_damage_line "$dir/err"; check "export --perfetto: damage on stderr" $?
+craft dev-names "$dir/names.hvt"
+expect_rc "export --perfetto with odd device names" 0 "$HVRR" export --perfetto -o "$dir/n.json" "$dir/names.hvt"
+if command -v python3 >/dev/null 2>&1; then
+    for j in n g; do
+        python3 -c 'import json,sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$dir/$j.json"
+        check "export --perfetto: $j.json is valid JSON" $?
+    done
+fi
+# diff: garbage before or after one trace is not "identical".
+cat "$dir/junk" "$q" >"$dir/pre.hvt"
+cat "$q" "$dir/junk" >"$dir/post.hvt"
+for g in pre post; do
+    expect_rc "diff with garbage $g-pended" 1 "$HVRR" diff "$q" "$dir/$g.hvt"
+    ! grep -q '^identical' "$dir/out" && has_damage_line "$dir/err"; check "diff $g: damage, not identical" $?
+done
+expect_rc "diff of a trace with itself" 0 "$HVRR" diff "$q" "$q"
+# Output errors are reported.
+for c in stats dump; do
+    "$HVRR" $c "$q" >/dev/full 2>"$dir/err"; rc=$?
+    [ $rc -eq 1 ] && grep -q 'writing the output failed' "$dir/err"; check "$c >/dev/full: rc $rc and a message" $?
+done
+# Streaming: a FIFO that stays open; records print as frames arrive.
+mkfifo "$dir/fifo"
+(head -c 7000 "$q"; sleep 6) >"$dir/fifo" &
+feeder=$!
+timeout 3 "$HVRR" dump "$dir/fifo" >"$dir/fifo.out" 2>/dev/null
+kill $feeder 2>/dev/null; wait $feeder 2>/dev/null
+n=$(grep -cE '^ *[0-9]+ cpu' "$dir/fifo.out"); [ "$n" -gt 1000 ]; check "dump streams from an open FIFO ($n exits)" $?
+# capture: bounded memory on an endless source (no frame in 600 MB of zeros
+# under a 300 MB address-space limit), damage reported even with -q, exits
+# lost before the first / after the last surviving frame counted.
+(ulimit -v 300000; head -c 600M /dev/zero | "$HVRR" capture -q - -o "$dir/zero.hvt" >/dev/null 2>"$dir/err")
+grep -q 'no trace frame found' "$dir/err" && ! grep -q 'out of memory' "$dir/err"; check "capture: memory bounded on a long source" $?
+# damage frame 1 (the first exits) and the frame before the last one
+cp "$q" "$dir/holes.hvt"
+last=$("$HVRR" dump --frames "$q" | sed -nE 's/^\[frame ([0-9]+) @ ([0-9]+)\].*/\2/p' | uniq | tail -2 | head -1)
+for off in 500 $((last + 100)); do
+    printf '\377\377\377\377' | dd of="$dir/holes.hvt" bs=1 seek=$off conv=notrunc status=none
+done
+"$HVRR" capture -q --counts "$dir/holes.hvt" -o "$dir/h.hvt" >"$dir/out" 2>"$dir/err"; rc=$?
+[ $rc -eq 1 ]; check "capture -q of a damaged trace: rc $rc" $?
+has_damage_line "$dir/err"; check "capture -q: damage on stderr" $?
+want=$("$HVRR" dump "$q" | grep -cE '^ *[0-9]+ cpu')
+got=$("$HVRR" dump "$dir/holes.hvt" 2>/dev/null | grep -cE '^ *[0-9]+ cpu')
+miss=$(sed -nE 's/^SEQ-GAPS [0-9]+ \(([0-9]+) exits missing\).*/\1/p' "$dir/out")
+[ "$miss" = $((want - got)) ]; check "capture SEQ-GAPS: $miss exits missing, trace lost $((want - got))" $?
 
 # Nothing recoverable: random bytes, an empty file, a missing file.
 head -c 5000 /dev/urandom >"$dir/noise.hvrr"

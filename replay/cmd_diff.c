@@ -100,7 +100,8 @@ static void help(void)
            "differing record (at most N lines per side, default 50) and a count.\n\n"
            "  --ignore-time  do not compare TSC / time stamps\n"
            "  --ignore-rip   do not compare guest RIPs (KASLR)\n\n"
-           "Exit status: 0 identical, 1 different or unreadable, 2 usage.\n");
+           "Exit status: 0 identical, 1 different, damaged (either trace; damage goes\n"
+           "to stderr with its byte offset) or unreadable, 2 usage.\n");
 }
 
 int cmd_diff(int argc, char **argv)
@@ -131,10 +132,10 @@ int cmd_diff(int argc, char **argv)
     }
     if (!pb)
         return cli_usage_error("diff", "needs two trace files");
-    struct trace_reader_stats st;
-    int rc = cli_read_trace("diff", pa, collect, &a, &st);
+    struct trace_reader_stats sa, sb;
+    int rc = cli_read_trace("diff", pa, collect, &a, &sa);
     if (!rc)
-        rc = cli_read_trace("diff", pb, collect, &b, &st);
+        rc = cli_read_trace("diff", pb, collect, &b, &sb);
     if (!rc && (a.oom || b.oom)) {
         fprintf(stderr, "hvrr diff: out of memory\n");
         rc = CLI_BAD_INPUT;
@@ -182,12 +183,28 @@ int cmd_diff(int argc, char **argv)
     }
     if (shown > max)
         printf("(%llu more differing records not shown)\n", shown - max);
+    bool damaged = sa.damage_reports || sb.damage_reports;
     if (ndiff)
         printf("%llu differing record(s) in %llu exit(s); A has %zu records, B %zu\n", ndiff,
                groups, a.n, b.n);
+    else if (damaged)
+        printf("no differing records (%zu), but damaged: what was lost is not compared\n", a.n);
     else
         printf("identical: %zu records\n", a.n);
+    /* Damage is not identity: garbage around a trace or lost frames count. */
+    if (sa.damage_reports)
+        printf("A is damaged: %" PRIu64 " damage report(s) (details on stderr)\n",
+               sa.damage_reports);
+    if (sb.damage_reports)
+        printf("B is damaged: %" PRIu64 " damage report(s) (details on stderr)\n",
+               sb.damage_reports);
     side_free(&a);
     side_free(&b);
-    return ndiff ? 1 : CLI_OK;
+    if (cli_flush_stdout("diff"))
+        return CLI_BAD_INPUT;
+    if (sa.frames_ok == 0 || sb.frames_ok == 0) {
+        fprintf(stderr, "hvrr diff: '%s': nothing recoverable\n", sa.frames_ok ? pb : pa);
+        return CLI_BAD_INPUT;
+    }
+    return ndiff || damaged ? 1 : CLI_OK;
 }

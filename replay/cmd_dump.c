@@ -17,8 +17,10 @@ static void help(void)
            "  -f, --frames      prefix each line with [frame N @ byte offset]\n"
            "  -n, --limit N     stop after N exits\n"
            "  -h, --help        this text\n\n"
-           "Exit status: 0 if anything was recovered (damage is reported, not fatal),\n"
-           "1 if the file cannot be read or holds no usable frame, 2 usage error.\n");
+           "Damage also goes to stderr with its byte offset and frame number.\n"
+           "Exit status: 0 the trace is whole; 1 damage was found (everything that\n"
+           "could be read is still printed), the file cannot be read or holds no usable\n"
+           "frame, or the output cannot be written; 2 usage error.\n");
 }
 
 struct dump_ctx {
@@ -64,18 +66,5 @@ int cmd_dump(int argc, char **argv)
         return cli_usage_error("dump", "expected one trace file");
     struct trace_reader_stats st;
     int rc = cli_read_trace("dump", argv[optind], on_item, &c, &st);
-    if (fflush(stdout) != 0)
-        return CLI_BAD_INPUT;
-    if (rc)
-        return rc;
-    if (st.frames_ok == 0) {
-        fprintf(stderr, "hvrr dump: '%s': nothing recoverable\n", argv[optind]);
-        return CLI_BAD_INPUT;
-    }
-    if (st.damage_reports)
-        fprintf(stderr,
-                "hvrr dump: '%s': %" PRIu64 " damage report(s), %" PRIu64 " frame(s) lost, %" PRIu64
-                " bytes skipped\n",
-                argv[optind], st.damage_reports, st.frames_lost, st.bytes_damaged);
-    return CLI_OK;
+    return cli_finish("dump", argv[optind], rc, &st);
 }

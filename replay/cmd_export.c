@@ -26,8 +26,9 @@ static void help(void)
            "  -p, --perfetto    Chrome trace-event JSON timeline\n"
            "  -o, --output OUT  output file\n"
            "  -h, --help        this text\n\n"
-           "Exit status: 0 if anything was recovered, 1 if the input cannot be read\n"
-           "or holds no usable frame or the output cannot be written, 2 usage error.\n");
+           "Exit status: 0 the trace is whole; 1 it is damaged (what was recovered is\n"
+           "still written; damage goes to stderr with its byte offset), cannot be read,\n"
+           "holds no usable frame, or the output cannot be written; 2 usage error.\n");
 }
 
 struct export_ctx {
@@ -46,12 +47,37 @@ static void on_raw(void *vctx, uint32_t frame, const void *raw, size_t len)
 static int on_item(void *vctx, const struct trace_item *it)
 {
     (void)vctx;
-    if (it->type == TRACE_ITEM_DAMAGE) {
-        char line[512];
-        cli_format_item(line, sizeof(line), it);
-        fprintf(stderr, "hvrr export: %s\n", line);
-    }
+    (void)it; /* damage is reported by cli_read_trace */
     return 0;
+}
+
+/* --perfetto: the JSON document is always completed (what was recovered). */
+static int export_perfetto(const char *in, const char *outpath)
+{
+    FILE *o = outpath && strcmp(outpath, "-") ? fopen(outpath, "w") : stdout;
+    if (!o) {
+        fprintf(stderr, "hvrr export: cannot create '%s': %s\n", outpath, strerror(errno));
+        return CLI_BAD_INPUT;
+    }
+    struct perfetto *p = perfetto_new(o);
+    if (!p) {
+        fprintf(stderr, "hvrr export: out of memory\n");
+        if (o != stdout)
+            fclose(o);
+        return CLI_BAD_INPUT;
+    }
+    struct trace_reader_stats st;
+    int rc = cli_read_trace("export", in, perfetto_item, p, &st);
+    int werr = perfetto_finish(p);
+    if (o == stdout)
+        werr |= fflush(o);
+    else
+        werr |= fclose(o);
+    if (werr) {
+        fprintf(stderr, "hvrr export: writing '%s' failed\n", outpath ? outpath : "-");
+        return CLI_BAD_INPUT;
+    }
+    return cli_finish("export", in, rc, &st);
 }
 
 int cmd_export(int argc, char **argv)
@@ -79,10 +105,8 @@ int cmd_export(int argc, char **argv)
         return cli_usage_error("export", "choose one format: --raw or --perfetto");
     if (optind != argc - 1)
         return cli_usage_error("export", "expected one trace file");
-    if (perfetto) {
-        int prc = perfetto_export_file(argv[optind], outpath ? outpath : "-", stderr);
-        return prc ? CLI_BAD_INPUT : CLI_OK;
-    }
+    if (perfetto)
+        return export_perfetto(argv[optind], outpath);
     struct export_ctx c = {.out = stdout};
     if (outpath && strcmp(outpath, "-") != 0) {
         c.out = fopen(outpath, "wb");
@@ -93,16 +117,10 @@ int cmd_export(int argc, char **argv)
     }
     struct trace_reader_stats st;
     int rc = cli_read_trace_raw("export", argv[optind], on_item, &c, on_raw, &c, &st);
-    int cerr = c.out == stdout ? fflush(c.out) : fclose(c.out);
-    if (rc)
-        return rc;
+    int cerr = c.out == stdout ? fflush(c.out) || ferror(c.out) : fclose(c.out);
     if (c.failed || cerr) {
         fprintf(stderr, "hvrr export: writing the output failed\n");
         return CLI_BAD_INPUT;
     }
-    if (st.frames_ok == 0) {
-        fprintf(stderr, "hvrr export: '%s': nothing recoverable\n", argv[optind]);
-        return CLI_BAD_INPUT;
-    }
-    return CLI_OK;
+    return cli_finish("export", argv[optind], rc, &st);
 }

@@ -1,5 +1,6 @@
 /* hvrr replay: runs a trace through the device models (host-sim) and reports
  * every place where they disagree with what was recorded. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,14 +18,15 @@ static void help(void)
            "  --until N        stop after exit N\n"
            "  --stop-at-first  stop at the first divergence\n"
            "  --max-reports N  print at most N full reports (default 10)\n\n"
-           "Exit status: 0 no divergence, 1 divergence, damaged or unreadable trace,\n"
-           "2 usage.\n"
+           "Exit status: 0 no divergence, 1 divergence, damaged or unreadable trace\n"
+           "(damage: a line with its byte offset and frame in the report, and a summary\n"
+           "on stderr; a lost header: nothing is compared), output error; 2 usage.\n"
            "Output is deterministic: two replays of one file print the same bytes.\n");
 }
 
 int cmd_replay(int argc, char **argv)
 {
-    struct replay_opts o = {.out = stdout};
+    struct replay_opts o = {.out = stdout, .err = stderr};
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -57,9 +59,14 @@ int cmd_replay(int argc, char **argv)
     if (o.has_until && o.until < o.from)
         return cli_usage_error("replay", "--until is before --from");
     struct replay_stats st;
-    if (replay_file(path, &o, &st) != 0)
+    int rc = replay_file(path, &o, &st);
+    if (cli_flush_stdout("replay") || rc != 0)
         return CLI_BAD_INPUT;
-    fflush(stdout);
     /* A damaged trace was not checked in full: not a clean result. */
+    if (st.damage)
+        fprintf(stderr,
+                "hvrr replay: '%s': damaged trace, not fully checked: %" PRIu64
+                " damage report(s), the first: damage at byte %" PRIu64 " (frame %u)\n",
+                path, st.damage, st.damage_offset, st.damage_frame);
     return st.divergences || st.damage ? 1 : CLI_OK;
 }

@@ -23,8 +23,9 @@ static void help(void)
            "options:\n"
            "  -p, --ports N     list the N busiest ports (default 16, 0: all)\n"
            "  -h, --help        this text\n\n"
-           "Exit status: 0 if anything was recovered (even from a damaged file),\n"
-           "1 if the file cannot be read or holds no usable frame, 2 usage error.\n");
+           "Exit status: 0 the trace is whole; 1 it is damaged (the report covers what\n"
+           "was recovered; damage also goes to stderr), cannot be read, holds no usable\n"
+           "frame, or the report cannot be written; 2 usage error.\n");
 }
 
 struct dev_range {
@@ -303,13 +304,8 @@ int cmd_stats(int argc, char **argv)
         c->devs[c->ndevs++] = default_devices[i];
     struct trace_reader_stats st;
     int rc = cli_read_trace("stats", path, on_item, c, &st);
-    if (rc == 0) {
+    if (rc == 0)
         print_report(path, c, &st, nports);
-        if (st.frames_ok == 0) {
-            fprintf(stderr, "hvrr stats: '%s': nothing recoverable\n", path);
-            rc = CLI_BAD_INPUT;
-        }
-    }
     free(c);
-    return rc;
+    return cli_finish("stats", path, rc, &st);
 }

@@ -7,6 +7,7 @@
 
 #include "replay/cli.h"
 #include "trace/trace_host.h"
+#include "trace/trace_craft.h"
 #include "trace/trace_synth.h"
 
 static void help(void)
@@ -24,8 +25,59 @@ static void help(void)
            "  -c, --checkpoint-every N exits between checkpoints (default 50000, 0: none)\n"
            "  -l, --level N            zstd level (default %d)\n"
            "  -b, --frame-bytes N      uncompressed bytes per frame (default %u)\n"
+           "  -k, --craft KIND         valid framing but one impossible record (a test\n"
+           "                           input, trace/trace_craft.c): io-value, out-wide,\n"
+           "                           io-size, seq-gap, seq-back, reason-detail, vcpu,\n"
+           "                           dev-irq, dev-names, no-header, crc-storm, random\n"
+           "      --from TRACE         with --craft: re-encode TRACE's records instead of\n"
+           "                           the synthetic ones (--exits: twice the exit to change)\n"
            "  -h, --help               this text\n",
            TRACE_SYNTH_DEFAULT_JITTER, TRACE_DEFAULT_LEVEL, TRACE_DEFAULT_FRAME_BYTES);
+}
+
+/* --craft KIND: valid framing, impossible records (trace/trace_craft.h). */
+static int write_crafted(const char *kind, const char *out, const char *base,
+                         const struct trace_synth_config *sc)
+{
+    uint8_t *buf, *in = NULL;
+    size_t len, in_len = 0;
+    if (base) {
+        FILE *bf = fopen(base, "rb");
+        long n = -1;
+        if (bf && fseek(bf, 0, SEEK_END) == 0 && (n = ftell(bf)) >= 0 && n <= (64l << 20) &&
+            fseek(bf, 0, SEEK_SET) == 0 && (in = malloc((size_t)n + 1)) != NULL)
+            in_len = fread(in, 1, (size_t)n, bf);
+        if (bf)
+            fclose(bf);
+        if (!in || in_len != (size_t)n) {
+            fprintf(stderr, "hvrr synth: cannot read '%s'\n", base);
+            free(in);
+            return CLI_BAD_INPUT;
+        }
+    }
+    int rc = trace_craft(kind, sc->seed, sc->exits, sc->checkpoint_every, in, in_len, &buf, &len);
+    free(in);
+    if (rc == -1) {
+        fprintf(stderr, "hvrr synth: unknown --craft kind '%s'; kinds:", kind);
+        for (size_t i = 0; trace_craft_kinds[i]; i++)
+            fprintf(stderr, " %s", trace_craft_kinds[i]);
+        fprintf(stderr, "\n");
+        return CLI_USAGE;
+    }
+    if (rc) {
+        fprintf(stderr, "hvrr synth: cannot build the crafted trace\n");
+        return CLI_BAD_INPUT;
+    }
+    FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "wb");
+    bool ok = f && fwrite(buf, 1, len, f) == len;
+    if (f && (f == stdout ? fflush(f) : fclose(f)) != 0)
+        ok = false;
+    free(buf);
+    if (!ok) {
+        fprintf(stderr, "hvrr synth: cannot write '%s'\n", out);
+        return CLI_BAD_INPUT;
+    }
+    return CLI_OK;
 }
 
 int cmd_synth(int argc, char **argv)
@@ -37,6 +89,8 @@ int cmd_synth(int argc, char **argv)
                                          {"checkpoint-every", required_argument, NULL, 'c'},
                                          {"level", required_argument, NULL, 'l'},
                                          {"frame-bytes", required_argument, NULL, 'b'},
+                                         {"craft", required_argument, NULL, 'k'},
+                                         {"from", required_argument, NULL, 'F'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct trace_synth_config sc = {.seed = 1,
@@ -45,14 +99,16 @@ int cmd_synth(int argc, char **argv)
                                     .checkpoint_every = 50000};
     struct trace_writer_config wc = {
         .level = TRACE_DEFAULT_LEVEL, .alloc = &trace_libc_allocator, .write = trace_write_stdio};
-    const char *out = NULL;
+    const char *out = NULL, *craft = NULL, *base = NULL;
     unsigned long long v;
     int o;
     optind = 0;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "o:e:s:j:c:l:b:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "o:e:s:j:c:l:b:k:F:h", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
+        case 'k': craft = optarg; break;
+        case 'F': base = optarg; break;
         case 'h': help(); return CLI_OK;
         case 'l': {
             char *end;
@@ -90,6 +146,8 @@ int cmd_synth(int argc, char **argv)
         return cli_usage_error("synth", "missing -o FILE");
     if (optind != argc)
         return cli_usage_error("synth", "unexpected argument '%s'", argv[optind]);
+    if (craft)
+        return write_crafted(craft, out, base, &sc);
     FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "wb");
     if (!f) {
         fprintf(stderr, "hvrr synth: cannot create '%s': %m\n", out);

@@ -12,3 +12,33 @@ trace-cli-test: $(BUILD)/hvrr
 	@mkdir -p $(BUILD)/tmp
 	$(Q)HVRR=$(BUILD)/hvrr TMPDIR=$(BUILD)/tmp bash replay/cli_test.sh
 TEST_TARGETS += trace-cli-test
+
+# libFuzzer targets, one per CLI command (replay/fuzz/fuzz_cli.c) plus the
+# reader's (trace/fuzz_reader.c); `make fuzz-all FUZZ_TIME=N` runs them all
+# within N seconds of wall clock on 2 workers (replay/fuzz/fuzz_all.sh).
+# Not in `make test`.
+FUZZ_CMDS      := dump stats replay diff export
+FUZZ_CFLAGS    := -std=gnu11 -g -O1 $(INCS) -D_GNU_SOURCE -Wno-unused-parameter \
+                  -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIB_SRCS   = $(LIB_SRCS) $(filter-out replay/hvrr.c,$(HVRR_CLI_SRCS))
+FUZZ_LIB_OBJS   = $(FUZZ_LIB_SRCS:%.c=$(BUILD)/fuzzobj/%.o) $(BUILD)/fuzzobj/gen/trace/hvrr.pb-c.o
+$(BUILD)/fuzzobj/%.o: %.c $(TRACE_GEN_H)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(DEPFLAGS) -c $< -o $@
+$(BUILD)/fuzzobj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(DEPFLAGS) -c $< -o $@
+# LIB_SRCS is complete only after later fragments: expand the objects late.
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: replay/fuzz/fuzz_cli.c $$(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_CMD_$(shell echo $* | tr a-z A-Z) \
+	    -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) -o $@ $(HOST_LIBS)
+$(BUILD)/fuzz/fuzz_reader: trace/fuzz_reader.c $$(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) \
+	    -o $@ $(HOST_LIBS)
+.PHONY: fuzz-all fuzz-all-build
+fuzz-all-build: $(FUZZ_CMDS:%=$(BUILD)/fuzz/fuzz_%) $(BUILD)/fuzz/fuzz_reader $(BUILD)/hvrr
+fuzz-all: fuzz-all-build
+	$(Q)BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) HVRR=$(BUILD)/hvrr bash replay/fuzz/fuzz_all.sh

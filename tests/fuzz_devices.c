@@ -17,8 +17,10 @@
  * Two drivers share the harness:
  *   build/fuzz/fuzz_devices   libFuzzer (clang), `make fuzz-devices`
  *   build/host/tests/fuzz_devices [N [SEED]]
- *                             a self-check (two seeded model bugs must be
- *                             caught), then N pseudo-random inputs from SEED
+ *                             a self-check (the trace recorded with the real
+ *                             models, replayed through subtle mutants of
+ *                             hv/devs from tests/mutants/, must diverge),
+ *                             then N pseudo-random inputs from SEED
  *                             (gcc, ASan + UBSan); `make devs-soak` runs it
  *                             in make test. `fuzz_devices FILE` plays one
  *                             saved input (FUZZ_DEVICES_TRACE=PATH keeps
@@ -32,9 +34,15 @@
 
 #include "host-sim/replay.h"
 #include "host-sim/replay_testutil.h"
-#include "host-sim/seed_bugs.h"
 #include "hv/record/recorder.h"
 #include "hv/vm_policy.h"
+
+#ifndef HVRR_LIBFUZZER
+/* The self-check's mutants (tests/tests.mk SOAK_MUTANTS). */
+DECLARE_MUTANT(pit_mode3_odd_count);
+DECLARE_MUTANT(uart_iir_read_clears_thre_always);
+DECLARE_MUTANT(pic_specific_eoi_rotates);
+#endif
 
 struct in {
     const uint8_t *p;
@@ -257,9 +265,10 @@ static bool idempotent_at_now(struct fail *f, unsigned op, uint64_t exits)
 }
 
 /* Plays one input; 0 if every property held, else 1 with f->why set.
- * bug != SEED_BUG_NONE replays with that deliberately wrong model instead
- * (the self-check): then 0 means the replay diverged, as it must. */
-static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fail *f)
+ * bug != NULL replays through that mutated hv/devs instead (the
+ * self-check): then 0 means the replay diverged, as it must. */
+static int run_one(const uint8_t *data, size_t len, const struct vm_devices_ops *bug,
+                   struct fail *f)
 {
     static const uint64_t hz_choice[] = {50000000ull, 1000000000ull, 3000000000ull, 1193182ull};
     struct in in = {data, len};
@@ -394,7 +403,7 @@ static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fa
           (unsigned long long)exits);
 
     const char *keep = getenv("FUZZ_DEVICES_TRACE"); /* write the trace there (debugging) */
-    if (keep && bug == SEED_BUG_NONE) {
+    if (keep && !bug) {
         FILE *t = fopen(keep, "wb");
         if (t) {
             fwrite(m.data, 1, m.len, t);
@@ -403,16 +412,15 @@ static int run_one(const uint8_t *data, size_t len, enum seed_bug bug, struct fa
     }
     char *text = NULL;
     struct replay_opts o = {.max_reports = 1};
-    if (bug != SEED_BUG_NONE) {
-        o.patch = seed_bug_patch;
-        o.patch_ctx = &bug;
+    if (bug) {
+        o.devs = bug;
         o.stop_at_first = true;
     }
     struct replay_stats st;
     int rr = rt_replay(&m, &o, &st, &text);
     CHECK(rr == 0, "replay could not read the trace:\n%s", text ? text : "");
     bool ok = st.divergences == 0 && st.damage == 0 && st.end_seen && st.exits == exits;
-    if (bug != SEED_BUG_NONE) {
+    if (bug) {
         free(text);
         bad = st.divergences == 0;
         if (bad)
@@ -440,7 +448,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     static struct fail f;
-    if (run_one(data, len, SEED_BUG_NONE, &f)) {
+    if (run_one(data, len, NULL, &f)) {
         fprintf(stderr, "fuzz_devices: %s\n", f.why);
         abort();
     }
@@ -482,7 +490,7 @@ static int play_file(const char *path)
     size_t len = fread(data, 1, sizeof data, fp);
     fclose(fp);
     static struct fail f;
-    if (run_one(data, len, SEED_BUG_NONE, &f)) {
+    if (run_one(data, len, NULL, &f)) {
         fprintf(stderr, "fuzz_devices: %s: %s\n", path, f.why);
         return 1;
     }
@@ -503,29 +511,38 @@ int main(int argc, char **argv)
     static uint8_t buf[8192];
     static struct fail f;
 
-    /* Self-check first: the harness must see a deliberately wrong model. */
-    static const char *const bugs[] = {"pit_bcd", "uart_thre"};
+    /* Self-check first: the harness must see a one-line model bug. Each
+     * mutant (tests/mutants/NAME.mut, linked as a renamed copy of hv/devs)
+     * replays the traces the real models recorded until one diverges. */
+    static const struct {
+        const char *name;
+        const struct vm_devices_ops *ops;
+    } bugs[] = {
+        {"pit-mode3-odd-count", &MUTANT_OPS(pit_mode3_odd_count)},
+        {"uart-iir-read-clears-thre-always", &MUTANT_OPS(uart_iir_read_clears_thre_always)},
+        {"pic-specific-eoi-rotates", &MUTANT_OPS(pic_specific_eoi_rotates)},
+    };
     for (size_t b = 0; b < sizeof bugs / sizeof bugs[0]; b++) {
         uint64_t s = seed;
         unsigned long i;
         for (i = 0; i < 200; i++) {
             size_t len = make_input(&s, i, buf, sizeof buf);
-            if (run_one(buf, len, seed_bug_by_name(bugs[b]), &f) == 0)
+            if (run_one(buf, len, bugs[b].ops, &f) == 0)
                 break;
         }
         if (i == 200) {
-            fprintf(stderr, "fuzz_devices: self-check: seeded bug %s never caught in 200 inputs\n",
-                    bugs[b]);
+            fprintf(stderr, "fuzz_devices: self-check: mutant %s never caught in 200 inputs\n",
+                    bugs[b].name);
             return 1;
         }
-        printf("fuzz_devices: self-check: seeded bug %s caught by input %lu\n", bugs[b], i);
+        printf("fuzz_devices: self-check: mutant %s caught by input %lu\n", bugs[b].name, i);
     }
 
     uint64_t s = seed, bytes = 0;
     for (unsigned long i = 0; i < n; i++) {
         size_t len = make_input(&s, i, buf, sizeof buf);
         bytes += len;
-        if (run_one(buf, len, SEED_BUG_NONE, &f)) {
+        if (run_one(buf, len, NULL, &f)) {
             fprintf(stderr, "fuzz_devices: input %lu (seed %llu, %zu bytes): %s\n", i,
                     (unsigned long long)seed, len, f.why);
             char path[64];

@@ -216,12 +216,17 @@ static void test_uip_window(void **st)
     (void)st;
     struct fx f;
     fx_init(&f, 1000);
-    /* UIP covers the last 8 cycles of 32.768 kHz before each update:
-     * [1e9 - 244140.625 ns, 1e9) -> first whole ns 999755860. */
+    /* UIP is high tBUC (244 us, 8 cycles) before the update cycle and
+     * through it (tUC 1984 us, 65 cycles); the update ends at the second:
+     * cycles [32695, 32768) -> [997772216.797 ns, 1e9), first whole ns
+     * 997772217. UF comes as UIP falls. */
     assert_int_equal(rd(&f, 0x0a, 0), 0x26);
-    assert_int_equal(rd(&f, 0x0a, 999755859), 0x26);
-    assert_int_equal(rd(&f, 0x0a, 999755860), 0xa6);
+    assert_int_equal(rd(&f, 0x0a, 997772216), 0x26);
+    assert_int_equal(rd(&f, 0x0a, 997772217), 0xa6);
+    assert_int_equal(rd(&f, 0x0a, 999755859), 0xa6); /* the update cycle itself */
     assert_int_equal(rd(&f, 0x0a, 999999999), 0xa6);
+    assert_int_equal(rd(&f, 0x0c, 999999999) & 0x10, 0);
+    assert_int_equal(rd(&f, 0x0c, S(1)) & 0x10, 0x10);
     assert_int_equal(rd(&f, 0x0a, S(1)), 0x26);
     assert_int_equal(rd(&f, 0x0a, S(2) - 100000), 0xa6);
     /* Linux mc146818_get_time(): read seconds, then A; retry while UIP. */

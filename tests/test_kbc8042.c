@@ -155,6 +155,23 @@ static void test_selftest_and_interface_tests(void **st)
     assert_int_equal(p, 0x00);
 }
 
+/* The system flag (status bit 2) is 0 after a power-on reset and set to 1
+ * by a successful controller self-test (IBM PS/2 keyboard controller, status
+ * register "system flag"; CTR bit 2 also writes it). Clear it through the
+ * CTR first, so that only the self-test can set it again. */
+static void test_selftest_sets_system_flag(void **st)
+{
+    (void)st;
+    struct fx f;
+    fx_init(&f);
+    uint8_t p = KBC_RESET_CTR & (uint8_t)~KBC_CTR_SYS;
+    assert_int_equal(i8042_command(&f, &p, 0x1060), 0);
+    assert_false(inb(&f, 0x64) & KBC_STS_SYS);
+    assert_int_equal(i8042_command(&f, &p, 0x01aa), 0);
+    assert_int_equal(p, 0x55);
+    assert_true(inb(&f, 0x64) & KBC_STS_SYS);
+}
+
 static void test_check_aux_loop_and_toggle(void **st)
 {
     (void)st;
@@ -571,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_reset_state),
         cmocka_unit_test(test_controller_check_and_init),
         cmocka_unit_test(test_selftest_and_interface_tests),
+        cmocka_unit_test(test_selftest_sets_system_flag),
         cmocka_unit_test(test_check_aux_loop_and_toggle),
         cmocka_unit_test(test_aux_irq_test),
         cmocka_unit_test(test_no_mux_detected),

@@ -928,6 +928,39 @@ static void test_special_fully_nested_mode(void **st)
     assert_int_equal(pic_ack(p), 0x73);
 }
 
+/* "The Special Fully Nested Mode": only the slave's higher-priority requests
+ * get past the master's IR2 in service; a master request of lower priority
+ * than IR2 stays blocked until the master's EOI, a higher one preempts. */
+static void test_sfnm_lower_master_request_stays_blocked(void **st)
+{
+    (void)st;
+    struct env e;
+    env_init(&e);
+    struct pic_pair *p = &e.pic;
+    bios_init(&e, 0x11, 0x01); /* master SFNM */
+    raise(&e, 12);
+    assert_int_equal(pic_ack(p), 0x74);
+    raise(&e, 3);
+    assert_false(pic_intr(p)); /* IR3 ranks below IR2 in service */
+    raise(&e, 7);
+    assert_false(pic_intr(p));
+    raise(&e, 10);
+    assert_true(pic_intr(p)); /* the slave's higher request gets through */
+    assert_int_equal(pic_ack(p), 0x72);
+    assert_false(pic_intr(p));
+    raise(&e, 1);
+    assert_true(pic_intr(p)); /* IR1 outranks IR2 in service */
+    assert_int_equal(pic_ack(p), 0x09);
+    out(p, 0x20, 0x61);
+    out(p, 0xa0, 0x20);
+    out(p, 0xa0, 0x20);
+    assert_int_equal(read_isr(p, 0xa0), 0x00);
+    assert_false(pic_intr(p)); /* still IR2 in service on the master */
+    out(p, 0x20, 0x20);
+    assert_true(pic_intr(p));
+    assert_int_equal(pic_ack(p), 0x0b);
+}
+
 static void test_slave_higher_request_waits_without_sfnm(void **st)
 {
     (void)st;
@@ -1342,6 +1375,7 @@ int main(void)
         cmocka_unit_test(test_poll_cascade),
         cmocka_unit_test(test_special_mask_mode),
         cmocka_unit_test(test_special_fully_nested_mode),
+        cmocka_unit_test(test_sfnm_lower_master_request_stays_blocked),
         cmocka_unit_test(test_slave_higher_request_waits_without_sfnm),
         cmocka_unit_test(test_both_aeoi_two_slave_requests),
         cmocka_unit_test(test_linux_mask_and_ack_master),

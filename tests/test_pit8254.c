@@ -1301,6 +1301,43 @@ static void test_save_too_small(void **st)
     assert_int_equal(save(&f->p, buf, n - 1), 0);
 }
 
+/* A layout-2 blob (before each channel's `mode` was saved) still restores:
+ * the upgrade derives mode from the control word, the device then runs as
+ * the original, and saving writes layout 3 with the very same values. */
+static void test_restore_layout2_upgrades(void **st)
+{
+    struct fx *f = *st;
+    uint64_t t = busy_state(&f->p);
+    pit_tick(&f->p, t);
+    outb(&f->p, 0x43, 0xbe, t + 1); /* ch2 control word mode 7: effective mode 3 */
+    uint8_t v3[512], v2[512], again[512];
+    size_t n = save(&f->p, v3, sizeof v3);
+    assert_int_equal(n, 10 + 1 + 8 + 3 * 72);
+    assert_int_equal(v3[4], 3);
+    /* layout 2 = layout 3 without the byte after each ctrl_mode */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t in_ch = i >= 19 ? (i - 19) % 72 : 99;
+        if (in_ch != 1)
+            v2[m++] = v3[i];
+    }
+    assert_int_equal(m, n - 3);
+    v2[4] = 2;
+    v2[6] = (uint8_t)(m - 10);
+    v2[7] = (uint8_t)((m - 10) >> 8);
+    struct pit b;
+    struct rec rb = {0};
+    struct irq_sink sb = {rec_set, &rb};
+    pit_init(&b, &sb, 0);
+    rb.level = f->r.level;
+    assert_int_equal(restore(&b, v2, m), 0);
+    assert_int_equal(b.ch[2].ctrl_mode, 7);
+    assert_int_equal(b.ch[2].mode, 3);
+    assert_int_equal(save(&b, again, sizeof again), n);
+    assert_memory_equal(again, v3, n);
+    drive_and_compare(&f->p, &f->r, &b, &rb, t + 1);
+}
+
 static void test_restore_rejects_corrupt(void **st)
 {
     struct fx *f = *st;
@@ -1311,29 +1348,31 @@ static void test_restore_rejects_corrupt(void **st)
     /* Truncated at every length. */
     for (size_t len = 0; len < n; len++)
         assert_int_equal(restore(&f->p, good, len), -1);
-    /* Layout: 10-byte header, irq_level, last_ns, then 71 bytes per channel:
-     * ctrl_mode +0, rw +1, bcd +2, gate +3, ..., run +15, n +24. */
-    const size_t ch0 = 10 + 1 + 8, ch2 = ch0 + 2 * 71;
+    /* Layout 3: 10-byte header, irq_level, last_ns, then 72 bytes per channel:
+     * ctrl_mode +0, mode +1, rw +2, bcd +3, gate +4, ..., run +16, n +25. */
+    const size_t ch0 = 10 + 1 + 8, ch2 = ch0 + 2 * 72;
     struct {
         size_t off, width;
         uint32_t val;
     } cases[] = {
         {0, 1, 'X'},          /* tag */
-        {4, 2, 1},            /* version 1: older layout */
-        {4, 2, 3},            /* newer */
+        {4, 2, 1},            /* version 1: older than the oldest accepted */
+        {4, 2, 2},            /* layout 2 header on layout 3 bytes */
+        {4, 2, 4},            /* newer */
         {10, 1, 2},           /* bool out of range */
         {ch0 + 0, 1, 8},      /* mode bits */
-        {ch0 + 1, 1, 0},      /* rw 0 is the latch command, never a state */
-        {ch0 + 1, 1, 4},      /* rw */
-        {ch0 + 3, 1, 0},      /* gate 0 is tied high */
-        {ch0 + 15, 1, 4},     /* run state */
-        {ch0 + 15, 1, 1},     /* armed in mode 2 */
-        {ch0 + 24, 4, 0},     /* n = 0 */
-        {ch0 + 24, 4, 65537}, /* n > 65536 */
-        {ch0 + 40, 4, 0},     /* pending n = 0 */
-        {ch2 + 56, 4, 65536}, /* frozen >= modulus */
-        {ch2 + 2, 1, 1},      /* BCD with a count above 10000 */
-        {ch2 + 15, 1, 1},     /* armed in mode 0 */
+        {ch0 + 1, 1, 7},      /* effective mode not what the control word gives */
+        {ch0 + 2, 1, 0},      /* rw 0 is the latch command, never a state */
+        {ch0 + 2, 1, 4},      /* rw */
+        {ch0 + 4, 1, 0},      /* gate 0 is tied high */
+        {ch0 + 16, 1, 4},     /* run state */
+        {ch0 + 16, 1, 1},     /* armed in mode 2 */
+        {ch0 + 25, 4, 0},     /* n = 0 */
+        {ch0 + 25, 4, 65537}, /* n > 65536 */
+        {ch0 + 41, 4, 0},     /* pending n = 0 */
+        {ch2 + 57, 4, 65536}, /* frozen >= modulus */
+        {ch2 + 3, 1, 1},      /* BCD with a count above 10000 */
+        {ch2 + 16, 1, 1},     /* armed in mode 0 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(bad, good, n);
@@ -1393,6 +1432,7 @@ int main(void)
         cmocka_unit_test_setup(test_matches_clock_stepper, setup),
         cmocka_unit_test_setup(test_save_restore_mid_count, setup),
         cmocka_unit_test_setup(test_save_too_small, setup),
+        cmocka_unit_test_setup(test_restore_layout2_upgrades, setup),
         cmocka_unit_test_setup(test_restore_rejects_corrupt, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,3 +38,32 @@ fuzz-devices: $(TRACE_GEN_H)
 	    $(FUZZDEV_SRCS) -o $(BUILD)/fuzz/fuzz_devices $(HOST_LIBS)
 	$(Q)$(BUILD)/fuzz/fuzz_devices -max_total_time=$(FUZZ_TIME) -max_len=8192 \
 	    -print_final_stats=1 $(BUILD)/fuzz/devices-corpus
+
+# Mutation testing (scripts/mutants.py, docs/mutants.md): tests/mutants/*.mut
+# are small realistic bugs in hv/devs and the exit policy. mutants-check (in
+# make test): each still applies exactly once and compiles. mutants (not in
+# make test): each is applied in a scratch tree under $(BUILD)/mutants and
+# make unit, the corpus replay and devs-soak (MUTANTS_SOAK_N inputs) run
+# against it; prints kill rates per suite and the survivors.
+# MUTANTS=glob[,glob] selects, MUTANTS_JOBS=N runs N scratch trees in parallel.
+MUTANTS        ?=
+MUTANTS_JOBS   ?= 1
+MUTANTS_SOAK_N ?= 200
+.PHONY: mutants mutants-check
+mutants-check:
+	$(Q)CC=$(CC) BUILD=$(BUILD) python3 scripts/mutants.py check $(MUTANTS)
+TEST_TARGETS += mutants-check
+mutants: deps-build
+	$(Q)BUILD=$(BUILD) MUTANTS_SOAK_N=$(MUTANTS_SOAK_N) python3 scripts/mutants.py run -j $(MUTANTS_JOBS) $(MUTANTS)
+
+# Self-checks against subtle mutants (docs/mutants.md): $(BUILD)/host/mutants/NAME.o
+# is all of hv/devs with tests/mutants/NAME.mut applied, every global symbol
+# renamed mut_NAME_* (NAME with '-' as '_'), so a test links it beside the
+# real models and replays through it (replay_opts.devs).
+$(BUILD)/host/mutants/%.o: tests/mutants/%.mut $(DEVS_SRCS) $(wildcard hv/devs/*.h) host-sim/replay.h scripts/mutants.py
+	@mkdir -p $(@D)
+	$(Q)LD=$(LD) python3 scripts/mutants.py devs-object $* $@ $(CC) $(HOST_CFLAGS)
+SOAK_MUTANTS   := pit-mode3-odd-count uart-iir-read-clears-thre-always pic-specific-eoi-rotates
+$(FUZZDEV_BIN): $(SOAK_MUTANTS:%=$(BUILD)/host/mutants/%.o)
+SEEDED_MUTANTS := pit-mode2-low-at-reload pic-specific-eoi-rotates uart-msr-read-clears-lines
+$(BUILD)/host/tests/test_replay_seeded: $(SEEDED_MUTANTS:%=$(BUILD)/host/mutants/%.o)

@@ -158,7 +158,7 @@ struct trace_dev_event {
             bool level;
         } intr;
         struct {
-            uint32_t what; /* 1 reset, 2 power-off */
+            uint32_t what; /* 1 reset, 2 power-off, 3 debug-exit (enum dev_request) */
         } request;
     } u;
 };
@@ -225,7 +225,8 @@ enum trace_end_reason {
     TRACE_END_POWEROFF = 1,
     TRACE_END_RESET = 2,
     TRACE_END_TRIPLE_FAULT = 3,
-    TRACE_END_ERROR = 4
+    TRACE_END_ERROR = 4,
+    TRACE_END_DEBUG_EXIT = 5 /* the guest wrote isa-debug-exit (its status: that I/O record) */
 };
 
 struct trace_end {

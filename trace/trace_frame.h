@@ -34,6 +34,11 @@
 /* Bounds a reader enforces; a writer never produces more. */
 #define TRACE_MAX_RAW     (16u << 20) /* uncompressed bytes per frame */
 #define TRACE_MAX_PAYLOAD (17u << 20) /* compressed bytes per frame */
+/* Decompression-bomb bound: raw bytes <= TRACE_MAX_RATIO_BASE + TRACE_MAX_RATIO
+ * * compressed bytes (16 MiB of zeros fit in ~600 zstd bytes; real frames
+ * compress 10-50x, synthetic zero-jitter ones ~110x). */
+#define TRACE_MAX_RATIO_BASE (256u << 10)
+#define TRACE_MAX_RATIO      1024u
 
 struct trace_frame_hdr {
     uint8_t version;

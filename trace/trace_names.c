@@ -66,6 +66,7 @@ const char *trace_end_reason_name(uint32_t reason)
     case TRACE_END_RESET: return "reset";
     case TRACE_END_TRIPLE_FAULT: return "triple-fault";
     case TRACE_END_ERROR: return "error";
+    case TRACE_END_DEBUG_EXIT: return "debug-exit";
     default: return "unknown";
     }
 }

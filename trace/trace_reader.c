@@ -9,12 +9,16 @@
  */
 #include "trace/trace_reader.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "trace/hvrr.pb-c.h"
+#include "trace/trace_crcspan.h"
 #include "trace/trace_frame.h"
 
 #define ARENA_CHUNK (64u << 10)
@@ -44,9 +48,15 @@ struct trace_reader {
     bool in_frame;
     uint32_t frame_seq;
     uint64_t frame_off;
+    uint64_t frame_end; /* input offset just past that frame */
 
     /* framing state */
     uint32_t expected; /* next frame sequence number */
+    /* Payloads that failed their CRC may hold real frames, which are tried
+     * too; CRCs of payloads starting before suspect_end come from span
+     * (prefix CRCs), which keeps the scan linear. */
+    uint64_t suspect_end;
+    struct crc_span span;
 
     /* the damaged stretch being accumulated */
     bool dmg_active;
@@ -59,9 +69,18 @@ struct trace_reader {
     /* delta-coding state */
     uint64_t prev_seq, prev_tsc, prev_rip;
 
+    /* record checks: context from the header and the records so far */
+    uint32_t vcpus;    /* the header's vCPU count, 0 until known */
+    bool seq_known;    /* next_seq is known (no damage since it was set) */
+    uint64_t next_seq; /* number of the next exit */
+    size_t rec_at;     /* payload offset of the record being handed out */
+    bool have_pending; /* `pending` goes out on the next call (after its damage item) */
+    struct trace_item pending;
+
     trace_raw_fn raw_fn;
     void *raw_ctx;
     bool slow_only; /* decode every record with protobuf-c (tests) */
+    bool no_checks; /* record checks off (codec tests) */
     ZSTD_DCtx *dctx;
     struct arena arena;
     ProtobufCAllocator pa;
@@ -159,6 +178,7 @@ void trace_reader_free(struct trace_reader *r)
         return;
     ZSTD_freeDCtx(r->dctx);
     arena_destroy(&r->arena);
+    crc_span_free(&r->span);
     free(r->buf);
     free(r->raw);
     free(r);
@@ -225,16 +245,26 @@ long trace_reader_read_file(struct trace_reader *r, FILE *f)
         fatal(r, "out of memory buffering input");
         return -1;
     }
-    size_t n = fread(r->buf + r->len, 1, READ_CHUNK, f);
-    r->len += n;
-    r->st.bytes_in += n;
-    if (n == 0) {
-        if (ferror(f)) {
-            fatal(r, "read error");
-            return -1;
-        }
-        r->eof = true;
+    /* One read(2): what a pipe, FIFO or tty has now, not a full chunk. */
+    int fd = fileno(f);
+    ssize_t n;
+    if (fd >= 0) {
+        do
+            n = read(fd, r->buf + r->len, READ_CHUNK);
+        while (n < 0 && errno == EINTR);
+    } else { /* a stream without a descriptor (fmemopen) */
+        n = (ssize_t)fread(r->buf + r->len, 1, READ_CHUNK, f);
+        if (n == 0 && ferror(f))
+            n = -1;
     }
+    if (n < 0) {
+        snprintf(r->err, sizeof r->err, "read error: %s", strerror(errno));
+        return -1;
+    }
+    r->len += (size_t)n;
+    r->st.bytes_in += (uint64_t)n;
+    if (n == 0)
+        r->eof = true;
     return (long)n;
 }
 
@@ -358,7 +388,8 @@ static void conv_exit(struct trace_reader *r, struct trace_exit *e, const Hvrr__
     case HVRR__EXIT__DETAIL_IO:
         e->detail = TRACE_DETAIL_IO;
         e->u.io.port = (uint16_t)m->io->port;
-        e->u.io.size = (uint8_t)m->io->size;
+        /* out of range (not truncated): size 0, which the record checks reject */
+        e->u.io.size = m->io->size > 255 || m->io->port > 0xffff ? 0 : (uint8_t)m->io->size;
         e->u.io.write = m->io->write;
         e->u.io.value = m->io->value;
         break;
@@ -550,7 +581,7 @@ static bool fast_exit(struct trace_reader *r, const uint8_t *p, size_t len, stru
     if (has_io) {
         e->detail = TRACE_DETAIL_IO;
         e->u.io.port = (uint16_t)io[1];
-        e->u.io.size = (uint8_t)io[2];
+        e->u.io.size = (uint32_t)io[2] > 255 || (uint32_t)io[1] > 0xffff ? 0 : (uint8_t)io[2];
         e->u.io.write = io[3] != 0;
         e->u.io.value = (uint32_t)io[4];
     }
@@ -583,6 +614,7 @@ static int next_record(struct trace_reader *r, struct trace_item *it)
         if (!m || len > left - n - m)
             goto bad;
         r->raw_pos += m + len;
+        r->rec_at = at;
         if (!r->slow_only && fast_exit(r, p + n + m, len, &it->u.exit)) {
             r->st.records++;
             r->st.exits++;
@@ -737,6 +769,15 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
         r->pos++;
         return TF_SCAN;
     }
+    if (h.raw_len > TRACE_MAX_RATIO_BASE + (uint64_t)TRACE_MAX_RATIO * h.payload_len) {
+        /* decompressing it would cost far more than its bytes: a bomb */
+        start_damage(r, TRACE_DMG_BAD_LENGTH, off,
+                     "frame %u claims %u raw bytes from %u compressed (more than %u KiB + "
+                     "%ux)",
+                     h.seq, h.raw_len, h.payload_len, TRACE_MAX_RATIO_BASE >> 10, TRACE_MAX_RATIO);
+        r->pos++;
+        return TF_SCAN;
+    }
     size_t need = TRACE_FRAME_HDR_LEN + (size_t)h.payload_len;
     if (avail < need) {
         if (!r->eof) {
@@ -753,7 +794,18 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
         return TF_SCAN;
     }
     const uint8_t *payload = p + TRACE_FRAME_HDR_LEN;
-    if (trace_crc32c(0, payload, h.payload_len) != h.payload_crc) {
+    uint64_t poff = off + TRACE_FRAME_HDR_LEN;
+    uint32_t crc;
+    if (poff >= r->suspect_end)
+        crc_span_reset(&r->span);
+    if (poff >= r->suspect_end || h.payload_len < 4 * CRC_SPAN_STEP ||
+        crc_span_crc(&r->span, r->buf, r->buf_off, r->len, poff, h.payload_len, &crc) != 0) {
+        crc = trace_crc32c(0, payload, h.payload_len);
+        r->st.crc_bytes += h.payload_len;
+    }
+    if (crc != h.payload_crc) {
+        if (poff + h.payload_len > r->suspect_end)
+            r->suspect_end = poff + h.payload_len;
         start_damage(r, TRACE_DMG_BAD_CRC, off, "frame %u payload CRC mismatch", h.seq);
         r->dmg_hint++;
         r->pos++;
@@ -796,9 +848,12 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
     r->in_frame = true;
     r->frame_seq = h.seq;
     r->frame_off = off;
+    r->frame_end = off + need;
     if (r->raw_fn)
         r->raw_fn(r->raw_ctx, h.seq, r->raw, h.raw_len);
 
+    if (r->dmg_active || gap || backwards)
+        r->seq_known = false; /* records were lost: the exit numbering restarts here */
     if (r->dmg_active) {
         r->dmg_active = false;
         emit_damage(r, it, r->dmg_kind, r->dmg_off, off, r->dmg_lost + gap, false, r->dmg_msg);
@@ -815,18 +870,118 @@ static int take_frame(struct trace_reader *r, struct trace_item *it, bool *repor
         emit_damage(r, it, TRACE_DMG_SEQ, off, off, 0, false, msg);
         *report = true;
     }
+    if (*report)
+        it->frame = expected_before; /* the first frame the damage concerns */
     return TF_FRAME;
+}
+
+/* ---- record checks ---- */
+
+/* Turns *it into a TRACE_DMG_RECORD report about the current record. */
+__attribute__((format(printf, 3, 4))) static void
+bad_record(struct trace_reader *r, struct trace_item *it, const char *fmt, ...)
+{
+    char what[128], msg[sizeof it->u.damage.msg + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof msg, "frame %u, record at payload offset %zu: %s", r->frame_seq, r->rec_at,
+             what);
+    emit_damage(r, it, TRACE_DMG_RECORD, r->frame_off, r->frame_off, 0, false, msg);
+    it->frame = r->frame_seq;
+    r->st.bad_records++;
+}
+
+/* Checks a decoded record against its fields and its context. Returns true
+ * when *it is to be handed out: the record, or a damage report that replaced
+ * it (dropped) or goes before it (then it waits in r->pending). */
+static bool check_item(struct trace_reader *r, struct trace_item *it)
+{
+    char why[128];
+    if (r->no_checks)
+        return true;
+    switch (it->type) {
+    case TRACE_ITEM_HEADER:
+        r->vcpus = it->u.header.vcpus;
+        r->seq_known = true;
+        r->next_seq = 0;
+        return true;
+    case TRACE_ITEM_EXIT: {
+        const struct trace_exit *e = &it->u.exit;
+        if (!trace_check_exit(e, r->vcpus, why, sizeof why)) {
+            if (!r->seq_known || e->seq >= r->next_seq) { /* its number is used up */
+                r->seq_known = true;
+                r->next_seq = e->seq + 1;
+            }
+            bad_record(r, it, "exit %" PRIu64 ": %s; record dropped", e->seq, why);
+            return true;
+        }
+        uint64_t want = r->next_seq;
+        bool known = r->seq_known;
+        if (known && e->seq < want) {
+            bad_record(r, it, "exit number %" PRIu64 " where %" PRIu64 " is next; record dropped",
+                       e->seq, want);
+            return true;
+        }
+        r->seq_known = true;
+        r->next_seq = e->seq + 1;
+        if (known && e->seq > want) {
+            r->pending = *it;
+            r->have_pending = true;
+            bad_record(r, it, "exits %" PRIu64 "..%" PRIu64 " missing (exit numbers jump)", want,
+                       e->seq - 1);
+        }
+        return true;
+    }
+    case TRACE_ITEM_DEV:
+        if (!trace_check_dev(&it->u.dev, r->vcpus, why, sizeof why)) {
+            bad_record(r, it, "%s event: %s; record dropped", trace_dev_kind_name(it->u.dev.kind),
+                       why);
+        }
+        return true;
+    case TRACE_ITEM_CHECKPOINT:
+        if (r->seq_known && it->u.checkpoint.seq != r->next_seq) {
+            bad_record(r, it,
+                       "checkpoint before exit %" PRIu64 " where exit %" PRIu64
+                       " is next; record dropped",
+                       it->u.checkpoint.seq, r->next_seq);
+            return true;
+        }
+        r->seq_known = true;
+        r->next_seq = it->u.checkpoint.seq;
+        return true;
+    case TRACE_ITEM_END:
+        /* after damage the count cannot be checked (the lost part may hold exits) */
+        if (r->seq_known && !r->st.damage_reports && it->u.end.exits != r->next_seq) {
+            uint64_t n = it->u.end.exits;
+            r->pending = *it;
+            r->have_pending = true;
+            bad_record(r, it, "the end record counts %" PRIu64 " exits, the trace numbers %" PRIu64,
+                       n, r->next_seq);
+        }
+        return true;
+    default: return true;
+    }
 }
 
 int trace_reader_next(struct trace_reader *r, struct trace_item *it)
 {
     if (!r || !it)
         return TRACE_R_FATAL;
+    if (r->have_pending) { /* an exit or end record; no arena memory */
+        r->have_pending = false;
+        *it = r->pending;
+        return TRACE_R_ITEM;
+    }
     arena_reset(&r->arena);
     for (;;) {
         if (r->in_frame) {
-            if (next_record(r, it))
-                return TRACE_R_ITEM;
+            if (next_record(r, it)) {
+                if (check_item(r, it))
+                    return TRACE_R_ITEM;
+                continue;
+            }
             r->in_frame = false;
         }
         if (r->done)
@@ -855,10 +1010,21 @@ void trace_reader_set_raw_sink(struct trace_reader *r, trace_raw_fn fn, void *ct
     }
 }
 
+void trace_reader_set_record_checks(struct trace_reader *r, bool on)
+{
+    if (r)
+        r->no_checks = !on;
+}
+
 void trace_reader_set_slow_path(struct trace_reader *r, bool slow_only)
 {
     if (r)
         r->slow_only = slow_only;
+}
+
+uint64_t trace_reader_frame_end(const struct trace_reader *r)
+{
+    return r ? r->frame_end : 0;
 }
 
 const char *trace_reader_error(const struct trace_reader *r)
@@ -868,8 +1034,10 @@ const char *trace_reader_error(const struct trace_reader *r)
 
 void trace_reader_get_stats(const struct trace_reader *r, struct trace_reader_stats *st)
 {
-    if (r && st)
+    if (r && st) {
         *st = r->st;
+        st->crc_bytes += r->span.hashed;
+    }
 }
 
 const char *trace_damage_kind_name(enum trace_damage_kind k)
@@ -886,6 +1054,7 @@ const char *trace_damage_kind_name(enum trace_damage_kind k)
     case TRACE_DMG_GAP: return "gap";
     case TRACE_DMG_SEQ: return "sequence";
     case TRACE_DMG_NO_END: return "no-end";
+    case TRACE_DMG_RECORD: return "bad-record";
     default: return "?";
     }
 }

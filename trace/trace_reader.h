@@ -43,7 +43,8 @@ enum trace_damage_kind {
     TRACE_DMG_DECODE,      /* a record does not decode; rest of its frame dropped */
     TRACE_DMG_GAP,         /* frames missing from the sequence, bytes otherwise fine */
     TRACE_DMG_SEQ,         /* frame sequence number went backwards */
-    TRACE_DMG_NO_END       /* input ends without the end-of-trace record */
+    TRACE_DMG_NO_END,      /* input ends without the end-of-trace record */
+    TRACE_DMG_RECORD       /* a record that decodes but is impossible in its context */
 };
 
 struct trace_damage {
@@ -89,6 +90,8 @@ struct trace_reader_stats {
     uint64_t records;       /* records decoded, Sync included */
     uint64_t unknown;       /* records or stream fields skipped as unknown */
     uint64_t exits;
+    uint64_t bad_records; /* TRACE_DMG_RECORD reports */
+    uint64_t crc_bytes;   /* bytes run through payload CRCs (linear in the input) */
     bool end_seen;
 };
 
@@ -100,11 +103,16 @@ void trace_reader_free(struct trace_reader *r);
 int trace_reader_feed(struct trace_reader *r, const void *buf, size_t len);
 /* No more input will come. */
 void trace_reader_eof(struct trace_reader *r);
-/* Reads one chunk of f into the reader; at end of file calls
- * trace_reader_eof. Returns bytes read, 0 at end of file, -1 on error. */
+/* Reads what f's descriptor has now (one read(2), at most one chunk) into
+ * the reader, so a pipe or FIFO is not waited on for a full chunk; f must
+ * not have buffered input of its own. At end of file calls trace_reader_eof.
+ * Returns bytes read, 0 at end of file, -1 on error. */
 long trace_reader_read_file(struct trace_reader *r, FILE *f);
 int trace_reader_next(struct trace_reader *r, struct trace_item *it);
 const char *trace_reader_error(const struct trace_reader *r);
+/* Input offset just past the frame the last record handed out came from
+ * (`hvrr capture` cuts the output there after the end record). */
+uint64_t trace_reader_frame_end(const struct trace_reader *r);
 /* Optional: called with the decompressed payload of every good frame before
  * its records are handed out (what `hvrr export --raw` writes). */
 typedef void (*trace_raw_fn)(void *ctx, uint32_t frame, const void *raw, size_t len);
@@ -112,8 +120,23 @@ void trace_reader_set_raw_sink(struct trace_reader *r, trace_raw_fn fn, void *ct
 /* Port-I/O and detail-less exits take a hand-written decoder by default;
  * true sends every record through protobuf-c (for differential tests). */
 void trace_reader_set_slow_path(struct trace_reader *r, bool slow_only);
+/* Record checks (below) are on by default; codec tests that write
+ * deliberately odd sequences turn them off. */
+void trace_reader_set_record_checks(struct trace_reader *r, bool on);
 void trace_reader_get_stats(const struct trace_reader *r, struct trace_reader_stats *st);
 
 const char *trace_damage_kind_name(enum trace_damage_kind k);
+
+/* Record checks (trace_validate.c), applied by the reader to every record:
+ * false, with a one-line reason in why, for a record no hypervisor run can
+ * produce (vcpus: the header's count, 0 if unknown). Beyond these, the reader
+ * checks the sequence: exit numbers count up by one, a checkpoint is taken
+ * before the next exit, the end record counts the exits. A failed check is a
+ * TRACE_DMG_RECORD damage item (frame, byte offset of the frame, payload
+ * offset of the record); the record is dropped, except after an exit-number
+ * gap and a wrong end count, where the damage item comes first and the
+ * record is then handed out. */
+bool trace_check_exit(const struct trace_exit *e, uint32_t vcpus, char *why, size_t n);
+bool trace_check_dev(const struct trace_dev_event *d, uint32_t vcpus, char *why, size_t n);
 
 #endif

@@ -151,6 +151,8 @@ static inline void tt_keep(struct tt_got *g, const struct trace_item *it)
 
 /* Set to decode everything with protobuf-c only (differential tests). */
 static bool tt_slow_path;
+/* Record checks in tt_read (off: the codec tests write odd sequences on purpose). */
+static bool tt_record_checks;
 
 /* Reads buf through a fresh reader, feeding `chunk` bytes at a time (0: all
  * at once). */
@@ -159,6 +161,7 @@ static inline void tt_read(const uint8_t *buf, size_t len, size_t chunk, struct 
     memset(g, 0, sizeof(*g));
     struct trace_reader *r = trace_reader_new();
     trace_reader_set_slow_path(r, tt_slow_path);
+    trace_reader_set_record_checks(r, tt_record_checks);
     size_t fed = 0;
     struct trace_item it;
     for (;;) {

@@ -7,7 +7,8 @@
  *     seconds(t) = ref_sec + floor((t - ref_ns) / 1e9)
  * An update happens at every ref_ns + k * 1e9 (unless SET is 1), the
  * periodic flag is set every 2^(RS-1) cycles (RS 1, 2: 128, 256 cycles), UIP
- * is high for the last 8 cycles (244.1 us) of each second. Differences are
+ * is high for the last 73 cycles (2227.8 us: 244 us before the update cycle
+ * and the 1984 us cycle itself) of each second. Differences are
  * taken as signed 64-bit, so ref_ns may lie in the future (just after the
  * divider leaves reset). Flags are computed lazily for the interval
  * (last_ns, now]: within one such interval the configuration is constant
@@ -18,11 +19,19 @@
 #define CMOS_TAG     SV_TAG('C', 'M', 'O', 'S')
 #define CMOS_VERSION 1
 
-#define NS       ((int64_t)NS_PER_SEC)
-#define HZ32K    32768
-#define UIP_TICK (HZ32K - 8) /* UIP from this cycle of the second on */
-#define DV_RUN   0x20
-#define SEC_DAY  86400
+#define NS    ((int64_t)NS_PER_SEC)
+#define HZ32K 32768
+/* UIP (datasheet table "update cycle times", 32.768 kHz time base) is high
+ * tBUC = 244 us (8 cycles) before the update cycle begins and through the
+ * update cycle, tUC = 1984 us (65 cycles). The model's update instant (new
+ * time visible, UF set) is the end of the update cycle, at each second
+ * boundary; the time bytes, undefined on the chip during the cycle, show the
+ * old time until then. */
+#define TBUC_CYCLES 8
+#define TUC_CYCLES  65
+#define UIP_TICK    (HZ32K - TBUC_CYCLES - TUC_CYCLES) /* UIP from this cycle of the second on */
+#define DV_RUN      0x20
+#define SEC_DAY     86400
 
 /* Sanity bounds that keep every product below 2^63: wall seconds within
  * +-2^40 (about 34,000 years) and the reference boundary within 2^62 ns
@@ -532,39 +541,45 @@ int cmos_io(void *cmos, uint16_t port, unsigned size, bool write, uint32_t *val,
 
 /* ---- save / restore ---- */
 
+/* Register C's low nibble reads 0, D is VRT only, IRQF is the OR of the
+ * enabled flags and drives IRQ8, UIP is computed (never stored), and the
+ * times are within the model's range. */
+static bool cmos_valid(const void *obj)
+{
+    const struct cmos_rtc *t = obj;
+    uint8_t rc = t->ram[CMOS_REG_C];
+    bool irqf = (rc & t->ram[CMOS_REG_B] & 0x70) != 0;
+    return !((t->ram[CMOS_REG_A] & CMOS_A_UIP) || (rc & 0x0f) || t->ram[CMOS_REG_D] != CMOS_D_VRT ||
+             irqf != !!(rc & CMOS_C_IRQF) || irqf != t->irq_out || t->ref_sec > SEC_LIMIT ||
+             t->ref_sec < -SEC_LIMIT || rel(t, t->last_ns) > REL_LIMIT || rel(t, t->last_ns) < -NS);
+}
+
+static const struct sv_field cmos_fields[] = {
+    SV_U8(struct cmos_rtc, index),    SV_U8_ARRAY(struct cmos_rtc, ram),
+    SV_U64(struct cmos_rtc, ref_ns),  SV_U64(struct cmos_rtc, ref_sec),
+    SV_U64(struct cmos_rtc, last_ns), SV_BOOL(struct cmos_rtc, irq_out),
+};
+
+const struct sv_desc cmos_sv_desc = {
+    .name = "cmos",
+    .tag = CMOS_TAG,
+    .version = CMOS_VERSION,
+    .min_version = 1,
+    .fields = cmos_fields,
+    .nfields = SV_NFIELDS(cmos_fields),
+    .valid = cmos_valid,
+};
+
 void cmos_save(const struct cmos_rtc *c, struct sv *s)
 {
-    sv_begin(s, CMOS_TAG, CMOS_VERSION);
-    sv_put_u8(s, c->index);
-    sv_put_bytes(s, c->ram, sizeof c->ram);
-    sv_put_u64(s, c->ref_ns);
-    sv_put_u64(s, (uint64_t)c->ref_sec);
-    sv_put_u64(s, c->last_ns);
-    sv_put_bool(s, c->irq_out);
-    sv_end(s);
+    sv_save(s, &cmos_sv_desc, c);
 }
 
 int cmos_restore(struct cmos_rtc *c, struct sv *s)
 {
     struct cmos_rtc t = *c;
-    sv_open(s, CMOS_TAG, CMOS_VERSION);
-    t.index = sv_get_u8(s);
-    sv_get_bytes(s, t.ram, sizeof t.ram);
-    t.ref_ns = sv_get_u64(s);
-    t.ref_sec = (int64_t)sv_get_u64(s);
-    t.last_ns = sv_get_u64(s);
-    t.irq_out = sv_get_bool(s);
-    sv_close(s);
-    if (s->err)
+    if (!sv_load(s, &cmos_sv_desc, &t))
         return -1;
-    uint8_t rc = t.ram[CMOS_REG_C];
-    bool irqf = (rc & t.ram[CMOS_REG_B] & 0x70) != 0;
-    if ((t.ram[CMOS_REG_A] & CMOS_A_UIP) || (rc & 0x0f) || t.ram[CMOS_REG_D] != CMOS_D_VRT ||
-        irqf != !!(rc & CMOS_C_IRQF) || irqf != t.irq_out || t.ref_sec > SEC_LIMIT ||
-        t.ref_sec < -SEC_LIMIT || rel(&t, t.last_ns) > REL_LIMIT || rel(&t, t.last_ns) < -NS) {
-        s->err = true;
-        return -1;
-    }
     *c = t;
     return 0;
 }

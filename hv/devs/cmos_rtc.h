@@ -13,7 +13,8 @@
  *   0x00-0x09  seconds, alarm s, minutes, alarm m, hours, alarm h, weekday
  *              (1 = Sunday), day, month, year; 0x32 century. BCD or binary
  *              per B.DM, 12-hour (bit 7 = PM) or 24-hour per B.24/12.
- *   0x0a  A: UIP (bit 7, read-only, high during the 244 us before an update),
+ *   0x0a  A: UIP (bit 7, read-only, high from 244 us before the update cycle
+ *         to its end: the last 2228 us before each update),
  *         DV2-0 (bits 6-4; only 010 runs the clock, 11x resets the divider,
  *         the first update comes 500 ms after leaving reset), RS3-0.
  *   0x0b  B: SET, PIE, AIE, UIE, SQWE, DM, 24/12, DSE (stored, no effect).
@@ -114,6 +115,8 @@ void cmos_tick(struct cmos_rtc *c, uint64_t now_ns);
  * enabled source (PIE/AIE/UIE) can fire. May be <= now_ns if cmos_tick has
  * not caught up yet. */
 uint64_t cmos_next_event_ns(const struct cmos_rtc *c, uint64_t now_ns);
+/* Section 'CMOS' (savestate.h field table). */
+extern const struct sv_desc cmos_sv_desc;
 void cmos_save(const struct cmos_rtc *c, struct sv *s);
 /* 0, or -1 with *c untouched for a missing, malformed or inconsistent
  * section. IRQ8 is restored as saved; the sink is not called. */

@@ -30,23 +30,30 @@ int debugport_io(void *dev, uint16_t port, unsigned size, bool write, uint32_t *
     return DEV_IO_OK;
 }
 
+static const struct sv_field debugport_fields[] = {
+    SV_U8(struct debugport, last),
+    SV_U64(struct debugport, writes),
+};
+
+const struct sv_desc debugport_sv_desc = {
+    .name = "post",
+    .tag = DEBUGPORT_TAG,
+    .version = DEBUGPORT_VERSION,
+    .min_version = 1,
+    .fields = debugport_fields,
+    .nfields = SV_NFIELDS(debugport_fields),
+};
+
 void debugport_save(const struct debugport *d, struct sv *s)
 {
-    sv_begin(s, DEBUGPORT_TAG, DEBUGPORT_VERSION);
-    sv_put_u8(s, d->last);
-    sv_put_u64(s, d->writes);
-    sv_end(s);
+    sv_save(s, &debugport_sv_desc, d);
 }
 
 int debugport_restore(struct debugport *d, struct sv *s)
 {
-    struct debugport tmp;
-    sv_open(s, DEBUGPORT_TAG, DEBUGPORT_VERSION);
-    tmp.last = sv_get_u8(s);
-    tmp.writes = sv_get_u64(s);
-    sv_close(s);
-    if (s->err)
+    struct debugport t = *d;
+    if (!sv_load(s, &debugport_sv_desc, &t))
         return -1;
-    *d = tmp;
+    *d = t;
     return 0;
 }

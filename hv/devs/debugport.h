@@ -24,6 +24,8 @@ void debugport_init(struct debugport *d);
  * a port other than 0x80. */
 int debugport_io(void *dev, uint16_t port, unsigned size, bool write, uint32_t *val,
                  uint64_t now_ns);
+/* Section 'POST' (savestate.h field table). */
+extern const struct sv_desc debugport_sv_desc;
 void debugport_save(const struct debugport *d, struct sv *s);
 /* 0, or -1 with *d untouched when the section is missing, malformed or newer. */
 int debugport_restore(struct debugport *d, struct sv *s);

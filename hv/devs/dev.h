@@ -31,12 +31,21 @@ static inline void irq_sink_set(const struct irq_sink *s, unsigned line, bool le
         s->set(s->ctx, line, level);
 }
 
-/* Requests a device makes of the platform (a reset pulse, a power-off). */
-enum dev_request { DEV_REQ_RESET = 1, DEV_REQ_POWEROFF = 2 };
+/* Requests a device makes of the platform (a reset pulse, a power-off, the
+ * end of the run with a status the device holds: isa-debug-exit). */
+enum dev_request { DEV_REQ_RESET = 1, DEV_REQ_POWEROFF = 2, DEV_REQ_EXIT = 3 };
 struct dev_request_sink {
     void (*request)(void *ctx, enum dev_request what);
     void *ctx;
 };
+
+static inline const char *dev_request_name(uint32_t what)
+{
+    return what == DEV_REQ_RESET      ? "reset"
+           : what == DEV_REQ_POWEROFF ? "power-off"
+           : what == DEV_REQ_EXIT     ? "debug-exit"
+                                      : "?";
+}
 
 static inline void dev_request(const struct dev_request_sink *s, enum dev_request what)
 {

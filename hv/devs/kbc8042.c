@@ -180,48 +180,47 @@ int kbc_io(void *kbc, uint16_t port, unsigned size, bool write, uint32_t *val, u
     return DEV_IO_OK;
 }
 
-void kbc_save(const struct kbc8042 *k, struct sv *s)
-{
-    sv_begin(s, KBC_TAG, KBC_VERSION);
-    sv_put_u8(s, k->status);
-    sv_put_u8(s, k->ctr);
-    sv_put_u8(s, k->out);
-    sv_put_u8(s, k->outport);
-    sv_put_u8(s, k->pending);
-    sv_put_bytes(s, k->ram, sizeof k->ram);
-    sv_put_bool(s, k->irq_kbd);
-    sv_put_bool(s, k->irq_aux);
-    sv_put_u64(s, k->resets);
-    sv_end(s);
-}
-
 static bool pending_valid(uint8_t p)
 {
     return p == 0 || (p >= 0x60 && p <= 0x7f) || (p >= 0xd1 && p <= 0xd4);
 }
 
+static bool kbc_valid(const void *obj)
+{
+    const struct kbc8042 *k = obj;
+    bool sys_ok = !(k->ctr & KBC_CTR_SYS) || (k->status & KBC_STS_SYS);
+    return !(k->status & KBC_STS_IBF) && pending_valid(k->pending) && sys_ok &&
+           k->irq_kbd == level_kbd(k) && k->irq_aux == level_aux(k);
+}
+
+static const struct sv_field kbc_fields[] = {
+    SV_U8(struct kbc8042, status),    SV_U8(struct kbc8042, ctr),
+    SV_U8(struct kbc8042, out),       SV_U8(struct kbc8042, outport),
+    SV_U8(struct kbc8042, pending),   SV_U8_ARRAY(struct kbc8042, ram),
+    SV_BOOL(struct kbc8042, irq_kbd), SV_BOOL(struct kbc8042, irq_aux),
+    SV_U64(struct kbc8042, resets),
+};
+
+const struct sv_desc kbc_sv_desc = {
+    .name = "kbc",
+    .tag = KBC_TAG,
+    .version = KBC_VERSION,
+    .min_version = 1,
+    .fields = kbc_fields,
+    .nfields = SV_NFIELDS(kbc_fields),
+    .valid = kbc_valid,
+};
+
+void kbc_save(const struct kbc8042 *k, struct sv *s)
+{
+    sv_save(s, &kbc_sv_desc, k);
+}
+
 int kbc_restore(struct kbc8042 *k, struct sv *s)
 {
     struct kbc8042 t = *k;
-    sv_open(s, KBC_TAG, KBC_VERSION);
-    t.status = sv_get_u8(s);
-    t.ctr = sv_get_u8(s);
-    t.out = sv_get_u8(s);
-    t.outport = sv_get_u8(s);
-    t.pending = sv_get_u8(s);
-    sv_get_bytes(s, t.ram, sizeof t.ram);
-    t.irq_kbd = sv_get_bool(s);
-    t.irq_aux = sv_get_bool(s);
-    t.resets = sv_get_u64(s);
-    sv_close(s);
-    if (s->err)
+    if (!sv_load(s, &kbc_sv_desc, &t))
         return -1;
-    bool sys_ok = !(t.ctr & KBC_CTR_SYS) || (t.status & KBC_STS_SYS);
-    if ((t.status & KBC_STS_IBF) || !pending_valid(t.pending) || !sys_ok ||
-        t.irq_kbd != level_kbd(&t) || t.irq_aux != level_aux(&t)) {
-        s->err = true;
-        return -1;
-    }
     *k = t;
     return 0;
 }

@@ -63,6 +63,8 @@ void kbc_init(struct kbc8042 *k, const struct irq_sink *irq, const struct dev_re
 void kbc_reset(struct kbc8042 *k);
 /* Ports 0x60 and 0x64, byte access only (else DEV_IO_BADSIZE). */
 int kbc_io(void *kbc, uint16_t port, unsigned size, bool write, uint32_t *val, uint64_t now_ns);
+/* Section 'KBC0' (savestate.h field table). */
+extern const struct sv_desc kbc_sv_desc;
 void kbc_save(const struct kbc8042 *k, struct sv *s);
 /* 0, or -1 with *k untouched for a missing, malformed or inconsistent section.
  * The IRQ levels are restored as saved; the sink is not called. */

@@ -130,31 +130,54 @@ int pci_io(void *pci, uint16_t port, unsigned size, bool write, uint32_t *val, u
     return DEV_IO_UNMAPPED;
 }
 
+/* The host bridge's configuration space is fixed but for its command
+ * register: the blob holds that register only. */
+static uint64_t hb_command_get(const void *obj)
+{
+    const struct pci_cam *p = obj;
+    return get16(p->hb_cfg, 0x04);
+}
+
+static void hb_command_set(void *obj, uint64_t v)
+{
+    struct pci_cam *p = obj;
+    hb_build(p->hb_cfg, (uint16_t)v);
+}
+
+static bool pci_valid(const void *obj)
+{
+    const struct pci_cam *p = obj;
+    uint16_t cmd = get16(p->hb_cfg, 0x04);
+    return !(p->addr & ~PCI_CAM_ADDR_MASK) && !(p->rcr & ~PCI_RCR_WMASK) &&
+           (cmd & ~PCI_HB_CMD_WMASK) == PCI_HB_CMD_FIXED;
+}
+
+static const struct sv_field pci_fields[] = {
+    SV_U32(struct pci_cam, addr),
+    SV_U8(struct pci_cam, rcr),
+    SV_ACCESSOR("hb_command", 2, hb_command_get, hb_command_set),
+};
+
+const struct sv_desc pci_sv_desc = {
+    .name = "pci",
+    .tag = PCI_TAG,
+    .version = PCI_VERSION,
+    .min_version = 1,
+    .fields = pci_fields,
+    .nfields = SV_NFIELDS(pci_fields),
+    .valid = pci_valid,
+};
+
 void pci_save(const struct pci_cam *p, struct sv *s)
 {
-    sv_begin(s, PCI_TAG, PCI_VERSION);
-    sv_put_u32(s, p->addr);
-    sv_put_u8(s, p->rcr);
-    sv_put_u16(s, get16(p->hb_cfg, 0x04));
-    sv_end(s);
+    sv_save(s, &pci_sv_desc, p);
 }
 
 int pci_restore(struct pci_cam *p, struct sv *s)
 {
-    sv_open(s, PCI_TAG, PCI_VERSION);
-    uint32_t addr = sv_get_u32(s);
-    uint8_t rcr = sv_get_u8(s);
-    uint16_t cmd = sv_get_u16(s);
-    sv_close(s);
-    if (s->err)
+    struct pci_cam t = *p;
+    if (!sv_load(s, &pci_sv_desc, &t))
         return -1;
-    if ((addr & ~PCI_CAM_ADDR_MASK) || (rcr & ~PCI_RCR_WMASK) ||
-        (cmd & ~PCI_HB_CMD_WMASK) != PCI_HB_CMD_FIXED) {
-        s->err = true;
-        return -1;
-    }
-    p->addr = addr;
-    p->rcr = rcr;
-    hb_build(p->hb_cfg, cmd);
+    *p = t;
     return 0;
 }

@@ -58,6 +58,8 @@ int pci_io(void *pci, uint16_t port, unsigned size, bool write, uint32_t *val, u
  * reg aligned to size); all-ones for absent functions. */
 uint32_t pci_cfg_read(const struct pci_cam *p, unsigned bus, unsigned dev, unsigned fn,
                       unsigned reg, unsigned size);
+/* Section 'PCI1' (savestate.h field table). */
+extern const struct sv_desc pci_sv_desc;
 void pci_save(const struct pci_cam *p, struct sv *s);
 /* 0, or -1 with *p untouched when the section is missing, malformed, newer,
  * or holds values the hardware cannot (reserved address bits, RCR bits,

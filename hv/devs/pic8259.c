@@ -59,8 +59,10 @@ static bool cascaded(const struct pic_chip *m)
  * Fully nested mode: a request must outrank every in-service level.
  * Special mask mode: in-service levels inhibit nothing but themselves; any
  * unmasked level not in service may interrupt ("Special Mask Mode").
- * Special fully nested mode (master only): the cascade IR's ISR bit does not
- * block further requests from the slave. */
+ * Special fully nested mode (master only): the cascade IR in service does
+ * not block a new request on the cascade IR itself (the slave has already
+ * let only its higher-priority requests through); it still blocks every
+ * master IR of lower priority ("The Special Fully Nested Mode"). */
 static int chip_pending(const struct pic_chip *c, bool master)
 {
     uint8_t req = c->irr & ~c->imr;
@@ -69,10 +71,11 @@ static int chip_pending(const struct pic_chip *c, bool master)
     int ir = highest(c, req);
     if (ir < 0)
         return -1;
-    uint8_t blocking = c->isr;
-    if (master && (c->icw4 & PIC_ICW4_SFNM) && cascaded(c))
-        blocking &= ~CASCADE;
-    int in = highest(c, blocking);
+    int in = highest(c, c->isr);
+    if (master && (c->icw4 & PIC_ICW4_SFNM) && cascaded(c)) {
+        if (in == (int)CASCADE_IR && ir == (int)CASCADE_IR)
+            return ir;
+    }
     if (in >= 0 && rank(c, (unsigned)in) <= rank(c, (unsigned)ir))
         return -1;
     return ir;
@@ -355,53 +358,6 @@ uint8_t pic_ack(struct pic_pair *p)
 
 /* ---- save / restore --------------------------------------------------- */
 
-static void save_chip(const struct pic_chip *c, struct sv *s)
-{
-    sv_put_u8(s, c->irr);
-    sv_put_u8(s, c->isr);
-    sv_put_u8(s, c->imr);
-    sv_put_u8(s, c->vector_base);
-    sv_put_u8(s, c->pins);
-    sv_put_u8(s, c->lowest);
-    sv_put_u8(s, c->icw1);
-    sv_put_u8(s, c->icw3);
-    sv_put_u8(s, c->icw4);
-    sv_put_u8(s, c->init_step);
-    sv_put_bool(s, c->special_mask);
-    sv_put_bool(s, c->read_isr);
-    sv_put_bool(s, c->poll);
-    sv_put_bool(s, c->rotate_aeoi);
-}
-
-static void restore_chip(struct pic_chip *c, struct sv *s)
-{
-    c->irr = sv_get_u8(s);
-    c->isr = sv_get_u8(s);
-    c->imr = sv_get_u8(s);
-    c->vector_base = sv_get_u8(s);
-    c->pins = sv_get_u8(s);
-    c->lowest = sv_get_u8(s);
-    c->icw1 = sv_get_u8(s);
-    c->icw3 = sv_get_u8(s);
-    c->icw4 = sv_get_u8(s);
-    c->init_step = sv_get_u8(s);
-    c->special_mask = sv_get_bool(s);
-    c->read_isr = sv_get_bool(s);
-    c->poll = sv_get_bool(s);
-    c->rotate_aeoi = sv_get_bool(s);
-}
-
-void pic_save(const struct pic_pair *p, struct sv *s)
-{
-    sv_begin(s, PIC_TAG, PIC_STATE_VERSION);
-    save_chip(&p->chip[0], s);
-    save_chip(&p->chip[1], s);
-    sv_put_u8(s, p->elcr[0]);
-    sv_put_u8(s, p->elcr[1]);
-    sv_put_bool(s, p->intr);
-    sv_end(s);
-}
-
 static bool chip_valid(const struct pic_pair *p, unsigned i)
 {
     const struct pic_chip *c = &p->chip[i];
@@ -414,8 +370,9 @@ static bool chip_valid(const struct pic_pair *p, unsigned i)
 /* A blob is accepted only if it is a state update() could have produced:
  * level-triggered IRR bits equal the pins, master IR2's pin is the slave's
  * INT, and INTR is what the registers imply. */
-static bool pair_valid(const struct pic_pair *p)
+static bool pair_valid(const void *obj)
 {
+    const struct pic_pair *p = obj;
     if (!chip_valid(p, 0) || !chip_valid(p, 1))
         return false;
     if ((p->elcr[0] & ~elcr_writable[0]) || (p->elcr[1] & ~elcr_writable[1]))
@@ -426,26 +383,56 @@ static bool pair_valid(const struct pic_pair *p)
     return p->intr == (chip_pending(&p->chip[0], true) >= 0);
 }
 
+static const struct sv_field chip_fields[] = {
+    SV_U8(struct pic_chip, irr),
+    SV_U8(struct pic_chip, isr),
+    SV_U8(struct pic_chip, imr),
+    SV_U8(struct pic_chip, vector_base),
+    SV_U8(struct pic_chip, pins),
+    SV_U8(struct pic_chip, lowest),
+    SV_U8(struct pic_chip, icw1),
+    SV_U8(struct pic_chip, icw3),
+    SV_U8(struct pic_chip, icw4),
+    SV_U8(struct pic_chip, init_step),
+    SV_BOOL(struct pic_chip, special_mask),
+    SV_BOOL(struct pic_chip, read_isr),
+    SV_BOOL(struct pic_chip, poll),
+    SV_BOOL(struct pic_chip, rotate_aeoi),
+};
+
+static const struct sv_desc chip_desc = {
+    .name = "chip",
+    .fields = chip_fields,
+    .nfields = SV_NFIELDS(chip_fields),
+};
+
+static const struct sv_field pair_fields[] = {
+    SV_STRUCT(struct pic_pair, chip, 2, &chip_desc), /* master, slave */
+    SV_U8_ARRAY(struct pic_pair, elcr),
+    SV_BOOL(struct pic_pair, intr),
+};
+
+const struct sv_desc pic_sv_desc = {
+    .name = "pic",
+    .tag = PIC_TAG,
+    .version = PIC_STATE_VERSION,
+    .min_version = 1,
+    .fields = pair_fields,
+    .nfields = SV_NFIELDS(pair_fields),
+    .valid = pair_valid,
+};
+
+void pic_save(const struct pic_pair *p, struct sv *s)
+{
+    sv_save(s, &pic_sv_desc, p);
+}
+
 int pic_restore(struct pic_pair *p, struct sv *s)
 {
     struct pic_pair t = *p;
-    if (sv_open(s, PIC_TAG, PIC_STATE_VERSION) == 0)
+    if (!sv_load(s, &pic_sv_desc, &t))
         return -1;
-    restore_chip(&t.chip[0], s);
-    restore_chip(&t.chip[1], s);
-    t.elcr[0] = sv_get_u8(s);
-    t.elcr[1] = sv_get_u8(s);
-    t.intr = sv_get_bool(s);
-    sv_close(s);
-    if (!s->err && !pair_valid(&t))
-        s->err = true;
-    if (s->err)
-        return -1;
-    /* State only: the INTR sink (wiring) stays as it was, and is not called. */
-    p->chip[0] = t.chip[0];
-    p->chip[1] = t.chip[1];
-    p->elcr[0] = t.elcr[0];
-    p->elcr[1] = t.elcr[1];
-    p->intr = t.intr;
+    /* State only: the INTR sink (wiring) is the same in t and not called. */
+    *p = t;
     return 0;
 }

@@ -57,6 +57,8 @@ bool pic_intr(const struct pic_pair *p);
 /* Interrupt-acknowledge cycle: returns the vector the pair puts on the bus
  * (the IRQ7/IRQ15 spurious vector if the request went away). */
 uint8_t pic_ack(struct pic_pair *p);
+/* Section 'PIC2' (savestate.h field table). */
+extern const struct sv_desc pic_sv_desc;
 void pic_save(const struct pic_pair *p, struct sv *s);
 int pic_restore(struct pic_pair *p, struct sv *s); /* 0 or -1; state untouched on error */
 

@@ -601,78 +601,27 @@ uint16_t pit_peek_count(const struct pit *p, unsigned ch, uint64_t now_ns)
 
 /* ---- save / restore ---------------------------------------------------------- */
 
-static void save_channel(const struct pit_channel *c, struct sv *s)
+/* The effective mode follows from the control word (6/7 alias 2/3). */
+static uint8_t effective_mode(uint8_t ctrl_mode)
 {
-    sv_put_u8(s, c->ctrl_mode);
-    sv_put_u8(s, c->rw);
-    sv_put_bool(s, c->bcd);
-    sv_put_bool(s, c->gate);
-    sv_put_u16(s, c->cr);
-    sv_put_u8(s, c->cr_lsb);
-    sv_put_bool(s, c->wr_msb);
-    sv_put_bool(s, c->rd_msb);
-    sv_put_bool(s, c->cr_valid);
-    sv_put_bool(s, c->count_latched);
-    sv_put_u16(s, c->ol);
-    sv_put_bool(s, c->status_latched);
-    sv_put_u8(s, c->status);
-    sv_put_u8(s, c->run);
-    sv_put_u64(s, c->start);
-    sv_put_u32(s, c->n);
-    sv_put_u32(s, c->phase);
-    sv_put_u64(s, c->pend_clk);
-    sv_put_u32(s, c->pend_n);
-    sv_put_u32(s, c->pend_phase);
-    sv_put_u64(s, c->paused_e);
-    sv_put_u32(s, c->frozen);
-    sv_put_bool(s, c->idle_out);
-    sv_put_bool(s, c->pre_out);
-    sv_put_bool(s, c->null_count);
-    sv_put_u64(s, c->load_clk);
+    return ctrl_mode >= 6 ? (uint8_t)(ctrl_mode - 4) : ctrl_mode;
 }
 
-void pit_save(const struct pit *p, struct sv *s)
+/* Layout 2 lacks `mode`: the upgrade derives it from the control word. */
+static void channel_post_load(void *obj, uint16_t version)
 {
-    sv_begin(s, PIT_TAG, PIT_STATE_VERSION);
-    sv_put_bool(s, p->irq_level);
-    sv_put_u64(s, p->last_ns);
-    for (unsigned i = 0; i < 3; i++)
-        save_channel(&p->ch[i], s);
-    sv_end(s);
+    struct pit_channel *c = obj;
+    if (version < 3)
+        c->mode = effective_mode(c->ctrl_mode);
 }
 
-/* Reads one channel; false if the values could not come from this model. */
-static bool restore_channel(struct pit_channel *c, struct sv *s)
+/* False if the values could not come from this model. */
+static bool channel_valid(const void *obj)
 {
-    c->ctrl_mode = sv_get_u8(s);
-    c->rw = sv_get_u8(s);
-    c->bcd = sv_get_bool(s);
-    c->gate = sv_get_bool(s);
-    c->cr = sv_get_u16(s);
-    c->cr_lsb = sv_get_u8(s);
-    c->wr_msb = sv_get_bool(s);
-    c->rd_msb = sv_get_bool(s);
-    c->cr_valid = sv_get_bool(s);
-    c->count_latched = sv_get_bool(s);
-    c->ol = sv_get_u16(s);
-    c->status_latched = sv_get_bool(s);
-    c->status = sv_get_u8(s);
-    c->run = sv_get_u8(s);
-    c->start = sv_get_u64(s);
-    c->n = sv_get_u32(s);
-    c->phase = sv_get_u32(s);
-    c->pend_clk = sv_get_u64(s);
-    c->pend_n = sv_get_u32(s);
-    c->pend_phase = sv_get_u32(s);
-    c->paused_e = sv_get_u64(s);
-    c->frozen = sv_get_u32(s);
-    c->idle_out = sv_get_bool(s);
-    c->pre_out = sv_get_bool(s);
-    c->null_count = sv_get_bool(s);
-    c->load_clk = sv_get_u64(s);
-    if (s->err || c->ctrl_mode > 7 || c->rw < 1 || c->rw > 3 || c->run > PIT_PAUSED)
+    const struct pit_channel *c = obj;
+    if (c->ctrl_mode > 7 || c->mode != effective_mode(c->ctrl_mode) || c->rw < 1 || c->rw > 3 ||
+        c->run > PIT_PAUSED)
         return false;
-    c->mode = c->ctrl_mode >= 6 ? c->ctrl_mode - 4 : c->ctrl_mode;
     uint32_t m = modulus(c);
     bool one_shot = c->mode == 1 || c->mode == 5;
     if (c->n < 1 || c->n > m || c->pend_n < 1 || c->pend_n > m || c->frozen >= m ||
@@ -685,27 +634,79 @@ static bool restore_channel(struct pit_channel *c, struct sv *s)
     return true;
 }
 
+static const struct sv_field channel_fields[] = {
+    SV_U8(struct pit_channel, ctrl_mode),
+    SV_U8_DERIVED(struct pit_channel, mode, 3), /* layout 3 */
+    SV_U8(struct pit_channel, rw),
+    SV_BOOL(struct pit_channel, bcd),
+    SV_BOOL(struct pit_channel, gate),
+    SV_U16(struct pit_channel, cr),
+    SV_U8(struct pit_channel, cr_lsb),
+    SV_BOOL(struct pit_channel, wr_msb),
+    SV_BOOL(struct pit_channel, rd_msb),
+    SV_BOOL(struct pit_channel, cr_valid),
+    SV_BOOL(struct pit_channel, count_latched),
+    SV_U16(struct pit_channel, ol),
+    SV_BOOL(struct pit_channel, status_latched),
+    SV_U8(struct pit_channel, status),
+    SV_U8(struct pit_channel, run),
+    SV_U64(struct pit_channel, start),
+    SV_U32(struct pit_channel, n),
+    SV_U32(struct pit_channel, phase),
+    SV_U64(struct pit_channel, pend_clk),
+    SV_U32(struct pit_channel, pend_n),
+    SV_U32(struct pit_channel, pend_phase),
+    SV_U64(struct pit_channel, paused_e),
+    SV_U32(struct pit_channel, frozen),
+    SV_BOOL(struct pit_channel, idle_out),
+    SV_BOOL(struct pit_channel, pre_out),
+    SV_BOOL(struct pit_channel, null_count),
+    SV_U64(struct pit_channel, load_clk),
+};
+
+static const struct sv_desc channel_desc = {
+    .name = "ch",
+    .fields = channel_fields,
+    .nfields = SV_NFIELDS(channel_fields),
+    .post_load = channel_post_load,
+    .valid = channel_valid,
+};
+
+static bool pit_valid(const void *obj)
+{
+    const struct pit *p = obj;
+    return p->ch[0].gate && p->ch[1].gate; /* gates 0/1 are tied high */
+}
+
+static const struct sv_field pit_fields[] = {
+    SV_BOOL(struct pit, irq_level),
+    SV_U64(struct pit, last_ns),
+    SV_STRUCT(struct pit, ch, 3, &channel_desc),
+};
+
+/* Layouts: 2 (the oldest accepted; 1 predates the corpus); 3 adds each
+ * channel's effective `mode` after ctrl_mode (for layout 2 derived from
+ * ctrl_mode, so a comparison with a layout-2 checkpoint checks it too). */
+const struct sv_desc pit_sv_desc = {
+    .name = "pit",
+    .tag = PIT_TAG,
+    .version = PIT_STATE_VERSION,
+    .min_version = 2,
+    .fields = pit_fields,
+    .nfields = SV_NFIELDS(pit_fields),
+    .valid = pit_valid,
+};
+
+void pit_save(const struct pit *p, struct sv *s)
+{
+    sv_save(s, &pit_sv_desc, p);
+}
+
 int pit_restore(struct pit *p, struct sv *s)
 {
     struct pit t = *p; /* keeps the wiring; copied back only if all is well */
-    uint16_t ver = sv_open(s, PIT_TAG, PIT_STATE_VERSION);
-    if (ver != PIT_STATE_VERSION)
-        s->err = true;
-    t.irq_level = sv_get_bool(s);
-    t.last_ns = sv_get_u64(s);
-    bool ok = true;
-    for (unsigned i = 0; i < 3 && ok; i++)
-        ok = restore_channel(&t.ch[i], s);
-    if (!ok)
-        s->err = true;
-    if (!s->err && (!t.ch[0].gate || !t.ch[1].gate))
-        s->err = true; /* gates 0/1 are tied high */
-    sv_close(s);
-    if (s->err)
+    if (!sv_load(s, &pit_sv_desc, &t))
         return -1;
-    for (unsigned i = 0; i < 3; i++)
-        p->ch[i] = t.ch[i];
-    p->irq_level = t.irq_level;
-    p->last_ns = t.last_ns;
+    *p = t;
     return 0;
 }

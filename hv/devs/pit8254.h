@@ -10,7 +10,7 @@
 #include "hv/devs/savestate.h"
 
 #define PIT_HZ            1193182ull
-#define PIT_STATE_VERSION 2
+#define PIT_STATE_VERSION 3
 #define PIT_NEVER         UINT64_MAX /* "no such clock" */
 
 /* Clock k is the k-th rising edge of the 1.193182 MHz input since virtual
@@ -97,6 +97,8 @@ uint64_t pit_next_event_ns(const struct pit *p, uint64_t now_ns);
  * and may be left out (a lower bound: it may come early, never late).
  * TIME_NEVER if channel 0 will not change by itself. */
 uint64_t pit_next_change_ns(const struct pit *p);
+/* Section 'PIT4' (savestate.h field table). */
+extern const struct sv_desc pit_sv_desc;
 void pit_save(const struct pit *p, struct sv *s);
 /* 0, or -1 with *p untouched. Wiring (the sink) is never changed. */
 int pit_restore(struct pit *p, struct sv *s);

@@ -40,23 +40,36 @@ int port61_io(void *dev, uint16_t port, unsigned size, bool write, uint32_t *val
     return DEV_IO_OK;
 }
 
+static bool port61_valid(const void *obj)
+{
+    const struct port61 *p = obj;
+    return !(p->reg & ~PORT61_RW_MASK);
+}
+
+static const struct sv_field port61_fields[] = {
+    SV_U8(struct port61, reg),
+};
+
+const struct sv_desc port61_sv_desc = {
+    .name = "port61",
+    .tag = P61_TAG,
+    .version = PORT61_STATE_VERSION,
+    .min_version = 1,
+    .fields = port61_fields,
+    .nfields = SV_NFIELDS(port61_fields),
+    .valid = port61_valid,
+};
+
 void port61_save(const struct port61 *p, struct sv *s)
 {
-    sv_begin(s, P61_TAG, PORT61_STATE_VERSION);
-    sv_put_u8(s, p->reg);
-    sv_end(s);
+    sv_save(s, &port61_sv_desc, p);
 }
 
 int port61_restore(struct port61 *p, struct sv *s)
 {
-    if (sv_open(s, P61_TAG, PORT61_STATE_VERSION) != PORT61_STATE_VERSION)
-        s->err = true;
-    uint8_t reg = sv_get_u8(s);
-    if (reg & ~PORT61_RW_MASK)
-        s->err = true;
-    sv_close(s);
-    if (s->err)
+    struct port61 t = *p;
+    if (!sv_load(s, &port61_sv_desc, &t))
         return -1;
-    p->reg = reg;
+    *p = t;
     return 0;
 }

@@ -20,6 +20,8 @@ void port61_init(struct port61 *p, struct pit *pit);
 /* reg = 0, which also drops channel 2's gate. */
 void port61_reset(struct port61 *p, uint64_t now_ns);
 int port61_io(void *dev, uint16_t port, unsigned size, bool write, uint32_t *val, uint64_t now_ns);
+/* Section 'P61B' (savestate.h field table). */
+extern const struct sv_desc port61_sv_desc;
 void port61_save(const struct port61 *p, struct sv *s);
 /* 0, or -1 with *p untouched. The PIT's own state carries the gate. */
 int port61_restore(struct port61 *p, struct sv *s);

@@ -444,37 +444,40 @@ bool uart_irq_level(const struct uart *u)
 
 /* ---- save/restore ------------------------------------------------------ */
 
-void uart_save(const struct uart *u, struct sv *s)
+/* The RX FIFO on the wire: u8 count, then (data, error bits) per entry,
+ * oldest first, so the blob does not depend on rx_head. Loading puts the
+ * oldest entry at index 0 and zeroes the rest. */
+static void rx_fifo_put(struct sv *s, const void *obj)
 {
-    sv_begin(s, UART_SV_TAG, UART_STATE_VERSION);
-    sv_put_u8(s, u->ier);
-    sv_put_u8(s, u->lcr);
-    sv_put_u8(s, u->mcr);
-    sv_put_u8(s, u->scr);
-    sv_put_u8(s, u->dll);
-    sv_put_u8(s, u->dlm);
-    sv_put_u8(s, u->fcr);
-    sv_put_u8(s, u->lsr_err);
-    sv_put_u8(s, u->msr);
-    sv_put_u8(s, u->modem_in);
-    sv_put_u8(s, u->rbr_last);
-    sv_put_bool(s, u->thre_ip);
-    sv_put_bool(s, u->cti);
-    sv_put_bool(s, u->irq_out);
-    sv_put_u64(s, u->rx_activity_ns);
-    /* FIFO contents oldest first: the blob does not depend on rx_head. */
+    const struct uart *u = obj;
     sv_put_u8(s, u->rx_count);
     for (unsigned i = 0; i < u->rx_count; i++) {
         unsigned k = (u->rx_head + i) % UART_FIFO_SIZE;
         sv_put_u8(s, u->rx_data[k]);
         sv_put_u8(s, u->rx_err[k]);
     }
-    sv_end(s);
+}
+
+static void rx_fifo_load(struct sv *s, void *obj)
+{
+    struct uart *u = obj;
+    for (unsigned i = 0; i < UART_FIFO_SIZE; i++)
+        u->rx_data[i] = u->rx_err[i] = 0;
+    u->rx_head = 0;
+    uint8_t count = sv_get_u8(s);
+    if (count > UART_FIFO_SIZE)
+        s->err = true;
+    for (unsigned i = 0; i < count && !s->err; i++) {
+        u->rx_data[i] = sv_get_u8(s);
+        u->rx_err[i] = sv_get_u8(s);
+    }
+    u->rx_count = s->err ? 0 : count;
 }
 
 /* Values no sequence of register accesses can produce are corruption. */
-static bool state_valid(const struct uart *t)
+static bool state_valid(const void *obj)
 {
+    const struct uart *t = obj;
     if ((t->ier & 0xf0) || (t->mcr & 0xe0) || (t->fcr & ~FCR_KEPT))
         return false;
     if ((t->lsr_err & ~LSR_ERR_BITS) || (t->modem_in & 0x0f))
@@ -490,67 +493,50 @@ static bool state_valid(const struct uart *t)
 }
 
 /* Every state field, none of the wiring. */
-static void copy_state(struct uart *d, const struct uart *t)
+
+static const struct sv_field uart_fields[] = {
+    SV_U8(struct uart, ier),
+    SV_U8(struct uart, lcr),
+    SV_U8(struct uart, mcr),
+    SV_U8(struct uart, scr),
+    SV_U8(struct uart, dll),
+    SV_U8(struct uart, dlm),
+    SV_U8(struct uart, fcr),
+    SV_U8(struct uart, lsr_err),
+    SV_U8(struct uart, msr),
+    SV_U8(struct uart, modem_in),
+    SV_U8(struct uart, rbr_last),
+    SV_BOOL(struct uart, thre_ip),
+    SV_BOOL(struct uart, cti),
+    SV_BOOL(struct uart, irq_out),
+    SV_U64(struct uart, rx_activity_ns),
+    SV_CODEC("rx_fifo", rx_fifo_put, rx_fifo_load),
+    /* what the FIFO holds, oldest first (compared and reported only) */
+    SV_VIEW_U8(struct uart, rx_count),
+    SV_VIEW_U8_ARRAY(struct uart, rx_data),
+    SV_VIEW_U8_ARRAY(struct uart, rx_err),
+};
+
+const struct sv_desc uart_sv_desc = {
+    .name = "com1",
+    .tag = UART_SV_TAG,
+    .version = UART_STATE_VERSION,
+    .min_version = 1,
+    .fields = uart_fields,
+    .nfields = SV_NFIELDS(uart_fields),
+    .valid = state_valid,
+};
+
+void uart_save(const struct uart *u, struct sv *s)
 {
-    d->ier = t->ier;
-    d->lcr = t->lcr;
-    d->mcr = t->mcr;
-    d->scr = t->scr;
-    d->dll = t->dll;
-    d->dlm = t->dlm;
-    d->fcr = t->fcr;
-    d->lsr_err = t->lsr_err;
-    d->msr = t->msr;
-    d->modem_in = t->modem_in;
-    d->rbr_last = t->rbr_last;
-    d->thre_ip = t->thre_ip;
-    d->cti = t->cti;
-    d->irq_out = t->irq_out;
-    for (unsigned i = 0; i < UART_FIFO_SIZE; i++) {
-        d->rx_data[i] = t->rx_data[i];
-        d->rx_err[i] = t->rx_err[i];
-    }
-    d->rx_head = t->rx_head;
-    d->rx_count = t->rx_count;
-    d->rx_activity_ns = t->rx_activity_ns;
+    sv_save(s, &uart_sv_desc, u);
 }
 
 int uart_restore(struct uart *u, struct sv *s)
 {
-    struct uart t = {0}; /* state only: the wiring stays in *u */
-    sv_open(s, UART_SV_TAG, UART_STATE_VERSION);
-    t.ier = sv_get_u8(s);
-    t.lcr = sv_get_u8(s);
-    t.mcr = sv_get_u8(s);
-    t.scr = sv_get_u8(s);
-    t.dll = sv_get_u8(s);
-    t.dlm = sv_get_u8(s);
-    t.fcr = sv_get_u8(s);
-    t.lsr_err = sv_get_u8(s);
-    t.msr = sv_get_u8(s);
-    t.modem_in = sv_get_u8(s);
-    t.rbr_last = sv_get_u8(s);
-    t.thre_ip = sv_get_bool(s);
-    bool cti = sv_get_bool(s);
-    t.irq_out = sv_get_bool(s);
-    t.rx_activity_ns = sv_get_u64(s);
-    rx_clear(&t);
-    t.cti = cti;
-    uint8_t count = sv_get_u8(s);
-    if (count > UART_FIFO_SIZE)
-        s->err = true;
-    for (unsigned i = 0; i < count && !s->err; i++) {
-        t.rx_data[i] = sv_get_u8(s);
-        t.rx_err[i] = sv_get_u8(s);
-    }
-    t.rx_count = s->err ? 0 : count;
-    sv_close(s);
-    if (s->err)
+    struct uart t = *u; /* the wiring comes along unchanged */
+    if (!sv_load(s, &uart_sv_desc, &t))
         return -1;
-    if (!state_valid(&t)) {
-        s->err = true;
-        return -1;
-    }
-    copy_state(u, &t);
+    *u = t;
     return 0;
 }

@@ -81,8 +81,8 @@ enum {
 
 typedef void (*uart_tx_fn)(void *ctx, uint8_t byte);
 
-/* State fields are saved, restored and copied one by one (uart16550.c:
- * uart_save, uart_restore, copy_state): a new field goes into all three. */
+/* State fields are declared once, in uart16550.c's field table (savestate.h):
+ * a new field goes there, with the layout version that introduces it. */
 struct uart {
     uint8_t ier, lcr, mcr, scr;
     uint8_t dll, dlm;
@@ -135,6 +135,7 @@ bool uart_irq_level(const struct uart *u);
  * the blob for consistency, leaves *u untouched on error (returns -1), never
  * touches the wiring and does not call the sink: the IRQ level is restored as
  * state, like the input pin of whatever it is wired to. */
+extern const struct sv_desc uart_sv_desc;
 void uart_save(const struct uart *u, struct sv *s);
 int uart_restore(struct uart *u, struct sv *s);
 

@@ -1,19 +1,77 @@
 #include "hv/devs/vm_devices.h"
 
+/* An ISA line: to the PIC and, on the APIC platform, to the I/O APIC pin a
+ * PC wires it to (the MADT's source override puts IRQ0 on pin 2). */
 static void irq_to_pic(void *ctx, unsigned line, bool level)
 {
     struct vm_devices *d = ctx;
     if (d->hooks.irq_line)
         d->hooks.irq_line(d->hooks.ctx, line, level, d->now_ns);
     pic_set_irq(&d->pic, line, level);
+    if (d->cfg.apic)
+        ioapic_set_irq(&d->ioapic, ioapic_isa_pin(line), level);
 }
 
+/* The CPU's interrupt input: the PIC's INTR, or with the APIC the local
+ * APIC's output (the PIC's INTR then drives LINT0). */
 static void pic_intr_changed(void *ctx, unsigned line, bool level)
+{
+    struct vm_devices *d = ctx;
+    (void)line;
+    if (d->cfg.apic)
+        lapic_set_lint(&d->lapic, 0, level);
+    else if (d->hooks.intr)
+        d->hooks.intr(d->hooks.ctx, level, d->now_ns);
+}
+
+static void lapic_intr_changed(void *ctx, unsigned line, bool level)
 {
     struct vm_devices *d = ctx;
     (void)line;
     if (d->hooks.intr)
         d->hooks.intr(d->hooks.ctx, level, d->now_ns);
+}
+
+/* One local APIC on the bus: every message is offered to it. */
+static void apic_msg_to_lapic(void *ctx, const struct apic_msg *m)
+{
+    struct vm_devices *d = ctx;
+    lapic_deliver(&d->lapic, m);
+}
+
+static void platform_request(void *ctx, enum dev_request what);
+
+static void lapic_eoi_to_ioapic(void *ctx, uint8_t vector)
+{
+    struct vm_devices *d = ctx;
+    ioapic_eoi(&d->ioapic, vector);
+}
+
+/* The APIC pair exists (at power-on state) on every platform, so that the
+ * state blob has one layout; it is wired in only with cfg.apic, where the
+ * local APIC is left as a PC BIOS leaves it for the OS: software-enabled in
+ * virtual-wire mode (LINT0 ExtINT from the 8259A, LINT1 NMI, spurious
+ * vector 0xff), the I/O APIC with every entry masked. */
+static void apic_platform_init(struct vm_devices *d, uint64_t now_ns)
+{
+    const struct lapic_config lc = {
+        .apic_id = 0, .bsp = true, .bus_hz = LAPIC_DEFAULT_BUS_HZ, .tsc_hz = d->cfg.tsc_hz};
+    const struct irq_sink to_cpu = {lapic_intr_changed, d};
+    const struct apic_msg_sink bus = {apic_msg_to_lapic, d};
+    const struct apic_eoi_sink eoi = {lapic_eoi_to_ioapic, d};
+    lapic_init(&d->lapic, &lc, &to_cpu, NULL, &eoi, now_ns);
+    ioapic_init(&d->ioapic, &bus, 0x20);
+    const struct irq_sink to_pic = {irq_to_pic, d};
+    const struct dev_request_sink req = {platform_request, d};
+    acpi_pm_init(&d->pm, VM_DEVICES_ACPI_PM_BASE, &to_pic, VM_DEVICES_SCI_IRQ, VM_DEVICES_S5_TYP,
+                 &req, now_ns);
+    if (!d->cfg.apic)
+        return;
+    iobus_register(&d->bus, VM_DEVICES_ACPI_PM_BASE, ACPI_PM_PORTS, acpi_pm_io, &d->pm, "acpi-pm");
+    lapic_write(&d->lapic, LAPIC_SVR, APIC_SVR_ENABLE | 0xff, now_ns);
+    lapic_write(&d->lapic, LAPIC_LVT_LINT0, APIC_DM_EXTINT << 8, now_ns);
+    lapic_write(&d->lapic, LAPIC_LVT_LINT1, APIC_DM_NMI << 8, now_ns);
+    lapic_set_lint(&d->lapic, 0, pic_intr(&d->pic));
 }
 
 static void com1_tx(void *ctx, uint8_t byte)
@@ -66,6 +124,7 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     pci_init(&d->pci, &req);
     debugport_init(&d->post);
     kbc_init(&d->kbc, &to_pic, &req);
+    debugexit_init(&d->dbgexit, &req);
 
     iobus_init(&d->bus);
     /* Ranges are fixed and disjoint; registration cannot fail. Each range
@@ -82,6 +141,9 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     wire(d, 0x80, 1, debugport_io, &d->post, "post", -1);
     wire(d, 0xcf8, 8, pci_io, &d->pci, "pci", -1);
     wire(d, d->cfg.com1_base, 8, uart_io, &d->com1, "com1", d->cfg.com1_irq);
+    if (d->cfg.debug_exit)
+        wire(d, DEBUGEXIT_PORT, DEBUGEXIT_LEN, debugexit_io, &d->dbgexit, "debug-exit", -1);
+    apic_platform_init(d, now_ns);
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -92,14 +154,15 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 /* The deadlines of the current device state (struct vm_devices, cache). The
  * UART and RTC deadlines are the output changes their ticks can make (a
  * latch that raises no IRQ line is caught up by the device's own next
- * access); the PIT's is a bound on any OUT0 change, falls included. */
+ * access); the PIT's is a bound on any OUT0 change, falls included. The
+ * APIC platform is not cached: every advance ticks every device. */
 static void refresh(struct vm_devices *d)
 {
     uint64_t pit = pit_next_event_ns(&d->pit, 0), uart = uart_next_event_ns(&d->com1, 0);
     uint64_t cmos = cmos_next_event_ns(&d->cmos, 0);
     d->event_ns = min_u64(pit, uart); /* these two clamp to now */
     d->event_unclamped = cmos;
-    d->change_ns = min_u64(min_u64(pit_next_change_ns(&d->pit), uart), cmos);
+    d->change_ns = d->cfg.apic ? 0 : min_u64(min_u64(pit_next_change_ns(&d->pit), uart), cmos);
     d->cache_valid = true;
 }
 
@@ -115,6 +178,10 @@ static void tick_all(struct vm_devices *d)
     pit_tick(&d->pit, d->now_ns);
     uart_tick(&d->com1, d->now_ns);
     cmos_tick(&d->cmos, d->now_ns);
+    if (d->cfg.apic) {
+        acpi_pm_tick(&d->pm, d->now_ns);
+        lapic_advance(&d->lapic, d->now_ns);
+    }
     changed(d);
 }
 
@@ -123,8 +190,8 @@ static void tick_all(struct vm_devices *d)
  * port 0x80, unknown ports) leave the deadlines as they are. */
 static bool timed_port(const struct vm_devices *d, uint16_t port)
 {
-    return (port >= 0x40 && port <= 0x43) || port == 0x61 || port == 0x70 || port == 0x71 ||
-           (uint16_t)(port - d->cfg.com1_base) < 8;
+    return d->cfg.apic || (port >= 0x40 && port <= 0x43) || port == 0x61 || port == 0x70 ||
+           port == 0x71 || (uint16_t)(port - d->cfg.com1_base) < 8;
 }
 
 void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
@@ -154,26 +221,75 @@ int vm_devices_io(struct vm_devices *d, uint16_t port, unsigned size, bool write
     return rc;
 }
 
+uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns)
+{
+    uint64_t t = pit_next_event_ns(&d->pit, now_ns);
+    t = min_u64(t, uart_next_event_ns(&d->com1, now_ns));
+    t = min_u64(t, cmos_next_event_ns(&d->cmos, now_ns));
+    if (d->cfg.apic) {
+        t = min_u64(t, lapic_next_event_ns(&d->lapic, now_ns));
+        t = min_u64(t, acpi_pm_next_event_ns(&d->pm, now_ns));
+    }
+    return t;
+}
+
 uint64_t vm_devices_next_event_cached(struct vm_devices *d, uint64_t now_ns)
 {
+    if (d->cfg.apic)
+        return vm_devices_next_event_ns(d, now_ns);
     if (!d->cache_valid)
         refresh(d);
     uint64_t t = d->event_ns > now_ns ? d->event_ns : now_ns;
     return min_u64(t, d->event_unclamped);
 }
 
-uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns)
+bool vm_devices_intr(const struct vm_devices *d)
 {
-    uint64_t t = pit_next_event_ns(&d->pit, now_ns);
-    t = min_u64(t, uart_next_event_ns(&d->com1, now_ns));
-    t = min_u64(t, cmos_next_event_ns(&d->cmos, now_ns));
-    return t;
+    return d->cfg.apic ? lapic_intr(&d->lapic) : pic_intr(&d->pic);
 }
 
+/* With the APIC, an ExtINT (virtual wire) is answered by the 8259A's INTA. */
 uint8_t vm_devices_ack(struct vm_devices *d, uint64_t now_ns)
 {
     vm_devices_advance(d, now_ns);
-    return pic_ack(&d->pic); /* the PIC has no deadline: the cache stands */
+    if (!d->cfg.apic)
+        return pic_ack(&d->pic); /* the PIC has no deadline: the cache stands */
+    changed(d);
+    unsigned v = lapic_ack(&d->lapic);
+    return v == LAPIC_ACK_EXTINT ? pic_ack(&d->pic) : (uint8_t)v;
+}
+
+int vm_devices_mmio(struct vm_devices *d, uint64_t gpa, unsigned size, bool write, uint32_t *val,
+                    uint64_t now_ns)
+{
+    if (!d->cfg.apic)
+        return DEV_IO_UNMAPPED;
+    vm_devices_advance(d, now_ns);
+    changed(d);
+    uint64_t lb = lapic_mmio_base(&d->lapic);
+    if (lapic_xapic_mode(&d->lapic) && gpa >= lb && gpa - lb < 0x1000) {
+        uint32_t off = (uint32_t)(gpa - lb);
+        if (size != 4 || (off & 0xf))
+            return DEV_IO_BADSIZE;
+        if (write)
+            lapic_write(&d->lapic, off, *val, d->now_ns);
+        else
+            *val = lapic_read(&d->lapic, off, d->now_ns);
+        return DEV_IO_OK;
+    }
+    if (gpa >= IOAPIC_DEFAULT_BASE && gpa - IOAPIC_DEFAULT_BASE < IOAPIC_MMIO_SIZE)
+        return ioapic_mmio(&d->ioapic, (uint32_t)(gpa - IOAPIC_DEFAULT_BASE), size, write, val);
+    return DEV_IO_UNMAPPED;
+}
+
+int vm_devices_msr(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val, uint64_t now_ns)
+{
+    if (!d->cfg.apic || !lapic_msr_owned(msr))
+        return 1;
+    vm_devices_advance(d, now_ns);
+    changed(d);
+    return write ? lapic_msr_write(&d->lapic, msr, *val, d->now_ns)
+                 : lapic_msr_read(&d->lapic, msr, val, d->now_ns);
 }
 
 size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns)
@@ -184,47 +300,58 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
     return got;
 }
 
-#define VMDV_TAG SV_TAG('V', 'M', 'D', 'V')
+#define VMDV_TAG            SV_TAG('V', 'M', 'D', 'V')
+#define VM_DEVICES_SECTIONS 13 /* VMDV and the twelve devices */
+
+/* One nested section per device, named as replay reports name them. */
+static const struct sv_field vmdv_fields[] = {
+    SV_U64(struct vm_devices, now_ns),
+    SV_U32(struct vm_devices, requests),
+    SV_SECTION(struct vm_devices, pic, &pic_sv_desc),
+    SV_SECTION(struct vm_devices, pit, &pit_sv_desc),
+    SV_SECTION(struct vm_devices, port61, &port61_sv_desc),
+    SV_SECTION(struct vm_devices, com1, &uart_sv_desc),
+    SV_SECTION(struct vm_devices, cmos, &cmos_sv_desc),
+    SV_SECTION(struct vm_devices, pci, &pci_sv_desc),
+    SV_SECTION(struct vm_devices, post, &debugport_sv_desc),
+    SV_SECTION(struct vm_devices, kbc, &kbc_sv_desc),
+    SV_SECTION_SINCE(struct vm_devices, dbgexit, &debugexit_sv_desc, 2),
+    SV_SECTION_SINCE(struct vm_devices, lapic, &lapic_sv_desc, 3),
+    SV_SECTION_SINCE(struct vm_devices, ioapic, &ioapic_sv_desc, 3),
+    SV_SECTION_SINCE(struct vm_devices, pm, &acpi_pm_sv_desc, 3),
+};
+
+const struct sv_desc vm_devices_sv_desc = {
+    .name = "vm",
+    .tag = VMDV_TAG,
+    .version = VM_DEVICES_STATE_VERSION,
+    .min_version = 1,
+    .fields = vmdv_fields,
+    .nfields = SV_NFIELDS(vmdv_fields),
+};
 
 size_t vm_devices_save(const struct vm_devices *d, void *buf, size_t cap)
 {
     struct sv s;
     sv_init_write(&s, buf, cap);
-    sv_begin(&s, VMDV_TAG, VM_DEVICES_STATE_VERSION);
-    sv_put_u64(&s, d->now_ns);
-    sv_put_u32(&s, d->requests);
-    pic_save(&d->pic, &s);
-    pit_save(&d->pit, &s);
-    port61_save(&d->port61, &s);
-    uart_save(&d->com1, &s);
-    cmos_save(&d->cmos, &s);
-    pci_save(&d->pci, &s);
-    debugport_save(&d->post, &s);
-    kbc_save(&d->kbc, &s);
-    sv_end(&s);
+    sv_save(&s, &vm_devices_sv_desc, d);
     return s.err ? 0 : sv_len(&s);
 }
 
-static int restore_into(struct vm_devices *d, const void *buf, size_t len)
+static int restore_into(struct vm_devices *d, const void *buf, size_t len, bool lax,
+                        uint16_t *versions, unsigned *nversions)
 {
     struct sv s;
     sv_init_read(&s, buf, len);
-    sv_open(&s, VMDV_TAG, VM_DEVICES_STATE_VERSION);
-    d->now_ns = sv_get_u64(&s);
-    d->requests = sv_get_u32(&s);
-    int rc = 0;
-    rc |= pic_restore(&d->pic, &s);
-    rc |= pit_restore(&d->pit, &s);
-    rc |= port61_restore(&d->port61, &s);
-    rc |= uart_restore(&d->com1, &s);
-    rc |= cmos_restore(&d->cmos, &s);
-    rc |= pci_restore(&d->pci, &s);
-    rc |= debugport_restore(&d->post, &s);
-    rc |= kbc_restore(&d->kbc, &s);
-    sv_close(&s);
+    s.lax = lax;
+    s.versions = versions;
+    s.versions_cap = versions ? VM_DEVICES_SECTIONS : 0;
+    sv_load(&s, &vm_devices_sv_desc, d);
     if (!s.err && s.pos != len)
         s.err = true;
-    return (rc || s.err) ? -1 : 0;
+    if (nversions)
+        *nversions = s.nversions;
+    return s.err ? -1 : 0;
 }
 
 int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
@@ -234,10 +361,24 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
      * (they point into d), which restore never changes. */
     _Static_assert(sizeof(struct vm_devices) < 16384, "vm_devices grew: revisit restore");
     struct vm_devices tmp = *d;
-    if (restore_into(&tmp, buf, len) != 0)
+    if (restore_into(&tmp, buf, len, false, NULL, NULL) != 0)
         return -1;
     /* Copy back only the state; wiring in tmp still refers to d. */
     *d = tmp;
     changed(d);
     return 0;
+}
+
+int vm_devices_compare(const void *want, size_t want_len, const void *got, size_t got_len,
+                       struct vm_devices scratch[2], sv_diff_fn diff, void *ctx)
+{
+    uint16_t vers[VM_DEVICES_SECTIONS];
+    unsigned nvers = 0;
+    scratch[0] = (struct vm_devices){0};
+    scratch[1] = (struct vm_devices){0};
+    if (restore_into(&scratch[0], want, want_len, true, vers, &nvers) != 0 ||
+        restore_into(&scratch[1], got, got_len, true, NULL, NULL) != 0)
+        return -1;
+    return (int)sv_compare(&vm_devices_sv_desc, "vm", &scratch[0], vers, nvers, &scratch[1], diff,
+                           ctx);
 }

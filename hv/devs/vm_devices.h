@@ -3,6 +3,12 @@
  *   PIT ch0 OUT -> IRQ0, 8042 -> IRQ1/12, COM1 -> IRQ4, RTC -> IRQ8,
  *   PIC pair INTR -> the vCPU (vm_devices_intr / vm_devices_ack).
  *
+ * With cfg.apic (issue 15, docs/devices/lapic.md "Wiring"): the same ISA
+ * lines also go to the I/O APIC (IRQ0 on pin 2, the others identity), the
+ * PIC's INTR goes to the local APIC's LINT0 (virtual wire, ExtINT), the
+ * I/O APIC's messages to the local APIC and its level EOIs back; the vCPU
+ * takes its interrupts from the local APIC.
+ *
  * Everything that happens here is a function of the calls made and the
  * now_ns they carry, so replaying the same calls reproduces it exactly.
  * The struct holds pointers into itself: initialise it in place, never copy.
@@ -10,23 +16,36 @@
 #ifndef HVRR_VM_DEVICES_H
 #define HVRR_VM_DEVICES_H
 
+#include "hv/devs/acpi_pm.h"
 #include "hv/devs/cmos_rtc.h"
+#include "hv/devs/debugexit.h"
 #include "hv/devs/debugport.h"
+#include "hv/devs/ioapic.h"
 #include "hv/devs/iobus.h"
 #include "hv/devs/kbc8042.h"
+#include "hv/devs/lapic.h"
 #include "hv/devs/pci_cam.h"
 #include "hv/devs/pic8259.h"
 #include "hv/devs/pit8254.h"
 #include "hv/devs/port61.h"
 #include "hv/devs/uart16550.h"
 
-#define VM_DEVICES_STATE_VERSION 1
+#define VM_DEVICES_STATE_VERSION 3    /* 2: debug-exit; 3: local APIC, I/O APIC, ACPI PM */
 #define VM_DEVICES_SAVE_MAX      4096 /* upper bound of vm_devices_save()'s output */
+/* The APIC platform's ACPI fixed hardware (hv/acpi.c's FADT): PM1a event
+ * block at +0, PM1a control at +4, PM timer at +8; SCI on ISA IRQ 9; \_S5
+ * sleep type 5. */
+#define VM_DEVICES_ACPI_PM_BASE 0x600u
+#define VM_DEVICES_SCI_IRQ      9u
+#define VM_DEVICES_S5_TYP       5u
 
 struct vm_devices_config {
     uint64_t rtc_epoch_sec; /* wall-clock seconds at virtual time 0 */
     uint16_t com1_base;     /* 0 means the default 0x3f8 */
     uint8_t com1_irq;       /* 0 means the default 4 */
+    bool debug_exit;        /* isa-debug-exit at 0xf4-0xf7 (multiboot guests) */
+    bool apic;              /* local APIC + I/O APIC platform (else XT-PIC only) */
+    uint64_t tsc_hz;        /* with apic: the TSC-deadline timer's rate (0: none) */
 };
 
 /* Observers for the recorder and the replayer; every member is optional. */
@@ -47,6 +66,10 @@ struct vm_devices {
     struct pci_cam pci;
     struct debugport post;
     struct kbc8042 kbc;
+    struct debugexit dbgexit; /* on the bus only with cfg.debug_exit */
+    struct lapic lapic;       /* the vCPU's; used only with cfg.apic */
+    struct ioapic ioapic;     /* used only with cfg.apic */
+    struct acpi_pm pm;        /* ACPI PM1 + PM timer at VM_DEVICES_ACPI_PM_BASE, with cfg.apic */
     struct iobus bus;
     struct vm_devices_config cfg;
     struct vm_devices_hooks hooks;
@@ -82,12 +105,22 @@ int vm_devices_io(struct vm_devices *d, uint16_t port, unsigned size, bool write
 uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns);
 /* The same, from the cache (computed once per device state change). */
 uint64_t vm_devices_next_event_cached(struct vm_devices *d, uint64_t now_ns);
-static inline bool vm_devices_intr(const struct vm_devices *d)
-{
-    return d->pic.intr; /* pic_intr() */
-}
+/* The CPU's interrupt request: the PIC's INTR, with the APIC the local
+ * APIC's. */
+bool vm_devices_intr(const struct vm_devices *d);
 /* Interrupt acknowledge: the vector to inject. */
 uint8_t vm_devices_ack(struct vm_devices *d, uint64_t now_ns);
+/* A guest access to physical address gpa outside RAM: the local APIC page
+ * (while in xAPIC mode, at its IA32_APIC_BASE) and the I/O APIC page.
+ * 32-bit accesses at 16-byte-aligned offsets (DEV_IO_BADSIZE otherwise:
+ * reads all-ones, writes dropped); DEV_IO_UNMAPPED if no device decodes
+ * gpa (or cfg.apic is off). */
+int vm_devices_mmio(struct vm_devices *d, uint64_t gpa, unsigned size, bool write, uint32_t *val,
+                    uint64_t now_ns);
+/* The local APIC's MSRs (IA32_APIC_BASE, IA32_TSC_DEADLINE, x2APIC):
+ * 1 = not a device MSR (or cfg.apic off), 0 = done, -1 = #GP. */
+int vm_devices_msr(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val, uint64_t now_ns);
+
 /* Host console input for COM1; returns bytes accepted. */
 size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns);
 
@@ -95,5 +128,20 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
  * cap is too small); restore returns 0 or -1 (state untouched on error). */
 size_t vm_devices_save(const struct vm_devices *d, void *buf, size_t cap);
 int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len);
+
+/* The blob's layout: section 'VMDV' holding vm.now_ns, vm.requests and one
+ * section per device (pic, pit, port61, com1, cmos, pci, post, kbc; since
+ * layout 2 debug-exit, since layout 3 lapic, ioapic, pm; wired or not), each
+ * with its own layout version
+ * (savestate.h). */
+extern const struct sv_desc vm_devices_sv_desc;
+
+/* Checkpoint comparison: decodes both blobs through the field tables (any
+ * accepted layout version, older ones upgraded; no validity checks) into
+ * scratch[0] (want) and scratch[1] (got), and calls diff for every field
+ * that differs ("com1.thre_ip", "pit.ch[0].status", "cmos.ram[12]").
+ * Returns the number of differing fields, -1 if a blob does not decode. */
+int vm_devices_compare(const void *want, size_t want_len, const void *got, size_t got_len,
+                       struct vm_devices scratch[2], sv_diff_fn diff, void *ctx);
 
 #endif

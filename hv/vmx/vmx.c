@@ -322,6 +322,43 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
     return 0;
 }
 
+/* Multiboot hand-over (Multiboot Specification 0.6.96, 3.2): 32-bit
+ * protected mode, paging off; CS a 32-bit execute/read code segment and
+ * DS/ES/FS/GS/SS 32-bit read/write data segments, all base 0 limit 4 GiB;
+ * EFLAGS.IF = 0, VM = 0; EAX = eax, EBX = ebx. GDTR/IDTR stay as they are
+ * (the kernel must load its own before touching a segment register); A20
+ * is always on under VMX. ESP is ours to choose: the spec leaves it
+ * undefined. */
+void vmx_vcpu_set_pm32(struct vmx_vcpu *v, uint32_t eip, uint32_t esp, uint32_t eax, uint32_t ebx)
+{
+    const struct vmx_caps *c = &vmx_caps;
+    static const enum vmcs_field data[][4] = {
+        {GUEST_ES_SEL, GUEST_ES_BASE, GUEST_ES_LIMIT, GUEST_ES_AR},
+        {GUEST_SS_SEL, GUEST_SS_BASE, GUEST_SS_LIMIT, GUEST_SS_AR},
+        {GUEST_DS_SEL, GUEST_DS_BASE, GUEST_DS_LIMIT, GUEST_DS_AR},
+        {GUEST_FS_SEL, GUEST_FS_BASE, GUEST_FS_LIMIT, GUEST_FS_AR},
+        {GUEST_GS_SEL, GUEST_GS_BASE, GUEST_GS_LIMIT, GUEST_GS_AR},
+    };
+    for (unsigned i = 0; i < 5; i++) {
+        vmwrite(data[i][0], 0x10);
+        vmwrite(data[i][1], 0);
+        vmwrite(data[i][2], 0xffffffffu);
+        vmwrite(data[i][3], 0xc093); /* G, D/B, present, DPL 0, read/write data, accessed */
+    }
+    vmwrite(GUEST_CS_SEL, 0x08);
+    vmwrite(GUEST_CS_BASE, 0);
+    vmwrite(GUEST_CS_LIMIT, 0xffffffffu);
+    vmwrite(GUEST_CS_AR, 0xc09b); /* G, D/B, present, DPL 0, execute/read code, accessed */
+    vmwrite(CR0_SHADOW, 0x11);    /* PE | ET */
+    vmwrite(GUEST_CR0, ((0x11 | c->cr0_fixed0) & ~CR0_PG) & c->cr0_fixed1);
+    vmwrite(GUEST_RIP, eip);
+    vmwrite(GUEST_RSP, esp);
+    vmwrite(GUEST_RFLAGS, 0x2);
+    v->g.r[R_RSP] = esp;
+    v->g.r[R_RAX] = eax;
+    v->g.r[R_RBX] = ebx;
+}
+
 void vmx_vcpu_destroy(struct vmx_vcpu *v)
 {
     if (v->vmcs_pa)

@@ -174,6 +174,10 @@ int vmx_init(void);
  * with SP = sp16, running on EPT `e`, with TSC offset `tsc_offset`. */
 int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16_t rip16,
                   uint16_t sp16, uint64_t tsc_offset);
+/* Before the first entry: start instead in 32-bit protected mode, paging
+ * off, flat 4 GiB segments, at eip with the given ESP, EAX and EBX (the
+ * Multiboot machine state; the VMCS must be current). */
+void vmx_vcpu_set_pm32(struct vmx_vcpu *v, uint32_t eip, uint32_t esp, uint32_t eax, uint32_t ebx);
 void vmx_vcpu_destroy(struct vmx_vcpu *v);
 /* Enters the guest and fills *e with the decoded exit (every field the
  * exit reason defines; the others zero). */

@@ -2,8 +2,10 @@
 # Check the COM1 log of a Linux boot under hvrr (make e2e-linux,
 # e2e-linux-input). Prints the evidence lines; fails on the first missing one.
 #   tests/e2e/check-linux.sh test LOG     test initramfs: boot facts, poweroff
-#   tests/e2e/check-linux.sh input LOG    reboot initramfs: typed command ran,
-#                                         `reboot -f` reset the VM
+#   tests/e2e/check-linux.sh input LOG    reboot initramfs: typed commands ran
+#                                         (echo, hwclock -r, sleep, /proc/interrupts
+#                                         with IRQ0 and IRQ4 counts), `reboot -f`
+#                                         reset the VM
 set -euo pipefail
 kind=$1 log=$2
 [ -s "$log" ] || { echo "check-linux: $log missing or empty"; exit 1; }
@@ -73,6 +75,11 @@ input)
     need input-ready '^HVRR-INPUT-READY'
     # The echoed input holds the unexpanded text; only the shell prints 42.
     need typed-command '^typed-42$'
+    # Typed-ahead input is echoed into the output lines: match unanchored.
+    need hwclock '[A-Z][a-z]{2} [A-Z][a-z]{2} +[0-9]+ [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4} +-?[0-9.]+ seconds$'
+    need sleep 'slept-5$'
+    need irq0-timer '^ *0: +[1-9][0-9]* +XT-PIC +timer'
+    need irq4-serial '^ *4: +[1-9][0-9]* +XT-PIC +(serial|ttyS0)'
     need shell-exited '^HVRR-REBOOTING'
     need guest-restart 'reboot: Restarting system'
     need hv-reset '^hvrr: linux guest ended by reset'
