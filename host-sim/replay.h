@@ -30,6 +30,7 @@ struct vm_devices_ops {
     uint8_t (*ack)(struct vm_devices *d, uint64_t now_ns);
     size_t (*com1_rx)(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns);
     bool (*intr)(const struct vm_devices *d);
+    void (*sync)(struct vm_devices *d); /* NULL: none (models that tick at every advance) */
     int (*mmio)(struct vm_devices *d, uint64_t gpa, unsigned size, bool write, uint32_t *val,
                 uint64_t now_ns);
     int (*msr)(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val, uint64_t now_ns);
