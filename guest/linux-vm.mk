@@ -2,6 +2,7 @@
 #   make e2e-linux        test initramfs: boot facts, trace replay (make test)
 #   make e2e-linux-apic   the same boot with apic=1 (local APIC + I/O APIC,
 #                         ACPI tables): IO-APIC routing, LOC counts, replay
+#                         (make test)
 #   make e2e-linux-input  bytes typed on the physical COM1 reach the shell,
 #                         `reboot -f` ends the run by the 8042 reset (make test)
 #   make run              the shell initramfs, guest console on this terminal
@@ -41,6 +42,7 @@ e2e-linux-apic: deps-vm $(HV_ELF) $(LINUX_MODS) $(BUILD)/hvrr
 	  tail -4 $$d/trace/replay-0.txt; } || rc=1; \
 	echo "e2e-linux-apic: wall $$(( $$(date +%s) - t0 )) s (bound $(LINUX_E2E_TIMEOUT) s)"; \
 	tests/e2e/check-linux.sh apic $$d/com1.log && exit $$rc
+TEST_TARGETS += e2e-linux-apic
 
 # Input and reboot: interactive=1 (an idle guest waits for COM1 input); the
 # reboot initramfs starts a shell, the test types an interactive session
