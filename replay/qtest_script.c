@@ -182,6 +182,10 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             return -1;
         op->value = d->u.irq.irq;
         op->level = d->u.irq.level;
+        uint16_t bit = (uint16_t)(1u << op->value);
+        if (op->level && !(s->level & bit))
+            s->latched |= bit;
+        s->level = op->level ? s->level | bit : s->level & ~bit;
     } else if (d->kind == TRACE_DEV_INJECT) {
         uint8_t v = d->u.inject.vector;
         if ((v & 0xf8) != s->base[0] && (v & 0xf8) != s->base[1]) {
@@ -192,6 +196,22 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         if (!op)
             return -1;
         op->value = v;
+        op->withdrawn = -1;
+        int slave = (v & 0xf8) == s->base[1] && s->base[1] != s->base[0];
+        int line = (v & 7) + 8 * slave;
+        uint16_t pic = slave ? 0xff00 : 0x00ff;
+        if ((v & 7) == 7 && !(s->level & (1u << line))) {
+            /* spurious: a request withdrawn before the acknowledge */
+            uint16_t w = s->latched & ~s->level & pic;
+            if (w) {
+                op->withdrawn = __builtin_ctz(w);
+                s->latched &= (uint16_t) ~(1u << op->withdrawn);
+            }
+        } else {
+            s->latched &= (uint16_t) ~(1u << line);
+            if (slave)
+                s->latched &= (uint16_t) ~(1u << 2);
+        }
     } else if (d->kind == TRACE_DEV_UART_RX) {
         s->uart_rx += d->u.uart_rx.len;
     }
@@ -247,6 +267,12 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
             if ((op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0]) {
                 fprintf(f, "outb 0xa0 0x0c\ninb 0xa0\n");
                 n = 4;
+            }
+            if (op->withdrawn >= 0) {
+                /* undo QEMU's acknowledge of the latched, withdrawn request */
+                fprintf(f, "outb 0x%x 0x%x\n", op->withdrawn >= 8 ? 0xa0 : 0x20,
+                        0x60 | (op->withdrawn & 7));
+                n++;
             }
             break;
         }

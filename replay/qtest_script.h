@@ -31,6 +31,7 @@ struct qop {
     bool uart_dlab;
     uint8_t pic_ocw3[2]; /* last OCW3 read-register select per PIC */
     uint8_t pic_base[2]; /* ICW2 vector base per PIC */
+    int withdrawn;       /* spurious IRQ7/15 ACK: the withdrawn line QEMU still latched, else -1 */
     unsigned ncmds;      /* qtest commands this op produced */
 };
 
@@ -46,6 +47,7 @@ struct qscript {
     /* tracking */
     uint8_t cmos_index, ocw3[2], base[2], icw_step[2];
     bool dlab, after_d1;
+    uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
     uint64_t last_seq, last_tsc;
 };
 
