@@ -85,8 +85,18 @@ static const struct deviation deviations[] = {
      "does not raise it, so QEMU's IRR bit 4 is set where the trace's is not"},
 };
 
+static const struct deviation withdrawn_irr = {
+    0x20, 0, 0xff,
+    "8259A IRR after a withdrawn edge request: the 8259A datasheet has the request stay high "
+    "until the acknowledge, and IRR follows it when it falls (hvrr); QEMU keeps the edge "
+    "latched in IRR"};
+
 static const struct deviation *explained(const struct qop *op, uint32_t diff)
 {
+    if ((op->port == 0x20 || op->port == 0xa0) && !(op->pic_ocw3[op->port == 0xa0] & 4) &&
+        (op->pic_ocw3[op->port == 0xa0] & 3) != 3 && diff && !(diff & ~op->withdrawn_irr) &&
+        !(op->value & diff))
+        return &withdrawn_irr;
     for (size_t i = 0; i < sizeof(deviations) / sizeof(deviations[0]); i++) {
         const struct deviation *d = &deviations[i];
         if (d->port == op->port && (op->value & d->need) == d->need && !(diff & ~d->bits))

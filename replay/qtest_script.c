@@ -52,7 +52,10 @@ void qscript_register(const struct qop *op, char *buf, size_t len)
     } else if (p == 0x20 || p == 0xa0) {
         int i = p == 0xa0;
         snprintf(buf, len, "%s",
-                 rd ? ((op->pic_ocw3[i] & 3) == 3 ? "ISR" : "IRR") : "ICW1/OCW2/OCW3");
+                 !rd                          ? "ICW1/OCW2/OCW3"
+                 : op->pic_ocw3[i] & 4        ? "poll"
+                 : (op->pic_ocw3[i] & 3) == 3 ? "ISR"
+                                              : "IRR");
     } else if (p == 0x4d0 || p == 0x4d1) {
         snprintf(buf, len, "ELCR%d", p - 0x4d0 + 1);
     } else if (p >= 0x40 && p <= 0x42) {
@@ -132,8 +135,8 @@ static void track_out(struct qscript *s, uint16_t port, uint32_t v)
         s->dlab = v & 0x80;
     else if ((port == 0x20 || port == 0xa0) && (v & 0x10))
         s->icw_step[i] = 1;
-    else if ((port == 0x20 || port == 0xa0) && (v & 0x18) == 0x08 && (v & 2))
-        s->ocw3[i] = v & 3;
+    else if ((port == 0x20 || port == 0xa0) && (v & 0x18) == 0x08)
+        s->ocw3[i] = (uint8_t)((v & 2 ? v & 3 : s->ocw3[i] & 3) | (v & 4)); /* RR/RIS, poll */
     else if ((port == 0x21 || port == 0xa1) && s->icw_step[i] == 1) {
         s->base[i] = v & 0xf8;
         s->icw_step[i] = 0;
@@ -165,6 +168,13 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = e->u.io.value;
         if (e->u.io.write)
             track_out(s, port, e->u.io.value);
+        else if (port == 0x20 || port == 0xa0) {
+            int i = port == 0xa0;
+            op->withdrawn_irr = (uint8_t)((s->latched & ~s->level) >> (8 * i));
+            if ((s->ocw3[i] & 4) && (e->u.io.value & 0x80)) /* the guest's poll acknowledged */
+                s->latched &= (uint16_t) ~(1u << ((e->u.io.value & 7) + 8 * i));
+            s->ocw3[i] &= 3; /* a poll lasts one read */
+        }
         return 0;
     }
     if (it->type != TRACE_ITEM_DEV)

@@ -32,7 +32,8 @@ struct qop {
     uint8_t pic_ocw3[2]; /* last OCW3 read-register select per PIC */
     uint8_t pic_base[2]; /* ICW2 vector base per PIC */
     int withdrawn;       /* spurious IRQ7/15 ACK: the withdrawn line QEMU still latched, else -1 */
-    unsigned ncmds;      /* qtest commands this op produced */
+    uint8_t withdrawn_irr; /* PIC read: edge requests the trace withdrew unacknowledged */
+    unsigned ncmds;        /* qtest commands this op produced */
 };
 
 struct qscript {
