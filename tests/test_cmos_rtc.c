@@ -447,6 +447,38 @@ static void test_alarm_dont_care(void **st)
     assert_int_equal(cmos_next_event_ns(&f.c, S(40)), TIME_NEVER);
 }
 
+/* MC146818A: only a byte with both high bits set (0xc0-0xff) is "don't
+ * care"; in 12-hour mode an hour alarm with just bit 7 set is a PM hour and
+ * matches that hour only. 3 PM alarm at 13:45:56: 15:00:00, not 14:00:00. */
+static void test_alarm_pm_hour_is_not_dont_care(void **st)
+{
+    (void)st;
+    struct fx f;
+    fx_init(&f, 1709214356); /* 13:45:56 */
+    wr(&f, 0x0b, 0x20, 0);   /* AIE, 12-hour, BCD */
+    wr(&f, 0x05, 0x83, 0);   /* 3 PM */
+    wr(&f, 0x03, 0x00, 0);
+    wr(&f, 0x01, 0x00, 0);
+    assert_int_equal(cmos_next_event_ns(&f.c, 0), S(4444));
+}
+
+/* MC146818A register B SET = 1 "prevents any update transfer": no update
+ * ends while it is set, so UF stays 0 across second boundaries (and AF too);
+ * once SET is cleared, the next boundary sets UF again. */
+static void test_no_update_flag_while_set(void **st)
+{
+    (void)st;
+    struct fx f;
+    fx_init(&f, 1709214356);
+    wr(&f, 0x0b, 0x82, 0); /* SET, 24-hour, BCD */
+    rd(&f, 0x0c, 0);
+    cmos_tick(&f.c, S(3) + 1);
+    assert_int_equal(rd(&f, 0x0c, S(3) + 1) & 0x30, 0);
+    wr(&f, 0x0b, 0x02, S(3) + 2);
+    cmos_tick(&f.c, S(5));
+    assert_int_equal(rd(&f, 0x0c, S(5)) & 0x10, 0x10);
+}
+
 static void test_register_c_read_clears_and_lowers(void **st)
 {
     (void)st;
@@ -809,6 +841,8 @@ int main(void)
         cmocka_unit_test(test_update_interrupt),
         cmocka_unit_test(test_alarm_interrupt),
         cmocka_unit_test(test_alarm_dont_care),
+        cmocka_unit_test(test_alarm_pm_hour_is_not_dont_care),
+        cmocka_unit_test(test_no_update_flag_while_set),
         cmocka_unit_test(test_register_c_read_clears_and_lowers),
         cmocka_unit_test(test_flags_without_enables_and_late_enable),
         cmocka_unit_test(test_divider_reset),

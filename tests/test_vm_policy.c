@@ -246,6 +246,27 @@ static void test_due_event_advances_and_injects_when_interruptible(void **s)
     assert_true(F.timer > 10100000);
 }
 
+/* An event due exactly at the entry's time is due ("devices advanced to this
+ * time first", docs/replay.md): the entry at the deadline itself advances
+ * and injects; one nanosecond before it, nothing happens. */
+static void test_event_due_exactly_now_is_taken(void **s)
+{
+    (void)s;
+    setup();
+    pic_and_pit(11932);
+    F.interruptible = true;
+    uint64_t dl = vm_devices_next_event_ns(&F.dev, F.dev.now_ns);
+    F.tsc = dl - 1; /* 1 GHz: TSC ticks are nanoseconds */
+    vm_policy_prepare_entry(&F.p);
+    assert_int_equal(F.advances, 0);
+    assert_int_equal(F.injected, -1);
+    F.tsc = dl;
+    vm_policy_prepare_entry(&F.p);
+    assert_int_equal(F.advances, 1);
+    assert_int_equal(F.last_advance_tsc, dl);
+    assert_int_equal(F.injected, 0x30);
+}
+
 static void test_blocked_guest_gets_the_window_not_the_vector(void **s)
 {
     (void)s;
@@ -517,6 +538,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_without_due_event_does_not_advance),
         cmocka_unit_test(test_due_event_advances_and_injects_when_interruptible),
+        cmocka_unit_test(test_event_due_exactly_now_is_taken),
         cmocka_unit_test(test_blocked_guest_gets_the_window_not_the_vector),
         cmocka_unit_test(test_time_limit_stops_before_entry_and_caps_the_timer),
         cmocka_unit_test(test_no_device_deadline_arms_no_timer),
