@@ -75,6 +75,10 @@ static const struct deviation deviations[] = {
      "16550 MSR delta bits in loopback: PC16550D (MCR bit 4) says the modem status inputs "
      "and their interrupts work in loopback, so DCTS/DDSR/TERI/DDCD follow MCR changes; "
      "QEMU computes the loopback MSR from MCR without deltas"},
+    {0x3fd, 0x10, 0x9f,
+     "16550 break in loopback (16450 mode): PC16550D loops the serial output (break: LCR bit "
+     "6) back to the receiver, which takes a 0 byte with BI|FE; QEMU does not loop a break "
+     "back"},
     {0x3fd, 0x80, 0x9f,
      "16550 break in loopback: PC16550D loops the serial output (break: LCR bit 6) back to "
      "the receiver, which takes a 0 byte with BI|FE and the FIFO error bit; QEMU does not "
@@ -91,8 +95,15 @@ static const struct deviation withdrawn_irr = {
     "until the acknowledge, and IRR follows it when it falls (hvrr); QEMU keeps the edge "
     "latched in IRR"};
 
+static const struct deviation break_byte = {
+    0x3f8, 0, 0xff,
+    "16550 break in loopback: the 0 byte a looped-back break puts in the receiver (PC16550D); "
+    "QEMU's RBR still holds the previous byte"};
+
 static const struct deviation *explained(const struct qop *op, uint32_t diff)
 {
+    if (op->port == 0x3f8 && op->after_break && op->value == 0)
+        return &break_byte;
     if ((op->port == 0x20 || op->port == 0xa0) && !(op->pic_ocw3[op->port == 0xa0] & 4) &&
         (op->pic_ocw3[op->port == 0xa0] & 3) != 3 && diff && !(diff & ~op->withdrawn_irr) &&
         !(op->value & diff))

@@ -168,7 +168,12 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = e->u.io.value;
         if (e->u.io.write)
             track_out(s, port, e->u.io.value);
-        else if (port == 0x20 || port == 0xa0) {
+        else if (port == 0x3fd && (e->u.io.value & 0x10))
+            s->uart_break = true;
+        else if (port == 0x3f8 && !s->dlab) {
+            op->after_break = s->uart_break;
+            s->uart_break = false;
+        } else if (port == 0x20 || port == 0xa0) {
             int i = port == 0xa0;
             op->withdrawn_irr = (uint8_t)((s->latched & ~s->level) >> (8 * i));
             if ((s->ocw3[i] & 4) && (e->u.io.value & 0x80)) /* the guest's poll acknowledged */

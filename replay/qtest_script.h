@@ -32,6 +32,7 @@ struct qop {
     uint8_t pic_ocw3[2]; /* last OCW3 read-register select per PIC */
     uint8_t pic_base[2]; /* ICW2 vector base per PIC */
     int withdrawn;       /* spurious IRQ7/15 ACK: the withdrawn line QEMU still latched, else -1 */
+    bool after_break;    /* UART RBR read after an LSR read that showed BI */
     uint8_t withdrawn_irr; /* PIC read: edge requests the trace withdrew unacknowledged */
     unsigned ncmds;        /* qtest commands this op produced */
 };
@@ -47,7 +48,7 @@ struct qscript {
     bool oom;
     /* tracking */
     uint8_t cmos_index, ocw3[2], base[2], icw_step[2];
-    bool dlab, after_d1;
+    bool dlab, after_d1, uart_break;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
     uint64_t last_seq, last_tsc;
 };
