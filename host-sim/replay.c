@@ -45,6 +45,7 @@ const struct vm_devices_ops vm_devices_real_ops = {
     .ack = vm_devices_ack,
     .com1_rx = vm_devices_com1_rx,
     .intr = vm_devices_intr,
+    .sync = vm_devices_sync,
 };
 
 struct replayer {
@@ -522,11 +523,18 @@ static void check_undecided_entry(struct replayer *r, const struct trace_exit *e
     if (!r->active)
         return;
     r->st.entries_checked++;
-    if (r->ops->intr(&r->dev))
-        report_decision(r,
-                        "an injection (or IntrBlocked: the guest could not take it): PIC INTR "
-                        "high at the entry",
-                        "the guest entered with nothing injected");
+    if (!r->ops->intr(&r->dev))
+        return;
+    const char *was = r->doing;
+    bool was_io = r->doing_io;
+    r->doing = "the VM entry after this exit";
+    r->doing_io = false;
+    report_decision(r,
+                    "an injection (or IntrBlocked: the guest could not take it): PIC INTR "
+                    "high at the entry",
+                    "the guest entered with nothing injected");
+    r->doing = was;
+    r->doing_io = was_io;
 }
 
 static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
@@ -538,8 +546,6 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     }
     r->next_seq = e->seq;
     set_active(r);
-    snprintf(r->doing_buf, sizeof r->doing_buf, "VM entry before exit %" PRIu64, e->seq);
-    r->doing = r->doing_buf;
     check_undecided_entry(r, e);
     flush_advance(r);
     r->last = *e;
@@ -645,6 +651,8 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
     set_active(r);
     r->doing = "checkpoint";
     do_advance(r, c->tsc);
+    if (r->ops->sync)
+        r->ops->sync(&r->dev);
     check_missing(r);
     if (r->active) {
         size_t n = r->ops->save(&r->dev, r->blob, sizeof r->blob);

@@ -30,6 +30,7 @@ struct vm_devices_ops {
     uint8_t (*ack)(struct vm_devices *d, uint64_t now_ns);
     size_t (*com1_rx)(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns);
     bool (*intr)(const struct vm_devices *d);
+    void (*sync)(struct vm_devices *d); /* NULL: none (models that tick at every advance) */
 };
 extern const struct vm_devices_ops vm_devices_real_ops;
 

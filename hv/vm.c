@@ -71,8 +71,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
     vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,
                              &vm->vcpu.vmx);
-    if (!vm->rec)
-        vm_devices_init(&vm->devs, &dc, &hooks, 0);
+    vm->recording = vm->rec != NULL;
+    if (!vm->recording) {
+        /* recording off: the same recorder calls, into a null sink */
+        const struct vm_recorder_config off = {.off = true, .tsc_hz = cfg->tsc_hz};
+        vm->rec = &vm->unrecorded;
+        if (vm_recorder_init(vm->rec, &vm->devs, &dc, &hooks, &off) != 0) {
+            hv_log("vm: device set-up failed");
+            return -1;
+        }
+    }
     const struct vm_policy_config pc = {.tsc_hz = cfg->tsc_hz, .time_limit_ns = cfg->time_limit_ns};
     vm_policy_init(&vm->pol, &vmx_policy_ops, vm, &vm->devs, &pc);
     vm->vcpu.vm = vm;
@@ -202,10 +210,10 @@ static void op_arm_timer(void *ctx, uint64_t tsc)
 
 static void com1_rx(struct vm *vm, const uint8_t *buf, size_t n, uint64_t tsc)
 {
-    if (vm->rec)
+    if (vm->recording)
         hvrec_com1_rx(vm->rec, buf, n, tsc);
     else
-        vm_devices_com1_rx(&vm->devs, buf, n, vm_now_ns(vm, tsc));
+        vm_rec_com1_rx(vm->rec, buf, n, tsc);
 }
 
 static void op_poll_input(void *ctx, uint64_t tsc)
@@ -253,38 +261,37 @@ static bool op_idle_wait(void *ctx, uint64_t deadline)
     return false;
 }
 
-/* The devices: through the recorder when recording (docs/replay.md),
- * straight to the models otherwise; same behaviour. */
+/* The devices, always through the recorder (docs/replay.md): recording,
+ * through hv/recording.c's wrappers (FPU section, time hidden); recording
+ * off, the same calls into a recorder with a null sink. */
 static uint32_t op_io(void *ctx, const struct vm_rec_exit_info *x, uint16_t port, unsigned size,
                       bool write, uint32_t value)
 {
     struct vm *vm = ctx;
-    if (vm->rec)
+    if (vm->recording)
         return hvrec_io(vm->rec, x, port, size, write, value);
-    uint32_t val = write ? value : 0;
-    vm_devices_io(&vm->devs, port, size, write, &val, vm_now_ns(vm, x->tsc));
-    return val & dev_size_mask(size);
+    return vm_rec_io(vm->rec, x, port, size, write, value);
 }
 
 static void op_advance(void *ctx, uint64_t tsc)
 {
     struct vm *vm = ctx;
-    if (vm->rec)
+    if (vm->recording)
         hvrec_advance(vm->rec, tsc);
     else
-        vm_devices_advance(&vm->devs, vm_now_ns(vm, tsc));
+        vm_rec_advance(vm->rec, tsc);
 }
 
 static uint8_t op_ack(void *ctx, uint64_t tsc)
 {
     struct vm *vm = ctx;
-    return vm->rec ? hvrec_ack(vm->rec, tsc) : vm_devices_ack(&vm->devs, vm_now_ns(vm, tsc));
+    return vm->recording ? hvrec_ack(vm->rec, tsc) : vm_rec_ack(vm->rec, tsc);
 }
 
 static void op_blocked(void *ctx, uint64_t tsc)
 {
     struct vm *vm = ctx;
-    if (vm->rec)
+    if (vm->recording)
         hvrec_blocked(vm->rec, tsc);
 }
 
@@ -314,8 +321,8 @@ static const struct vm_policy_ops vmx_policy_ops = {
  * (CPUID result, MSR value, CR value) once the handler has filled them. */
 static void rec_exit(struct vm *vm, const struct vm_exit *e)
 {
-    if (!vm->rec)
-        return;
+    if (!vm->recording)
+        return; /* the null sink would drop it */
     struct trace_exit t = {.tsc = e->guest_tsc,
                            .rip = e->rip,
                            .qual = e->qual,
@@ -439,12 +446,19 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
         if (vm->pol.stop != VM_RUNNING)
             break;
         hvrec_before_entry(); /* the guest's FPU state back, if recording took it */
-        struct vm_exit e = vmx_vcpu_run(&vc->vmx);
+        struct vm_exit e;
+        vmx_vcpu_run(&vc->vmx, &e);
         vm->exit = &e;
         vm->total_exits++;
         vm->exits[e.reason < EXIT_REASON_MAX ? e.reason : EXIT_REASON_MAX]++;
-        if (e.reason != EXIT_VMFAIL && !(e.raw_reason & (1u << 31)))
-            vmx_requeue_idt_vectoring(&e);
+        if ((e.idt_vec_info & (1u << 31)) && e.reason != EXIT_VMFAIL &&
+            !(e.raw_reason & (1u << 31)))
+            vmx_requeue_idt_vectoring(&e); /* an event delivery the exit interrupted */
+        if (e.reason == EXIT_IO) {         /* the most frequent exit, the VM's (no vCPU part) */
+            handle_io(vm, &e);
+            vm->exit = NULL;
+            continue;
+        }
         switch (vcpu_handle_exit(vc, &e)) {
         case VCPU_HANDLED: rec_exit(vm, &e); break;
         case VCPU_HALTED:
@@ -459,7 +473,7 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
         }
         vm->exit = NULL;
     }
-    if (vm->rec) {
+    if (vm->recording) {
         static const uint8_t end_reason[] = {
             [VM_STOP_POWEROFF] = TRACE_END_POWEROFF,         [VM_STOP_RESET] = TRACE_END_RESET,
             [VM_STOP_TRIPLE_FAULT] = TRACE_END_TRIPLE_FAULT, [VM_STOP_IDLE] = TRACE_END_STOPPED,
@@ -467,7 +481,7 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
             [VM_STOP_DEBUG_EXIT] = TRACE_END_DEBUG_EXIT,
         };
         hvrec_vm_end(vm->rec, end_reason[vm->pol.stop]);
-        vm->rec = NULL;
+        vm->recording = false;
     }
     return vm->pol.stop;
 }

@@ -28,7 +28,10 @@ struct vm {
     struct vcpu vcpu;
     struct ept ept;
     struct vm_config cfg;
-    struct vm_recorder *rec;    /* NULL: not recording (hv/recording.h) */
+    struct vm_recorder *rec; /* every device call goes through it (hv/record/recorder.h) */
+    bool recording;          /* rec writes a trace (hv/recording.h); else rec is
+                                &unrecorded, a null sink */
+    struct vm_recorder unrecorded;
     struct vm_policy pol;       /* the exit policy; pol.stop: why the VM stopped */
     const struct vm_exit *exit; /* the exit being handled */
     uint64_t ram_hpa;

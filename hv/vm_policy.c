@@ -26,6 +26,13 @@ void vm_policy_init(struct vm_policy *p, const struct vm_policy_ops *ops, void *
                     struct vm_devices *dev, const struct vm_policy_config *cfg)
 {
     *p = (struct vm_policy){.ops = ops, .ctx = ctx, .dev = dev, .cfg = *cfg};
+    p->limit_tsc =
+        cfg->time_limit_ns ? vm_policy_ns_to_tsc_ceil(cfg->time_limit_ns, cfg->tsc_hz) : UINT64_MAX;
+}
+
+static uint64_t tsc_ceil_or_never(const struct vm_policy *p, uint64_t ns)
+{
+    return ns == TIME_NEVER ? UINT64_MAX : vm_policy_ns_to_tsc_ceil(ns, p->cfg.tsc_hz);
 }
 
 static uint64_t ns_of(const struct vm_policy *p, uint64_t tsc)
@@ -35,26 +42,33 @@ static uint64_t ns_of(const struct vm_policy *p, uint64_t tsc)
 
 bool vm_policy_advance_due(struct vm_devices *d, uint64_t now_ns)
 {
-    return vm_devices_next_event_ns(d, d->now_ns) <= now_ns;
+    return vm_devices_next_event_cached(d, d->now_ns) <= now_ns;
 }
 
 void vm_policy_prepare_entry(struct vm_policy *p)
 {
     const struct vm_policy_ops *o = p->ops;
     uint64_t tsc = o->tsc_now(p->ctx);
-    uint64_t now = ns_of(p, tsc);
-    uint64_t limit = p->cfg.time_limit_ns;
-    if (limit && now >= limit) {
+    /* ns(tsc) >= t exactly when tsc >= vm_policy_ns_to_tsc_ceil(t): the
+     * comparisons below are the nanosecond ones, made in TSC units */
+    if (tsc >= p->limit_tsc) {
         p->stop = VM_STOP_TIMEOUT;
         return;
     }
     if ((p->entries++ & 255) == 0 && o->poll_input)
         o->poll_input(p->ctx, tsc);
+    if (!p->due_valid || p->due_gen != p->dev->gen) {
+        /* the earliest device deadline (vm_policy_advance_due's test,
+         * as the devices' own time is never ahead of the entry's) */
+        p->due_tsc = tsc_ceil_or_never(p, vm_devices_next_event_cached(p->dev, 0));
+        p->due_gen = p->dev->gen;
+        p->due_valid = true;
+    }
     /* Time-driven device work only when some device has an event due since
      * the devices' last time: an advance with nothing due changes nothing,
      * and is the costliest part of an exit. */
     bool touched = false;
-    if (vm_policy_advance_due(p->dev, now)) {
+    if (tsc >= p->due_tsc) {
         o->advance(p->ctx, tsc);
         touched = true;
     }
@@ -75,12 +89,13 @@ void vm_policy_prepare_entry(struct vm_policy *p)
     }
     if (o->set_intr_window)
         o->set_intr_window(p->ctx, want_window);
-    uint64_t next = vm_devices_next_event_ns(p->dev, touched ? now : p->dev->now_ns);
-    if (limit && (next == TIME_NEVER || next > limit))
-        next = limit;
-    if (o->arm_timer)
-        o->arm_timer(p->ctx, next == TIME_NEVER ? UINT64_MAX
-                                                : vm_policy_ns_to_tsc_ceil(next, p->cfg.tsc_hz));
+    if (!o->arm_timer)
+        return;
+    /* the preemption timer: the next device event, capped by the limit */
+    uint64_t dl = p->due_tsc;
+    if (touched)
+        dl = tsc_ceil_or_never(p, vm_devices_next_event_cached(p->dev, ns_of(p, tsc)));
+    o->arm_timer(p->ctx, dl < p->limit_tsc ? dl : p->limit_tsc);
 }
 
 /* reg + delta in an address-size register: 16 bits keep the upper bits, 32
@@ -180,7 +195,7 @@ void vm_policy_halt(struct vm_policy *p, uint64_t exit_tsc)
     o->advance(p->ctx, exit_tsc);
     if (vm_devices_intr(p->dev))
         return;
-    uint64_t next = vm_devices_next_event_ns(p->dev, now);
+    uint64_t next = vm_devices_next_event_cached(p->dev, now);
     if (next == TIME_NEVER) {
         /* nothing will happen unless the host has input */
         if (!o->idle_wait || !o->idle_wait(p->ctx, UINT64_MAX))

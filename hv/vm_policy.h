@@ -110,6 +110,11 @@ struct vm_policy {
     enum vm_stop stop;
     uint64_t entries; /* vm_policy_prepare_entry calls */
     uint64_t injected_irqs, windows, hlt_skipped_ns;
+    /* The entry's fast path, in guest TSC: the time limit, and the first
+     * TSC at which a device event is due, valid while the devices'
+     * deadlines are those of generation due_gen (vm_devices.gen). */
+    uint64_t limit_tsc, due_tsc, due_gen;
+    bool due_valid;
 };
 
 /* A port I/O exit, as the VMCS decodes it (SDM Vol. 3 27.2.1, table 27-5). */

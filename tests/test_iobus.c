@@ -148,6 +148,28 @@ static void test_find_returns_owner(void **st)
     assert_string_equal(iobus_find(&bus, 0x40)->name, "pit");
 }
 
+/* Ports below 0x100 are looked up in a table, the others by scanning the
+ * ranges: a range across the boundary is found from both sides, and a
+ * range registered later owns only its own ports. */
+static void test_find_across_the_table_boundary(void **st)
+{
+    (void)st;
+    struct iobus bus;
+    struct fake a = {0}, b = {0};
+    iobus_init(&bus);
+    iobus_register(&bus, 0xf8, 0x10, fake_io, &a, "wide");
+    iobus_register(&bus, 0x20, 2, fake_io, &b, "pic");
+    assert_ptr_equal(iobus_find(&bus, 0xf8)->dev, &a);
+    assert_ptr_equal(iobus_find(&bus, 0xff)->dev, &a);
+    assert_ptr_equal(iobus_find(&bus, 0x100)->dev, &a);
+    assert_ptr_equal(iobus_find(&bus, 0x107)->dev, &a);
+    assert_null(iobus_find(&bus, 0x108));
+    assert_null(iobus_find(&bus, 0xf7));
+    assert_ptr_equal(iobus_find(&bus, 0x21)->dev, &b);
+    assert_null(iobus_find(&bus, 0x22));
+    assert_null(iobus_find(&bus, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_bad_sizes_never_reach_devices),
         cmocka_unit_test(test_device_refusing_size_reads_all_ones),
         cmocka_unit_test(test_find_returns_owner),
+        cmocka_unit_test(test_find_across_the_table_boundary),
     };
     return cmocka_run_group_tests_name("iobus", tests, NULL, NULL);
 }

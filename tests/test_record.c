@@ -288,6 +288,56 @@ static void test_bad_config_refused(void **state)
     trace_membuf_free(&o.m);
 }
 
+/* Recording off: a recorder with a null sink. The same calls reach the
+ * devices in the same order, with the same answers and the caller's hooks,
+ * and nothing is written: the state ends byte-identical to a recorded run's. */
+static void test_null_sink_same_devices_nothing_written(void **state)
+{
+    (void)state;
+    static const struct {
+        uint16_t port;
+        bool write;
+        uint8_t v;
+    } seq[] = {{0x3fb, true, 0x03}, {0x3f8, true, 'h'}, {0x3fd, false, 0},
+               {0x43, true, 0x34},  {0x40, true, 0x10}, {0x40, true, 0x00},
+               {0x61, false, 0},    {0x64, true, 0xfe}, {0x71, false, 0}};
+    struct out o;
+    struct hooks_seen hr = {0}, hn = {0};
+    start(&o, 2, &hr);
+    uint32_t want[9];
+    for (unsigned i = 0; i < 9; i++)
+        want[i] = io(2000 + 500 * i, seq[i].port, seq[i].write, seq[i].v);
+    vm_rec_advance(&rec, 9000);
+    static uint8_t a[VM_DEVICES_SAVE_MAX], b[VM_DEVICES_SAVE_MAX];
+    vm_devices_sync(&dev);
+    size_t na = vm_devices_save(&dev, a, sizeof a);
+    assert_int_equal(vm_rec_finish(&rec, TRACE_END_STOPPED), 0);
+    trace_membuf_free(&o.m);
+
+    struct vm_recorder_config off = {.off = true, .tsc_hz = HZ, .start_tsc = 1000};
+    struct vm_devices_config dc = {.rtc_epoch_sec = 1767225600ull, .com1_irq = 3};
+    struct vm_devices_hooks uh = {.com1_tx = user_tx, .request = user_request, .ctx = &hn};
+    assert_int_equal(vm_recorder_init(&rec, &dev, &dc, &uh, &off), 0);
+    for (unsigned i = 0; i < 9; i++)
+        assert_int_equal(io(2000 + 500 * i, seq[i].port, seq[i].write, seq[i].v), want[i]);
+    vm_rec_advance(&rec, 9000);
+    vm_devices_sync(&dev);
+    size_t nb = vm_devices_save(&dev, b, sizeof b);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    assert_int_equal(hn.tx, hr.tx);
+    assert_int_equal(hn.requests, 1); /* 8042 0xfe: reset */
+    assert_int_equal(rec.seq, 9);
+    assert_int_equal(rec.outputs, 0);
+    assert_int_equal(rec.err, 0);
+    assert_int_equal(vm_rec_finish(&rec, TRACE_END_STOPPED), 0);
+    /* off with a writer is a contradiction */
+    start(&o, 0, &hr);
+    off.w = rec.w;
+    assert_int_not_equal(vm_recorder_init(&rec, &dev, NULL, NULL, &off), 0);
+    trace_membuf_free(&o.m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_other_exits_leave_the_devices_alone),
         cmocka_unit_test(test_writer_failure_is_reported),
         cmocka_unit_test(test_bad_config_refused),
+        cmocka_unit_test(test_null_sink_same_devices_nothing_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -316,6 +316,142 @@ static void test_bad_blobs_leave_state_untouched(void **st)
     assert_int_equal(vm_devices_save(&d, after, 16), 0); /* too small a buffer */
 }
 
+/* Each bus range carries the IRQ its device drives (the recorder copies it
+ * into the trace header): PIT 0, 8042 1, COM1 its configured line, RTC 8,
+ * the rest none. */
+static void test_ranges_carry_their_irq(void **state)
+{
+    (void)state;
+    static struct vm_devices d;
+    const struct vm_devices_config cfg = {.com1_irq = 3};
+    vm_devices_init(&d, &cfg, NULL, 0);
+    unsigned seen = 0;
+    for (unsigned i = 0; i < d.bus.n; i++) {
+        const struct iobus_range *r = &d.bus.r[i];
+        int want = !strcmp(r->name, "pit")                                       ? 0
+                   : !strcmp(r->name, "kbc-data") || !strcmp(r->name, "kbc-cmd") ? 1
+                   : !strcmp(r->name, "com1")                                    ? 3
+                   : !strcmp(r->name, "cmos")                                    ? 8
+                                                                                 : -1;
+        assert_int_equal(r->irq, want);
+        seen += want >= 0;
+    }
+    assert_int_equal(seen, 5);
+}
+
+/* ---- the advance fast path (vm_devices_advance skips the device ticks
+ * while no output can change) ---- */
+
+/* After every advance the IRQ0 line the hooks reported is the PIT's OUT0 at
+ * that instant, falls included: the fast path skips no output change (as
+ * when every advance ticked every device). Mode 2 (OUT low one clock before
+ * the reload), mode 3 (square wave, low half), mode 4 (one-clock strobe). */
+static void check_irq0_follows_out0(uint8_t control, uint16_t count, unsigned min_lows)
+{
+    static struct vm_devices d;
+    struct obs o;
+    setup(&d, &o);
+    out8(&d, 0x43, control, 1000);
+    out8(&d, 0x40, (uint8_t)count, 1000);
+    out8(&d, 0x40, (uint8_t)(count >> 8), 1000);
+    unsigned lows = 0;
+    for (uint64_t t = 1000; t < 1000 + 3 * count * 839ull; t += 97) {
+        unsigned before = o.irq_changes[0];
+        vm_devices_advance(&d, t);
+        if (o.irq_changes[0] != before && !o.irq_level[0])
+            lows++;
+        assert_int_equal(o.irq_level[0], pit_out(&d.pit, 0, t));
+    }
+    assert_true(lows >= min_lows);
+}
+
+static void test_fast_path_skips_no_irq0_change(void **state)
+{
+    (void)state;
+    check_irq0_follows_out0(0x34, 100, 2); /* mode 2 */
+    check_irq0_follows_out0(0x36, 101, 2); /* mode 3, odd count */
+    check_irq0_follows_out0(0x38, 100, 1); /* mode 4: strobe once */
+}
+
+/* Many small advances then vm_devices_sync() give the state of one advance
+ * to the same instant, byte for byte (what checkpoints compare), with the
+ * PIT periodic, the RTC periodic interrupt and a UART timeout pending. */
+static void test_sync_state_is_independent_of_the_steps(void **state)
+{
+    (void)state;
+    static struct vm_devices a, b;
+    struct obs oa, ob;
+    setup(&a, &oa);
+    setup(&b, &ob);
+    struct vm_devices *both[] = {&a, &b};
+    for (int i = 0; i < 2; i++) {
+        struct vm_devices *d = both[i];
+        out8(d, 0x43, 0x34, 0);
+        out8(d, 0x40, 0x9c, 0);
+        out8(d, 0x40, 0x2e, 0);
+        out8(d, 0x70, 0x0a, 0);
+        out8(d, 0x71, 0x26, 0); /* 1024 Hz */
+        out8(d, 0x70, 0x0b, 0);
+        out8(d, 0x71, 0x42, 0);  /* PIE, 24 h */
+        out8(d, 0x3f9, 0x01, 0); /* ERBFI */
+        out8(d, 0x3fc, 0x08, 0); /* OUT2 */
+        uint8_t c = 'x';
+        vm_devices_com1_rx(d, &c, 1, 0);
+    }
+    for (uint64_t t = 1; t <= 3000000; t += 1237)
+        vm_devices_advance(&a, t);
+    vm_devices_advance(&a, 3000000);
+    vm_devices_advance(&b, 3000000);
+    vm_devices_sync(&a);
+    vm_devices_sync(&b);
+    static uint8_t ba[VM_DEVICES_SAVE_MAX], bb[VM_DEVICES_SAVE_MAX];
+    size_t na = vm_devices_save(&a, ba, sizeof ba), nb = vm_devices_save(&b, bb, sizeof bb);
+    assert_true(na > 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(ba, bb, na);
+    assert_int_equal(oa.irq_level[0], ob.irq_level[0]);
+    assert_int_equal(oa.intr, ob.intr);
+}
+
+/* The cached deadlines answer what vm_devices_next_event_ns() computes,
+ * through port accesses, advances, acknowledges and RX. */
+static void test_cached_next_event_matches(void **state)
+{
+    (void)state;
+    static struct vm_devices d;
+    struct obs o;
+    setup(&d, &o);
+    linux_pic_init(&d, 0);
+    out8(&d, 0x21, 0xe8, 0);
+    uint64_t t = 0;
+    for (unsigned i = 0; i < 400; i++) {
+        t += 1000 + (i * 7919) % 50000;
+        switch (i % 7) {
+        case 0:
+            out8(&d, 0x43, (uint8_t)(0x30 | ((i / 7) % 6) << 1), t), out8(&d, 0x40, 200, t),
+                out8(&d, 0x40, 0, t);
+            break;
+        case 1: out8(&d, 0x70, 0x0c, t), in8(&d, 0x71, t); break;
+        case 2: vm_devices_advance(&d, t); break;
+        case 3:
+            if (vm_devices_intr(&d)) {
+                vm_devices_ack(&d, t);
+                out8(&d, 0x20, 0x20, t);
+            }
+            break;
+        case 4: {
+            uint8_t c = (uint8_t)i;
+            vm_devices_com1_rx(&d, &c, 1, t);
+            break;
+        }
+        case 5: out8(&d, 0x3f9, (uint8_t)(i & 1), t), out8(&d, 0x3fc, 0x08, t); break;
+        default: out8(&d, 0x80, (uint8_t)i, t); break;
+        }
+        for (uint64_t q = d.now_ns; q < d.now_ns + 3000000; q += 700001)
+            assert_int_equal(vm_devices_next_event_cached(&d, q), vm_devices_next_event_ns(&d, q));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +466,10 @@ int main(void)
         cmocka_unit_test(test_time_never_goes_backwards),
         cmocka_unit_test(test_checkpoint_restore_replays_identically),
         cmocka_unit_test(test_bad_blobs_leave_state_untouched),
+        cmocka_unit_test(test_ranges_carry_their_irq),
+        cmocka_unit_test(test_fast_path_skips_no_irq0_change),
+        cmocka_unit_test(test_sync_state_is_independent_of_the_steps),
+        cmocka_unit_test(test_cached_next_event_matches),
     };
     return cmocka_run_group_tests_name("vm_devices", tests, NULL, NULL);
 }

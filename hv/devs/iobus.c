@@ -4,6 +4,8 @@ void iobus_init(struct iobus *bus)
 {
     bus->n = 0;
     bus->unknown_reads = bus->unknown_writes = bus->bad_size = 0;
+    for (unsigned p = 0; p < sizeof bus->low; p++)
+        bus->low[p] = 0;
 }
 
 int iobus_register(struct iobus *bus, uint16_t base, uint16_t len, dev_io_fn fn, void *dev,
@@ -16,12 +18,16 @@ int iobus_register(struct iobus *bus, uint16_t base, uint16_t len, dev_io_fn fn,
         if (base < r->base + r->len && r->base < base + len)
             return -1;
     }
-    bus->r[bus->n++] = (struct iobus_range){base, len, fn, dev, name};
+    bus->r[bus->n++] = (struct iobus_range){base, len, fn, dev, name, -1};
+    for (uint32_t p = base; p < (uint32_t)base + len && p < sizeof bus->low; p++)
+        bus->low[p] = (uint8_t)bus->n;
     return 0;
 }
 
 const struct iobus_range *iobus_find(const struct iobus *bus, uint16_t port)
 {
+    if (port < sizeof bus->low)
+        return bus->low[port] ? &bus->r[bus->low[port] - 1] : 0;
     for (unsigned i = 0; i < bus->n; i++) {
         const struct iobus_range *r = &bus->r[i];
         if (port >= r->base && port - r->base < r->len)

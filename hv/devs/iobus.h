@@ -13,6 +13,8 @@ struct iobus_range {
     dev_io_fn fn;
     void *dev;
     const char *name;
+    int irq; /* the IRQ line the device drives (trace header), -1: none; set by the
+                platform wiring after registration (vm_devices_init) */
 };
 
 struct iobus {
@@ -20,6 +22,8 @@ struct iobus {
     unsigned n;
     uint64_t unknown_reads, unknown_writes; /* accesses to unmapped ports */
     uint64_t bad_size;                      /* accesses a device refused for their size */
+    uint8_t low[256]; /* ports 0..0xff: index + 1 of their range, 0 = none (a lookup
+                         without the scan, for the legacy ports a guest hits most) */
 };
 
 void iobus_init(struct iobus *bus);

@@ -471,6 +471,30 @@ uint64_t pit_next_event_ns(const struct pit *p, uint64_t now_ns)
     return t > now_ns ? t : now_ns;
 }
 
+uint64_t pit_next_change_ns(const struct pit *p)
+{
+    const struct pit_channel *c = &p->ch[0];
+    if (c->run != PIT_RUNNING)
+        return TIME_NEVER; /* idle, armed, paused: only a port access changes OUT */
+    uint64_t k = pit_ns_to_clk(p->last_ns);
+    struct seg s = seg_at(c, k);
+    uint64_t b = PIT_NEVER;
+    if (k < s.start)
+        b = s.start; /* counting starts: OUT leaves its pre-count level */
+    if (c->pend_clk != PIT_NEVER && c->pend_clk > k && c->pend_clk < b)
+        b = c->pend_clk; /* a pending reload ends the half-cycle, OUT low */
+    uint64_t r = ch_next_rise(c, k);
+    if (r != PIT_NEVER) {
+        /* OUT falls before it rises again: one clock before in modes 2/4/5
+         * (count 1, the strobe), half a period in mode 3 (the low half) */
+        uint64_t lead = c->mode == 3 ? s.n / 2 + 1 : 1;
+        uint64_t f = r > k + lead ? r - lead : k + 1;
+        if (f < b)
+            b = f;
+    }
+    return pit_clk_to_ns(b);
+}
+
 /* ---- public API ------------------------------------------------------------ */
 
 static void reset_channel(struct pit_channel *c, bool gate, uint64_t k)

@@ -92,6 +92,11 @@ void pit_tick(struct pit *p, uint64_t now_ns);
  * raises IRQ0; falling edges are applied lazily by the next tick). Returns
  * now_ns if an edge is already due, TIME_NEVER if none will come. */
 uint64_t pit_next_event_ns(const struct pit *p, uint64_t now_ns);
+/* No earlier than this virtual time can OUT0 change level (rise or fall)
+ * counting from the last tick: until then pit_tick() would deliver nothing
+ * and may be left out (a lower bound: it may come early, never late).
+ * TIME_NEVER if channel 0 will not change by itself. */
+uint64_t pit_next_change_ns(const struct pit *p);
 /* Section 'PIT4' (savestate.h field table). */
 extern const struct sv_desc pit_sv_desc;
 void pit_save(const struct pit *p, struct sv *s);

@@ -89,6 +89,13 @@ static void platform_request(void *ctx, enum dev_request what)
         d->hooks.request(d->hooks.ctx, what);
 }
 
+static void wire(struct vm_devices *d, uint16_t base, uint16_t len, dev_io_fn fn, void *dev,
+                 const char *name, int irq)
+{
+    if (iobus_register(&d->bus, base, len, fn, dev, name) == 0)
+        d->bus.r[d->bus.n - 1].irq = irq;
+}
+
 void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
                      const struct vm_devices_hooks *hooks, uint64_t now_ns)
 {
@@ -120,48 +127,98 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
     debugexit_init(&d->dbgexit, &req);
 
     iobus_init(&d->bus);
-    /* Ranges are fixed and disjoint; registration cannot fail. */
-    iobus_register(&d->bus, 0x20, 2, pic_io, &d->pic, "pic-master");
-    iobus_register(&d->bus, 0xa0, 2, pic_io, &d->pic, "pic-slave");
-    iobus_register(&d->bus, 0x4d0, 2, pic_io, &d->pic, "elcr");
-    iobus_register(&d->bus, 0x40, 4, pit_io, &d->pit, "pit");
-    iobus_register(&d->bus, 0x61, 1, port61_io, &d->port61, "port61");
-    iobus_register(&d->bus, 0x60, 1, kbc_io, &d->kbc, "kbc-data");
-    iobus_register(&d->bus, 0x64, 1, kbc_io, &d->kbc, "kbc-cmd");
-    iobus_register(&d->bus, 0x70, 2, cmos_io, &d->cmos, "cmos");
-    iobus_register(&d->bus, 0x80, 1, debugport_io, &d->post, "post");
-    iobus_register(&d->bus, 0xcf8, 8, pci_io, &d->pci, "pci");
-    iobus_register(&d->bus, d->cfg.com1_base, 8, uart_io, &d->com1, "com1");
+    /* Ranges are fixed and disjoint; registration cannot fail. Each range
+     * carries the IRQ its device drives (the wiring above), for the trace
+     * header's device list. */
+    wire(d, 0x20, 2, pic_io, &d->pic, "pic-master", -1);
+    wire(d, 0xa0, 2, pic_io, &d->pic, "pic-slave", -1);
+    wire(d, 0x4d0, 2, pic_io, &d->pic, "elcr", -1);
+    wire(d, 0x40, 4, pit_io, &d->pit, "pit", 0);
+    wire(d, 0x61, 1, port61_io, &d->port61, "port61", -1);
+    wire(d, 0x60, 1, kbc_io, &d->kbc, "kbc-data", 1);
+    wire(d, 0x64, 1, kbc_io, &d->kbc, "kbc-cmd", 1);
+    wire(d, 0x70, 2, cmos_io, &d->cmos, "cmos", 8);
+    wire(d, 0x80, 1, debugport_io, &d->post, "post", -1);
+    wire(d, 0xcf8, 8, pci_io, &d->pci, "pci", -1);
+    wire(d, d->cfg.com1_base, 8, uart_io, &d->com1, "com1", d->cfg.com1_irq);
     if (d->cfg.debug_exit)
-        iobus_register(&d->bus, DEBUGEXIT_PORT, DEBUGEXIT_LEN, debugexit_io, &d->dbgexit,
-                       "debug-exit");
+        wire(d, DEBUGEXIT_PORT, DEBUGEXIT_LEN, debugexit_io, &d->dbgexit, "debug-exit", -1);
     apic_platform_init(d, now_ns);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The deadlines of the current device state (struct vm_devices, cache). The
+ * UART and RTC deadlines are the output changes their ticks can make (a
+ * latch that raises no IRQ line is caught up by the device's own next
+ * access); the PIT's is a bound on any OUT0 change, falls included. The
+ * APIC platform is not cached: every advance ticks every device. */
+static void refresh(struct vm_devices *d)
+{
+    uint64_t pit = pit_next_event_ns(&d->pit, 0), uart = uart_next_event_ns(&d->com1, 0);
+    uint64_t cmos = cmos_next_event_ns(&d->cmos, 0);
+    d->event_ns = min_u64(pit, uart); /* these two clamp to now */
+    d->event_unclamped = cmos;
+    d->change_ns = d->cfg.apic ? 0 : min_u64(min_u64(pit_next_change_ns(&d->pit), uart), cmos);
+    d->cache_valid = true;
+}
+
+/* Device state with a deadline may have changed: the cache is stale. */
+static void changed(struct vm_devices *d)
+{
+    d->cache_valid = false;
+    d->gen++;
+}
+
+static void tick_all(struct vm_devices *d)
+{
+    pit_tick(&d->pit, d->now_ns);
+    uart_tick(&d->com1, d->now_ns);
+    cmos_tick(&d->cmos, d->now_ns);
+    if (d->cfg.apic) {
+        acpi_pm_tick(&d->pm, d->now_ns);
+        lapic_advance(&d->lapic, d->now_ns);
+    }
+    changed(d);
+}
+
+/* Ports of the devices whose deadlines the cache holds: the PIT, port 0x61
+ * (the PIT's gates), the RTC and COM1. Accesses elsewhere (PIC, 8042, PCI,
+ * port 0x80, unknown ports) leave the deadlines as they are. */
+static bool timed_port(const struct vm_devices *d, uint16_t port)
+{
+    return d->cfg.apic || (port >= 0x40 && port <= 0x43) || port == 0x61 || port == 0x70 ||
+           port == 0x71 || (uint16_t)(port - d->cfg.com1_base) < 8;
 }
 
 void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
 {
-    if (now_ns < d->now_ns)
-        now_ns = d->now_ns;
+    if (now_ns <= d->now_ns)
+        return; /* the devices are at least this far: nothing to do */
     d->now_ns = now_ns;
-    pit_tick(&d->pit, now_ns);
-    uart_tick(&d->com1, now_ns);
-    cmos_tick(&d->cmos, now_ns);
-    if (d->cfg.apic) {
-        acpi_pm_tick(&d->pm, now_ns);
-        lapic_advance(&d->lapic, now_ns);
-    }
+    if (!d->cache_valid)
+        refresh(d);
+    if (now_ns < d->change_ns)
+        return; /* no output can change yet */
+    tick_all(d);
+}
+
+void vm_devices_sync(struct vm_devices *d)
+{
+    tick_all(d);
 }
 
 int vm_devices_io(struct vm_devices *d, uint16_t port, unsigned size, bool write, uint32_t *val,
                   uint64_t now_ns)
 {
     vm_devices_advance(d, now_ns);
-    return iobus_access(&d->bus, port, size, write, val, d->now_ns);
-}
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
+    int rc = iobus_access(&d->bus, port, size, write, val, d->now_ns);
+    if (timed_port(d, port))
+        changed(d);
+    return rc;
 }
 
 uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns)
@@ -176,6 +233,16 @@ uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns)
     return t;
 }
 
+uint64_t vm_devices_next_event_cached(struct vm_devices *d, uint64_t now_ns)
+{
+    if (d->cfg.apic)
+        return vm_devices_next_event_ns(d, now_ns);
+    if (!d->cache_valid)
+        refresh(d);
+    uint64_t t = d->event_ns > now_ns ? d->event_ns : now_ns;
+    return min_u64(t, d->event_unclamped);
+}
+
 bool vm_devices_intr(const struct vm_devices *d)
 {
     return d->cfg.apic ? lapic_intr(&d->lapic) : pic_intr(&d->pic);
@@ -186,7 +253,8 @@ uint8_t vm_devices_ack(struct vm_devices *d, uint64_t now_ns)
 {
     vm_devices_advance(d, now_ns);
     if (!d->cfg.apic)
-        return pic_ack(&d->pic);
+        return pic_ack(&d->pic); /* the PIC has no deadline: the cache stands */
+    changed(d);
     unsigned v = lapic_ack(&d->lapic);
     return v == LAPIC_ACK_EXTINT ? pic_ack(&d->pic) : (uint8_t)v;
 }
@@ -197,6 +265,7 @@ int vm_devices_mmio(struct vm_devices *d, uint64_t gpa, unsigned size, bool writ
     if (!d->cfg.apic)
         return DEV_IO_UNMAPPED;
     vm_devices_advance(d, now_ns);
+    changed(d);
     uint64_t lb = lapic_mmio_base(&d->lapic);
     if (lapic_xapic_mode(&d->lapic) && gpa >= lb && gpa - lb < 0x1000) {
         uint32_t off = (uint32_t)(gpa - lb);
@@ -218,6 +287,7 @@ int vm_devices_msr(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val
     if (!d->cfg.apic || !lapic_msr_owned(msr))
         return 1;
     vm_devices_advance(d, now_ns);
+    changed(d);
     return write ? lapic_msr_write(&d->lapic, msr, *val, d->now_ns)
                  : lapic_msr_read(&d->lapic, msr, val, d->now_ns);
 }
@@ -225,7 +295,9 @@ int vm_devices_msr(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val
 size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns)
 {
     vm_devices_advance(d, now_ns);
-    return uart_rx(&d->com1, buf, n, d->now_ns);
+    size_t got = uart_rx(&d->com1, buf, n, d->now_ns);
+    changed(d);
+    return got;
 }
 
 #define VMDV_TAG            SV_TAG('V', 'M', 'D', 'V')
@@ -293,6 +365,7 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
         return -1;
     /* Copy back only the state; wiring in tmp still refers to d. */
     *d = tmp;
+    changed(d);
     return 0;
 }
 

@@ -75,18 +75,38 @@ struct vm_devices {
     struct vm_devices_hooks hooks;
     uint64_t now_ns;   /* time of the last call that carried a time */
     uint32_t requests; /* bitmask (1 << enum dev_request) seen since last cleared */
+    /* Derived from the device state, not saved: valid until the next call
+     * that changes it (port access, acknowledge, RX, a device tick, restore).
+     * change_ns: no device output can change before it (vm_devices_advance
+     * skips the device ticks until then); event_ns, event_unclamped: what
+     * vm_devices_next_event_ns() answers is min(max(event_ns, now),
+     * event_unclamped). */
+    bool cache_valid;
+    uint64_t change_ns, event_ns, event_unclamped;
+    uint64_t gen; /* counts the changes that made the cache stale (users caching more) */
 };
 
 void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
                      const struct vm_devices_hooks *hooks, uint64_t now_ns);
 /* Brings time-driven behaviour (PIT, UART timeouts, RTC) up to now_ns. Time
- * never goes backwards: an older now_ns is treated as the latest one seen. */
+ * never goes backwards: an older now_ns is treated as the latest one seen.
+ * While no device output can change (before the next possible change, from
+ * the cached device deadlines) only now_ns moves: the devices' own clocks
+ * catch up at the next tick, port access or vm_devices_sync(), with the same
+ * outputs and the same state as if every advance had ticked them. */
 void vm_devices_advance(struct vm_devices *d, uint64_t now_ns);
+/* Ticks every device to now_ns (what advances skipped): call before saving
+ * state that is compared (checkpoints). Changes no output. */
+void vm_devices_sync(struct vm_devices *d);
 /* A guest port access (advances time first). Unknown ports read all-ones. */
 int vm_devices_io(struct vm_devices *d, uint16_t port, unsigned size, bool write, uint32_t *val,
                   uint64_t now_ns);
 /* Earliest virtual time at which some device will change an output. */
 uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns);
+/* The same, from the cache (computed once per device state change). */
+uint64_t vm_devices_next_event_cached(struct vm_devices *d, uint64_t now_ns);
+/* The CPU's interrupt request: the PIC's INTR, with the APIC the local
+ * APIC's. */
 bool vm_devices_intr(const struct vm_devices *d);
 /* Interrupt acknowledge: the vector to inject. */
 uint8_t vm_devices_ack(struct vm_devices *d, uint64_t now_ns);

@@ -9,6 +9,8 @@ static void note_err(struct vm_recorder *r, int rc)
 
 static void write_output(struct vm_recorder *r, struct trace_dev_event *ev)
 {
+    if (!r->w)
+        return; /* null sink */
     ev->tsc = r->cur_tsc;
     ev->vcpu = r->vcpu;
     note_err(r, trace_write_dev(r->w, ev));
@@ -53,20 +55,9 @@ static void on_com1_tx(void *ctx, uint8_t byte)
         r->user.com1_tx(r->user.ctx, byte);
 }
 
-static int device_irq(const struct vm_devices *d, const char *name)
-{
-    /* The IRQ each range's device drives (vm_devices.h wiring). */
-    switch (name[0] | name[1] << 8) {
-    case 'p' | 'i' << 8: return name[2] == 't' ? 0 : -1; /* pit / pic-* */
-    case 'c' | 'o' << 8: return d->cfg.com1_irq;         /* com1 */
-    case 'c' | 'm' << 8: return 8;                       /* cmos */
-    case 'k' | 'b' << 8: return 1;                       /* kbc-* */
-    default: return -1;
-    }
-}
-
 static void checkpoint_fill(struct vm_recorder *r, struct trace_checkpoint *c, uint64_t seq)
 {
+    vm_devices_sync(r->dev); /* the devices' own clocks to now: state as the time means */
     size_t len = vm_devices_save(r->dev, r->blob, sizeof r->blob);
     c->seq = seq;
     c->tsc = r->last_tsc;
@@ -82,7 +73,7 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
                      const struct vm_devices_config *dc, const struct vm_devices_hooks *user,
                      const struct vm_recorder_config *cfg)
 {
-    if (!r || !d || !cfg || !cfg->w || !cfg->tsc_hz)
+    if (!r || !d || !cfg || !cfg->tsc_hz || !cfg->w != cfg->off)
         return TRACE_W_E_ARG;
     r->dev = d;
     r->w = cfg->w;
@@ -102,13 +93,15 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
                                            .ctx = r};
     vm_devices_init(d, dc, NULL, vm_rec_now_ns(r, cfg->start_tsc));
     d->hooks = hooks; /* after init: nothing before the header is recorded */
+    if (!r->w)
+        return 0; /* null sink: no header */
 
     unsigned n = d->bus.n < IOBUS_MAX_RANGES ? d->bus.n : IOBUS_MAX_RANGES;
     for (unsigned i = 0; i < n; i++) {
         r->devices[i].name = d->bus.r[i].name;
         r->devices[i].port_base = d->bus.r[i].base;
         r->devices[i].port_count = d->bus.r[i].len;
-        r->devices[i].irq = device_irq(d, d->bus.r[i].name);
+        r->devices[i].irq = d->bus.r[i].irq;
     }
     struct trace_header h = {.format_version = TRACE_FORMAT_VERSION,
                              .hv_build_id = cfg->hv_build_id,
@@ -131,7 +124,7 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
 /* Before exit r->seq is recorded: a checkpoint when one is due. */
 static void exit_begin(struct vm_recorder *r)
 {
-    if (r->checkpoint_every && r->seq && r->seq % r->checkpoint_every == 0) {
+    if (r->w && r->checkpoint_every && r->seq && r->seq % r->checkpoint_every == 0) {
         struct trace_checkpoint c;
         checkpoint_fill(r, &c, r->seq);
         note_err(r, trace_write_checkpoint(r->w, &c));
@@ -144,8 +137,8 @@ static void call_begin(struct vm_recorder *r, uint64_t tsc)
     r->last_tsc = tsc;
 }
 
-uint32_t vm_rec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint16_t port,
-                   unsigned size, bool write, uint32_t value)
+uint32_t vm_rec_io_recorded(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint16_t port,
+                            unsigned size, bool write, uint32_t value)
 {
     exit_begin(r);
     r->vcpu = x->vcpu;
@@ -179,6 +172,8 @@ uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc)
 {
     call_begin(r, tsc);
     uint8_t vec = vm_devices_ack(r->dev, vm_rec_now_ns(r, tsc));
+    if (!r->w)
+        return vec;
     struct trace_dev_event ev = {.tsc = tsc, .vcpu = r->vcpu, .kind = TRACE_DEV_INJECT};
     ev.u.inject.vector = vec;
     note_err(r, trace_write_dev(r->w, &ev));
@@ -187,6 +182,8 @@ uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc)
 
 void vm_rec_blocked(struct vm_recorder *r, uint64_t tsc)
 {
+    if (!r->w)
+        return;
     struct trace_dev_event ev = {.tsc = tsc, .vcpu = r->vcpu, .kind = TRACE_DEV_INTR_BLOCKED};
     note_err(r, trace_write_dev(r->w, &ev));
 }
@@ -195,6 +192,8 @@ size_t vm_rec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint6
 {
     call_begin(r, tsc);
     size_t got = vm_devices_com1_rx(r->dev, buf, n, vm_rec_now_ns(r, tsc));
+    if (!r->w)
+        return got;
     struct trace_dev_event ev = {.tsc = tsc, .vcpu = r->vcpu, .kind = TRACE_DEV_UART_RX};
     ev.u.uart_rx.port = r->dev->cfg.com1_base;
     ev.u.uart_rx.data = buf;
@@ -208,12 +207,15 @@ int vm_rec_exit(struct vm_recorder *r, struct trace_exit *e)
     exit_begin(r);
     r->vcpu = e->vcpu;
     e->seq = r->seq++;
-    note_err(r, trace_write_exit(r->w, e));
+    if (r->w)
+        note_err(r, trace_write_exit(r->w, e));
     return r->err;
 }
 
 int vm_rec_finish(struct vm_recorder *r, uint32_t reason)
 {
+    if (!r->w)
+        return 0;
     struct trace_writer_stats st;
     trace_writer_get_stats(r->w, &st);
     struct trace_end end = {.exits = r->seq, .records = st.records, .reason = reason};

@@ -388,6 +388,8 @@ static void decode(struct vmx_vcpu *v, struct vm_exit *e)
     e->idt_vec_info = (uint32_t)vmread(IDT_VEC_INFO);
     v->g.r[R_RSP] = vmread(GUEST_RSP);
     const uint64_t *r = v->g.r;
+    if (e->reason != EXIT_IO)
+        memset(&e->cpuid, 0, sizeof *e - offsetof(struct vm_exit, cpuid));
     switch (e->reason) {
     case EXIT_IO: {
         e->io.size = (uint8_t)((e->qual & 7) + 1);
@@ -395,6 +397,7 @@ static void decode(struct vmx_vcpu *v, struct vm_exit *e)
         e->io.string = e->qual & (1u << 4);
         e->io.rep = e->qual & (1u << 5);
         e->io.port = (uint16_t)(e->qual >> 16);
+        e->io.addr_bits = 0;
         if (e->io.string) {
             /* INS/OUTS: the linear address of the memory operand and the
              * address size (VM-exit instruction information, bits 9:7). */
@@ -434,9 +437,9 @@ static void decode(struct vmx_vcpu *v, struct vm_exit *e)
     }
 }
 
-struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v)
+void vmx_vcpu_run(struct vmx_vcpu *v, struct vm_exit *out)
 {
-    struct vm_exit e = {0};
+    struct vm_exit *const e = out;
     if (v->hide_host_time) {
         /* Take the time since the exit out of the guest TSC, so the guest
          * resumes at the TSC it left with (plus deliberate changes such as
@@ -463,20 +466,22 @@ struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v)
         wrmsr(MSR_XSS, v->guest_xss);
     int rc = vmx_enter(&v->g, v->launched);
     v->host_exit_tsc = rdtsc();
-    e.guest_tsc = virtual_tsc(v, v->host_exit_tsc);
+    e->guest_tsc = virtual_tsc(v, v->host_exit_tsc);
+    e->gpa = e->gla = 0;
+    e->vm_insn_error = 0;
     if (v->guest_xss && vmx_caps.xsaves)
         wrmsr(MSR_XSS, 0);
     if (v->guest_xcr0 != vmx_caps.host_xcr0)
         xsetbv(0, vmx_caps.host_xcr0);
     if (rc) {
-        e.reason = EXIT_VMFAIL;
-        e.vm_insn_error = (uint32_t)vmread(VM_INSN_ERROR);
-        e.rip = vmread(GUEST_RIP);
-        return e;
+        *e = (struct vm_exit){.guest_tsc = e->guest_tsc,
+                              .reason = EXIT_VMFAIL,
+                              .vm_insn_error = (uint32_t)vmread(VM_INSN_ERROR),
+                              .rip = vmread(GUEST_RIP)};
+        return;
     }
     v->launched = true;
-    decode(v, &e);
-    return e;
+    decode(v, e);
 }
 
 void vmx_end_interrupt_shadow(void)

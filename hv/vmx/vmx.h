@@ -179,8 +179,9 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
  * Multiboot machine state; the VMCS must be current). */
 void vmx_vcpu_set_pm32(struct vmx_vcpu *v, uint32_t eip, uint32_t esp, uint32_t eax, uint32_t ebx);
 void vmx_vcpu_destroy(struct vmx_vcpu *v);
-/* Enters the guest and returns the decoded exit. */
-struct vm_exit vmx_vcpu_run(struct vmx_vcpu *v);
+/* Enters the guest and fills *e with the decoded exit (every field the
+ * exit reason defines; the others zero). */
+void vmx_vcpu_run(struct vmx_vcpu *v, struct vm_exit *e);
 
 /* Helpers for the vCPU/VM layers (all act on the current VMCS). */
 void vmx_skip_insn(struct vmx_vcpu *v, const struct vm_exit *e);

@@ -55,7 +55,7 @@ test)
     fi
     need tsc-detected 'tsc: Detected [0-9]+\.[0-9]+ MHz (processor|TSC)'
     # /proc/interrupts, printed by the test init: IRQ0 counted on the PIC.
-    need irq0-timer '^ *0: +[1-9][0-9]* +XT-PIC +timer'
+    need irq0-timer '(^|[^0-9])0: +[1-9][0-9]* +XT-PIC +timer'
     need test-done '^HVRR-TEST-DONE'
     # The guest RTC starts at the machine's date (hv rtc=host): the guest's
     # clock must be within a day of the host's now.
@@ -74,12 +74,12 @@ input)
     need guest-ready '^HVRR-GUEST-READY'
     need input-ready '^HVRR-INPUT-READY'
     # The echoed input holds the unexpanded text; only the shell prints 42.
-    need typed-command '^typed-42$'
+    need typed-command 'typed-42'
     # Typed-ahead input is echoed into the output lines: match unanchored.
-    need hwclock '[A-Z][a-z]{2} [A-Z][a-z]{2} +[0-9]+ [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4} +-?[0-9.]+ seconds$'
-    need sleep 'slept-5$'
-    need irq0-timer '^ *0: +[1-9][0-9]* +XT-PIC +timer'
-    need irq4-serial '^ *4: +[1-9][0-9]* +XT-PIC +(serial|ttyS0)'
+    need hwclock '[A-Z][a-z]{2} [A-Z][a-z]{2} +[0-9]+ [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4} +-?[0-9.]+ seconds'
+    need sleep 'slept-5'
+    need irq0-timer '(^|[^0-9])0: +[1-9][0-9]* +XT-PIC +timer'
+    need irq4-serial '(^|[^0-9])4: +[1-9][0-9]* +XT-PIC +(serial|ttyS0)'
     need shell-exited '^HVRR-REBOOTING'
     need guest-restart 'reboot: Restarting system'
     need hv-reset '^hvrr: linux guest ended by reset'

@@ -203,6 +203,13 @@ static void test_overrun(void)
     keep_eq("uart 16450 mode overrun: LSR OE|DR, no FIFO error bit", inb(LSR), 0x63);
     keep_eq("uart 16450 mode overrun: the newer byte", inb(RBR), 0xa2);
     keep_eq("uart 16450 mode: IIR without FIFO bits", inb(IIR), 0x01);
+    outb(LCR, 0x43); /* break in 16450 mode: BI|FE, no FIFO error bit */
+    outb(LCR, 0x03);
+    keep_eq("uart 16450 mode break: LSR BI|FE|DR without bit 7", inb(LSR), 0x79);
+    (void)inb(RBR);
+    outb(COM, 0xa3);
+    outb(FCR, 0x01); /* FIFO enable alone (no RX reset bit) empties the receiver */
+    keep_eq("uart FIFO enable empties the 16450 holding register", inb(LSR) & 1, 0);
 
     /* FCR bit 0 change empties the FIFOs. */
     fifo(0);
