@@ -61,6 +61,7 @@ help:
 	@echo "make fuzz-devices libFuzzer on random guest device traffic (not part of test)"
 	@echo "make devs-soak  random device traffic recorded + replayed, 0 divergences (in test)"
 	@echo "make e2e-linux  Linux under hvrr on Bochs: boot facts + trace replay (in test)"
+	@echo "make e2e-linux-apic  the same with apic=1: IO-APIC routing, LOC counts, MMIO replay"
 	@echo "make crosscheck  corpus captures checked against QEMU's device models (not in test)"
 	@echo "make mutants    one-line bugs of tests/mutants/ applied one at a time: kill rates per suite (not in test)"
 	@echo "make format     apply .clang-format"

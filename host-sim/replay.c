@@ -46,6 +46,8 @@ const struct vm_devices_ops vm_devices_real_ops = {
     .com1_rx = vm_devices_com1_rx,
     .intr = vm_devices_intr,
     .sync = vm_devices_sync,
+    .mmio = vm_devices_mmio,
+    .msr = vm_devices_msr,
 };
 
 struct replayer {
@@ -89,6 +91,7 @@ struct replayer {
     bool decisions;
     bool entry_due; /* the entry after the last exit has not been checked */
     bool decided;   /* ... and it has its Inject / IntrBlocked record */
+    bool apic;      /* header: MMIO and local APIC MSR exits are device calls */
 };
 
 static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
@@ -326,6 +329,9 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
             h->devices[i].port_base == DEBUGEXIT_PORT)
             dc.debug_exit = true;
     r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
+    r->apic = h->apic;
+    dc.apic = h->apic;
+    dc.tsc_hz = h->apic ? r->tsc_hz : 0; /* the TSC-deadline timer runs on the trace's TSC */
     const struct vm_devices_hooks hooks = {
         .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
     r->ops->init(&r->dev, &dc, NULL, 0);
@@ -393,6 +399,56 @@ static void exit_io(struct replayer *r, const struct trace_exit *e)
     }
     check_missing(r);
     r->doing_io = false;
+}
+
+/* An MMIO access of the APIC platform (vm_rec_mmio's convention: an
+ * 8-byte access is two 4-byte ones, low half first). */
+static void exit_mmio(struct replayer *r, const struct trace_exit *e)
+{
+    unsigned size = e->u.ept.size;
+    bool write = (e->u.ept.access & TRACE_EPT_WRITE) != 0;
+    snprintf(r->doing_buf, sizeof r->doing_buf, "MMIO %s gpa 0x%" PRIx64 ", size %u",
+             write ? "store to" : "load from", e->u.ept.gpa, size);
+    r->doing = r->doing_buf;
+    r->st.mmio_exits++;
+    uint64_t got = vm_rec_mmio_calls(r->ops->mmio, &r->dev, e->u.ept.gpa, size, write,
+                                     e->u.ept.value, ns_of(r, e->tsc));
+    if (!write && r->active) {
+        r->st.mmio_checked++;
+        if (got != e->u.ept.value && report_begin(r)) {
+            fprintf(r->o.out,
+                    "  device   %s\n  register offset 0x%03" PRIx64 "\n  expected 0x%0*" PRIx64
+                    "\n  actual   0x%0*" PRIx64 "\n",
+                    (e->u.ept.gpa & ~0xfffull) == IOAPIC_DEFAULT_BASE ? "ioapic" : "lapic",
+                    e->u.ept.gpa & 0xfffu, (int)(2 * size), e->u.ept.value, (int)(2 * size), got);
+            report_state(r);
+        }
+    }
+    check_missing(r);
+}
+
+/* RDMSR/WRMSR of a local APIC MSR: a device call (vm_rec_msr). */
+static void exit_dev_msr(struct replayer *r, const struct trace_exit *e)
+{
+    snprintf(r->doing_buf, sizeof r->doing_buf, "%s 0x%x", e->u.msr.write ? "WRMSR" : "RDMSR",
+             e->u.msr.index);
+    r->doing = r->doing_buf;
+    r->st.apic_msrs++;
+    uint64_t v = e->u.msr.write ? e->u.msr.value : 0;
+    int rc = r->ops->msr(&r->dev, e->u.msr.index, e->u.msr.write, &v, ns_of(r, e->tsc));
+    if (!e->u.msr.write && r->active) {
+        r->st.apic_msr_checked++;
+        if (rc != 0)
+            v = 0; /* #GP: recorded as 0 */
+        if (v != e->u.msr.value && report_begin(r)) {
+            fprintf(r->o.out,
+                    "  device   lapic\n  register MSR 0x%x\n  expected 0x%016" PRIx64
+                    "\n  actual   0x%016" PRIx64 "%s\n",
+                    e->u.msr.index, e->u.msr.value, v, rc ? " (#GP)" : "");
+            report_state(r);
+        }
+    }
+    check_missing(r);
 }
 
 /* ---- vCPU answers ---- */
@@ -554,6 +610,10 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     r->st.exits++;
     if (e->reason == TRACE_EXIT_IO_INSTRUCTION && e->detail == TRACE_DETAIL_IO) {
         exit_io(r, e);
+    } else if (r->apic && e->detail == TRACE_DETAIL_EPT && e->u.ept.size) {
+        exit_mmio(r, e);
+    } else if (r->apic && e->detail == TRACE_DETAIL_MSR && lapic_msr_owned(e->u.msr.index)) {
+        exit_dev_msr(r, e);
     } else if (e->detail == TRACE_DETAIL_CPUID || e->detail == TRACE_DETAIL_MSR ||
                e->detail == TRACE_DETAIL_XSETBV || e->detail == TRACE_DETAIL_CR) {
         if (!exit_vcpu(r, e))
@@ -788,6 +848,11 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
                 " UART RX fed, %" PRIu64 " checkpoints restored\n",
                 s->records, s->exits, s->io_exits, s->in_checked, s->outputs, s->injects,
                 s->checkpoints, s->rx, s->restored);
+        if (r->apic)
+            fprintf(f,
+                    "apic: %" PRIu64 " MMIO accesses (%" PRIu64 " loads compared), %" PRIu64
+                    " local APIC MSR accesses (%" PRIu64 " RDMSR values compared)\n",
+                    s->mmio_exits, s->mmio_checked, s->apic_msrs, s->apic_msr_checked);
         if (r->decisions)
             fprintf(f,
                     "exit policy: %" PRIu64

@@ -31,6 +31,9 @@ struct vm_devices_ops {
     size_t (*com1_rx)(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns);
     bool (*intr)(const struct vm_devices *d);
     void (*sync)(struct vm_devices *d); /* NULL: none (models that tick at every advance) */
+    int (*mmio)(struct vm_devices *d, uint64_t gpa, unsigned size, bool write, uint32_t *val,
+                uint64_t now_ns);
+    int (*msr)(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val, uint64_t now_ns);
 };
 extern const struct vm_devices_ops vm_devices_real_ops;
 
@@ -46,14 +49,18 @@ struct replay_opts {
 };
 
 struct replay_stats {
-    uint64_t records;         /* records read (damage reports excluded) */
-    uint64_t exits;           /* exits replayed */
-    uint64_t io_exits;        /* port accesses re-issued */
-    uint64_t in_checked;      /* IN values compared */
-    uint64_t outputs;         /* IRQ/INTR/request outputs compared */
-    uint64_t injects;         /* acknowledged vectors compared */
-    uint64_t rx;              /* UART RX records fed */
-    uint64_t checkpoints;     /* checkpoints compared */
+    uint64_t records;          /* records read (damage reports excluded) */
+    uint64_t exits;            /* exits replayed */
+    uint64_t io_exits;         /* port accesses re-issued */
+    uint64_t in_checked;       /* IN values compared */
+    uint64_t mmio_exits;       /* APIC platform: MMIO accesses re-issued */
+    uint64_t mmio_checked;     /* ... MMIO load values compared */
+    uint64_t apic_msrs;        /* ... local APIC MSR accesses re-issued */
+    uint64_t apic_msr_checked; /* ... their RDMSR values compared */
+    uint64_t outputs;          /* IRQ/INTR/request outputs compared */
+    uint64_t injects;          /* acknowledged vectors compared */
+    uint64_t rx;               /* UART RX records fed */
+    uint64_t checkpoints;      /* checkpoints compared */
     uint64_t restored;        /* checkpoints restored (before --from, after damage or divergence) */
     uint64_t cpuid_checked;   /* CPUID answers compared (header has the host CPUID) */
     uint64_t msr_checked;     /* RDMSR values compared */

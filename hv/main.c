@@ -12,6 +12,7 @@
  * The options (hv/options.h, docs/hypervisor.md) are parsed once into
  * struct hv_options; a bad one stops everything before any guest runs. */
 #include "guest/vlbl/bootinfo.h"
+#include "hv/acpi.h"
 #include "hv/arch.h"
 #include "hv/cpu.h"
 #include "hv/host_rtc.h"
@@ -149,8 +150,24 @@ static int run_linux(const struct boot_info *bi)
      * virtual PIT as on a PC (docs/hypervisor.md, "Virtual time");
      * tscleaves=1 announces the frequency there instead. */
     cfg.hide_tsc_leaves = !opts.tsc_leaves;
+    /* apic=1: the local APIC + I/O APIC platform, described by ACPI tables
+     * in the BIOS area where Linux looks for the RSDP (vlbl's E820 map
+     * reserves 0xf0000-0xfffff). */
+    cfg.apic = opts.apic;
     if (vm_create(vm, &cfg) != 0)
         return -1;
+    if (cfg.apic) {
+        const struct acpi_config ac = {.base = ACPI_TABLES_GPA,
+                                       .pm1a_evt = VM_DEVICES_ACPI_PM_BASE,
+                                       .pm1a_cnt = VM_DEVICES_ACPI_PM_BASE + 4,
+                                       .pm_tmr = VM_DEVICES_ACPI_PM_BASE + 8,
+                                       .sci_irq = VM_DEVICES_SCI_IRQ,
+                                       .s5_slp_typ = VM_DEVICES_S5_TYP};
+        if (!acpi_build(&ac, vm_gpa(vm, ACPI_TABLES_GPA), ACPI_TABLES_MAX)) {
+            hv_log("linux: ACPI tables do not fit");
+            return -1;
+        }
+    }
     uint64_t vsz = vlbl->end - vlbl->start, ksz = kern->end - kern->start;
     uint64_t isz = initrd ? initrd->end - initrd->start : 0;
     uint64_t igpa = isz ? (cfg.ram_bytes - isz) & ~(PAGE_SIZE - 1) : 0;

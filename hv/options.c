@@ -20,6 +20,7 @@ enum id {
     O_RTC,
     O_HIDETIME,
     O_TSCLEAVES,
+    O_APIC,
     O_BENCH,
     O_RECORD,
     O_RECORD_PORT,
@@ -49,6 +50,7 @@ static const struct opt {
     {"rtc", O_RTC, K_RTC, "host or 0..2^40", 0, 1ull << 40},
     {"hidetime", O_HIDETIME, K_BOOL, 0, 0, 0},
     {"tscleaves", O_TSCLEAVES, K_BOOL, 0, 0, 0},
+    {"apic", O_APIC, K_BOOL, 0, 0, 0},
     {"bench", O_BENCH, K_BENCH, "native:0..2^32", 0, 1ull << 32},
     {"record", O_RECORD, K_ENUM, "off|stream|flight", 0, 0},
     {"record_port", O_RECORD_PORT, K_NUM, "1..0xfff8", 1, 0xfff8},
@@ -65,7 +67,7 @@ const char *hv_options_usage(void)
 {
     return "guest=linux|tests|multiboot hv=tests pass_status=N mem=SIZE[K|M|G] timeout=S "
            "poweroff=0|1 interactive=0|1 "
-           "realtime=0|1 rtc=host|SECONDS hidetime=0|1 tscleaves=0|1 bench=native:N "
+           "realtime=0|1 rtc=host|SECONDS hidetime=0|1 tscleaves=0|1 apic=0|1 bench=native:N "
            "record=off|stream|flight record_port=N record_baud=N record_level=N checkpoint=N "
            "flight_mib=N flight_kib=N cmdline=REST (numbers decimal or 0x hex)";
 }
@@ -244,6 +246,7 @@ static const char *apply(const struct opt *k, const char *v, size_t n, struct hv
         break;
     case O_HIDETIME: o->hide_time = x; break;
     case O_TSCLEAVES: o->tsc_leaves = x; break;
+    case O_APIC: o->apic = x; break;
     case O_BENCH:
         o->bench = true;
         o->bench_n = x;

@@ -34,6 +34,7 @@ struct hv_options {
     uint64_t rtc_sec;           /* rtc=SECONDS: ... at this Unix time */
     bool hide_time;             /* hidetime=0|1, default 1: exits take no guest TSC time */
     bool tsc_leaves;            /* tscleaves=1: CPUID 0x15/0x16 announce the TSC frequency */
+    bool apic;                  /* apic=1: local APIC + I/O APIC + ACPI tables (Linux); default 0 */
     bool bench;                 /* bench=native:N given */
     uint64_t bench_n;           /* ... N */
     enum hv_record_mode record; /* record=off|stream|flight, default off */

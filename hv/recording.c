@@ -440,6 +440,26 @@ uint32_t hvrec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint1
     return v;
 }
 
+uint64_t hvrec_mmio(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint64_t gpa,
+                    unsigned size, bool write, uint64_t value)
+{
+    fpu_enter();
+    uint64_t t0 = call_begin();
+    uint64_t v = vm_rec_mmio(r, x, gpa, size, write, value);
+    call_end(t0);
+    return v;
+}
+
+int hvrec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t msr, bool write,
+              uint64_t *val)
+{
+    fpu_enter();
+    uint64_t t0 = call_begin();
+    int rc = vm_rec_msr(r, x, msr, write, val);
+    call_end(t0);
+    return rc;
+}
+
 void hvrec_advance(struct vm_recorder *r, uint64_t tsc)
 {
     fpu_enter();

@@ -52,6 +52,10 @@ void hvrec_vm_end(struct vm_recorder *r, uint32_t reason);
 
 uint32_t hvrec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint16_t port,
                   unsigned size, bool write, uint32_t value);
+uint64_t hvrec_mmio(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint64_t gpa,
+                    unsigned size, bool write, uint64_t value);
+int hvrec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t msr, bool write,
+              uint64_t *val);
 void hvrec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc);
 void hvrec_blocked(struct vm_recorder *r, uint64_t tsc);

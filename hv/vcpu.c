@@ -66,6 +66,15 @@ void vcpu_hide_tsc_leaves(bool hide)
         h->features &= ~TRACE_HOST_NO_TSC_LEAVES;
 }
 
+void vcpu_set_apic(bool apic)
+{
+    struct trace_host_cpu *h = (struct trace_host_cpu *)vcpu_host_cpu();
+    if (apic)
+        h->features |= TRACE_HOST_APIC;
+    else
+        h->features &= ~TRACE_HOST_APIC;
+}
+
 /* The policy for this VM's vCPU, set up on its first exit. */
 static struct vcpu_policy *policy(struct vcpu *v)
 {

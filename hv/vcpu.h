@@ -34,5 +34,8 @@ const struct trace_host_cpu *vcpu_host_cpu(void);
  * in the snapshot's features, so traces carry it), making a guest such as
  * Linux calibrate its TSC against the virtual PIT. */
 void vcpu_hide_tsc_leaves(bool hide);
+/* For the next VMs: CPUID.01H:EDX.APIC reads 1 (TRACE_HOST_APIC: the APIC
+ * platform, carried in the trace header so replay agrees). */
+void vcpu_set_apic(bool apic);
 
 #endif

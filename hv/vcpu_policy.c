@@ -121,6 +121,8 @@ void vcpu_policy_cpuid(const struct vcpu_policy *p, uint32_t leaf, uint32_t sub,
         /* MCE MCA MTRR APIC ACPI DS TM PBE HTT */
         r.edx &= ~(BIT(7) | BIT(9) | BIT(12) | BIT(14) | BIT(21) | BIT(22) | BIT(28) | BIT(29) |
                    BIT(31));
+        if (features & TRACE_HOST_APIC) /* the APIC platform: an xAPIC, no x2APIC/deadline */
+            r.edx |= BIT(9);
         break;
     case 4: r.eax &= 0x3ff; break; /* one core, one thread per cache */
     case 7:

@@ -9,6 +9,7 @@
 #include "hv/lib.h"
 #include "hv/mm.h"
 #include "hv/recording.h"
+#include "hv/vm_mmio.h"
 #include "hv/vm_policy.h"
 #include "hv/xstate.h"
 
@@ -52,6 +53,12 @@ static void on_request(void *ctx, enum dev_request what)
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
     vcpu_hide_tsc_leaves(cfg->hide_tsc_leaves); /* before the recorder copies the snapshot */
+    vcpu_set_apic(cfg->apic);
+    if (cfg->apic && cfg->ram_bytes > IOAPIC_DEFAULT_BASE) {
+        hv_log("vm: apic=1 needs guest RAM below the I/O APIC page (at most %lu MiB)",
+               (uint64_t)(IOAPIC_DEFAULT_BASE >> 20));
+        return -1;
+    }
     /* A new vCPU's x87/SSE/AVX state, before the recorder's FPU section
      * (hv/recording.c) saves it as the guest's: nothing the last VM left in
      * those registers reaches this one. */
@@ -67,7 +74,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     if (ept_build(&vm->ept, vm->ram_hpa, cfg->ram_bytes) != 0)
         return -1;
     struct vm_devices_config dc = {.rtc_epoch_sec = cfg->rtc_epoch_sec,
-                                   .debug_exit = cfg->debug_exit};
+                                   .debug_exit = cfg->debug_exit,
+                                   .apic = cfg->apic,
+                                   .tsc_hz = cfg->apic ? cfg->tsc_hz : 0};
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
     vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,
                              &vm->vcpu.vmx);
@@ -317,6 +326,78 @@ static const struct vm_policy_ops vmx_policy_ops = {
     .blocked = op_blocked,
 };
 
+/* ---- the APIC platform: MMIO and the local APIC's MSRs ---- */
+
+static uint64_t op_mmio(void *ctx, const struct vm_rec_exit_info *x, uint64_t gpa, unsigned size,
+                        bool write, uint64_t value)
+{
+    struct vm *vm = ctx;
+    if (vm->recording)
+        return hvrec_mmio(vm->rec, x, gpa, size, write, value);
+    return vm_rec_mmio(vm->rec, x, gpa, size, write, value);
+}
+
+static void op_advance_rip(void *ctx, unsigned len)
+{
+    struct vm *vm = ctx;
+    struct vm_exit e = *vm->exit;
+    e.insn_len = len;
+    vmx_skip_insn(&vm->vcpu.vmx, &e);
+}
+
+static const struct vm_mmio_ops vmx_mmio_ops = {.access = op_mmio, .advance_rip = op_advance_rip};
+
+static void rec_exit(struct vm *vm, const struct vm_exit *e);
+static void fatal(struct vm *vm, const struct vm_exit *e, const char *why);
+
+/* An EPT violation with the APIC platform: a device register access
+ * (hv/vm_mmio.h), recorded by the recorder when it was one. */
+static void handle_mmio(struct vm *vm, struct vm_exit *e)
+{
+    uint64_t cs_base;
+    unsigned bits = vmx_guest_code_bits(&cs_base);
+    struct vm_mmio_exit m = {.x = {.tsc = e->guest_tsc, .rip = e->rip, .qual = e->qual},
+                             .gpa = e->gpa,
+                             .mode = bits == 64   ? MMIO_MODE_64
+                                     : bits == 32 ? MMIO_MODE_32
+                                                  : MMIO_MODE_16,
+                             .code_la = cs_base + e->rip};
+    enum vm_policy_io_result r = vm_policy_mmio(&vm->pol, &vmx_mmio_ops, &m);
+    if (r == VM_POLICY_IO_DEVICE)
+        return;
+    rec_exit(vm, e);
+    if (r == VM_POLICY_IO_FATAL) {
+        static char why[96];
+        hv_snprintf(why, sizeof why, "MMIO at gpa 0x%lx: %s", e->gpa, m.why ? m.why : "?");
+        fatal(vm, e, why);
+    }
+}
+
+/* RDMSR/WRMSR of a local APIC MSR: a device call (recorded as one). Returns
+ * false for any other MSR (the vCPU's). */
+static bool handle_apic_msr(struct vm *vm, struct vm_exit *e)
+{
+    if (!vm->cfg.apic || (e->reason != EXIT_RDMSR && e->reason != EXIT_WRMSR) ||
+        !lapic_msr_owned(e->msr.index))
+        return false;
+    bool write = e->reason == EXIT_WRMSR;
+    struct vm_rec_exit_info x = {
+        .tsc = e->guest_tsc, .rip = e->rip, .qual = e->qual, .insn_len = e->insn_len};
+    uint64_t v = write ? e->msr.value : 0;
+    int rc = vm->recording ? hvrec_msr(vm->rec, &x, e->msr.index, write, &v)
+                           : vm_rec_msr(vm->rec, &x, e->msr.index, write, &v);
+    if (rc != 0) {
+        vmx_inject_exception(13, true, 0);
+        return true;
+    }
+    if (!write) {
+        vmx_set_guest_reg(&vm->vcpu.vmx, R_RAX, (uint32_t)v);
+        vmx_set_guest_reg(&vm->vcpu.vmx, R_RDX, v >> 32);
+    }
+    vmx_skip_insn(&vm->vcpu.vmx, e);
+    return true;
+}
+
 /* Every exit that is not a port access handled by dev_io, with its answers
  * (CPUID result, MSR value, CR value) once the handler has filled them. */
 static void rec_exit(struct vm *vm, const struct vm_exit *e)
@@ -428,7 +509,12 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
         vmx_dump_guest(&vm->vcpu.vmx, e);
         vm->pol.stop = VM_STOP_TRIPLE_FAULT;
         break;
-    case EXIT_EPT_VIOLATION: fatal(vm, e, "EPT violation: guest access outside its RAM"); break;
+    case EXIT_EPT_VIOLATION:
+        if (vm->cfg.apic)
+            handle_mmio(vm, e);
+        else
+            fatal(vm, e, "EPT violation: guest access outside its RAM");
+        break;
     case EXIT_EPT_MISCONFIG: fatal(vm, e, "EPT misconfiguration"); break;
     case EXIT_VMFAIL: fatal(vm, e, "VM entry failed (VMfail)"); break;
     case EXIT_BAD_GUEST_STATE:
@@ -459,6 +545,10 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
             vm->exit = NULL;
             continue;
         }
+        if (handle_apic_msr(vm, &e)) {
+            vm->exit = NULL;
+            continue;
+        }
         switch (vcpu_handle_exit(vc, &e)) {
         case VCPU_HANDLED: rec_exit(vm, &e); break;
         case VCPU_HALTED:
@@ -466,8 +556,8 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
             vm_policy_halt(&vm->pol, e.guest_tsc);
             break;
         case VCPU_NOT_MINE:
-            if (e.reason != EXIT_IO)
-                rec_exit(vm, &e); /* port I/O is recorded by the recorder */
+            if (e.reason != EXIT_IO && !(e.reason == EXIT_EPT_VIOLATION && vm->cfg.apic))
+                rec_exit(vm, &e); /* port I/O and MMIO are recorded by the recorder */
             vm_handle_exit(vm, &e);
             break;
         }

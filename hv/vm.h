@@ -19,6 +19,7 @@ struct vm_config {
     bool show_host_time;    /* hidetime=0: the guest TSC also runs while the hv handles exits */
     bool hide_tsc_leaves;   /* CPUID 0x15/0x16 read 0: the guest calibrates its TSC on the PIT */
     bool debug_exit;        /* isa-debug-exit on port 0xf4 (multiboot guests) */
+    bool apic;              /* the APIC platform (hv option apic=1, vm_devices_config.apic) */
     uint16_t vpid;
     const char *cmdline; /* what ran, for the trace header (hv/recording.h) */
 };

@@ -7,13 +7,16 @@
 # timestamp of "Run /init as init process" (guest time to init).
 # Bochs' hardware is not hvrr's platform: natively Linux sees Bochs' local
 # APIC, IOAPIC, ACPI, HPET-less PIIX4 chipset and powers off through ACPI;
-# under hvrr it sees the hv's no-APIC legacy devices.
+# under hvrr it sees the hv's no-APIC legacy devices, and in a third boot
+# the hv's APIC platform (apic=1: local APIC, I/O APIC, ACPI tables).
 #   scripts/bench-linux.sh HV.elf VLBL BZIMAGE INITRD "KERNEL CMDLINE" OUTDIR [TIMEOUT_S]
 set -euo pipefail
 elf=$1 vlbl=$2 bz=$3 initrd=$4 kcmd=$5 out=$6 tmo=${7:-1200}
 mkdir -p "$out"
 
 scripts/mkiso-vm.sh "$out/hvrr.iso" "$elf" "guest=linux poweroff=1 mem=128M cmdline=$kcmd" - - \
+    "$vlbl=vlbl" "$bz=bzImage" "$initrd=initrd"
+scripts/mkiso-vm.sh "$out/hvrr-apic.iso" "$elf" "guest=linux poweroff=1 mem=128M apic=1 cmdline=$kcmd" - - \
     "$vlbl=vlbl" "$bz=bzImage" "$initrd=initrd"
 
 # The direct ISO: GRUB's own Linux loader, console on COM1 like hvrr's.
@@ -53,11 +56,15 @@ init_ts() { # the kernel timestamp of "Run /init as init process"
     tr -d '\r' <"$1" | sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' | head -1
 }
 w_hv=$(boot hvrr 512)
+w_apic=$(boot hvrr-apic 512)
 w_dir=$(boot direct 128)
 g_hv=$(init_ts "$out/hvrr.log") g_dir=$(init_ts "$out/direct.log")
 exits=$(tr -d '\r' <"$out/hvrr.log" | sed -n 's/^hvrr: EXIT-COUNTS total=\([0-9]*\).*/\1/p')
+exits_apic=$(tr -d '\r' <"$out/hvrr-apic.log" | sed -n 's/^hvrr: EXIT-COUNTS total=\([0-9]*\).*/\1/p')
 echo "bench-linux: Linux $(cat "$(dirname "$bz")/kernel-version" 2>/dev/null || echo '?') + test initramfs, cmdline '$kcmd', Bochs corei7_skylake_x ips ${HVRR_BOCHS_IPS:-50000000}, 128 MiB guest RAM"
 echo "bench-linux: boot to power-off wall time: under hvrr ${w_hv} s ($exits exits), GRUB direct on Bochs ${w_dir} s"
+echo "bench-linux: under hvrr with apic=1 (local APIC + I/O APIC, every APIC access an MMIO exit): ${w_apic} s ($exits_apic exits) against ${w_hv} s without"
+awk -v a="$w_apic" -v b="$w_hv" 'BEGIN { printf "bench-linux: ratio apic=1/no-APIC %.2f\n", a / b }'
 awk -v a="$w_hv" -v b="$w_dir" 'BEGIN { printf "bench-linux: ratio hvrr/direct %.2f (goal <= 1.5)\n", a / b }'
 echo "bench-linux: guest time to 'Run /init' (kernel timestamps): under hvrr ${g_hv:-?} s, direct ${g_dir:-?} s"
 f_dir=$(tr -d '\r' <"$out/direct.log" | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz processor.*/\1/p' | head -1)

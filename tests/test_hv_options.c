@@ -111,7 +111,7 @@ static void test_defaults(void **s)
     assert_int_equal(o.guest, HV_GUEST_TESTS);
     assert_true(o.mem_bytes == 128ull << 20);
     assert_int_equal(o.timeout_s, 20);
-    assert_false(o.poweroff || o.interactive || o.realtime || o.tsc_leaves || o.bench);
+    assert_false(o.poweroff || o.interactive || o.realtime || o.tsc_leaves || o.bench || o.apic);
     assert_true(o.rtc_host && o.hide_time);
     assert_int_equal(o.record, HV_RECORD_OFF);
     assert_int_equal(o.record_port, 0x2f8);
@@ -128,13 +128,13 @@ static void test_values_reach_the_struct(void **s)
     (void)s;
     struct hv_options o =
         parse_ok("guest=linux mem=512M timeout=30 poweroff=1 interactive=1 realtime=1 "
-                 "rtc=1767225600 hidetime=0 tscleaves=1 bench=native:0x100 record=flight "
+                 "rtc=1767225600 hidetime=0 tscleaves=1 apic=1 bench=native:0x100 record=flight "
                  "record_port=0x3e8 record_baud=38400 record_level=0x13 checkpoint=0 "
                  "flight_kib=8");
     assert_int_equal(o.guest, HV_GUEST_LINUX);
     assert_true(o.mem_bytes == 512ull << 20);
     assert_int_equal(o.timeout_s, 30);
-    assert_true(o.poweroff && o.interactive && o.realtime && o.tsc_leaves && o.bench);
+    assert_true(o.poweroff && o.interactive && o.realtime && o.tsc_leaves && o.bench && o.apic);
     assert_false(o.rtc_host || o.hide_time);
     assert_int_equal(o.rtc_sec, 1767225600);
     assert_int_equal(o.bench_n, 256);

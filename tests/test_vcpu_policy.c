@@ -157,6 +157,27 @@ static void test_tsc_leaves_hidden(void **s)
     assert_int_equal(o[1], 0x756e6547); /* still GenuineIntel */
 }
 
+/* TRACE_HOST_APIC (hv option apic=1): CPUID.1:EDX.APIC reads 1; x2APIC and
+ * TSC-deadline stay hidden (Linux then runs the local APIC timer in
+ * one-shot mode calibrated against the PIT); nothing else changes. */
+static void test_apic_platform_sets_only_the_apic_bit(void **s)
+{
+    (void)s;
+    struct vcpu_policy p = pol();
+    uint32_t off[4], on[4];
+    q(&p, 1, 0, off);
+    struct trace_host_cpu h2 = host;
+    h2.features |= TRACE_HOST_APIC;
+    p.host = &h2;
+    q(&p, 1, 0, on);
+    assert_true(on[3] & (1u << 9));
+    assert_int_equal(on[3] & ~(1u << 9), off[3]);
+    assert_int_equal(on[2], off[2]);
+    assert_false(on[2] & (1u << 21)); /* x2APIC */
+    assert_false(on[2] & (1u << 24)); /* TSC-deadline */
+    assert_int_equal(on[1], off[1]);
+}
+
 static void test_leaf_0xd_sizes_follow_xcr0(void **s)
 {
     (void)s;
@@ -327,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_unknown_msrs_gp),
         cmocka_unit_test(test_msr_values_and_write_readback),
         cmocka_unit_test(test_snapshot_want),
+        cmocka_unit_test(test_apic_platform_sets_only_the_apic_bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

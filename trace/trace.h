@@ -194,6 +194,9 @@ struct trace_cpuid_leaf {
 /* XSAVEC failed the hypervisor's boot-time check (hv/xstate.h): CPUID
  * (0DH,1):EAX[1] reads as 0. */
 #define TRACE_HOST_NO_XSAVEC 8u
+/* A policy input: the APIC platform (hv option apic=1), CPUID.01H:EDX.APIC
+ * (bit 9) reads as 1. */
+#define TRACE_HOST_APIC 16u
 
 /* The host CPU as the vCPU policy sees it; nleaves == 0: not recorded. */
 struct trace_host_cpu {
@@ -218,6 +221,7 @@ struct trace_header {
     struct trace_checkpoint start;
     struct trace_host_cpu host_cpu; /* nleaves 0: not recorded (older traces) */
     bool entry_decisions; /* every entry with INTR high has an Inject or IntrBlocked record */
+    bool apic; /* APIC platform: MMIO (EPT, size != 0) and local APIC MSRs are device calls */
 };
 
 enum trace_end_reason {

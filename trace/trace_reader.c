@@ -363,6 +363,7 @@ static int conv_header(struct trace_reader *r, struct trace_header *h, const Hvr
         h->host_cpu.xcr0 = c->host_xcr0;
         h->host_cpu.features = c->host_features;
         h->entry_decisions = c->entry_decisions;
+        h->apic = c->apic;
     }
     if (m->start) {
         h->has_start = true;

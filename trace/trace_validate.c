@@ -63,6 +63,17 @@ bool trace_check_exit(const struct trace_exit *e, uint32_t vcpus, char *why, siz
         if (e->u.io.value & ~mask)
             return fail(why, n, "value 0x%x wider than the access size %u", e->u.io.value, s);
     }
+    if (e->detail == TRACE_DETAIL_EPT && e->u.ept.size) {
+        /* An emulated MMIO access (vm_rec_mmio): one MOV, a load or a store. */
+        unsigned s = e->u.ept.size;
+        if (s != 1 && s != 2 && s != 4 && s != 8)
+            return fail(why, n, "MMIO access of size %u (1, 2, 4 or 8)", s);
+        if (e->u.ept.access != TRACE_EPT_READ && e->u.ept.access != TRACE_EPT_WRITE)
+            return fail(why, n, "MMIO access type %u (a read or a write)", e->u.ept.access);
+        if (s < 8 && (e->u.ept.value >> (8 * s)))
+            return fail(why, n, "MMIO value 0x%llx wider than the access size %u",
+                        (unsigned long long)e->u.ept.value, s);
+    }
     if (e->detail == TRACE_DETAIL_CR && (e->u.cr.access > 3 || e->u.cr.gpr > 15))
         return fail(why, n, "CR access type %u / register %u out of range", e->u.cr.access,
                     e->u.cr.gpr);

@@ -564,6 +564,7 @@ int trace_write_header(struct trace_writer *w, const struct trace_header *h)
     cfg.host_xcr0 = h->host_cpu.xcr0;
     cfg.host_features = h->host_cpu.features;
     cfg.entry_decisions = h->entry_decisions;
+    cfg.apic = h->apic;
     Hvrr__Checkpoint start = HVRR__CHECKPOINT__INIT;
     Hvrr__Header m = HVRR__HEADER__INIT;
     m.format_version = h->format_version ? h->format_version : TRACE_FORMAT_VERSION;

@@ -113,7 +113,8 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
                              .ndevices = n,
                              .devices = r->devices,
                              .has_start = true,
-                             .entry_decisions = cfg->entry_decisions};
+                             .entry_decisions = cfg->entry_decisions,
+                             .apic = dc && dc->apic};
     if (cfg->host_cpu)
         h.host_cpu = *cfg->host_cpu;
     checkpoint_fill(r, &h.start, 0);
@@ -160,6 +161,59 @@ uint32_t vm_rec_io_recorded(struct vm_recorder *r, const struct vm_rec_exit_info
     e.u.io.value = val;
     note_err(r, trace_write_exit(r->w, &e));
     return val;
+}
+
+uint64_t vm_rec_mmio(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint64_t gpa,
+                     unsigned size, bool write, uint64_t value)
+{
+    exit_begin(r);
+    r->vcpu = x->vcpu;
+    call_begin(r, x->tsc);
+    uint64_t v = vm_rec_mmio_calls(vm_devices_mmio, r->dev, gpa, size, write, value,
+                                   vm_rec_now_ns(r, x->tsc));
+    struct trace_exit e = {.seq = r->seq++,
+                           .tsc = x->tsc,
+                           .rip = x->rip,
+                           .qual = x->qual,
+                           .vcpu = x->vcpu,
+                           .reason = TRACE_EXIT_EPT_VIOLATION,
+                           .insn_len = x->insn_len,
+                           .detail = TRACE_DETAIL_EPT};
+    e.u.ept.gpa = gpa;
+    e.u.ept.access = write ? TRACE_EPT_WRITE : TRACE_EPT_READ;
+    e.u.ept.size = size;
+    e.u.ept.value = v;
+    if (r->w)
+        note_err(r, trace_write_exit(r->w, &e));
+    return v;
+}
+
+int vm_rec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t msr, bool write,
+               uint64_t *val)
+{
+    if (!r->dev->cfg.apic || !lapic_msr_owned(msr))
+        return 1; /* not a device MSR: nothing called, nothing recorded */
+    exit_begin(r);
+    r->vcpu = x->vcpu;
+    call_begin(r, x->tsc);
+    uint64_t v = write ? *val : 0;
+    int rc = vm_devices_msr(r->dev, msr, write, &v, vm_rec_now_ns(r, x->tsc));
+    if (!write)
+        *val = rc == 0 ? v : 0; /* a #GP RDMSR is recorded as 0, like the vCPU policy's */
+    struct trace_exit e = {.seq = r->seq++,
+                           .tsc = x->tsc,
+                           .rip = x->rip,
+                           .qual = x->qual,
+                           .vcpu = x->vcpu,
+                           .reason = write ? TRACE_EXIT_WRMSR : TRACE_EXIT_RDMSR,
+                           .insn_len = x->insn_len,
+                           .detail = TRACE_DETAIL_MSR};
+    e.u.msr.index = msr;
+    e.u.msr.write = write;
+    e.u.msr.value = *val;
+    if (r->w)
+        note_err(r, trace_write_exit(r->w, &e));
+    return rc;
 }
 
 void vm_rec_advance(struct vm_recorder *r, uint64_t tsc)

@@ -6,6 +6,11 @@
  *   device call                      records written, in this order
  *   vm_rec_io(port,size,dir,val)     outputs the call caused, then Exit IO_INSTRUCTION
  *                                    (PortIo: value written, or value returned)
+ *   vm_rec_mmio(gpa,size,write,val)  outputs the call caused, then Exit EPT_VIOLATION
+ *                                    (EptViolation: gpa, access read or write, size,
+ *                                    value written or returned; APIC platform)
+ *   vm_rec_msr(msr,write,val)        a local APIC MSR (APIC platform): outputs the
+ *                                    call caused, then Exit RDMSR/WRMSR (Msr)
  *   vm_rec_ack()                     outputs the call caused, then DeviceEvent Inject
  *   vm_rec_com1_rx(bytes)            outputs the call caused, then DeviceEvent UartRx
  *   vm_rec_advance()                 only the outputs it caused (nothing if none)
@@ -39,6 +44,25 @@
 static inline uint64_t vm_rec_tsc_to_ns(uint64_t tsc, uint64_t hz)
 {
     return tsc / hz * 1000000000ull + tsc % hz * 1000000000ull / hz;
+}
+
+/* One MMIO access of size 1, 2, 4 or 8 as device calls (fn: vm_devices_mmio
+ * or a replay variant): an 8-byte access is two 4-byte calls, low half
+ * first. Returns the loaded value (a store: the value stored). The one
+ * splitting rule recorder, replayer and unrecorded hypervisor share. */
+static inline uint64_t vm_rec_mmio_calls(int (*fn)(struct vm_devices *, uint64_t, unsigned, bool,
+                                                   uint32_t *, uint64_t),
+                                         struct vm_devices *d, uint64_t gpa, unsigned size,
+                                         bool write, uint64_t value, uint64_t now_ns)
+{
+    uint64_t v = 0;
+    unsigned part = size < 4 ? size : 4;
+    for (unsigned off = 0; off < size; off += 4) {
+        uint32_t val = write ? (uint32_t)(value >> (8 * off)) & dev_size_mask(part) : 0;
+        fn(d, gpa + off, part, write, &val, now_ns);
+        v |= (uint64_t)(val & dev_size_mask(part)) << (8 * off);
+    }
+    return write ? value : v;
 }
 
 struct vm_recorder_config {
@@ -112,6 +136,16 @@ static inline uint32_t vm_rec_io(struct vm_recorder *r, const struct vm_rec_exit
     r->seq++;
     return val & dev_size_mask(size);
 }
+/* A guest MMIO access to a device page (vm_devices_mmio; size 1, 2, 4 or 8,
+ * an 8-byte one made as two 4-byte accesses, low half first); returns the
+ * value a load reads, the written value for a store. */
+uint64_t vm_rec_mmio(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint64_t gpa,
+                     unsigned size, bool write, uint64_t value);
+/* RDMSR/WRMSR of a local APIC MSR (vm_devices_msr): 1 = not a device MSR
+ * (nothing called or recorded: the caller handles and records it), 0 =
+ * done (*val read), -1 = #GP (a read is recorded as 0). */
+int vm_rec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t msr, bool write,
+               uint64_t *val);
 void vm_rec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc);
 void vm_rec_blocked(struct vm_recorder *r, uint64_t tsc);

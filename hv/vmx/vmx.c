@@ -585,6 +585,15 @@ void vmx_set_tsc_offset(struct vmx_vcpu *v, uint64_t off)
     vmwrite(TSC_OFFSET, off);
 }
 
+unsigned vmx_guest_code_bits(uint64_t *base)
+{
+    uint64_t ar = vmread(GUEST_CS_AR);
+    *base = vmread(GUEST_CS_BASE);
+    if ((vmread(GUEST_EFER) & (1ull << 10)) && (ar & (1u << 13))) /* EFER.LMA, CS.L */
+        return 64;
+    return (ar & (1u << 14)) ? 32 : 16; /* CS.D */
+}
+
 uint64_t vmx_guest_efer(const struct vmx_vcpu *v)
 {
     (void)v;

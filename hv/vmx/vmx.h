@@ -208,6 +208,9 @@ void vmx_set_tsc_offset(struct vmx_vcpu *v, uint64_t off);
 bool vmx_write_cr(struct vmx_vcpu *v, unsigned cr, uint64_t val);
 uint64_t vmx_guest_efer(const struct vmx_vcpu *v);
 unsigned vmx_guest_cpl(void); /* SS.DPL */
+/* The code segment's operand width: 64 (IA-32e and CS.L), 32 (CS.D) or 16;
+ * *base: CS base. */
+unsigned vmx_guest_code_bits(uint64_t *base);
 bool vmx_set_guest_efer(struct vmx_vcpu *v, uint64_t efer);
 uint64_t vmx_guest_pat(void);
 void vmx_set_guest_pat(uint64_t pat);
