@@ -31,6 +31,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_bisect(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
+int cmd_crosscheck(int argc, char **argv);
 
 /* Prints "hvrr CMD: message" and a --help hint to stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

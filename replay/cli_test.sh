@@ -159,13 +159,30 @@ expect_rc "dump on missing file" 1 "$HVRR" dump "$dir/nonexistent.hvrr"
 grep -q 'cannot open' "$dir/err"; check "missing file: clear message" $?
 
 # Usage: --help everywhere, errors exit 2.
-for c in dump stats synth export; do expect_rc "$c --help" 0 "$HVRR" $c --help; done
+for c in dump stats synth export crosscheck; do expect_rc "$c --help" 0 "$HVRR" $c --help; done
 expect_rc "hvrr --help" 0 "$HVRR" --help
 expect_rc "no command" 2 "$HVRR"
 expect_rc "unknown command" 2 "$HVRR" frobnicate
 expect_rc "dump without file" 2 "$HVRR" dump
 expect_rc "stats bad option" 2 "$HVRR" stats --bogus "$t"
 expect_rc "synth without -o" 2 "$HVRR" synth
+
+# QEMU as an oracle (docs/crosscheck.md): the qtest script, and the
+# cross-check of a real capture when QEMU is installed.
+io=corpus/hv-bochs-io-guest.hvt
+expect_rc "export --qtest" 0 "$HVRR" export --qtest -o "$dir/io.qtest" "$io"
+[ "$(head -3 "$dir/io.qtest" | tr '\n' ' ')" = "outb 0x20 0x11 clock_step 2280 outb 0x21 0x20 " ] &&
+    [ "$(grep -c '^clock_step' "$dir/io.qtest")" -gt 1000 ]
+check "export --qtest: commands and clock_step lines" $?
+expect_rc "export two formats" 2 "$HVRR" export --qtest --raw "$io"
+expect_rc "crosscheck without file" 2 "$HVRR" crosscheck
+expect_rc "crosscheck on damaged file" 1 "$HVRR" crosscheck "$dir/bad.hvrr"
+expect_rc "crosscheck with a missing QEMU" 1 "$HVRR" crosscheck --qemu /nonexistent/qemu "$io"
+if command -v qemu-system-x86_64 >/dev/null; then
+    expect_rc "crosscheck io guest" 0 "$HVRR" crosscheck "$io"
+    grep -qE '^  uart +69[0-9] +69[0-9] ' "$dir/out"; check "crosscheck io guest: UART reads compared" $?
+    expect_rc "crosscheck --strict io guest (i8042 deviation)" 1 "$HVRR" crosscheck --strict "$io"
+fi
 
 echo "trace-cli-test: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -14,13 +14,14 @@ static const struct cli_cmd commands[] = {
     {"diff", cmd_diff, "compare two traces of the same workload, exit by exit"},
     {"bisect", cmd_bisect, "find the commit that made a trace diverge (git bisect run)"},
     {"capture", cmd_capture, "read a trace from a serial port, file or pipe into FILE.hvt"},
+    {"crosscheck", cmd_crosscheck, "compare a trace's device reads with QEMU's models"},
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: hvrr <command> [options] [args]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'hvrr <command> --help' describes a command. Exit status: 0 success,\n"
                "1 unreadable or unusable input, 2 usage error.\n");
 }

@@ -27,6 +27,7 @@ Commands:
 import fnmatch
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -98,8 +99,8 @@ class Mutant:
 
     def title(self):
         text = " ".join(c for c in self.comment if c)
-        end = text.find(". ")
-        text = text if end < 0 else text[: end + 1]
+        end = re.search(r"\.\s+(?=[A-Z(])", text)
+        text = text if not end else text[: end.start() + 1]
         return text if len(text) <= 110 else text[:107] + "..."
 
     def mutated(self, root):

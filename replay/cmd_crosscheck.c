@@ -1,0 +1,500 @@
+/* hvrr crosscheck: QEMU's device models as an independent oracle. The
+ * trace's device traffic goes to qemu-system-x86_64 as a qtest script
+ * (replay/qtest_script.h) and every IN value and PIC acknowledge QEMU
+ * answers is compared with the trace (docs/crosscheck.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "replay/cli.h"
+#include "replay/qtest_script.h"
+
+static void help(void)
+{
+    printf("usage: hvrr crosscheck [--strict] [--qemu PATH] [--script OUT] [--max-reports N] "
+           "FILE.hvt\n\n"
+           "Feeds the trace's legacy-device port traffic, IRQ line levels and PIC\n"
+           "acknowledges to QEMU's pc machine (-M pc,hpet=off,acpi=off, TCG, stopped\n"
+           "CPU, qtest protocol on stdio) and compares every IN value and acknowledged\n"
+           "vector with the trace. QEMU's virtual clock does not run (Debian's QEMU has\n"
+           "no qtest accelerator), so reads that depend on elapsed time (PIT counts,\n"
+           "port 0x61 bits 4-5, RTC time and flag registers, UART LSR/IIR transmitter\n"
+           "bits) are compared only in their time-independent bits, the rest counted\n"
+           "as 'timing'. Known deliberate deviations (hvrr follows the datasheet, QEMU\n"
+           "does not) are counted as 'explained' and listed with --strict.\n\n"
+           "  --strict         also report explained differences (and fail on them)\n"
+           "  --qemu PATH      QEMU binary (default $HVRR_QEMU or qemu-system-x86_64)\n"
+           "  --script OUT     also write the qtest script fed to QEMU\n"
+           "  --max-reports N  print at most N differences (default 10)\n\n"
+           "Exit status: 0 nothing unexplained differs; 1 differences, damaged or\n"
+           "unreadable trace, QEMU missing or failing; 2 usage error.\n");
+}
+
+/* Bits of a read that depend on elapsed time, which the stopped QEMU clock
+ * cannot reproduce: returns the mask of bits NOT compared (0xffffffff: the
+ * whole value). */
+static uint32_t timing_mask(const struct qop *op)
+{
+    switch (op->port) {
+    case 0x40:
+    case 0x41:
+    case 0x42: return 0xffffffff; /* live/latched counts, status OUT/null */
+    case 0x61: return 0x30;       /* refresh toggle, OUT2 */
+    case 0x71:
+        if (op->cmos_index <= 0x09 || op->cmos_index == 0x32)
+            return 0xffffffff; /* the clock itself */
+        if (op->cmos_index == 0x0a)
+            return 0x80; /* UIP */
+        if (op->cmos_index == 0x0c)
+            return 0xffffffff; /* PF/AF/UF flags and IRQF */
+        return 0;
+    case 0x3fd: return 0x60; /* THRE/TEMT: transmit takes character times in hvrr */
+    case 0x3fa: return op->uart_dlab ? 0 : 0x0f; /* interrupt id: THRE/timeout timing */
+    default: return 0;
+    }
+}
+
+/* Deliberate deviations: hvrr follows the datasheet, QEMU does not. An IN
+ * difference confined to `bits` of a read of `port` (whose trace value has
+ * all of `need` set) is explained. Each was seen on the corpus. */
+struct deviation {
+    uint16_t port;
+    uint32_t need, bits;
+    const char *what;
+};
+static const struct deviation deviations[] = {
+    {0x64, 0, 0x0c,
+     "i8042 status bits 2 (SYS) and 3 (A2, last write was a command): hvrr follows the 8042 "
+     "datasheet; QEMU's SYS/CMD bits differ"},
+    {0x3fe, 0, 0x0f,
+     "16550 MSR delta bits in loopback: PC16550D (MCR bit 4) says the modem status inputs "
+     "and their interrupts work in loopback, so DCTS/DDSR/TERI/DDCD follow MCR changes; "
+     "QEMU computes the loopback MSR from MCR without deltas"},
+    {0x3fd, 0x10, 0x9f,
+     "16550 break in loopback (16450 mode): PC16550D loops the serial output (break: LCR bit "
+     "6) back to the receiver, which takes a 0 byte with BI|FE; QEMU does not loop a break "
+     "back"},
+    {0x3fd, 0x80, 0x9f,
+     "16550 break in loopback: PC16550D loops the serial output (break: LCR bit 6) back to "
+     "the receiver, which takes a 0 byte with BI|FE and the FIFO error bit; QEMU does not "
+     "loop a break back"},
+    {0x20, 0, 0x10,
+     "IRQ4 in QEMU's PIC: QEMU's 16550 drives IRQ4 whatever MCR.OUT2 and loopback say "
+     "(PC16550D: loopback disconnects the interrupt output; on the PC OUT2 gates it); hvrr's "
+     "does not raise it, so QEMU's IRR bit 4 is set where the trace's is not"},
+};
+
+static const struct deviation withdrawn_irr = {
+    0x20, 0, 0xff,
+    "8259A IRR after a withdrawn edge request: the 8259A datasheet has the request stay high "
+    "until the acknowledge, and IRR follows it when it falls (hvrr); QEMU keeps the edge "
+    "latched in IRR"};
+
+static const struct deviation break_byte = {
+    0x3f8, 0, 0xff,
+    "16550 break in loopback: the 0 byte a looped-back break puts in the receiver (PC16550D); "
+    "QEMU's RBR still holds the previous byte"};
+
+static const struct deviation *explained(const struct qop *op, uint32_t diff)
+{
+    if (op->port == 0x3f8 && op->after_break && op->value == 0)
+        return &break_byte;
+    if ((op->port == 0x20 || op->port == 0xa0) && !(op->pic_ocw3[op->port == 0xa0] & 4) &&
+        (op->pic_ocw3[op->port == 0xa0] & 3) != 3 && diff && !(diff & ~op->withdrawn_irr) &&
+        !(op->value & diff))
+        return &withdrawn_irr;
+    for (size_t i = 0; i < sizeof(deviations) / sizeof(deviations[0]); i++) {
+        const struct deviation *d = &deviations[i];
+        if (d->port == op->port && (op->value & d->need) == d->need && !(diff & ~d->bits))
+            return d;
+    }
+    return NULL;
+}
+
+struct devcount {
+    const char *dev;
+    uint64_t compared, equal, timing, explained, differ;
+};
+
+static struct devcount *devcount(struct devcount *t, const char *dev)
+{
+    static const char *const names[] = {"pic", "pit", "port61", "cmos", "uart", "i8042", "pci"};
+    for (size_t i = 0; i < 7; i++)
+        if (!strcmp(names[i], dev)) {
+            t[i].dev = names[i];
+            return &t[i];
+        }
+    return &t[0];
+}
+
+static int on_item(void *ctx, const struct trace_item *it)
+{
+    return qscript_add(ctx, it) ? 1 : 0;
+}
+
+/* Runs QEMU with stdin from `in`, stdout to `out`, stderr to `err`. */
+static int run_qemu(const char *qemu, char *const extra[], int in, int out, int err)
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = "timeout";
+    argv[n++] = "120";
+    argv[n++] = (char *)qemu;
+    static char *const base[] = {"-M",
+                                 "pc,hpet=off,acpi=off",
+                                 "-accel",
+                                 "tcg",
+                                 "-m",
+                                 "128",
+                                 "-nodefaults",
+                                 "-display",
+                                 "none",
+                                 "-serial",
+                                 "null",
+                                 "-S",
+                                 "-no-reboot",
+                                 "-device",
+                                 "isa-debug-exit,iobase=0xf4",
+                                 NULL};
+    for (int i = 0; base[i]; i++)
+        argv[n++] = base[i];
+    for (int i = 0; extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    /* QEMU's stdio chardev does not see the end of a regular file: feed
+     * the input through a pipe, whose closing ends the qtest session. */
+    int pfd[2];
+    if (pipe(pfd))
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(pfd[1]);
+        dup2(pfd[0], 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(pfd[0]);
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    char buf[65536];
+    ssize_t r;
+    lseek(in, 0, SEEK_SET);
+    while ((r = read(in, buf, sizeof(buf))) > 0)
+        if (write(pfd[1], buf, (size_t)r) != r)
+            break; /* QEMU went away: its answers tell how far it got */
+    close(pfd[1]);
+    signal(SIGPIPE, old);
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static FILE *tmpfile_named(char *path, size_t len, const char *tag)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, len, "%s/hvrr-crosscheck-%s-XXXXXX", dir && *dir ? dir : "/tmp", tag);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w+");
+    if (!f) {
+        close(fd);
+        unlink(path);
+    }
+    return f;
+}
+
+/* The QOM paths of the two i8259s, from the monitor's qom tree. */
+static int find_pics(const char *qemu, char *master, char *slave, size_t len)
+{
+    char ip[256], op[256];
+    FILE *in = tmpfile_named(ip, sizeof(ip), "mon-in"), *out = NULL;
+    if (!in)
+        return -1;
+    out = tmpfile_named(op, sizeof(op), "mon-out");
+    int rc = -1;
+    if (!out)
+        goto done;
+    fputs("info qom-tree\nquit\n", in);
+    fflush(in);
+    rewind(in);
+    char *extra[] = {"-monitor", "stdio", NULL};
+    if (run_qemu(qemu, extra, fileno(in), fileno(out), fileno(out)) != 0)
+        goto done;
+    rewind(out);
+    char line[512];
+    int found = 0;
+    while (found < 2 && fgets(line, sizeof(line), out)) {
+        char *p = strstr(line, "/device[");
+        if (!p || !strstr(line, "(isa-i8259)"))
+            continue;
+        char *e = strchr(p, ' ');
+        if (e)
+            *e = 0;
+        snprintf(found ? slave : master, len, "/machine/unattached%s", p);
+        found++;
+    }
+    rc = found == 2 ? 0 : -1;
+done:
+    fclose(in);
+    unlink(ip);
+    if (out) {
+        fclose(out);
+        unlink(op);
+    }
+    return rc;
+}
+
+int cmd_crosscheck(int argc, char **argv)
+{
+    bool strict = false;
+    const char *qemu = getenv("HVRR_QEMU"), *script_out = NULL, *path = NULL;
+    unsigned long long max_reports = 10;
+    if (!qemu || !*qemu)
+        qemu = "qemu-system-x86_64";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help();
+            return CLI_OK;
+        } else if (!strcmp(a, "--strict")) {
+            strict = true;
+        } else if (!strcmp(a, "--qemu") || !strcmp(a, "--script")) {
+            if (i + 1 >= argc)
+                return cli_usage_error("crosscheck", "%s needs an argument", a);
+            *(!strcmp(a, "--qemu") ? &qemu : &script_out) = argv[++i];
+        } else if (!strcmp(a, "--max-reports")) {
+            if (i + 1 >= argc || cli_parse_u64(argv[i + 1], &max_reports))
+                return cli_usage_error("crosscheck", "--max-reports needs a number");
+            i++;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error("crosscheck", "unknown option '%s'", a);
+        } else if (path) {
+            return cli_usage_error("crosscheck", "one trace file only");
+        } else {
+            path = a;
+        }
+    }
+    if (!path)
+        return cli_usage_error("crosscheck", "no trace file given");
+
+    struct qscript s = {0};
+    struct trace_reader_stats st;
+    int rc = cli_read_trace("crosscheck", path, on_item, &s, &st);
+    if (s.oom) {
+        fprintf(stderr, "hvrr crosscheck: out of memory\n");
+        qscript_free(&s);
+        return CLI_BAD_INPUT;
+    }
+    if (rc || st.frames_ok == 0) {
+        qscript_free(&s);
+        return cli_finish("crosscheck", path, rc, &st);
+    }
+    if (st.damage_reports) {
+        fprintf(stderr, "hvrr crosscheck: '%s': damaged trace, not cross-checked\n", path);
+        qscript_free(&s);
+        return CLI_BAD_INPUT;
+    }
+
+    char master[128], slave[128];
+    if (find_pics(qemu, master, slave, sizeof(master))) {
+        fprintf(stderr,
+                "hvrr crosscheck: cannot run '%s' or find its i8259s (is qemu-system-x86 "
+                "installed? --qemu PATH)\n",
+                qemu);
+        qscript_free(&s);
+        return CLI_BAD_INPUT;
+    }
+    char sp[256], rp[256], ep[256];
+    FILE *sf = tmpfile_named(sp, sizeof(sp), "script");
+    FILE *rf = sf ? tmpfile_named(rp, sizeof(rp), "resp") : NULL;
+    FILE *ef = rf ? tmpfile_named(ep, sizeof(ep), "err") : NULL;
+    int ret = CLI_BAD_INPUT;
+    if (!ef) {
+        fprintf(stderr, "hvrr crosscheck: cannot create a temporary file: %s\n", strerror(errno));
+        goto out;
+    }
+    if (qscript_write(&s, sf, false, master, slave)) {
+        fprintf(stderr, "hvrr crosscheck: writing the script failed\n");
+        goto out;
+    }
+    if (script_out) {
+        FILE *o = fopen(script_out, "w");
+        if (!o || qscript_write(&s, o, false, master, slave) || fclose(o)) {
+            fprintf(stderr, "hvrr crosscheck: cannot write '%s'\n", script_out);
+            goto out;
+        }
+    }
+    /* QEMU's qtest does not end at the end of its input: the last command
+     * leaves through isa-debug-exit (port 0xf4, never in the script). */
+    if (fputs("outb 0xf4 0x0\n", sf) < 0 || fflush(sf)) {
+        fprintf(stderr, "hvrr crosscheck: writing the script failed\n");
+        goto out;
+    }
+    rewind(sf);
+    char *extra[] = {"-qtest", "stdio", NULL};
+    int qrc = run_qemu(qemu, extra, fileno(sf), fileno(rf), fileno(ef));
+    (void)qrc; /* QEMU's exit at end of input is not a result; the answers are */
+    rewind(rf);
+
+    struct devcount counts[7] = {0};
+    uint64_t diffs = 0, expl = 0, reports = 0, ack_cmp = 0, ack_diff = 0;
+    char line[256], reg[48];
+    size_t k = 0;
+    bool short_read = false;
+    for (k = 0; k < s.n && !short_read; k++) {
+        struct qop *op = &s.ops[k];
+        uint32_t ans[5] = {0};
+        for (unsigned c = 0; c < op->ncmds; c++) {
+            for (;;) {
+                if (!fgets(line, sizeof(line), rf)) {
+                    short_read = true;
+                    break;
+                }
+                if (strncmp(line, "IRQ ", 4))
+                    break; /* asynchronous INTR notes are skipped */
+            }
+            if (short_read)
+                break;
+            if (strncmp(line, "OK", 2)) {
+                line[strcspn(line, "\n")] = 0;
+                fprintf(stderr,
+                        "hvrr crosscheck: QEMU refused command %zu (exit %" PRIu64 "): %s\n", k,
+                        op->exit_seq, line);
+                goto out;
+            }
+            ans[c] = (uint32_t)strtoul(line + 2, NULL, 0);
+        }
+        if (short_read)
+            break;
+        if (op->kind == QOP_ACK) {
+            /* poll byte: bit 7 set and the IRQ number, else none pending */
+            bool slave_v =
+                (op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0];
+            uint32_t m = ans[1], sl = ans[3];
+            int got = -1;
+            if (m & 0x80)
+                got =
+                    (m & 7) == 2 && slave_v ? ((sl & 0x80) ? 8 + (int)(sl & 7) : -1) : (int)(m & 7);
+
+            int want = (op->value & 7) + (slave_v ? 8 : 0);
+            struct devcount *dc = devcount(counts, "pic");
+            dc->compared++;
+            ack_cmp++;
+            if (got == want) {
+                dc->equal++;
+                continue;
+            }
+            /* A spurious IRQ7/15 (request withdrawn before INTA) is what a real
+             * 8259A answers (8259A datasheet, "Interrupt Sequence"); QEMU's poll
+             * finds nothing pending. */
+            bool spurious = (want & 7) == 7 && (got < 0 || got == op->withdrawn);
+            if (spurious) {
+                dc->explained++;
+                expl++;
+                if (!strict)
+                    continue;
+            } else {
+                dc->differ++;
+                ack_diff++;
+            }
+            diffs += !spurious;
+            if (reports++ < max_reports)
+                printf("%s: exit %" PRIu64 ", device pic, acknowledge: trace vector 0x%02x "
+                       "(IRQ%d), qemu %s%d%s\n",
+                       spurious ? "explained" : "difference", op->exit_seq, op->value, want,
+                       got < 0 ? "no interrupt pending (poll 0x" : "IRQ", got < 0 ? (int)m : got,
+                       got < 0 ? ")" : "");
+            continue;
+        }
+        if (op->kind != QOP_IN)
+            continue;
+        struct devcount *dc = devcount(counts, qscript_device(op->port));
+        uint32_t mask = op->size == 1 ? 0xff : op->size == 2 ? 0xffff : 0xffffffff;
+        uint32_t tm = timing_mask(op) & mask;
+        uint32_t diff = (op->value ^ ans[0]) & mask & ~tm;
+        if (tm == mask) {
+            dc->timing++;
+            continue;
+        }
+        dc->compared++;
+        if (!diff) {
+            dc->equal++;
+            continue;
+        }
+        const struct deviation *d = explained(op, diff);
+        if (d) {
+            dc->explained++;
+            expl++;
+            if (!strict)
+                continue;
+        } else {
+            dc->differ++;
+            diffs++;
+        }
+        qscript_register(op, reg, sizeof(reg));
+        if (reports++ < max_reports) {
+            printf("%s: exit %" PRIu64 ", device %s, register %s (port 0x%x), trace 0x%0*x, "
+                   "qemu 0x%0*x",
+                   d ? "explained" : "difference", op->exit_seq, qscript_device(op->port), reg,
+                   op->port, op->size * 2, op->value, op->size * 2, ans[0]);
+            if (tm)
+                printf(" (timing bits 0x%x not compared)", tm);
+            if (d)
+                printf("\n  deviation: %s", d->what);
+            printf("\n");
+        }
+    }
+    if (short_read) {
+        fprintf(stderr,
+                "hvrr crosscheck: QEMU stopped answering at command %zu of %zu (exit %" PRIu64
+                "); its stderr is in %s\n",
+                k, s.n, k < s.n ? s.ops[k].exit_seq : 0, ep);
+        ep[0] = 0; /* keep it */
+        goto out;
+    }
+    printf("crosscheck %s: %zu script ops, %" PRIu64 " port exits not scripted, %" PRIu64
+           " IRQ changes on lines >= 16, %" PRIu64 " non-PIC vectors, %" PRIu64
+           " UART input bytes not fed\n",
+           path, s.n, s.skipped_ports, s.skipped_irqs, s.skipped_acks, s.uart_rx);
+    printf("  device   compared   equal  explained  differ  timing-only\n");
+    for (int i = 0; i < 7; i++)
+        if (counts[i].dev)
+            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %12" PRIu64 "\n",
+                   counts[i].dev, counts[i].compared, counts[i].equal, counts[i].explained,
+                   counts[i].differ, counts[i].timing);
+    printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", ack_cmp, ack_diff);
+    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained\n", diffs, expl);
+    ret = (diffs || (strict && expl)) ? CLI_BAD_INPUT : CLI_OK;
+    if (cli_flush_stdout("crosscheck"))
+        ret = CLI_BAD_INPUT;
+out:
+    if (sf) {
+        fclose(sf);
+        unlink(sp);
+    }
+    if (rf) {
+        fclose(rf);
+        unlink(rp);
+    }
+    if (ef) {
+        fclose(ef);
+        if (ep[0])
+            unlink(ep);
+    }
+    qscript_free(&s);
+    return ret;
+}

@@ -1,0 +1,297 @@
+/* The trace's device traffic as a qtest script (see qtest_script.h). */
+#include "replay/qtest_script.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/trace_reader.h"
+
+const char *qscript_device(uint16_t port)
+{
+    switch (port) {
+    case 0x20:
+    case 0x21:
+    case 0xa0:
+    case 0xa1:
+    case 0x4d0:
+    case 0x4d1: return "pic";
+    case 0x40:
+    case 0x41:
+    case 0x42:
+    case 0x43: return "pit";
+    case 0x61: return "port61";
+    case 0x70:
+    case 0x71: return "cmos";
+    case 0x60:
+    case 0x64: return "i8042";
+    case 0xcf8:
+    case 0xcfc:
+    case 0xcfd:
+    case 0xcfe:
+    case 0xcff: return "pci";
+    default: break;
+    }
+    if (port >= 0x3f8 && port <= 0x3ff)
+        return "uart";
+    return NULL;
+}
+
+void qscript_register(const struct qop *op, char *buf, size_t len)
+{
+    static const char *const uart_rd[8] = {"RBR", "IER", "IIR", "LCR", "MCR", "LSR", "MSR", "SCR"};
+    static const char *const uart_wr[8] = {"THR", "IER", "FCR", "LCR", "MCR", "LSR", "MSR", "SCR"};
+    uint16_t p = op->port;
+    bool rd = op->kind == QOP_IN;
+    if (op->kind == QOP_IRQ) {
+        snprintf(buf, len, "IRQ%" PRIu32 " line", op->value);
+    } else if (op->kind == QOP_ACK) {
+        snprintf(buf, len, "acknowledge (vector)");
+    } else if (p == 0x21 || p == 0xa1) {
+        snprintf(buf, len, "%s", rd ? "IMR" : "ICW/OCW1");
+    } else if (p == 0x20 || p == 0xa0) {
+        int i = p == 0xa0;
+        snprintf(buf, len, "%s",
+                 !rd                          ? "ICW1/OCW2/OCW3"
+                 : op->pic_ocw3[i] & 4        ? "poll"
+                 : (op->pic_ocw3[i] & 3) == 3 ? "ISR"
+                                              : "IRR");
+    } else if (p == 0x4d0 || p == 0x4d1) {
+        snprintf(buf, len, "ELCR%d", p - 0x4d0 + 1);
+    } else if (p >= 0x40 && p <= 0x42) {
+        snprintf(buf, len, "counter %d", p - 0x40);
+    } else if (p == 0x43) {
+        snprintf(buf, len, "control word");
+    } else if (p == 0x61) {
+        snprintf(buf, len, "port 0x61");
+    } else if (p == 0x70) {
+        snprintf(buf, len, "index");
+    } else if (p == 0x71) {
+        snprintf(buf, len, "CMOS[0x%02x]", op->cmos_index);
+    } else if (p == 0x60) {
+        snprintf(buf, len, "data");
+    } else if (p == 0x64) {
+        snprintf(buf, len, "%s", rd ? "status" : "command");
+    } else if (p == 0xcf8) {
+        snprintf(buf, len, "CONFIG_ADDRESS");
+    } else if (p >= 0xcfc && p <= 0xcff) {
+        snprintf(buf, len, "CONFIG_DATA+%d", p - 0xcfc);
+    } else if (p >= 0x3f8 && p <= 0x3ff) {
+        int r = p - 0x3f8;
+        if (op->uart_dlab && r < 2)
+            snprintf(buf, len, "%s", r ? "DLM" : "DLL");
+        else
+            snprintf(buf, len, "%s", rd ? uart_rd[r] : uart_wr[r]);
+    } else {
+        snprintf(buf, len, "port 0x%x", p);
+    }
+}
+
+static struct qop *push(struct qscript *s, enum qop_kind k)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 1024;
+        struct qop *n = realloc(s->ops, nc * sizeof(*n));
+        if (!n) {
+            s->oom = true;
+            return NULL;
+        }
+        s->ops = n;
+        s->cap = nc;
+    }
+    struct qop *op = &s->ops[s->n++];
+    memset(op, 0, sizeof(*op));
+    op->kind = k;
+    op->exit_seq = s->last_seq;
+    op->tsc = s->last_tsc;
+    op->cmos_index = s->cmos_index;
+    op->uart_dlab = s->dlab;
+    memcpy(op->pic_ocw3, s->ocw3, 2);
+    memcpy(op->pic_base, s->base, 2);
+    return op;
+}
+
+/* Writes that would reset or stop QEMU's machine: i8042 output-port pulses
+ * and writes (0xd1 then a data byte). */
+static bool unsafe_write(struct qscript *s, uint16_t port, uint32_t v)
+{
+    if (port == 0x64) {
+        s->after_d1 = v == 0xd1;
+        return v == 0xd1 || (v & 0xf0) == 0xf0;
+    }
+    if (port == 0x60 && s->after_d1) {
+        s->after_d1 = false;
+        return true;
+    }
+    return false;
+}
+
+static void track_out(struct qscript *s, uint16_t port, uint32_t v)
+{
+    int i = port == 0xa0 || port == 0xa1;
+    if (port == 0x70)
+        s->cmos_index = v & 0x7f;
+    else if (port == 0x3fb)
+        s->dlab = v & 0x80;
+    else if ((port == 0x20 || port == 0xa0) && (v & 0x10))
+        s->icw_step[i] = 1;
+    else if ((port == 0x20 || port == 0xa0) && (v & 0x18) == 0x08)
+        s->ocw3[i] = (uint8_t)((v & 2 ? v & 3 : s->ocw3[i] & 3) | (v & 4)); /* RR/RIS, poll */
+    else if ((port == 0x21 || port == 0xa1) && s->icw_step[i] == 1) {
+        s->base[i] = v & 0xf8;
+        s->icw_step[i] = 0;
+    }
+}
+
+int qscript_add(struct qscript *s, const struct trace_item *it)
+{
+    if (it->type == TRACE_ITEM_HEADER) {
+        s->tsc_hz = it->u.header.tsc_hz;
+        return 0;
+    }
+    if (it->type == TRACE_ITEM_EXIT) {
+        const struct trace_exit *e = &it->u.exit;
+        s->last_seq = e->seq;
+        s->last_tsc = e->tsc;
+        if (e->detail != TRACE_DETAIL_IO)
+            return 0;
+        uint16_t port = e->u.io.port;
+        if (!qscript_device(port) || (e->u.io.write && unsafe_write(s, port, e->u.io.value))) {
+            s->skipped_ports++;
+            return 0;
+        }
+        struct qop *op = push(s, e->u.io.write ? QOP_OUT : QOP_IN);
+        if (!op)
+            return -1;
+        op->port = port;
+        op->size = e->u.io.size;
+        op->value = e->u.io.value;
+        if (e->u.io.write)
+            track_out(s, port, e->u.io.value);
+        else if (port == 0x3fd && (e->u.io.value & 0x10))
+            s->uart_break = true;
+        else if (port == 0x3f8 && !s->dlab) {
+            op->after_break = s->uart_break;
+            s->uart_break = false;
+        } else if (port == 0x20 || port == 0xa0) {
+            int i = port == 0xa0;
+            op->withdrawn_irr = (uint8_t)((s->latched & ~s->level) >> (8 * i));
+            if ((s->ocw3[i] & 4) && (e->u.io.value & 0x80)) /* the guest's poll acknowledged */
+                s->latched &= (uint16_t) ~(1u << ((e->u.io.value & 7) + 8 * i));
+            s->ocw3[i] &= 3; /* a poll lasts one read */
+        }
+        return 0;
+    }
+    if (it->type != TRACE_ITEM_DEV)
+        return 0;
+    const struct trace_dev_event *d = &it->u.dev;
+    if (d->tsc > s->last_tsc)
+        s->last_tsc = d->tsc;
+    if (d->kind == TRACE_DEV_IRQ_LINE) {
+        if (d->u.irq.irq >= 16) {
+            s->skipped_irqs++;
+            return 0;
+        }
+        struct qop *op = push(s, QOP_IRQ);
+        if (!op)
+            return -1;
+        op->value = d->u.irq.irq;
+        op->level = d->u.irq.level;
+        uint16_t bit = (uint16_t)(1u << op->value);
+        if (op->level && !(s->level & bit))
+            s->latched |= bit;
+        s->level = op->level ? s->level | bit : s->level & ~bit;
+    } else if (d->kind == TRACE_DEV_INJECT) {
+        uint8_t v = d->u.inject.vector;
+        if ((v & 0xf8) != s->base[0] && (v & 0xf8) != s->base[1]) {
+            s->skipped_acks++;
+            return 0;
+        }
+        struct qop *op = push(s, QOP_ACK);
+        if (!op)
+            return -1;
+        op->value = v;
+        op->withdrawn = -1;
+        int slave = (v & 0xf8) == s->base[1] && s->base[1] != s->base[0];
+        int line = (v & 7) + 8 * slave;
+        uint16_t pic = slave ? 0xff00 : 0x00ff;
+        if ((v & 7) == 7 && !(s->level & (1u << line))) {
+            /* spurious: a request withdrawn before the acknowledge */
+            uint16_t w = s->latched & ~s->level & pic;
+            if (w) {
+                op->withdrawn = __builtin_ctz(w);
+                s->latched &= (uint16_t) ~(1u << op->withdrawn);
+            }
+        } else {
+            s->latched &= (uint16_t) ~(1u << line);
+            if (slave)
+                s->latched &= (uint16_t) ~(1u << 2);
+        }
+    } else if (d->kind == TRACE_DEV_UART_RX) {
+        s->uart_rx += d->u.uart_rx.len;
+    }
+    return 0;
+}
+
+void qscript_free(struct qscript *s)
+{
+    free(s->ops);
+    s->ops = NULL;
+    s->n = s->cap = 0;
+}
+
+int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, const char *slave)
+{
+    static const char sfx[5] = {0, 'b', 'w', 0, 'l'};
+    uint64_t t0 = 0;
+    bool have_t0 = false;
+    for (size_t i = 0; i < s->n; i++) {
+        struct qop *op = &s->ops[i];
+        unsigned n = 0;
+        if (clock && s->tsc_hz) {
+            if (!have_t0) {
+                t0 = op->tsc;
+                have_t0 = true;
+            } else if (op->tsc > t0) {
+                /* whole nanoseconds since the previous op, no drift */
+                uint64_t a = (uint64_t)((unsigned __int128)t0 * 1000000000u / s->tsc_hz);
+                uint64_t b = (uint64_t)((unsigned __int128)op->tsc * 1000000000u / s->tsc_hz);
+                if (b > a)
+                    fprintf(f, "clock_step %" PRIu64 "\n", b - a);
+                t0 = op->tsc;
+            }
+        }
+        char c = op->size <= 4 ? sfx[op->size] : 0;
+        switch (op->kind) {
+        case QOP_OUT:
+            fprintf(f, "out%c 0x%x 0x%x\n", c ? c : 'b', op->port, op->value);
+            n = 1;
+            break;
+        case QOP_IN:
+            fprintf(f, "in%c 0x%x\n", c ? c : 'b', op->port);
+            n = 1;
+            break;
+        case QOP_IRQ:
+            fprintf(f, "set_irq_in %s unnamed-gpio-in %u %d\n", op->value < 8 ? master : slave,
+                    op->value & 7, op->level);
+            n = 1;
+            break;
+        case QOP_ACK:
+            fprintf(f, "outb 0x20 0x0c\ninb 0x20\n");
+            n = 2;
+            if ((op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0]) {
+                fprintf(f, "outb 0xa0 0x0c\ninb 0xa0\n");
+                n = 4;
+            }
+            if (op->withdrawn >= 0) {
+                /* undo QEMU's acknowledge of the latched, withdrawn request */
+                fprintf(f, "outb 0x%x 0x%x\n", op->withdrawn >= 8 ? 0xa0 : 0x20,
+                        0x60 | (op->withdrawn & 7));
+                n++;
+            }
+            break;
+        }
+        op->ncmds = n;
+    }
+    return fflush(f) || ferror(f) ? -1 : 0;
+}
