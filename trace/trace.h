@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRACE_FORMAT_VERSION 1
+#define TRACE_FORMAT_VERSION 2 /* 2: VmConfig.apic, MMIO EptViolation records replayed */
 
 /* VMX basic exit reasons (SDM vol. 3 appendix C); the proto's ExitReason. */
 enum trace_exit_reason {
