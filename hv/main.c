@@ -88,6 +88,9 @@ static bool run_test_guest(const struct mb_module *m, unsigned idx)
         cfg.time_limit_ns = ms * 1000000ull;
     else if (tl >= 0)
         hv_log("GUEST %s: bad timeout_ms=%s ignored", name, tmo);
+    char ap[4];
+    /* apic=1: this guest gets the local APIC + I/O APIC platform (and CPUID.01H:EDX.APIC) */
+    cfg.apic = get_arg(m->cmdline, "apic", ap, sizeof ap) == 1 && ap[0] == '1';
     struct vm *vm = &the_vm;
     bool ok = false;
     hv_log("GUEST %s: start (%lu bytes, expect %s)", name, size, expect);
