@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages hvrr needs, only those missing.
 #   scripts/deps.sh [build|vm|guest|all]...   (default: all)
-# build: compilers' libraries for the host tools and unit tests
+# build: compilers' libraries for the host tools and unit tests (python3: the mutants script)
 # vm:    Bochs/QEMU/GRUB to build the ISO and run the hypervisor; socat bridges
 #        the terminal to Bochs' COM1 socket (make run)
 # guest: what the Linux guest image is built from (busybox, cpio; the kernel
 #        .deb itself is fetched with `apt-get download` by guest/mkguest.sh)
 set -euo pipefail
 
-pkgs_build="gcc make binutils libc6-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev libcmocka-dev"
+pkgs_build="gcc make binutils libc6-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev libcmocka-dev python3"
 pkgs_vm="bochs bochsbios vgabios grub-pc-bin grub-common xorriso mtools qemu-system-x86 socat"
 pkgs_guest="busybox-static cpio gzip dpkg"
 
