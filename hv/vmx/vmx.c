@@ -193,6 +193,15 @@ static void msr_bitmap_init(uint8_t *bm)
     }
 }
 
+/* ES, SS, DS, FS, GS: selector, base, limit and access rights fields. */
+static const enum vmcs_field data_segs[5][4] = {
+    {GUEST_ES_SEL, GUEST_ES_BASE, GUEST_ES_LIMIT, GUEST_ES_AR},
+    {GUEST_SS_SEL, GUEST_SS_BASE, GUEST_SS_LIMIT, GUEST_SS_AR},
+    {GUEST_DS_SEL, GUEST_DS_BASE, GUEST_DS_LIMIT, GUEST_DS_AR},
+    {GUEST_FS_SEL, GUEST_FS_BASE, GUEST_FS_LIMIT, GUEST_FS_AR},
+    {GUEST_GS_SEL, GUEST_GS_BASE, GUEST_GS_LIMIT, GUEST_GS_AR},
+};
+
 int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16_t rip16,
                   uint16_t sp16, uint64_t tsc_offset)
 {
@@ -271,18 +280,11 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
     vmwrite(HOST_RIP, (uint64_t)vmx_exit_point);
 
     /* Guest state: real mode at 0:rip16 (unrestricted guest). */
-    static const enum vmcs_field segs[][4] = {
-        {GUEST_ES_SEL, GUEST_ES_BASE, GUEST_ES_LIMIT, GUEST_ES_AR},
-        {GUEST_SS_SEL, GUEST_SS_BASE, GUEST_SS_LIMIT, GUEST_SS_AR},
-        {GUEST_DS_SEL, GUEST_DS_BASE, GUEST_DS_LIMIT, GUEST_DS_AR},
-        {GUEST_FS_SEL, GUEST_FS_BASE, GUEST_FS_LIMIT, GUEST_FS_AR},
-        {GUEST_GS_SEL, GUEST_GS_BASE, GUEST_GS_LIMIT, GUEST_GS_AR},
-    };
     for (unsigned i = 0; i < 5; i++) {
-        vmwrite(segs[i][0], 0);
-        vmwrite(segs[i][1], 0);
-        vmwrite(segs[i][2], 0xffff);
-        vmwrite(segs[i][3], 0x93); /* present, read/write data, accessed */
+        vmwrite(data_segs[i][0], 0);
+        vmwrite(data_segs[i][1], 0);
+        vmwrite(data_segs[i][2], 0xffff);
+        vmwrite(data_segs[i][3], 0x93); /* present, read/write data, accessed */
     }
     vmwrite(GUEST_CS_SEL, 0);
     vmwrite(GUEST_CS_BASE, 0);
@@ -332,18 +334,11 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
 void vmx_vcpu_set_pm32(struct vmx_vcpu *v, uint32_t eip, uint32_t esp, uint32_t eax, uint32_t ebx)
 {
     const struct vmx_caps *c = &vmx_caps;
-    static const enum vmcs_field data[][4] = {
-        {GUEST_ES_SEL, GUEST_ES_BASE, GUEST_ES_LIMIT, GUEST_ES_AR},
-        {GUEST_SS_SEL, GUEST_SS_BASE, GUEST_SS_LIMIT, GUEST_SS_AR},
-        {GUEST_DS_SEL, GUEST_DS_BASE, GUEST_DS_LIMIT, GUEST_DS_AR},
-        {GUEST_FS_SEL, GUEST_FS_BASE, GUEST_FS_LIMIT, GUEST_FS_AR},
-        {GUEST_GS_SEL, GUEST_GS_BASE, GUEST_GS_LIMIT, GUEST_GS_AR},
-    };
     for (unsigned i = 0; i < 5; i++) {
-        vmwrite(data[i][0], 0x10);
-        vmwrite(data[i][1], 0);
-        vmwrite(data[i][2], 0xffffffffu);
-        vmwrite(data[i][3], 0xc093); /* G, D/B, present, DPL 0, read/write data, accessed */
+        vmwrite(data_segs[i][0], 0x10);
+        vmwrite(data_segs[i][1], 0);
+        vmwrite(data_segs[i][2], 0xffffffffu);
+        vmwrite(data_segs[i][3], 0xc093); /* G, D/B, present, DPL 0, read/write data, accessed */
     }
     vmwrite(GUEST_CS_SEL, 0x08);
     vmwrite(GUEST_CS_BASE, 0);
