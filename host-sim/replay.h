@@ -68,8 +68,11 @@ struct replay_stats {
                                  header; XSETBV, CR, WRMSR, guest-register MSRs) */
     uint64_t other_exits;     /* exits without device work (HLT, preemption timer, EPT, ...) */
     uint64_t entries_checked; /* exit-policy entry decisions checked (header entry_decisions) */
-    uint64_t damage;          /* damage reports from the reader */
-    uint64_t damage_offset;   /* byte offset and frame of the first one */
+    /* the exit policy run on the recorded inputs (header policy_records,
+     * host-sim/replay_policy.h): entries, IN / string I/O exits, HLTs */
+    uint64_t policy_entries, policy_io, policy_halts;
+    uint64_t damage;        /* damage reports from the reader */
+    uint64_t damage_offset; /* byte offset and frame of the first one */
     uint32_t damage_frame;
     uint64_t divergences;
     uint64_t first_record; /* record number of the first divergence */
