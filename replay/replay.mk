@@ -44,17 +44,12 @@ fuzz-all: fuzz-all-build
 	$(Q)BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) HVRR=$(BUILD)/hvrr bash replay/fuzz/fuzz_all.sh
 
 # QEMU's device models as an oracle over the corpus' small real captures
-# (docs/crosscheck.md). Not in `make test` (needs qemu-system-x86). picmodes
-# is run and reported but not yet clean: its open differences come from
-# QEMU's own i8042/UART driving PIC lines the trace also drives.
-CROSSCHECK_TRACES := io irq pit pitmodes rtcmodes uartfifo
-CROSSCHECK_OPEN   := picmodes
+# (docs/crosscheck.md). Not in `make test` (needs qemu-system-x86).
+CROSSCHECK_TRACES := io irq pit pitmodes rtcmodes uartfifo picmodes
 .PHONY: crosscheck
 crosscheck: $(BUILD)/hvrr
 	@rc=0; for t in $(CROSSCHECK_TRACES); do \
-	    $(BUILD)/hvrr crosscheck corpus/hv-bochs-$$t-guest.hvt || rc=1; done; \
-	for t in $(CROSSCHECK_OPEN); do echo "(known open, not failing:)"; \
-	    $(BUILD)/hvrr crosscheck --max-reports 3 corpus/hv-bochs-$$t-guest.hvt || true; done; exit $$rc
+	    $(BUILD)/hvrr crosscheck corpus/hv-bochs-$$t-guest.hvt || rc=1; done; exit $$rc
 
 # A seeded shared bug (model and trace both wrong, replay clean) that only
 # the cross-check catches: tests/crosscheck_seeded.sh (~15 s, in make test).
