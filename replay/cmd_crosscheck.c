@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "replay/cli.h"
-#include "replay/qtest_script.h"
+#include "replay/crosscheck.h"
 
 static void help(void)
 {
@@ -62,11 +62,6 @@ static uint32_t timing_mask(const struct qop *op)
 /* Deliberate deviations: hvrr follows the datasheet, QEMU does not. An IN
  * difference confined to `bits` of a read of `port` (whose trace value has
  * all of `need` set) is explained. Each was seen on the corpus. */
-struct deviation {
-    uint16_t port;
-    uint32_t need, bits;
-    const char *what;
-};
 static const struct deviation deviations[] = {
     {0x64, 0, 0x0c,
      "i8042 status bits 2 (SYS) and 3 (A2, last write was a command): hvrr follows the 8042 "
@@ -109,7 +104,7 @@ static const struct deviation smm_eoi_dev = {
     "cleared by a non-specific EOI if the 8259A is in the Special Mask Mode\"); QEMU clears "
     "the highest IS bit, masked or not"};
 
-static const struct deviation relatch_dev = {
+const struct deviation xc_relatch_dev = {
     0x20, 0, 0x04,
     "8259A cascade: hvrr's slave INT falls while it answers an acknowledge and rises again if "
     "another slave request is pending, which latches master IR2 anew (hvrr's reading of the "
@@ -117,7 +112,7 @@ static const struct deviation relatch_dev = {
     "INTA; in AEOI no IS bit holds the level); QEMU keeps the slave output high across the "
     "acknowledge, so master IR2 is not requested again and the slave's next request waits"};
 
-static const struct deviation *explained(const struct qop *op, uint32_t diff)
+const struct deviation *xc_explained(const struct qop *op, uint32_t diff)
 {
     if ((op->port == 0x20 || op->port == 0xa0) && (op->pic_flags & QPIC_LTIM))
         return &ltim_dev;
@@ -138,12 +133,7 @@ static const struct deviation *explained(const struct qop *op, uint32_t diff)
     return NULL;
 }
 
-struct devcount {
-    const char *dev;
-    uint64_t compared, equal, timing, explained, differ;
-};
-
-static struct devcount *devcount(struct devcount *t, const char *dev)
+struct devcount *xc_devcount(struct devcount *t, const char *dev)
 {
     static const char *const names[] = {"pic", "pit", "port61", "cmos", "uart", "i8042", "pci"};
     for (size_t i = 0; i < 7; i++)
@@ -244,7 +234,7 @@ static int run_qemu(const char *qemu, const struct qemu_devs *d, char *const ext
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static FILE *tmpfile_named(char *path, size_t len, const char *tag)
+FILE *xc_tmpfile(char *path, size_t len, const char *tag)
 {
     const char *dir = getenv("TMPDIR");
     snprintf(path, len, "%s/hvrr-crosscheck-%s-XXXXXX", dir && *dir ? dir : "/tmp", tag);
@@ -264,10 +254,10 @@ static int find_pics(const char *qemu, const struct qemu_devs *d, char *master, 
                      size_t len)
 {
     char ip[256], op[256];
-    FILE *in = tmpfile_named(ip, sizeof(ip), "mon-in"), *out = NULL;
+    FILE *in = xc_tmpfile(ip, sizeof(ip), "mon-in"), *out = NULL;
     if (!in)
         return -1;
-    out = tmpfile_named(op, sizeof(op), "mon-out");
+    out = xc_tmpfile(op, sizeof(op), "mon-out");
     int rc = -1;
     if (!out)
         goto done;
@@ -303,7 +293,19 @@ done:
 
 int cmd_crosscheck(int argc, char **argv)
 {
-    bool strict = false;
+    bool strict = false, timed = false;
+    const char *player = getenv("HVRR_XCPLAYER");
+    char player_buf[4096];
+    if (!player || !*player) {
+        /* beside the hvrr binary: build/hvrr -> build/xcplayer/player.elf */
+        ssize_t n = readlink("/proc/self/exe", player_buf, sizeof(player_buf) - 32);
+        if (n < 0)
+            n = 0;
+        player_buf[n] = 0;
+        char *sl = strrchr(player_buf, '/');
+        strcpy(sl ? sl + 1 : player_buf, "xcplayer/player.elf");
+        player = player_buf;
+    }
     const char *qemu = getenv("HVRR_QEMU"), *script_out = NULL, *path = NULL;
     unsigned long long max_reports = 10;
     if (!qemu || !*qemu)
@@ -315,6 +317,12 @@ int cmd_crosscheck(int argc, char **argv)
             return CLI_OK;
         } else if (!strcmp(a, "--strict")) {
             strict = true;
+        } else if (!strcmp(a, "--timed")) {
+            timed = true;
+        } else if (!strcmp(a, "--player")) {
+            if (i + 1 >= argc)
+                return cli_usage_error("crosscheck", "%s needs an argument", a);
+            player = argv[++i];
         } else if (!strcmp(a, "--qemu") || !strcmp(a, "--script")) {
             if (i + 1 >= argc)
                 return cli_usage_error("crosscheck", "%s needs an argument", a);
@@ -352,6 +360,11 @@ int cmd_crosscheck(int argc, char **argv)
         return CLI_BAD_INPUT;
     }
 
+    if (timed) {
+        int r = xc_timed(&s, path, qemu, player, strict, max_reports);
+        qscript_free(&s);
+        return r;
+    }
     if (qscript_detach(&s)) {
         fprintf(stderr,
                 "hvrr crosscheck: '%s': the trace drives nearly every ISA line, none is left "
@@ -372,9 +385,9 @@ int cmd_crosscheck(int argc, char **argv)
         return CLI_BAD_INPUT;
     }
     char sp[256], rp[256], ep[256];
-    FILE *sf = tmpfile_named(sp, sizeof(sp), "script");
-    FILE *rf = sf ? tmpfile_named(rp, sizeof(rp), "resp") : NULL;
-    FILE *ef = rf ? tmpfile_named(ep, sizeof(ep), "err") : NULL;
+    FILE *sf = xc_tmpfile(sp, sizeof(sp), "script");
+    FILE *rf = sf ? xc_tmpfile(rp, sizeof(rp), "resp") : NULL;
+    FILE *ef = rf ? xc_tmpfile(ep, sizeof(ep), "err") : NULL;
     int ret = CLI_BAD_INPUT;
     if (!ef) {
         fprintf(stderr, "hvrr crosscheck: cannot create a temporary file: %s\n", strerror(errno));
@@ -447,7 +460,7 @@ int cmd_crosscheck(int argc, char **argv)
                     (m & 7) == 2 && slave_v ? ((sl & 0x80) ? 8 + (int)(sl & 7) : -1) : (int)(m & 7);
 
             int want = (op->value & 7) + (slave_v ? 8 : 0);
-            struct devcount *dc = devcount(counts, "pic");
+            struct devcount *dc = xc_devcount(counts, "pic");
             dc->compared++;
             ack_cmp++;
             if (got == want) {
@@ -466,7 +479,7 @@ int cmd_crosscheck(int argc, char **argv)
                 if (reports++ < max_reports && strict)
                     printf("explained: exit %" PRIu64 ", device pic, acknowledge: trace vector "
                            "0x%02x (IRQ%d), qemu no interrupt pending\n  deviation: %s\n",
-                           op->exit_seq, op->value, want, relatch_dev.what);
+                           op->exit_seq, op->value, want, xc_relatch_dev.what);
                 continue;
             }
             if (spurious) {
@@ -492,7 +505,7 @@ int cmd_crosscheck(int argc, char **argv)
             relatched = false; /* the master's EOI ends the IS2 the relatch added */
         if (op->kind != QOP_IN)
             continue;
-        struct devcount *dc = devcount(counts, qscript_device(op->port));
+        struct devcount *dc = xc_devcount(counts, qscript_device(op->port));
         uint32_t mask = op->size == 1 ? 0xff : op->size == 2 ? 0xffff : 0xffffffff;
         uint32_t tm = timing_mask(op) & mask;
         uint32_t diff = (op->value ^ ans[0]) & mask & ~tm & ~(uint32_t)op->detached;
@@ -505,9 +518,9 @@ int cmd_crosscheck(int argc, char **argv)
             dc->equal++;
             continue;
         }
-        const struct deviation *d = explained(op, diff);
+        const struct deviation *d = xc_explained(op, diff);
         if (!d && relatched && op->port == 0x20 && (op->pic_ocw3[0] & 7) == 3 && diff == 0x04)
-            d = &relatch_dev;
+            d = &xc_relatch_dev;
         if (d) {
             dc->explained++;
             expl++;

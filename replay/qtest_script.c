@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/devs/vm_devices.h"
 #include "trace/trace_reader.h"
 
 const char *qscript_device(uint16_t port)
@@ -184,7 +185,19 @@ static void track_out(struct qscript *s, uint16_t port, uint32_t v)
 int qscript_add(struct qscript *s, const struct trace_item *it)
 {
     if (it->type == TRACE_ITEM_HEADER) {
-        s->tsc_hz = it->u.header.tsc_hz;
+        const struct trace_header *h = &it->u.header;
+        s->tsc_hz = h->tsc_hz;
+        s->have_rtc = false;
+        if (h->has_start) {
+            static struct vm_devices d;
+            struct vm_devices_config dc = {0};
+            vm_devices_init(&d, &dc, NULL, 0);
+            if (vm_devices_restore(&d, h->start.devices, h->start.devices_len) == 0) {
+                s->have_rtc = true;
+                s->rtc_ref_sec = d.cmos.ref_sec;
+                s->rtc_ref_ns = d.cmos.ref_ns;
+            }
+        }
         return 0;
     }
     if (it->type == TRACE_ITEM_EXIT) {
@@ -206,6 +219,14 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = e->u.io.value;
         if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1)
             op->pic_flags = s->pic_flags[port >= 0xa0];
+        if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xd0) == 0xc0) {
+            for (int c = 0; c < 3; c++) /* read-back with status latched */
+                if (e->u.io.value & (2u << c))
+                    s->pit_status[c] = true;
+        } else if (!e->u.io.write && port >= 0x40 && port <= 0x42) {
+            op->pit_status = s->pit_status[port - 0x40];
+            s->pit_status[port - 0x40] = false;
+        }
         if (e->u.io.write)
             track_out(s, port, e->u.io.value);
         else if (port == 0x3fd && (e->u.io.value & 0x10))

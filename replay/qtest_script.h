@@ -49,6 +49,7 @@ struct qop {
     uint8_t withdrawn_irr; /* PIC read: edge requests the trace withdrew unacknowledged */
     uint8_t detached;      /* PIC IRR/IMR read: bits of QEMU's own devices' lines, not compared */
     uint8_t pic_flags;     /* PIC read/ACK: QPIC_* (known QEMU deviations in effect) */
+    bool pit_status;       /* PIT data read that returns a read-back status byte */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -66,6 +67,12 @@ struct qscript {
     struct icw_track icw[2];
     uint8_t imr[2], pic_flags[2]; /* per PIC: QPIC_LTIM, QPIC_SMM_EOI */
     bool smm[2], relatch;
+    bool pit_status[3];
+    /* hvrr's RTC at the start checkpoint: wall second ref_sec from virtual
+     * time ref_ns on (have_rtc false: no start checkpoint) */
+    bool have_rtc;
+    int64_t rtc_ref_sec;
+    uint64_t rtc_ref_ns;
     bool dlab, after_d1, uart_break;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
     uint16_t used;           /* ISA lines the trace drives */

@@ -57,3 +57,18 @@ crosscheck: $(BUILD)/hvrr
 crosscheck-seeded: $(BUILD)/hvrr
 	$(Q)HVRR=$(BUILD)/hvrr BUILD=$(BUILD) bash tests/crosscheck_seeded.sh
 TEST_TARGETS += crosscheck-seeded
+
+# The player guest of `hvrr crosscheck --timed` (tests/xcplayer: a Multiboot
+# 1 ELF32 QEMU boots with -kernel; the op list is its -initrd module). hvrr
+# looks for it beside itself (build/xcplayer/player.elf).
+XCP_ELF := $(BUILD)/xcplayer/player.elf
+$(BUILD)/xcplayer/player.o: tests/xcplayer/player.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(MBK_CFLAGS) -I. $(DEPFLAGS) -c $< -o $@
+$(BUILD)/xcplayer/boot.o: tests/xcplayer/boot.S
+	@mkdir -p $(@D)
+	$(Q)$(CC) -m32 $(DEPFLAGS) -c $< -o $@
+$(XCP_ELF): $(BUILD)/xcplayer/boot.o $(BUILD)/xcplayer/player.o tests/mbkernel/mbkernel.ld
+	$(Q)$(LD) -m elf_i386 -nostdlib -static --no-warn-rwx-segments -T tests/mbkernel/mbkernel.ld \
+	    -o $@ $(BUILD)/xcplayer/boot.o $(BUILD)/xcplayer/player.o
+ALL_TARGETS += $(XCP_ELF)
