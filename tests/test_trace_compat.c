@@ -235,7 +235,7 @@ static void test_unknown_enum_value_and_event_kind(void **state)
 static void test_newer_header_still_read(void **state)
 {
     (void)state;
-    /* format_version 3 (newer than this reader) with unknown fields at every
+    /* format_version TRACE_FORMAT_VERSION + 1 (newer than this reader) with unknown fields at every
      * level of the header. */
     Hvrr__Device d = HVRR__DEVICE__INIT;
     d.name = "com1";
@@ -253,7 +253,7 @@ static void test_newer_header_still_read(void **state)
     put_len_field(&cfg, 4, &dev);
     put_unknowns(&cfg, 30);
     Hvrr__Header h = HVRR__HEADER__INIT;
-    h.format_version = 3;
+    h.format_version = TRACE_FORMAT_VERSION + 1;
     h.cmdline = "console=ttyS0";
     struct bytes hdr = {.n = 0};
     put_msg(&hdr, &h.base);
@@ -272,7 +272,7 @@ static void test_newer_header_still_read(void **state)
     struct trace_item it;
     assert_int_equal(trace_reader_next(r, &it), TRACE_R_ITEM);
     assert_int_equal(it.type, TRACE_ITEM_HEADER);
-    assert_int_equal(it.u.header.format_version, 3);
+    assert_int_equal(it.u.header.format_version, TRACE_FORMAT_VERSION + 1);
     assert_string_equal(it.u.header.cmdline, "console=ttyS0");
     assert_int_equal(it.u.header.vcpus, 4);
     assert_true(it.u.header.ram_bytes == 1ull << 30);

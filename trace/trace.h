@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRACE_FORMAT_VERSION 2 /* 2: VmConfig.apic, MMIO EptViolation records replayed */
+#define TRACE_FORMAT_VERSION                                                                       \
+    3 /* 2: VmConfig.apic, MMIO EptViolation records replayed;                                     \
+       * 3: several vCPUs (Exit/DeviceEvent.vcpu), CpuStart */
 
 /* VMX basic exit reasons (SDM vol. 3 appendix C); the proto's ExitReason. */
 enum trace_exit_reason {
@@ -123,7 +125,8 @@ enum trace_dev_kind {
     TRACE_DEV_TIMER_EDGE,   /* a timer output changed level */
     TRACE_DEV_INTR,         /* PIC INTR output changed level */
     TRACE_DEV_REQUEST,      /* reset / power-off request */
-    TRACE_DEV_INTR_BLOCKED  /* INTR high at an entry the guest could not take it */
+    TRACE_DEV_INTR_BLOCKED, /* INTR high at an entry the guest could not take it */
+    TRACE_DEV_CPU_START     /* the hypervisor started a vCPU at a SIPI */
 };
 
 enum trace_timer_source {
@@ -160,6 +163,10 @@ struct trace_dev_event {
         struct {
             uint32_t what; /* 1 reset, 2 power-off, 3 debug-exit (enum dev_request) */
         } request;
+        struct {
+            uint32_t vcpu;   /* the vCPU started */
+            uint32_t vector; /* its SIPI vector: CS = vector << 8, IP = 0 */
+        } cpu_start;
     } u;
 };
 

@@ -434,6 +434,7 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
     Hvrr__IntrLine intr = HVRR__INTR_LINE__INIT;
     Hvrr__DevRequest req = HVRR__DEV_REQUEST__INIT;
     Hvrr__IntrBlocked blocked = HVRR__INTR_BLOCKED__INIT;
+    Hvrr__CpuStart start = HVRR__CPU_START__INIT;
     switch (d->kind) {
     case TRACE_DEV_IRQ_LINE:
         irq.irq = d->u.irq.irq;
@@ -474,6 +475,12 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
     case TRACE_DEV_INTR_BLOCKED:
         x.ev_case = HVRR__DEVICE_EVENT__EV_BLOCKED;
         x.blocked = &blocked;
+        break;
+    case TRACE_DEV_CPU_START:
+        start.vcpu = d->u.cpu_start.vcpu;
+        start.vector = d->u.cpu_start.vector;
+        x.ev_case = HVRR__DEVICE_EVENT__EV_CPU_START;
+        x.cpu_start = &start;
         break;
     default: return TRACE_W_E_ARG;
     }
