@@ -103,11 +103,13 @@ struct replayer {
     char doing_buf[96];
     /* exit policy decisions (header entry_decisions), per vCPU */
     bool decisions;
-    bool entry_due[MAXV];   /* the vCPU's entry after its last exit has not been checked */
-    bool decided[MAXV];     /* ... and it has its Inject / IntrBlocked record */
-    bool apic;              /* header: MMIO and local APIC MSR exits are device calls */
-    unsigned ncpus;         /* vCPUs of the platform (1 unless the header says more) */
-    int cur_vcpu;           /* vCPU of the record being processed (reports), -1: none */
+    bool entry_due[MAXV]; /* the vCPU's entry after its last exit has not been checked */
+    bool decided[MAXV];   /* ... and it has its Inject / IntrBlocked record */
+    bool apic;            /* header: MMIO and local APIC MSR exits are device calls */
+    unsigned ncpus;       /* vCPUs of the platform (1 unless the header says more) */
+    int cur_vcpu;         /* vCPU of the record being processed (reports), -1: none */
+    bool started[MAXV];   /* the BSP, and every AP since its CpuStart */
+    bool unstarted_told[MAXV];
     const char *cannot_why; /* why the trace cannot be replayed at all */
 };
 
@@ -428,6 +430,8 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
     for (unsigned i = 0; i < MAXV; i++) {
         r->entry_due[i] = i == 0; /* the BSP's first entry, before exit 0 */
         r->decided[i] = false;
+        r->started[i] = i == 0 || (i < r->ncpus && !vm_devices_cpu_waiting(&r->dev, i));
+        r->unstarted_told[i] = false;
     }
     r->st.vcpus = r->ncpus;
 }
@@ -710,6 +714,20 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     }
     check_undecided_entry(r, e);
     flush_advance(r);
+    if (!r->started[e->vcpu] && !r->unstarted_told[e->vcpu]) {
+        /* An AP runs only after the hypervisor started it (CpuStart). */
+        r->unstarted_told[e->vcpu] = true;
+        r->doing = "an exit of a vCPU no CpuStart record started";
+        r->doing_io = false;
+        if (r->active && report_begin(r))
+            fprintf(r->o.out,
+                    "  device   lapic (vcpu %" PRIu32 ")\n  register INIT/SIPI state\n"
+                    "  expected a CpuStart of vcpu %" PRIu32 " before its first exit\n"
+                    "  actual   none (the models have it %s)\n",
+                    e->vcpu, e->vcpu,
+                    vm_devices_cpu_waiting(&r->dev, e->vcpu) ? "waiting for a SIPI"
+                                                             : "past a SIPI");
+    }
     if (r->have_last && r->last.vcpu != e->vcpu)
         r->st.switches++;
     r->last = *e;
@@ -764,6 +782,7 @@ static void cpu_start(struct replayer *r, const struct trace_dev_event *ev)
         r->ops->cpu_events_take(&r->dev, n, VM_CPU_EV_INIT | VM_CPU_EV_SIPI);
     r->entry_due[n] = true; /* its first entry */
     r->decided[n] = false;
+    r->started[n] = true;
     if (!r->active)
         return;
     r->st.cpu_starts++;
@@ -905,6 +924,8 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
     if (r->ops->restore(&r->dev, c->devices, c->devices_len) == 0) {
         if (!r->active)
             r->st.restored++;
+        for (unsigned i = 1; i < r->ncpus; i++) /* records before may be lost */
+            r->started[i] = r->started[i] || !vm_devices_cpu_waiting(&r->dev, i);
         r->desync = false;
         remember_good(r, c->seq);
     }
