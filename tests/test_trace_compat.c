@@ -197,11 +197,11 @@ static void test_unknown_enum_value_and_event_kind(void **state)
     put_varint(&ex, 200); /* zigzag 100 */
     put_len_field(&rec, 2, &ex);
     put_len_field(&stream, 1, &rec);
-    /* A DeviceEvent of an unknown kind (field 12), then a known one: the
+    /* A DeviceEvent of an unknown kind (field 13), then a known one: the
      * unknown one is skipped but its TSC delta still counts. */
     struct bytes ev = {.n = 0}, evrec = {.n = 0}, inner = {.n = 0};
     put_unknowns(&inner, 1);
-    put_len_field(&ev, 12, &inner);
+    put_len_field(&ev, 13, &inner);
     put_key(&ev, 15, 0);
     put_varint(&ev, 20); /* +10 */
     put_len_field(&evrec, 3, &ev);
