@@ -11,6 +11,7 @@
 #include "hv/recording.h"
 #include "hv/vm_mmio.h"
 #include "hv/vm_policy.h"
+#include "hv/vm_polrec.h"
 #include "hv/xstate.h"
 
 uint64_t vm_now_ns(const struct vm *vm, uint64_t guest_tsc)
@@ -79,7 +80,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
                                    .tsc_hz = cfg->apic ? cfg->tsc_hz : 0};
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
     vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,
-                             &vm->vcpu.vmx);
+                             cfg->time_limit_ns, &vm->vcpu.vmx);
     vm->recording = vm->rec != NULL;
     if (!vm->recording) {
         /* recording off: the same recorder calls, into a null sink */
@@ -147,6 +148,7 @@ static void op_inject_pf(void *ctx, uint64_t cr2, uint32_t err)
 {
     struct vm *vm = ctx;
     vm->vcpu.vmx.g.cr2 = cr2;
+    vm->polrec.fault = err + 1;
     vmx_inject_exception(14, true, err);
 }
 
@@ -159,6 +161,7 @@ static void op_set_intr_window(void *ctx, bool on)
 static void op_skip_insn(void *ctx)
 {
     struct vm *vm = ctx;
+    vm->polrec.retired = true;
     vmx_skip_insn(&vm->vcpu.vmx, vm->exit);
 }
 
@@ -215,6 +218,7 @@ static void op_arm_timer(void *ctx, uint64_t tsc)
 {
     struct vm *vm = ctx;
     vm->vcpu.vmx.preempt_deadline = tsc;
+    vm_polrec_deadline(vm, vmx_guest_tsc_now(&vm->vcpu.vmx), tsc);
 }
 
 static void com1_rx(struct vm *vm, const uint8_t *buf, size_t n, uint64_t tsc)
@@ -255,6 +259,7 @@ static bool op_idle_wait(void *ctx, uint64_t deadline)
             cpu_pause();
         uint8_t b = (uint8_t)c;
         com1_rx(vm, &b, 1, vmx_guest_tsc_now(v));
+        vm->polrec.input = true;
         return true;
     }
     uint64_t cur = vmx_guest_tsc_now(v);
@@ -263,8 +268,10 @@ static bool op_idle_wait(void *ctx, uint64_t deadline)
     uint64_t t0 = rdtsc();
     while (rdtsc() - t0 < deadline - cur) {
         op_poll_input(vm, cur);
-        if (vm_devices_intr(&vm->devs))
+        if (vm_devices_intr(&vm->devs)) {
+            vm->polrec.input = true;
             return true;
+        }
         cpu_pause();
     }
     return false;
@@ -301,7 +308,7 @@ static void op_blocked(void *ctx, uint64_t tsc)
 {
     struct vm *vm = ctx;
     if (vm->recording)
-        hvrec_blocked(vm->rec, tsc);
+        vm_polrec_blocked(vm, tsc);
 }
 
 static const struct vm_policy_ops vmx_policy_ops = {
@@ -474,10 +481,12 @@ static void handle_io(struct vm *vm, struct vm_exit *e)
         .addr_bits = e->io.addr_bits,
         .gla = e->gla,
         .value = e->io.value};
+    vm_polrec_io_begin(vm, &io);
     enum vm_policy_io_result r = vm_policy_io(&vm->pol, &io);
     e->io.value = io.value;
     if (r != VM_POLICY_IO_DEVICE)
         rec_exit(vm, e); /* a device access is recorded by the recorder */
+    vm_polrec_io_end(vm);
     if (r == VM_POLICY_IO_FATAL)
         fatal(vm, e, "string port I/O: memory operand outside guest RAM");
 }
@@ -554,6 +563,7 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
         case VCPU_HALTED:
             rec_exit(vm, &e);
             vm_policy_halt(&vm->pol, e.guest_tsc);
+            vm_polrec_halt(vm, vmx_guest_rflags());
             break;
         case VCPU_NOT_MINE:
             if (e.reason != EXIT_IO && !(e.reason == EXIT_EPT_VIOLATION && vm->cfg.apic))
