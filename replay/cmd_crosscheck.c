@@ -361,7 +361,7 @@ int cmd_crosscheck(int argc, char **argv)
     }
 
     if (timed) {
-        int r = xc_timed(&s, path, qemu, player, strict, max_reports);
+        int r = xc_timed(&s, path, qemu, player, script_out, strict, max_reports);
         qscript_free(&s);
         return r;
     }
