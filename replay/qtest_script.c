@@ -107,6 +107,7 @@ static struct qop *push(struct qscript *s, enum qop_kind k)
     op->tsc = s->last_tsc;
     op->cmos_index = s->cmos_index;
     op->uart_dlab = s->dlab;
+    op->uart_lcr = s->lcr;
     memcpy(op->pic_ocw3, s->ocw3, 2);
     memcpy(op->pic_base, s->base, 2);
     return op;
@@ -170,9 +171,10 @@ static void track_out(struct qscript *s, uint16_t port, uint32_t v)
     }
     if (port == 0x70)
         s->cmos_index = v & 0x7f;
-    else if (port == 0x3fb)
+    else if (port == 0x3fb) {
         s->dlab = v & 0x80;
-    else if ((port == 0x20 || port == 0xa0) && (v & 0x10))
+        s->lcr = (uint8_t)v;
+    } else if ((port == 0x20 || port == 0xa0) && (v & 0x10))
         s->icw_step[i] = 1;
     else if ((port == 0x20 || port == 0xa0) && (v & 0x18) == 0x08)
         s->ocw3[i] = (uint8_t)((v & 2 ? v & 3 : s->ocw3[i] & 3) | (v & 4)); /* RR/RIS, poll */

@@ -43,6 +43,7 @@ struct qop {
     /* state at the time, for naming and classification */
     uint8_t cmos_index;
     bool uart_dlab;
+    uint8_t uart_lcr;
     uint8_t pic_ocw3[2]; /* last OCW3 read-register select per PIC */
     uint8_t pic_base[2]; /* ICW2 vector base per PIC */
     int withdrawn;       /* spurious IRQ7/15 ACK: the withdrawn line QEMU still latched, else -1 */
@@ -80,6 +81,7 @@ struct qscript {
     int64_t rtc_ref_sec;
     uint64_t rtc_ref_ns;
     bool dlab, after_d1, uart_break;
+    uint8_t lcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
     uint16_t used;           /* ISA lines the trace drives */
     /* ISA lines QEMU's own COM1, keyboard and mouse interrupts are moved to

@@ -114,8 +114,17 @@ static const struct deviation uart_msi_dev = {
     "in loopback (PC16550D) raise the modem status interrupt; QEMU has no deltas in loopback "
     "(see the MSR deviation)"};
 
+static const struct deviation uart_stop15_dev = {
+    0x3fa, 0, 0x0f,
+    "16550 character timeout with 5-bit words and LCR bit 2: 1.5 stop bits (PC16550D, Line "
+    "Control Register), four characters of 7.5 bits; QEMU counts 2 stop bits for every word "
+    "length (serial_update_parameters), so its timeout comes 4 half bits later"};
+
 static const struct deviation *timed_explained(const struct qop *op, uint32_t diff)
 {
+    if (op->port == 0x3fa && !op->uart_dlab && (op->uart_lcr & 7) == 4 &&
+        (op->value & 0x0f) == 0x0c && diff == 0x0d)
+        return &uart_stop15_dev;
     if (op->port == 0x71 && op->cmos_index == 0x0a && diff == 0x80 && (op->value & 0x80))
         return &rtc_uip_dev;
     if (op->port == 0x20 && !(op->pic_ocw3[0] & 4) && (op->pic_ocw3[0] & 3) != 3 &&
