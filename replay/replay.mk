@@ -57,6 +57,7 @@ $(XCP_ELF): $(BUILD)/xcplayer/boot.o $(BUILD)/xcplayer/player.o tests/mbkernel/m
 	$(Q)$(LD) -m elf_i386 -nostdlib -static --no-warn-rwx-segments -T tests/mbkernel/mbkernel.ld \
 	    -o $@ $(BUILD)/xcplayer/boot.o $(BUILD)/xcplayer/player.o
 ALL_TARGETS += $(XCP_ELF)
+trace-cli-test: $(XCP_ELF)
 
 # QEMU's device models as an oracle over the corpus' small real captures
 # (docs/crosscheck.md), in both modes: stopped clock (qtest) and --timed
