@@ -349,6 +349,21 @@ static void test_plain_records_fast(void **state)
     assert_int_equal(crafted_item(&g)->u.exit.u.cpuid.eax, 0xff);
     assert_int_equal(fast_count(&g), 3);
     got_free(&g);
+    /* the exit-policy records: a Deadline of none (0 ahead), a PolicyIo
+     * (RAX 5, XOR 0x300, retired), a Halt (RFLAGS 0x202, input) */
+    CRAFT(3, &g, 0x5a, 0);
+    assert_true(crafted_item(&g)->u.dev.u.deadline.tsc == UINT64_MAX);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x4a, 7, 0x08, 5, 0x10, 0x80, 0x06, 0x58, 1);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.rax_after, 0x305);
+    assert_true(crafted_item(&g)->u.dev.u.pio.retired);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x52, 5, 0x08, 0x82, 0x04, 0x10, 1);
+    assert_int_equal(crafted_item(&g)->u.dev.u.halt.rflags, 0x202);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
     CRAFT(2, &g, 0x08, 31, 0x4a, 7, 0x08, 0x80, 0x02, 0x10, 1, 0x18, 0x7f);
     assert_int_equal(crafted_item(&g)->u.exit.u.msr.index, 0x100);
     assert_true(crafted_item(&g)->u.exit.u.msr.write);
@@ -458,7 +473,7 @@ static void test_left_to_protobuf_c(void **state)
     (void)state;
     struct got g;
     /* unknown fields: a new Exit field (14, and 16 with a two-byte key), a
-     * new PortIo field, a new DeviceEvent kind (9): protobuf-c skips them */
+     * new PortIo field, a new DeviceEvent kind (13): protobuf-c skips them */
     CRAFT(2, &g, 0x08, 30, 0x70, 5);
     assert_int_equal(crafted_item(&g)->u.exit.reason, 30);
     assert_int_equal(fast_count(&g), 2);
@@ -470,7 +485,7 @@ static void test_left_to_protobuf_c(void **state)
     assert_int_equal(crafted_item(&g)->u.exit.u.io.port, 0x61);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
-    CRAFT(3, &g, 0x08, 0, 0x4a, 2, 0x08, 1, 0x78, 2);
+    CRAFT(3, &g, 0x08, 0, 0x6a, 2, 0x08, 1, 0x78, 2);
     assert_int_equal(fast_count(&g), 2);
     assert_int_equal(g.st.unknown, 1);
     got_free(&g);
@@ -491,11 +506,12 @@ static void test_left_to_protobuf_c(void **state)
     CRAFT(3, &g, 0x12, 2, 0x08, 3, 0x1a, 2, 0x08, 0x21);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
-    /* a device event without an event; an IntrBlocked with a field */
+    /* a device event without an event; an IntrBlocked with a field it
+     * does not have (3) */
     CRAFT(3, &g, 0x78, 2);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
-    CRAFT(3, &g, 0x42, 2, 0x08, 1);
+    CRAFT(3, &g, 0x42, 2, 0x18, 1);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
     /* more scalar occurrences than the decoder takes */
@@ -519,16 +535,16 @@ static void test_malformed_refused_alike(void **state)
         {3, 0x3a, 2, 0x08},       /* truncated submessage */
         {4, 0x3a, 2, 0x08, 0x80}, /* varint truncated by its submessage */
         {12, 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00}, /* 11 */
-        {3, 0x0a, 1, 0x00},                                  /* wrong wire type: reason as bytes */
-        {2, 0x38, 0x01},                                     /* io as a varint */
-        {9, 0x79, 1, 2, 3, 4, 5, 6, 7, 8},                   /* tsc_delta as fixed64 */
-        {5, 0x7d, 1, 2, 3, 4},                               /* ... as fixed32 */
-        {3, 0x3a, 1, 0x0a},                                  /* PortIo port as bytes */
-        {2, 0x00, 0x01},                                     /* field 0 */
-        {6, 0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f},             /* huge length */
+        {3, 0x0a, 1, 0x00},                      /* wrong wire type: reason as bytes */
+        {2, 0x38, 0x01},                         /* io as a varint */
+        {9, 0x79, 1, 2, 3, 4, 5, 6, 7, 8},       /* tsc_delta as fixed64 */
+        {5, 0x7d, 1, 2, 3, 4},                   /* ... as fixed32 */
+        {3, 0x3a, 1, 0x0a},                      /* PortIo port as bytes */
+        {2, 0x00, 0x01},                         /* field 0 */
+        {6, 0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f}, /* huge length */
         {9, 0x3a, 0x82, 0x80, 0x80, 0x80, 0x80, 0x00, 0x08, 0x61}, /* 6-byte length prefix */
-        {2, 0x0b, 0x0c},                                     /* a group */
-        {2, 0x0e, 0x00},                                     /* wire type 6 */
+        {2, 0x0b, 0x0c},                                           /* a group */
+        {2, 0x0e, 0x00},                                           /* wire type 6 */
     };
     for (unsigned i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         craft(2, bodies[i] + 1, bodies[i][0], &g);
