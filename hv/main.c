@@ -97,9 +97,9 @@ static bool run_test_guest(const struct mb_module *m, unsigned idx)
     if (vm_create(vm, &cfg) == 0) {
         memcpy(vm_gpa(vm, HVRR_VLBL_GPA), phys_to_virt(m->start), size);
         uint64_t h0 = rdtsc();
-        enum vm_stop s = vm_run_vcpu(vm);
+        enum vm_stop s = vm_run(vm);
         uint64_t h1 = rdtsc();
-        uint64_t gtsc = vmx_guest_tsc_now(&vm->vcpu.vmx);
+        uint64_t gtsc = vm_guest_tsc_now(vm);
         bool end_ok = !strncmp(vm_stop_name(s), expect, 32);
         ok = end_ok && vm->fail_lines == 0 && vm->pass_lines > 0;
         vm_print_stats(vm);
@@ -199,11 +199,11 @@ static int run_linux(const struct boot_info *bi)
     hv_log("linux: vlbl %lu B, bzImage %lu B at 0x%x, initrd %lu B at 0x%lx, cmdline '%s'", vsz,
            ksz, HVRR_KERNEL_GPA, isz, igpa, cmdline);
     uint64_t h0 = rdtsc();
-    enum vm_stop s = vm_run_vcpu(vm);
+    enum vm_stop s = vm_run(vm);
     uint64_t h1 = rdtsc();
     vm_print_stats(vm);
     hv_log("  host TSC %lu for %lu exits, guest virtual time %lu us", h1 - h0, vm->total_exits,
-           vm_now_ns(vm, vmx_guest_tsc_now(&vm->vcpu.vmx)) / 1000);
+           vm_now_ns(vm, vm_guest_tsc_now(vm)) / 1000);
     hv_log("linux guest ended by %s", vm_stop_name(s));
     /* Power-off and reset are the guest's own requests (poweroff -f, reboot);
      * anything else (triple fault, idle for ever, timeout, fatal) is not. */
@@ -262,13 +262,13 @@ static void run_multiboot(const struct boot_info *bi)
            b.kernel_lo, b.kernel_hi, b.entry, b.mbi, bi->nmods - 1, b.mods_lo, b.mods_hi,
            k->cmdline);
     /* ESP is undefined at a Multiboot entry: below the conventional 0x7c00. */
-    vmx_vcpu_set_pm32(&vm->vcpu.vmx, b.entry, 0x7c00, b.magic, b.mbi);
+    vmx_vcpu_set_pm32(&vm->vcpus[0].vmx, b.entry, 0x7c00, b.magic, b.mbi);
     uint64_t h0 = rdtsc();
-    enum vm_stop s = vm_run_vcpu(vm);
+    enum vm_stop s = vm_run(vm);
     uint64_t h1 = rdtsc();
     vm_print_stats(vm);
     hv_log("  host TSC %lu for %lu exits, guest virtual time %lu us", h1 - h0, vm->total_exits,
-           vm_now_ns(vm, vmx_guest_tsc_now(&vm->vcpu.vmx)) / 1000);
+           vm_now_ns(vm, vm_guest_tsc_now(vm)) / 1000);
     if (s == VM_STOP_DEBUG_EXIT) {
         uint32_t v = vm->devs.dbgexit.value;
         hv_log("multiboot guest ended by debug-exit: value 0x%x (QEMU exit status %u), "
