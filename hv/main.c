@@ -157,6 +157,7 @@ static int run_linux(const struct boot_info *bi)
      * in the BIOS area where Linux looks for the RSDP (vlbl's E820 map
      * reserves 0xf0000-0xfffff). */
     cfg.apic = opts.apic;
+    cfg.cpus = opts.cpus; /* cpus=N: the MADT lists N processors, the APs wait for a SIPI */
     if (vm_create(vm, &cfg) != 0)
         return -1;
     if (cfg.apic) {
@@ -165,6 +166,7 @@ static int run_linux(const struct boot_info *bi)
                                        .pm1a_cnt = VM_DEVICES_ACPI_PM_BASE + 4,
                                        .pm_tmr = VM_DEVICES_ACPI_PM_BASE + 8,
                                        .sci_irq = VM_DEVICES_SCI_IRQ,
+                                       .ncpus = (uint8_t)vm->nvcpus,
                                        .s5_slp_typ = VM_DEVICES_S5_TYP};
         if (!acpi_build(&ac, vm_gpa(vm, ACPI_TABLES_GPA), ACPI_TABLES_MAX)) {
             hv_log("linux: ACPI tables do not fit");
@@ -323,11 +325,11 @@ void hv_main(uint32_t magic, uint64_t mbi)
         cpu_halt_forever();
     }
     static const char *const rec_names[] = {"off", "stream", "flight"};
-    hv_log("options: guest %s, mem %lu MiB, timeout %lu s%s, record %s",
+    hv_log("options: guest %s, mem %lu MiB, %u vCPU(s), timeout %lu s%s, record %s",
            opts.guest == HV_GUEST_LINUX       ? "linux"
            : opts.guest == HV_GUEST_MULTIBOOT ? "multiboot"
                                               : "tests",
-           opts.mem_bytes >> 20, opts.timeout_s, opts.timeout_s ? "" : " (none)",
+           opts.mem_bytes >> 20, opts.cpus, opts.timeout_s, opts.timeout_s ? "" : " (none)",
            rec_names[opts.record]);
     base_cfg.ram_bytes = opts.mem_bytes;
     base_cfg.time_limit_ns = opts.timeout_s * 1000000000ull; /* 0: none */
