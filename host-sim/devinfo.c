@@ -131,7 +131,8 @@ const char *devinfo_section_name(uint32_t tag, char buf[8])
         {SV_TAG('P', '6', '1', 'B'), "port61"},     {SV_TAG('U', 'A', 'R', 'T'), "com1"},
         {SV_TAG('C', 'M', 'O', 'S'), "cmos"},       {SV_TAG('P', 'C', 'I', '1'), "pci"},
         {SV_TAG('P', 'O', 'S', 'T'), "post"},       {SV_TAG('K', 'B', 'C', '0'), "kbc"},
-        {SV_TAG('D', 'B', 'G', 'X'), "debug-exit"},
+        {SV_TAG('D', 'B', 'G', 'X'), "debug-exit"}, {SV_TAG('L', 'A', 'P', 'C'), "lapic"},
+        {SV_TAG('I', 'O', 'A', 'P'), "ioapic"},     {SV_TAG('C', 'P', 'U', 'S'), "cpus"},
     };
     if (!tag)
         return "vm(time,requests)";

@@ -235,6 +235,35 @@ static void fmt_dev(char *b, size_t n, const struct trace_dev_event *d)
         break;
     case TRACE_DEV_INTR: snprintf(b, n, " %s", d->u.intr.level ? "high" : "low"); break;
     case TRACE_DEV_REQUEST: snprintf(b, n, " %s", dev_request_name(d->u.request.what)); break;
+    case TRACE_DEV_INTR_BLOCKED:
+        if (d->u.blocked.rflags)
+            snprintf(b, n, " rflags=0x%" PRIx64 " blocking=0x%x", d->u.blocked.rflags,
+                     d->u.blocked.blocking);
+        break;
+    case TRACE_DEV_POLICY_IO:
+        if (d->u.pio.addr_bits)
+            snprintf(b, n,
+                     " a%u rcx=0x%" PRIx64 "->0x%" PRIx64 " idx=0x%" PRIx64 "->0x%" PRIx64
+                     " rflags=0x%" PRIx64 " gla=0x%" PRIx64 "%s%s",
+                     d->u.pio.addr_bits, d->u.pio.rcx, d->u.pio.rcx_after, d->u.pio.index,
+                     d->u.pio.index_after, d->u.pio.rflags, d->u.pio.gla,
+                     d->u.pio.fault ? " #PF" : "", d->u.pio.retired ? " retired" : "");
+        else
+            snprintf(b, n, " rax=0x%" PRIx64 "->0x%" PRIx64, d->u.pio.rax, d->u.pio.rax_after);
+        break;
+    case TRACE_DEV_HALT:
+        snprintf(b, n, " rflags=0x%" PRIx64 "%s%s", d->u.halt.rflags,
+                 d->u.halt.input ? " input" : "",
+                 d->u.halt.stop == 1   ? " power-off"
+                 : d->u.halt.stop == 4 ? " idle"
+                                       : "");
+        break;
+    case TRACE_DEV_DEADLINE:
+        if (d->u.deadline.tsc == UINT64_MAX)
+            snprintf(b, n, " none");
+        else
+            snprintf(b, n, " tsc=%" PRIu64, d->u.deadline.tsc);
+        break;
     default: break;
     }
 }
@@ -262,11 +291,11 @@ void cli_format_item(char *buf, size_t len, const struct trace_item *it)
         snprintf(buf, len,
                  "# header: format %u, hv %s, devices %s, %" PRIu64
                  " MiB RAM, %u vCPU, TSC %" PRIu64
-                 " Hz, %zu devices, start checkpoint %s%s%s, host CPU: %s, cmdline \"%s\"",
+                 " Hz, %zu devices, start checkpoint %s%s%s%s, host CPU: %s, cmdline \"%s\"",
                  h->format_version, h->hv_build_id, h->devmodel_version, h->ram_bytes >> 20,
                  h->vcpus, h->tsc_hz, h->ndevices, h->has_start ? "yes" : "no",
-                 h->entry_decisions ? ", entry decisions" : "", h->apic ? ", APIC" : "", host,
-                 h->cmdline);
+                 h->entry_decisions ? ", entry decisions" : "", h->apic ? ", APIC" : "",
+                 h->policy_records ? ", policy records" : "", host, h->cmdline);
         break;
     }
     case TRACE_ITEM_CHECKPOINT: {

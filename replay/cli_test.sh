@@ -171,7 +171,7 @@ expect_rc "synth without -o" 2 "$HVRR" synth
 # cross-check of a real capture when QEMU is installed.
 io=corpus/hv-bochs-io-guest.hvt
 expect_rc "export --qtest" 0 "$HVRR" export --qtest -o "$dir/io.qtest" "$io"
-[ "$(head -3 "$dir/io.qtest" | tr '\n' ' ')" = "outb 0x20 0x11 clock_step 2280 outb 0x21 0x20 " ] &&
+[ "$(head -5 "$dir/io.qtest" | tr '\n' ' ')" = "outb 0x21 0xff outb 0xa1 0xff outb 0x20 0x11 clock_step 2280 outb 0x21 0x20 " ] &&
     [ "$(grep -c '^clock_step' "$dir/io.qtest")" -gt 1000 ]
 check "export --qtest: commands and clock_step lines" $?
 expect_rc "export two formats" 2 "$HVRR" export --qtest --raw "$io"
@@ -182,6 +182,20 @@ if command -v qemu-system-x86_64 >/dev/null; then
     expect_rc "crosscheck io guest" 0 "$HVRR" crosscheck "$io"
     grep -qE '^  uart +69[0-9] +69[0-9] ' "$dir/out"; check "crosscheck io guest: UART reads compared" $?
     expect_rc "crosscheck --strict io guest (i8042 deviation)" 1 "$HVRR" crosscheck --strict "$io"
+    # picmodes: QEMU's own COM1/i8042 interrupts moved to lines 9-11 and
+    # kept masked (slave OCW1 | 0x0e after each ICW sequence), the 8259A
+    # deviations QEMU has (LTIM, EOI in special mask mode, cascade re-latch)
+    # explained, nothing else differs.
+    pm=corpus/hv-bochs-picmodes-guest.hvt
+    expect_rc "crosscheck picmodes guest" 0 "$HVRR" crosscheck --script "$dir/pm.qtest" "$pm"
+    grep -q 'result: 0 unexplained difference(s), 7 explained' "$dir/out"
+    check "crosscheck picmodes: 7 explained" $?
+    [ "$(grep -c '^outb 0xa1 0xe$' "$dir/pm.qtest")" -ge 5 ]
+    check "crosscheck picmodes: QEMU's own lines kept masked" $?
+    expect_rc "crosscheck --strict picmodes guest" 1 "$HVRR" crosscheck --strict --max-reports 50 "$pm"
+    for w in 'ICW1 LTIM' 'non-specific EOI in special mask mode' 'cascade: hvrr'; do
+        grep -q "deviation: 8259A $w" "$dir/out"; check "crosscheck --strict picmodes: $w" $?
+    done
 fi
 
 echo "trace-cli-test: $passes passed, $fails failed"

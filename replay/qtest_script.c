@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/devs/vm_devices.h"
 #include "trace/trace_reader.h"
 
 const char *qscript_device(uint16_t port)
@@ -126,9 +127,47 @@ static bool unsafe_write(struct qscript *s, uint16_t port, uint32_t v)
     return false;
 }
 
+/* An OUT to a PIC: the value to send (OCW1 with the detached bits) and
+ * whether the ICW sequence ended with it. */
+static uint32_t pic_out(struct icw_track *t, uint16_t port, uint32_t v, uint8_t force, bool *ended)
+{
+    *ended = false;
+    if (!(port & 1)) {
+        if (v & 0x10) { /* ICW1 */
+            t->icw1 = (uint8_t)v;
+            t->step = 2;
+        }
+        return v;
+    }
+    switch (t->step) {
+    case 0: return v | force;
+    case 2: t->step = !(t->icw1 & 2) ? 3 : (t->icw1 & 1) ? 4 : 0; break;
+    case 3: t->step = (t->icw1 & 1) ? 4 : 0; break;
+    default: t->step = 0; break;
+    }
+    *ended = t->step == 0;
+    return v;
+}
+
 static void track_out(struct qscript *s, uint16_t port, uint32_t v)
 {
     int i = port == 0xa0 || port == 0xa1;
+    if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1) {
+        bool ended;
+        bool ocw1 = (port & 1) && s->icw[i].step == 0;
+        pic_out(&s->icw[i], port, v, 0, &ended);
+        if (ocw1)
+            s->imr[i] = (uint8_t)v;
+        if (!(port & 1) && (v & 0x10)) { /* ICW1: IMR, special mask mode cleared */
+            s->imr[i] = 0;
+            s->smm[i] = false;
+            s->pic_flags[i] = (v & 0x08) ? QPIC_LTIM : 0;
+        } else if (!(port & 1) && (v & 0x18) == 0x08 && (v & 0x40)) {
+            s->smm[i] = v & 0x20;
+        } else if (!(port & 1) && !(v & 0x18) && (v & 0x60) == 0x20 && s->smm[i] && s->imr[i]) {
+            s->pic_flags[i] |= QPIC_SMM_EOI; /* non-specific EOI (or rotate on it) */
+        }
+    }
     if (port == 0x70)
         s->cmos_index = v & 0x7f;
     else if (port == 0x3fb)
@@ -146,7 +185,19 @@ static void track_out(struct qscript *s, uint16_t port, uint32_t v)
 int qscript_add(struct qscript *s, const struct trace_item *it)
 {
     if (it->type == TRACE_ITEM_HEADER) {
-        s->tsc_hz = it->u.header.tsc_hz;
+        const struct trace_header *h = &it->u.header;
+        s->tsc_hz = h->tsc_hz;
+        s->have_rtc = false;
+        if (h->has_start) {
+            static struct vm_devices d;
+            struct vm_devices_config dc = {0};
+            vm_devices_init(&d, &dc, NULL, 0);
+            if (vm_devices_restore(&d, h->start.devices, h->start.devices_len) == 0) {
+                s->have_rtc = true;
+                s->rtc_ref_sec = d.cmos.ref_sec;
+                s->rtc_ref_ns = d.cmos.ref_ns;
+            }
+        }
         return 0;
     }
     if (it->type == TRACE_ITEM_EXIT) {
@@ -166,6 +217,16 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->port = port;
         op->size = e->u.io.size;
         op->value = e->u.io.value;
+        if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1)
+            op->pic_flags = s->pic_flags[port >= 0xa0];
+        if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xd0) == 0xc0) {
+            for (int c = 0; c < 3; c++) /* read-back with status latched */
+                if (e->u.io.value & (2u << c))
+                    s->pit_status[c] = true;
+        } else if (!e->u.io.write && port >= 0x40 && port <= 0x42) {
+            op->pit_status = s->pit_status[port - 0x40];
+            s->pit_status[port - 0x40] = false;
+        }
         if (e->u.io.write)
             track_out(s, port, e->u.io.value);
         else if (port == 0x3fd && (e->u.io.value & 0x10))
@@ -198,6 +259,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = d->u.irq.irq;
         op->level = d->u.irq.level;
         uint16_t bit = (uint16_t)(1u << op->value);
+        s->used |= bit;
         if (op->level && !(s->level & bit))
             s->latched |= bit;
         s->level = op->level ? s->level | bit : s->level & ~bit;
@@ -224,8 +286,14 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             }
         } else {
             s->latched &= (uint16_t) ~(1u << line);
-            if (slave)
+            if (slave) {
                 s->latched &= (uint16_t) ~(1u << 2);
+                if (s->relatch)
+                    op->pic_flags |= QPIC_RELATCH;
+                /* another slave request still latched: hvrr's slave INT falls
+                 * during this acknowledge and rises again */
+                s->relatch = (s->latched & s->level & 0xff00) != 0;
+            }
         }
     } else if (d->kind == TRACE_DEV_UART_RX) {
         s->uart_rx += d->u.uart_rx.len;
@@ -240,14 +308,41 @@ void qscript_free(struct qscript *s)
     s->n = s->cap = 0;
 }
 
+int qscript_detach(struct qscript *s)
+{
+    /* not 2 (cascade), 7/15 (spurious), 0/1/4/8/12 (the devices' own lines) */
+    static const int pref[] = {9, 10, 11, 13, 14, 3, 5, 6};
+    unsigned k = 0;
+    s->detach_mask = 0;
+    for (size_t i = 0; i < sizeof(pref) / sizeof(pref[0]) && k < 3; i++)
+        if (!(s->used & (1u << pref[i]))) {
+            s->detach_line[k++] = pref[i];
+            s->detach_mask |= (uint16_t)(1u << pref[i]);
+        }
+    if (k < 3) {
+        s->detach_mask = 0;
+        return -1;
+    }
+    return 0;
+}
+
 int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, const char *slave)
 {
     static const char sfx[5] = {0, 'b', 'w', 0, 'l'};
     uint64_t t0 = 0;
     bool have_t0 = false;
+    struct icw_track icw[2] = {{0, 0}, {0, 0}};
+    uint8_t force[2] = {(uint8_t)s->detach_mask, (uint8_t)(s->detach_mask >> 8)};
+    /* hvrr's 8259As start with every line masked (the datasheet leaves the
+     * state before ICW1 undefined), QEMU's with none */
+    fprintf(f, "outb 0x21 0xff\noutb 0xa1 0xff\n");
+    s->prefix_cmds = 2;
     for (size_t i = 0; i < s->n; i++) {
         struct qop *op = &s->ops[i];
         unsigned n = 0;
+        int pic = op->port == 0x20 || op->port == 0x21   ? 0
+                  : op->port == 0xa0 || op->port == 0xa1 ? 1
+                                                         : -1;
         if (clock && s->tsc_hz) {
             if (!have_t0) {
                 t0 = op->tsc;
@@ -263,13 +358,26 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
         }
         char c = op->size <= 4 ? sfx[op->size] : 0;
         switch (op->kind) {
-        case QOP_OUT:
-            fprintf(f, "out%c 0x%x 0x%x\n", c ? c : 'b', op->port, op->value);
+        case QOP_OUT: {
+            bool ended = false;
+            uint32_t v = op->value;
+            if (pic >= 0 && op->size == 1)
+                v = pic_out(&icw[pic], op->port, v, force[pic], &ended);
+            fprintf(f, "out%c 0x%x 0x%x\n", c ? c : 'b', op->port, v);
             n = 1;
+            if (ended && force[pic]) {
+                fprintf(f, "outb 0x%x 0x%x\n", op->port, force[pic]);
+                n++;
+            }
             break;
+        }
         case QOP_IN:
             fprintf(f, "in%c 0x%x\n", c ? c : 'b', op->port);
             n = 1;
+            /* IMR, and IRR unless the read is a poll or of the ISR */
+            if (pic >= 0 &&
+                ((op->port & 1) || (!(op->pic_ocw3[pic] & 4) && (op->pic_ocw3[pic] & 3) != 3)))
+                op->detached = force[pic];
             break;
         case QOP_IRQ:
             fprintf(f, "set_irq_in %s unnamed-gpio-in %u %d\n", op->value < 8 ? master : slave,

@@ -18,6 +18,19 @@
 
 enum qop_kind { QOP_OUT = 1, QOP_IN, QOP_IRQ, QOP_ACK };
 
+/* 8259A states where QEMU's i8259 is known to answer otherwise (qop.pic_flags) */
+enum {
+    QPIC_LTIM = 1,    /* ICW1 LTIM set on the PIC read: level mode on every input */
+    QPIC_SMM_EOI = 2, /* a non-specific EOI in special mask mode with lines masked */
+    QPIC_RELATCH = 4, /* ACK: the slave still requested at the previous slave ACK */
+};
+
+/* Where a PIC is in its ICW sequence. */
+struct icw_track {
+    uint8_t icw1;
+    int step; /* 0: OCW1 next; 2, 3, 4: that ICW next */
+};
+
 struct qop {
     enum qop_kind kind;
     uint64_t exit_seq; /* exit number (IRQ/ACK: the last exit before it) */
@@ -34,7 +47,10 @@ struct qop {
     int withdrawn;       /* spurious IRQ7/15 ACK: the withdrawn line QEMU still latched, else -1 */
     bool after_break;    /* UART RBR read after an LSR read that showed BI */
     uint8_t withdrawn_irr; /* PIC read: edge requests the trace withdrew unacknowledged */
-    unsigned ncmds;        /* qtest commands this op produced */
+    uint8_t detached;      /* PIC IRR/IMR read: bits of QEMU's own devices' lines, not compared */
+    uint8_t pic_flags;     /* PIC read/ACK: QPIC_* (known QEMU deviations in effect) */
+    bool pit_status;       /* PIT data read that returns a read-back status byte */
+    unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
 struct qscript {
@@ -48,8 +64,23 @@ struct qscript {
     bool oom;
     /* tracking */
     uint8_t cmos_index, ocw3[2], base[2], icw_step[2];
+    struct icw_track icw[2];
+    uint8_t imr[2], pic_flags[2]; /* per PIC: QPIC_LTIM, QPIC_SMM_EOI */
+    bool smm[2], relatch;
+    bool pit_status[3];
+    /* hvrr's RTC at the start checkpoint: wall second ref_sec from virtual
+     * time ref_ns on (have_rtc false: no start checkpoint) */
+    bool have_rtc;
+    int64_t rtc_ref_sec;
+    uint64_t rtc_ref_ns;
     bool dlab, after_d1, uart_break;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
+    uint16_t used;           /* ISA lines the trace drives */
+    /* ISA lines QEMU's own COM1, keyboard and mouse interrupts are moved to
+     * (qscript_detach()), kept masked in QEMU's PICs; detach_mask 0: none */
+    int detach_line[3];
+    uint16_t detach_mask;
+    unsigned prefix_cmds; /* commands qscript_write() put before the first op */
     uint64_t last_seq, last_tsc;
 };
 
@@ -61,6 +92,13 @@ void qscript_free(struct qscript *s);
  * (needs QEMU's qtest accelerator). master/slave: the QOM paths of the two
  * i8259s. Returns 0, or -1 on a write error. */
 int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, const char *slave);
+
+/* Chooses three ISA lines the trace never drives (slave lines first) for
+ * QEMU's own 16550 (detach_line[0]), keyboard [1] and mouse [2] interrupts;
+ * qscript_write() keeps them masked in QEMU's PICs so only the trace's levels
+ * reach QEMU's 8259A pair. Returns 0, or -1 when the trace drives too many
+ * lines. */
+int qscript_detach(struct qscript *s);
 
 /* "pic", "pit", ... for a port, NULL if the port is not in the script. */
 const char *qscript_device(uint16_t port);

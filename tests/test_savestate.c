@@ -463,9 +463,9 @@ static void test_device_tables_consistent(void **st)
     check_desc(&vm_devices_sv_desc, vm_devices_sv_desc.version);
     static const char *const names[] = {"now_ns",  "requests", "pic",    "pit",  "port61",
                                         "com1",    "cmos",     "pci",    "post", "kbc",
-                                        "dbgexit", "lapic",    "ioapic", "pm"};
-    assert_int_equal(vm_devices_sv_desc.nfields, 14);
-    for (unsigned i = 0; i < 14; i++)
+                                        "dbgexit", "lapic",    "ioapic", "pm",   "cpus"};
+    assert_int_equal(vm_devices_sv_desc.nfields, 15);
+    for (unsigned i = 0; i < 15; i++)
         assert_string_equal(vm_devices_sv_desc.fields[i].name, names[i]);
 }
 

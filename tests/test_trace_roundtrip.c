@@ -199,9 +199,9 @@ static void test_roundtrip_device_events(void **state)
 {
     (void)state;
     static const uint8_t rx[] = {0x00, 'l', 's', '\r', 0xff};
-    struct trace_dev_event d[9];
+    struct trace_dev_event d[14];
     memset(d, 0, sizeof(d));
-    for (unsigned i = 0; i < 9; i++)
+    for (unsigned i = 0; i < 14; i++)
         d[i].tsc = 5000000 + i * 17;
     d[0].kind = TRACE_DEV_IRQ_LINE, d[0].u.irq.irq = 4, d[0].u.irq.level = true;
     d[1].kind = TRACE_DEV_IRQ_LINE, d[1].u.irq.irq = 0, d[1].u.irq.level = false;
@@ -215,9 +215,21 @@ static void test_roundtrip_device_events(void **state)
     d[7].kind = TRACE_DEV_TIMER_EDGE, d[7].u.timer.source = TRACE_TIMER_PIT0, d[7].vcpu = 1;
     d[7].tsc = 10; /* going back in time must still code exactly */
     d[8].kind = TRACE_DEV_INTR_BLOCKED;
+    /* the exit-policy records (VmConfig.policy_records) */
+    d[9].kind = TRACE_DEV_INTR_BLOCKED, d[9].u.blocked.rflags = 0x202,
+    d[9].u.blocked.blocking = TRACE_BLOCK_STI | TRACE_BLOCK_EVENT;
+    d[10].kind = TRACE_DEV_POLICY_IO, d[10].u.pio.rax = 0xffffffff12345678ull,
+    d[10].u.pio.rax_after = 0x9abcdef0;
+    d[11].kind = TRACE_DEV_POLICY_IO, d[11].u.pio.addr_bits = 16, d[11].u.pio.rcx = 0x10005,
+    d[11].u.pio.rcx_after = 0x10004, d[11].u.pio.index = 0xabcd0000ffffull,
+    d[11].u.pio.index_after = 0xabcd00000000ull, d[11].u.pio.rflags = 0x402,
+    d[11].u.pio.gla = 0x7ffff, d[11].u.pio.fault = 3, d[11].u.pio.retired = true;
+    d[12].kind = TRACE_DEV_HALT, d[12].u.halt.rflags = 0x202, d[12].u.halt.input = true,
+    d[12].u.halt.stop = 4;
+    d[13].kind = TRACE_DEV_DEADLINE, d[13].u.deadline.tsc = d[13].tsc + 12345;
     struct tt_got g;
-    roundtrip(NULL, 0, d, 9, &g);
-    for (unsigned i = 0; i < 9; i++) {
+    roundtrip(NULL, 0, d, 14, &g);
+    for (unsigned i = 0; i < 14; i++) {
         const struct trace_dev_event *x = &g.v[i].it.u.dev;
         assert_int_equal(g.v[i].it.type, TRACE_ITEM_DEV);
         assert_int_equal(x->kind, d[i].kind);
@@ -232,7 +244,24 @@ static void test_roundtrip_device_events(void **state)
     assert_int_equal(g.v[4].it.u.dev.u.timer.source, TRACE_TIMER_RTC);
     assert_true(g.v[5].it.u.dev.u.intr.level);
     assert_int_equal(g.v[6].it.u.dev.u.request.what, 2);
+    assert_int_equal(g.v[8].it.u.dev.u.blocked.rflags, 0);
+    for (unsigned i = 9; i < 14; i++)
+        assert_memory_equal(&g.v[i].it.u.dev.u, &d[i].u, sizeof d[i].u);
     tt_got_free(&g);
+
+    /* a deadline of none codes as 0 ahead; one not after the record's TSC
+     * cannot be armed and is refused */
+    struct trace_dev_event dl = {.tsc = 99, .kind = TRACE_DEV_DEADLINE};
+    dl.u.deadline.tsc = UINT64_MAX;
+    roundtrip(NULL, 0, &dl, 1, &g);
+    assert_true(g.v[0].it.u.dev.u.deadline.tsc == UINT64_MAX);
+    tt_got_free(&g);
+    struct tt_out o;
+    struct trace_writer *w = tt_writer(&o, 3, 0);
+    dl.u.deadline.tsc = 99;
+    assert_int_equal(trace_write_dev(w, &dl), TRACE_W_E_ARG);
+    trace_writer_destroy(w);
+    trace_membuf_free(&o.buf);
 }
 
 static void test_roundtrip_header_checkpoint_end(void **state)
@@ -252,7 +281,9 @@ static void test_roundtrip_header_checkpoint_end(void **state)
         .ndevices = 2,
         .devices = devs,
         .has_start = true,
-        .start = {.seq = 0, .tsc = 77, .devices_version = 1, .devices = blob, .devices_len = 100}};
+        .start = {.seq = 0, .tsc = 77, .devices_version = 1, .devices = blob, .devices_len = 100},
+        .policy_records = true,
+        .time_limit_ns = 5000000000ull};
     struct tt_out o;
     struct trace_writer *w = tt_writer(&o, 3, 0);
     assert_int_equal(trace_write_header(w, &h), 0);
@@ -295,6 +326,8 @@ static void test_roundtrip_header_checkpoint_end(void **state)
     assert_int_equal(it.u.header.start.tsc, 77);
     assert_int_equal(it.u.header.start.devices_len, 100);
     assert_memory_equal(it.u.header.start.devices, blob, 100);
+    assert_true(it.u.header.policy_records);
+    assert_true(it.u.header.time_limit_ns == 5000000000ull);
 
     assert_int_equal(trace_reader_next(r, &it), TRACE_R_ITEM);
     assert_int_equal(it.type, TRACE_ITEM_EXIT);

@@ -50,7 +50,7 @@ static void obs_req(void *ctx, enum dev_request what)
 static void setup(struct vm_devices *d, struct obs *o)
 {
     memset(o, 0, sizeof *o);
-    const struct vm_devices_hooks h = {obs_irq, obs_intr, obs_tx, obs_req, o};
+    const struct vm_devices_hooks h = {obs_irq, obs_intr, obs_tx, obs_req, o, NULL, NULL};
     const struct vm_devices_config cfg = {.rtc_epoch_sec = 1764115200}; /* 2025-11-26 */
     vm_devices_init(d, &cfg, &h, 0);
 }

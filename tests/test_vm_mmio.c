@@ -118,7 +118,7 @@ static void test_apic_write(void **st)
     struct vm_mmio_exit m;
     assert_int_equal(run(0xfee00080, &m), VM_POLICY_IO_DEVICE);
     assert_int_equal(m.value, 0x20);
-    assert_int_equal(F.dev.lapic.tpr, 0x20);
+    assert_int_equal(F.dev.lapic[0].tpr, 0x20);
     assert_int_equal(F.rip, 2);
 }
 

@@ -123,8 +123,16 @@ enum trace_dev_kind {
     TRACE_DEV_TIMER_EDGE,   /* a timer output changed level */
     TRACE_DEV_INTR,         /* PIC INTR output changed level */
     TRACE_DEV_REQUEST,      /* reset / power-off request */
-    TRACE_DEV_INTR_BLOCKED  /* INTR high at an entry the guest could not take it */
+    TRACE_DEV_INTR_BLOCKED, /* INTR high at an entry the guest could not take it */
+    TRACE_DEV_POLICY_IO,    /* registers an IN / string I/O exit's policy read and wrote */
+    TRACE_DEV_HALT,         /* the exit policy's HLT decision (tsc: where the vCPU resumes) */
+    TRACE_DEV_DEADLINE      /* preemption-timer deadline armed at an entry */
 };
+
+/* IntrBlocked.blocking bits */
+#define TRACE_BLOCK_STI    1u
+#define TRACE_BLOCK_MOV_SS 2u
+#define TRACE_BLOCK_EVENT  0x100u
 
 enum trace_timer_source {
     TRACE_TIMER_PIT0 = 0,
@@ -160,6 +168,27 @@ struct trace_dev_event {
         struct {
             uint32_t what; /* 1 reset, 2 power-off, 3 debug-exit (enum dev_request) */
         } request;
+        struct {
+            uint64_t rflags;   /* policy_records only */
+            uint32_t blocking; /* TRACE_BLOCK_* */
+        } blocked;
+        struct {
+            uint64_t rax, rax_after;     /* IN */
+            uint32_t addr_bits;          /* string I/O: 16, 32, 64; 0 not string */
+            uint64_t rcx, rcx_after;     /* string I/O */
+            uint64_t index, index_after; /* RDI (INS) / RSI (OUTS) */
+            uint64_t rflags, gla;
+            uint32_t fault; /* #PF error code + 1, 0: none */
+            bool retired;
+        } pio;
+        struct {
+            uint64_t rflags;
+            bool input;
+            uint32_t stop; /* enum vm_stop: 0 resumed, 1 power-off, 4 idle */
+        } halt;
+        struct {
+            uint64_t tsc; /* the deadline; UINT64_MAX: none */
+        } deadline;
     } u;
 };
 
@@ -222,6 +251,8 @@ struct trace_header {
     struct trace_host_cpu host_cpu; /* nleaves 0: not recorded (older traces) */
     bool entry_decisions; /* every entry with INTR high has an Inject or IntrBlocked record */
     bool apic; /* APIC platform: MMIO (EPT, size != 0) and local APIC MSRs are device calls */
+    bool policy_records;    /* PolicyIo / Halt / Deadline records, IntrBlocked fields */
+    uint64_t time_limit_ns; /* the exit policy's budget (policy_records; 0: none) */
 };
 
 enum trace_end_reason {

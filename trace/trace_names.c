@@ -54,6 +54,9 @@ const char *trace_dev_kind_name(enum trace_dev_kind kind)
     case TRACE_DEV_INTR: return "intr";
     case TRACE_DEV_REQUEST: return "request";
     case TRACE_DEV_INTR_BLOCKED: return "blocked";
+    case TRACE_DEV_POLICY_IO: return "pio";
+    case TRACE_DEV_HALT: return "halt";
+    case TRACE_DEV_DEADLINE: return "deadline";
     default: return "unknown";
     }
 }

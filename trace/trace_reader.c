@@ -364,6 +364,8 @@ static int conv_header(struct trace_reader *r, struct trace_header *h, const Hvr
         h->host_cpu.features = c->host_features;
         h->entry_decisions = c->entry_decisions;
         h->apic = c->apic;
+        h->policy_records = c->policy_records;
+        h->time_limit_ns = c->time_limit_ns;
     }
     if (m->start) {
         h->has_start = true;
@@ -473,7 +475,37 @@ static bool conv_dev(struct trace_reader *r, struct trace_dev_event *d, const Hv
         d->kind = TRACE_DEV_REQUEST;
         d->u.request.what = m->request->what;
         return true;
-    case HVRR__DEVICE_EVENT__EV_BLOCKED: d->kind = TRACE_DEV_INTR_BLOCKED; return true;
+    case HVRR__DEVICE_EVENT__EV_BLOCKED:
+        d->kind = TRACE_DEV_INTR_BLOCKED;
+        d->u.blocked.rflags = m->blocked->rflags;
+        d->u.blocked.blocking = m->blocked->blocking;
+        return true;
+    case HVRR__DEVICE_EVENT__EV_PIO: {
+        const Hvrr__PolicyIo *p = m->pio;
+        d->kind = TRACE_DEV_POLICY_IO;
+        d->u.pio.rax = p->rax;
+        d->u.pio.rax_after = p->rax ^ p->rax_xor;
+        d->u.pio.addr_bits = p->addr_bits;
+        d->u.pio.rcx = p->rcx;
+        d->u.pio.rcx_after = p->rcx ^ p->rcx_xor;
+        d->u.pio.index = p->index;
+        d->u.pio.index_after = p->index ^ p->index_xor;
+        d->u.pio.rflags = p->rflags;
+        d->u.pio.gla = p->gla;
+        d->u.pio.fault = p->fault;
+        d->u.pio.retired = p->retired;
+        return true;
+    }
+    case HVRR__DEVICE_EVENT__EV_HALT:
+        d->kind = TRACE_DEV_HALT;
+        d->u.halt.rflags = m->halt->rflags;
+        d->u.halt.input = m->halt->input;
+        d->u.halt.stop = m->halt->stop;
+        return true;
+    case HVRR__DEVICE_EVENT__EV_DEADLINE:
+        d->kind = TRACE_DEV_DEADLINE;
+        d->u.deadline.tsc = m->deadline->ahead ? d->tsc + m->deadline->ahead : UINT64_MAX;
+        return true;
     default: return false;
     }
 }

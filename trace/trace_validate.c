@@ -98,6 +98,16 @@ bool trace_check_dev(const struct trace_dev_event *d, uint32_t vcpus, char *why,
         if (d->u.timer.source > TRACE_TIMER_PREEMPTION)
             return fail(why, n, "timer source %u", d->u.timer.source);
         break;
+    case TRACE_DEV_POLICY_IO: {
+        unsigned b = d->u.pio.addr_bits;
+        if (b != 0 && b != 16 && b != 32 && b != 64)
+            return fail(why, n, "string I/O address size %u (16, 32 or 64)", b);
+        break;
+    }
+    case TRACE_DEV_HALT:
+        if (d->u.halt.stop != 0 && d->u.halt.stop != 1 && d->u.halt.stop != 4)
+            return fail(why, n, "HLT stop %u (0 resumed, 1 power-off, 4 idle)", d->u.halt.stop);
+        break;
     default: break;
     }
     return true;

@@ -434,6 +434,9 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
     Hvrr__IntrLine intr = HVRR__INTR_LINE__INIT;
     Hvrr__DevRequest req = HVRR__DEV_REQUEST__INIT;
     Hvrr__IntrBlocked blocked = HVRR__INTR_BLOCKED__INIT;
+    Hvrr__PolicyIo pio = HVRR__POLICY_IO__INIT;
+    Hvrr__Halt halt = HVRR__HALT__INIT;
+    Hvrr__Deadline deadline = HVRR__DEADLINE__INIT;
     switch (d->kind) {
     case TRACE_DEV_IRQ_LINE:
         irq.irq = d->u.irq.irq;
@@ -472,8 +475,40 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
         x.request = &req;
         break;
     case TRACE_DEV_INTR_BLOCKED:
+        blocked.rflags = d->u.blocked.rflags;
+        blocked.blocking = d->u.blocked.blocking;
         x.ev_case = HVRR__DEVICE_EVENT__EV_BLOCKED;
         x.blocked = &blocked;
+        break;
+    case TRACE_DEV_POLICY_IO:
+        pio.rax = d->u.pio.rax;
+        pio.rax_xor = d->u.pio.rax ^ d->u.pio.rax_after;
+        pio.addr_bits = d->u.pio.addr_bits;
+        pio.rcx = d->u.pio.rcx;
+        pio.rcx_xor = d->u.pio.rcx ^ d->u.pio.rcx_after;
+        pio.index = d->u.pio.index;
+        pio.index_xor = d->u.pio.index ^ d->u.pio.index_after;
+        pio.rflags = d->u.pio.rflags;
+        pio.gla = d->u.pio.gla;
+        pio.fault = d->u.pio.fault;
+        pio.retired = d->u.pio.retired;
+        x.ev_case = HVRR__DEVICE_EVENT__EV_PIO;
+        x.pio = &pio;
+        break;
+    case TRACE_DEV_HALT:
+        halt.rflags = d->u.halt.rflags;
+        halt.input = d->u.halt.input;
+        halt.stop = d->u.halt.stop;
+        x.ev_case = HVRR__DEVICE_EVENT__EV_HALT;
+        x.halt = &halt;
+        break;
+    case TRACE_DEV_DEADLINE:
+        /* a deadline at or before the record's TSC cannot be armed */
+        if (d->u.deadline.tsc != UINT64_MAX && d->u.deadline.tsc <= d->tsc)
+            return TRACE_W_E_ARG;
+        deadline.ahead = d->u.deadline.tsc == UINT64_MAX ? 0 : d->u.deadline.tsc - d->tsc;
+        x.ev_case = HVRR__DEVICE_EVENT__EV_DEADLINE;
+        x.deadline = &deadline;
         break;
     default: return TRACE_W_E_ARG;
     }
@@ -565,6 +600,8 @@ int trace_write_header(struct trace_writer *w, const struct trace_header *h)
     cfg.host_features = h->host_cpu.features;
     cfg.entry_decisions = h->entry_decisions;
     cfg.apic = h->apic;
+    cfg.policy_records = h->policy_records;
+    cfg.time_limit_ns = h->time_limit_ns;
     Hvrr__Checkpoint start = HVRR__CHECKPOINT__INIT;
     Hvrr__Header m = HVRR__HEADER__INIT;
     m.format_version = h->format_version ? h->format_version : TRACE_FORMAT_VERSION;

@@ -345,29 +345,76 @@ static bool dest_match(const struct lapic *l, uint32_t dest, bool logical)
     return (ldr >> 4) == (dest >> 4) && (ldr & dest & 0xfu);
 }
 
-void lapic_deliver(struct lapic *l, const struct apic_msg *m)
+bool lapic_is_dest(const struct lapic *l, const struct apic_msg *m)
 {
     if (!hw_enabled(l))
-        return;
-    bool match;
+        return false;
     switch (m->shorthand) {
-    case APIC_SH_SELF: match = m->src_id == l->id; break;
-    case APIC_SH_ALL: match = true; break;
-    case APIC_SH_ALL_BUT_SELF: match = m->src_id != l->id; break;
-    default: match = dest_match(l, m->dest, m->logical); break;
+    case APIC_SH_SELF: return m->src_id == l->id;
+    case APIC_SH_ALL: return true;
+    case APIC_SH_ALL_BUT_SELF: return m->src_id != l->id;
+    default: return dest_match(l, m->dest, m->logical);
     }
-    if (!match)
+}
+
+static void power_on_regs(struct lapic *l);
+
+/* "INIT Reset": the state after INIT is the power-on state except the APIC
+ * ID (and IA32_APIC_BASE, an MSR INIT leaves alone); the core waits for a
+ * SIPI ("Local APIC State After an INIT Reset"). */
+static void init_reset(struct lapic *l)
+{
+    power_on_regs(l);
+    l->timer_base = 0;
+    l->timer_start = ns_to_clk(l->last_ns, bus_hz(l));
+    l->wait_sipi = true;
+    l->events = (uint8_t)((l->events | LAPIC_EV_INIT) & ~LAPIC_EV_SIPI);
+}
+
+void lapic_deliver(struct lapic *l, const struct apic_msg *m)
+{
+    if (!lapic_is_dest(l, m))
         return;
     switch (m->mode) {
     case APIC_DM_FIXED:
-    case APIC_DM_LOWEST: /* one APIC: it is the lowest-priority one */
+    case APIC_DM_LOWEST: /* the platform chose this APIC (arbitration) */
         accept(l, m->vector, m->level);
         break;
     case APIC_DM_NMI: l->nmi = true; break;
     case APIC_DM_EXTINT: l->extint_msg = true; break;
-    default: break; /* SMI, INIT, SIPI: not modelled (one vCPU, no SMM) */
+    case APIC_DM_INIT: init_reset(l); break;
+    case APIC_DM_STARTUP:
+        /* "MP Initialization Protocol": a SIPI outside wait-for-SIPI (the
+         * second SIPI of the INIT-SIPI-SIPI sequence) is ignored. */
+        if (l->wait_sipi) {
+            l->wait_sipi = false;
+            l->sipi_vector = m->vector;
+            l->events |= LAPIC_EV_SIPI;
+        }
+        break;
+    default: break; /* SMI: no SMM */
     }
     update(l);
+}
+
+uint32_t lapic_events(const struct lapic *l)
+{
+    return l->events;
+}
+
+void lapic_events_take(struct lapic *l, uint32_t bits)
+{
+    l->events = (uint8_t)(l->events & ~bits);
+}
+
+uint8_t lapic_sipi_vector(const struct lapic *l)
+{
+    return l->sipi_vector;
+}
+
+bool lapic_wait_sipi(const struct lapic *l)
+{
+    return l->wait_sipi;
 }
 
 /* "Interrupt Command Register": builds the message; a self shorthand never
@@ -388,6 +435,8 @@ static void send_ipi(struct lapic *l)
     };
     if (mode == APIC_DM_INIT && m.level && !(l->icr_lo & 0x4000u))
         return; /* INIT level de-assert: no message on a modern APIC bus */
+    if ((mode == APIC_DM_INIT || mode == APIC_DM_STARTUP) && m.shorthand == APIC_SH_SELF)
+        return; /* ICR "valid combinations": INIT and SIPI to self are not */
     if ((mode == APIC_DM_FIXED || mode == APIC_DM_LOWEST) && m.vector < 16) {
         signal_error(l, APIC_ESR_SEND_ILLEGAL);
         return;
@@ -637,8 +686,6 @@ bool lapic_msr_owned(uint32_t msr)
            (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST);
 }
 
-static void power_on_regs(struct lapic *l);
-
 /* "x2APIC State Transitions": disabled -> xAPIC -> x2APIC, and back to
  * disabled from either; x2APIC -> xAPIC, disabled -> x2APIC and EN=0 with
  * EXTD=1 are #GP. A global disable returns the registers to their power-on
@@ -856,6 +903,9 @@ void lapic_reset(struct lapic *l, uint64_t now_ns)
     l->apic_base = LAPIC_DEFAULT_BASE | APIC_BASE_EN | (l->cfg.bsp ? APIC_BASE_BSP : 0);
     l->id = l->cfg.apic_id;
     power_on_regs(l);
+    l->wait_sipi = !l->cfg.bsp;
+    l->events = 0;
+    l->sipi_vector = 0;
     l->last_ns = now_ns;
     timer_rebase(l, now_ns);
     update(l);
@@ -885,25 +935,44 @@ static bool lapic_valid(const void *obj)
     uint64_t clk = ns_to_clk(l->last_ns, bus_hz(l));
     if (l->timer_start > clk)
         return false;
+    if (l->events & ~(LAPIC_EV_INIT | LAPIC_EV_SIPI))
+        return false;
+    if ((l->events & LAPIC_EV_SIPI) && l->wait_sipi)
+        return false; /* the SIPI ended the wait */
     return l->intr == (lapic_intr(l) || l->nmi);
 }
 
 #define SV_U32_ARRAY(T, m) SV_SCALAR_(T, m, SVK_U32, 4, sizeof(((T *)0)->m) / 4, 1, 0, 0)
 
 static const struct sv_field lapic_fields[] = {
-    SV_U64(struct lapic, apic_base),     SV_U32(struct lapic, id),
-    SV_U32(struct lapic, ldr),           SV_U32(struct lapic, dfr),
-    SV_U32(struct lapic, svr),           SV_U8(struct lapic, tpr),
-    SV_U8_ARRAY(struct lapic, isr),      SV_U8_ARRAY(struct lapic, irr),
-    SV_U8_ARRAY(struct lapic, tmr),      SV_U32(struct lapic, esr),
-    SV_U32(struct lapic, esr_pending),   SV_U32(struct lapic, icr_lo),
-    SV_U32(struct lapic, icr_hi),        SV_U32_ARRAY(struct lapic, lvt),
-    SV_U32(struct lapic, timer_initial), SV_U8(struct lapic, timer_divide),
-    SV_U64(struct lapic, timer_start),   SV_U64(struct lapic, timer_base),
-    SV_U64(struct lapic, timer_fired),   SV_U64(struct lapic, tsc_deadline),
-    SV_U64(struct lapic, last_ns),       SV_SCALAR_(struct lapic, lint, SVK_BOOL, 1, 2, 1, 0, 0),
-    SV_BOOL(struct lapic, nmi),          SV_BOOL(struct lapic, extint_msg),
+    SV_U64(struct lapic, apic_base),
+    SV_U32(struct lapic, id),
+    SV_U32(struct lapic, ldr),
+    SV_U32(struct lapic, dfr),
+    SV_U32(struct lapic, svr),
+    SV_U8(struct lapic, tpr),
+    SV_U8_ARRAY(struct lapic, isr),
+    SV_U8_ARRAY(struct lapic, irr),
+    SV_U8_ARRAY(struct lapic, tmr),
+    SV_U32(struct lapic, esr),
+    SV_U32(struct lapic, esr_pending),
+    SV_U32(struct lapic, icr_lo),
+    SV_U32(struct lapic, icr_hi),
+    SV_U32_ARRAY(struct lapic, lvt),
+    SV_U32(struct lapic, timer_initial),
+    SV_U8(struct lapic, timer_divide),
+    SV_U64(struct lapic, timer_start),
+    SV_U64(struct lapic, timer_base),
+    SV_U64(struct lapic, timer_fired),
+    SV_U64(struct lapic, tsc_deadline),
+    SV_U64(struct lapic, last_ns),
+    SV_SCALAR_(struct lapic, lint, SVK_BOOL, 1, 2, 1, 0, 0),
+    SV_BOOL(struct lapic, nmi),
+    SV_BOOL(struct lapic, extint_msg),
     SV_BOOL(struct lapic, intr),
+    SV_BOOL_SINCE(struct lapic, wait_sipi, 2, 0),
+    SV_U8_SINCE(struct lapic, events, 2, 0),
+    SV_U8_SINCE(struct lapic, sipi_vector, 2, 0),
 };
 
 const struct sv_desc lapic_sv_desc = {

@@ -10,7 +10,7 @@
 #include "hv/devs/dev.h"
 #include "hv/devs/savestate.h"
 
-#define LAPIC_STATE_VERSION  1
+#define LAPIC_STATE_VERSION  2 /* 2: wait-for-SIPI state, INIT/SIPI core events */
 #define LAPIC_DEFAULT_BASE   0xfee00000ull
 #define LAPIC_VERSION        0x01050014u /* EOI-broadcast suppression, max LVT 5, version 0x14 */
 #define LAPIC_DEFAULT_BUS_HZ 1000000000ull
@@ -85,9 +85,9 @@ enum {
 
 struct lapic_config {
     uint32_t apic_id; /* initial APIC ID (x2APIC ID; xAPIC ID is its low 8 bits) */
-    bool bsp;
-    uint64_t bus_hz; /* APIC timer input clock before the divider (0: 1 GHz) */
-    uint64_t tsc_hz; /* virtual TSC rate (TSC-deadline); 0: no TSC-deadline timer */
+    bool bsp;         /* an AP (!bsp) starts in the wait-for-SIPI state */
+    uint64_t bus_hz;  /* APIC timer input clock before the divider (0: 1 GHz) */
+    uint64_t tsc_hz;  /* virtual TSC rate (TSC-deadline); 0: no TSC-deadline timer */
 };
 
 struct lapic {
@@ -115,6 +115,13 @@ struct lapic {
     bool nmi;         /* an NMI waits for the core */
     bool extint_msg;  /* an ExtINT message waits for its INTA */
     bool intr;        /* interrupt output as last given to the sink */
+    /* The core's INIT/SIPI state ("MP Initialization Protocol"): wait_sipi
+     * is the wait-for-SIPI state (set by INIT; an AP starts in it), events
+     * the LAPIC_EV_* bits not yet taken by the core, sipi_vector the vector
+     * of the SIPI that ended the wait. */
+    bool wait_sipi;
+    uint8_t events;
+    uint8_t sipi_vector;
     /* Configuration and wiring, not state. */
     struct lapic_config cfg;
     struct irq_sink intr_out;     /* line 0: lapic_pending() != NONE (or an NMI) */
@@ -174,6 +181,21 @@ unsigned lapic_ack(struct lapic *l);
 /* NMI towards the core (LINT1/LVT/IPI in NMI mode); take clears it. */
 bool lapic_nmi_pending(const struct lapic *l);
 void lapic_nmi_take(struct lapic *l);
+/* INIT and SIPI are core events, not interrupts. An INIT message puts the
+ * core in wait-for-SIPI (registers back to their power-on values, the APIC
+ * ID, IA32_APIC_BASE and the timer clock kept; a pending SIPI event
+ * dropped) and raises LAPIC_EV_INIT; a SIPI while waiting ends the wait,
+ * keeps its vector and raises LAPIC_EV_SIPI; a SIPI otherwise is ignored.
+ * lapic_events_take clears the given bits. */
+#define LAPIC_EV_INIT 1u
+#define LAPIC_EV_SIPI 2u
+uint32_t lapic_events(const struct lapic *l);
+void lapic_events_take(struct lapic *l, uint32_t bits);
+uint8_t lapic_sipi_vector(const struct lapic *l);
+bool lapic_wait_sipi(const struct lapic *l);
+/* Whether message m names this APIC as a destination (shorthand, physical
+ * or logical destination; a hardware-disabled APIC is never one). */
+bool lapic_is_dest(const struct lapic *l, const struct apic_msg *m);
 /* Processor priority (PPR) as the SDM computes it. */
 uint8_t lapic_ppr(const struct lapic *l);
 

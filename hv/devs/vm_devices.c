@@ -13,30 +13,53 @@ static void irq_to_pic(void *ctx, unsigned line, bool level)
 }
 
 /* The CPU's interrupt input: the PIC's INTR, or with the APIC the local
- * APIC's output (the PIC's INTR then drives LINT0). */
+ * APICs' outputs (the PIC's INTR then drives LINT0 of every local APIC:
+ * virtual wire; only the BSP's LINT0 is normally unmasked). */
 static void pic_intr_changed(void *ctx, unsigned line, bool level)
 {
     struct vm_devices *d = ctx;
     (void)line;
-    if (d->cfg.apic)
-        lapic_set_lint(&d->lapic, 0, level);
-    else if (d->hooks.intr)
-        d->hooks.intr(d->hooks.ctx, level, d->now_ns);
+    if (d->cfg.apic) {
+        for (unsigned i = 0; i < d->ncpus; i++)
+            lapic_set_lint(&d->lapic[i], 0, level);
+    } else {
+        if (d->hooks.intr)
+            d->hooks.intr(d->hooks.ctx, level, d->now_ns);
+        if (d->hooks.intr_cpu)
+            d->hooks.intr_cpu(d->hooks.ctx, 0, level, d->now_ns);
+    }
 }
 
 static void lapic_intr_changed(void *ctx, unsigned line, bool level)
 {
-    struct vm_devices *d = ctx;
+    const struct vm_devices_cpu_link *k = ctx;
+    struct vm_devices *d = k->d;
     (void)line;
-    if (d->hooks.intr)
+    if (k->cpu == 0 && d->hooks.intr)
         d->hooks.intr(d->hooks.ctx, level, d->now_ns);
+    if (d->hooks.intr_cpu)
+        d->hooks.intr_cpu(d->hooks.ctx, k->cpu, level, d->now_ns);
 }
 
-/* One local APIC on the bus: every message is offered to it. */
-static void apic_msg_to_lapic(void *ctx, const struct apic_msg *m)
+/* The APIC bus: every message (an I/O APIC's or an IPI) is offered to each
+ * live local APIC, which accepts it if it is a destination. Lowest
+ * priority goes to one destination only: the lowest APIC ID among them
+ * (fixed arbitration, deterministic; the SDM leaves the choice to the
+ * hardware). INIT and SIPI change a core's events: the hook hears it. */
+static void apic_bus_send(void *ctx, const struct apic_msg *m)
 {
     struct vm_devices *d = ctx;
-    lapic_deliver(&d->lapic, m);
+    for (unsigned i = 0; i < d->ncpus; i++) {
+        struct lapic *l = &d->lapic[i];
+        if (!lapic_is_dest(l, m))
+            continue;
+        uint32_t ev = lapic_events(l);
+        lapic_deliver(l, m);
+        if (lapic_events(l) != ev && d->hooks.cpu_events)
+            d->hooks.cpu_events(d->hooks.ctx, i, lapic_events(l), d->now_ns);
+        if (m->mode == APIC_DM_LOWEST)
+            break;
+    }
 }
 
 static void platform_request(void *ctx, enum dev_request what);
@@ -49,17 +72,21 @@ static void lapic_eoi_to_ioapic(void *ctx, uint8_t vector)
 
 /* The APIC pair exists (at power-on state) on every platform, so that the
  * state blob has one layout; it is wired in only with cfg.apic, where the
- * local APIC is left as a PC BIOS leaves it for the OS: software-enabled in
- * virtual-wire mode (LINT0 ExtINT from the 8259A, LINT1 NMI, spurious
- * vector 0xff), the I/O APIC with every entry masked. */
+ * BSP's local APIC is left as a PC BIOS leaves it for the OS:
+ * software-enabled in virtual-wire mode (LINT0 ExtINT from the 8259A, LINT1
+ * NMI, spurious vector 0xff), the I/O APIC with every entry masked. The
+ * APs' local APICs stay at power-on, waiting for a SIPI. */
 static void apic_platform_init(struct vm_devices *d, uint64_t now_ns)
 {
-    const struct lapic_config lc = {
-        .apic_id = 0, .bsp = true, .bus_hz = LAPIC_DEFAULT_BUS_HZ, .tsc_hz = d->cfg.tsc_hz};
-    const struct irq_sink to_cpu = {lapic_intr_changed, d};
-    const struct apic_msg_sink bus = {apic_msg_to_lapic, d};
+    const struct apic_msg_sink bus = {apic_bus_send, d};
     const struct apic_eoi_sink eoi = {lapic_eoi_to_ioapic, d};
-    lapic_init(&d->lapic, &lc, &to_cpu, NULL, &eoi, now_ns);
+    for (unsigned i = 0; i < VM_DEVICES_MAX_CPUS; i++) {
+        const struct lapic_config lc = {
+            .apic_id = i, .bsp = i == 0, .bus_hz = LAPIC_DEFAULT_BUS_HZ, .tsc_hz = d->cfg.tsc_hz};
+        d->link[i] = (struct vm_devices_cpu_link){d, i};
+        const struct irq_sink to_cpu = {lapic_intr_changed, &d->link[i]};
+        lapic_init(&d->lapic[i], &lc, &to_cpu, &bus, &eoi, now_ns);
+    }
     ioapic_init(&d->ioapic, &bus, 0x20);
     const struct irq_sink to_pic = {irq_to_pic, d};
     const struct dev_request_sink req = {platform_request, d};
@@ -68,10 +95,12 @@ static void apic_platform_init(struct vm_devices *d, uint64_t now_ns)
     if (!d->cfg.apic)
         return;
     iobus_register(&d->bus, VM_DEVICES_ACPI_PM_BASE, ACPI_PM_PORTS, acpi_pm_io, &d->pm, "acpi-pm");
-    lapic_write(&d->lapic, LAPIC_SVR, APIC_SVR_ENABLE | 0xff, now_ns);
-    lapic_write(&d->lapic, LAPIC_LVT_LINT0, APIC_DM_EXTINT << 8, now_ns);
-    lapic_write(&d->lapic, LAPIC_LVT_LINT1, APIC_DM_NMI << 8, now_ns);
-    lapic_set_lint(&d->lapic, 0, pic_intr(&d->pic));
+    struct lapic *bsp = &d->lapic[0];
+    lapic_write(bsp, LAPIC_SVR, APIC_SVR_ENABLE | 0xff, now_ns);
+    lapic_write(bsp, LAPIC_LVT_LINT0, APIC_DM_EXTINT << 8, now_ns);
+    lapic_write(bsp, LAPIC_LVT_LINT1, APIC_DM_NMI << 8, now_ns);
+    for (unsigned i = 0; i < d->ncpus; i++)
+        lapic_set_lint(&d->lapic[i], 0, pic_intr(&d->pic));
 }
 
 static void com1_tx(void *ctx, uint8_t byte)
@@ -108,6 +137,10 @@ void vm_devices_init(struct vm_devices *d, const struct vm_devices_config *cfg,
         d->cfg.com1_irq = 4;
     if (hooks)
         d->hooks = *hooks;
+    d->ncpus = 1;
+    if (d->cfg.apic && d->cfg.cpus > 1)
+        d->ncpus = d->cfg.cpus < VM_DEVICES_MAX_CPUS ? d->cfg.cpus : VM_DEVICES_MAX_CPUS;
+    d->cfg.cpus = d->ncpus;
     d->now_ns = now_ns;
 
     const struct irq_sink to_pic = {irq_to_pic, d};
@@ -180,7 +213,8 @@ static void tick_all(struct vm_devices *d)
     cmos_tick(&d->cmos, d->now_ns);
     if (d->cfg.apic) {
         acpi_pm_tick(&d->pm, d->now_ns);
-        lapic_advance(&d->lapic, d->now_ns);
+        for (unsigned i = 0; i < d->ncpus; i++)
+            lapic_advance(&d->lapic[i], d->now_ns);
     }
     changed(d);
 }
@@ -227,7 +261,8 @@ uint64_t vm_devices_next_event_ns(const struct vm_devices *d, uint64_t now_ns)
     t = min_u64(t, uart_next_event_ns(&d->com1, now_ns));
     t = min_u64(t, cmos_next_event_ns(&d->cmos, now_ns));
     if (d->cfg.apic) {
-        t = min_u64(t, lapic_next_event_ns(&d->lapic, now_ns));
+        for (unsigned i = 0; i < d->ncpus; i++)
+            t = min_u64(t, lapic_next_event_ns(&d->lapic[i], now_ns));
         t = min_u64(t, acpi_pm_next_event_ns(&d->pm, now_ns));
     }
     return t;
@@ -243,38 +278,60 @@ uint64_t vm_devices_next_event_cached(struct vm_devices *d, uint64_t now_ns)
     return min_u64(t, d->event_unclamped);
 }
 
+unsigned vm_devices_cpus(const struct vm_devices *d)
+{
+    return d->ncpus;
+}
+
+bool vm_devices_intr_cpu(const struct vm_devices *d, unsigned cpu)
+{
+    if (cpu >= d->ncpus)
+        return false;
+    return d->cfg.apic ? lapic_intr(&d->lapic[cpu]) : pic_intr(&d->pic);
+}
+
 bool vm_devices_intr(const struct vm_devices *d)
 {
-    return d->cfg.apic ? lapic_intr(&d->lapic) : pic_intr(&d->pic);
+    return vm_devices_intr_cpu(d, 0);
 }
 
 /* With the APIC, an ExtINT (virtual wire) is answered by the 8259A's INTA. */
-uint8_t vm_devices_ack(struct vm_devices *d, uint64_t now_ns)
+uint8_t vm_devices_ack_cpu(struct vm_devices *d, unsigned cpu, uint64_t now_ns)
 {
+    if (cpu >= d->ncpus)
+        return 0xff;
     vm_devices_advance(d, now_ns);
     if (!d->cfg.apic)
         return pic_ack(&d->pic); /* the PIC has no deadline: the cache stands */
     changed(d);
-    unsigned v = lapic_ack(&d->lapic);
+    unsigned v = lapic_ack(&d->lapic[cpu]);
     return v == LAPIC_ACK_EXTINT ? pic_ack(&d->pic) : (uint8_t)v;
 }
 
-int vm_devices_mmio(struct vm_devices *d, uint64_t gpa, unsigned size, bool write, uint32_t *val,
-                    uint64_t now_ns)
+uint8_t vm_devices_ack(struct vm_devices *d, uint64_t now_ns)
 {
-    if (!d->cfg.apic)
+    return vm_devices_ack_cpu(d, 0, now_ns);
+}
+
+/* Each vCPU sees its own local APIC at its own IA32_APIC_BASE; the I/O
+ * APIC page is shared. */
+int vm_devices_mmio_cpu(struct vm_devices *d, unsigned cpu, uint64_t gpa, unsigned size, bool write,
+                        uint32_t *val, uint64_t now_ns)
+{
+    if (!d->cfg.apic || cpu >= d->ncpus)
         return DEV_IO_UNMAPPED;
     vm_devices_advance(d, now_ns);
     changed(d);
-    uint64_t lb = lapic_mmio_base(&d->lapic);
-    if (lapic_xapic_mode(&d->lapic) && gpa >= lb && gpa - lb < 0x1000) {
+    struct lapic *l = &d->lapic[cpu];
+    uint64_t lb = lapic_mmio_base(l);
+    if (lapic_xapic_mode(l) && gpa >= lb && gpa - lb < 0x1000) {
         uint32_t off = (uint32_t)(gpa - lb);
         if (size != 4 || (off & 0xf))
             return DEV_IO_BADSIZE;
         if (write)
-            lapic_write(&d->lapic, off, *val, d->now_ns);
+            lapic_write(l, off, *val, d->now_ns);
         else
-            *val = lapic_read(&d->lapic, off, d->now_ns);
+            *val = lapic_read(l, off, d->now_ns);
         return DEV_IO_OK;
     }
     if (gpa >= IOAPIC_DEFAULT_BASE && gpa - IOAPIC_DEFAULT_BASE < IOAPIC_MMIO_SIZE)
@@ -282,14 +339,59 @@ int vm_devices_mmio(struct vm_devices *d, uint64_t gpa, unsigned size, bool writ
     return DEV_IO_UNMAPPED;
 }
 
-int vm_devices_msr(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val, uint64_t now_ns)
+int vm_devices_mmio(struct vm_devices *d, uint64_t gpa, unsigned size, bool write, uint32_t *val,
+                    uint64_t now_ns)
 {
-    if (!d->cfg.apic || !lapic_msr_owned(msr))
+    return vm_devices_mmio_cpu(d, 0, gpa, size, write, val, now_ns);
+}
+
+int vm_devices_msr_cpu(struct vm_devices *d, unsigned cpu, uint32_t msr, bool write, uint64_t *val,
+                       uint64_t now_ns)
+{
+    if (!d->cfg.apic || !lapic_msr_owned(msr) || cpu >= d->ncpus)
         return 1;
     vm_devices_advance(d, now_ns);
     changed(d);
-    return write ? lapic_msr_write(&d->lapic, msr, *val, d->now_ns)
-                 : lapic_msr_read(&d->lapic, msr, val, d->now_ns);
+    struct lapic *l = &d->lapic[cpu];
+    return write ? lapic_msr_write(l, msr, *val, d->now_ns)
+                 : lapic_msr_read(l, msr, val, d->now_ns);
+}
+
+int vm_devices_msr(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val, uint64_t now_ns)
+{
+    return vm_devices_msr_cpu(d, 0, msr, write, val, now_ns);
+}
+
+bool vm_devices_nmi_cpu(const struct vm_devices *d, unsigned cpu)
+{
+    return d->cfg.apic && cpu < d->ncpus && lapic_nmi_pending(&d->lapic[cpu]);
+}
+
+void vm_devices_nmi_take_cpu(struct vm_devices *d, unsigned cpu)
+{
+    if (d->cfg.apic && cpu < d->ncpus)
+        lapic_nmi_take(&d->lapic[cpu]);
+}
+
+uint32_t vm_devices_cpu_events(const struct vm_devices *d, unsigned cpu)
+{
+    return d->cfg.apic && cpu < d->ncpus ? lapic_events(&d->lapic[cpu]) : 0;
+}
+
+void vm_devices_cpu_events_take(struct vm_devices *d, unsigned cpu, uint32_t bits)
+{
+    if (d->cfg.apic && cpu < d->ncpus)
+        lapic_events_take(&d->lapic[cpu], bits);
+}
+
+uint8_t vm_devices_sipi_vector(const struct vm_devices *d, unsigned cpu)
+{
+    return cpu < d->ncpus ? lapic_sipi_vector(&d->lapic[cpu]) : 0;
+}
+
+bool vm_devices_cpu_waiting(const struct vm_devices *d, unsigned cpu)
+{
+    return d->cfg.apic && cpu < d->ncpus && lapic_wait_sipi(&d->lapic[cpu]);
 }
 
 size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, uint64_t now_ns)
@@ -301,7 +403,62 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
 }
 
 #define VMDV_TAG            SV_TAG('V', 'M', 'D', 'V')
-#define VM_DEVICES_SECTIONS 13 /* VMDV and the twelve devices */
+#define CPUS_TAG            SV_TAG('C', 'P', 'U', 'S')
+#define VM_DEVICES_SECTIONS (14 + VM_DEVICES_MAX_CPUS - 1) /* VMDV, 12 devices, CPUS, AP LAPICs */
+
+/* Layout 4: the local APICs of vCPUs 1..cpus-1, after `cpus`. */
+static void aps_put(struct sv *s, const void *obj)
+{
+    const struct vm_devices *d = obj;
+    for (unsigned i = 1; i < d->ncpus && i < VM_DEVICES_MAX_CPUS; i++)
+        sv_save(s, &lapic_sv_desc, &d->lapic[i]);
+}
+
+static void aps_load(struct sv *s, void *obj)
+{
+    struct vm_devices *d = obj;
+    if (d->ncpus < 1 || d->ncpus > VM_DEVICES_MAX_CPUS) {
+        s->err = true;
+        return;
+    }
+    for (unsigned i = 1; i < d->ncpus && !s->err; i++)
+        sv_load(s, &lapic_sv_desc, &d->lapic[i]);
+}
+
+/* The AP local APICs for the checkpoint comparison (not on the wire: the
+ * codec above writes them). */
+#define CPUS_AP_VIEW(i)                                                                            \
+    {                                                                                              \
+        .name = "lapic" #i, .kind = SVK_SECTION, .flags = SVF_VIEW, .count = 1, .since = 1,        \
+        .off = (uint32_t)offsetof(struct vm_devices, lapic[i]), .sub = &lapic_sv_desc              \
+    }
+
+/* Section 'CPUS' (in VMDV since layout 4): the vCPU count, then one LAPC
+ * section per AP. */
+static const struct sv_field cpus_fields[] = {
+    SV_U32(struct vm_devices, ncpus),
+    SV_CODEC("aps", aps_put, aps_load),
+    CPUS_AP_VIEW(1),
+    CPUS_AP_VIEW(2),
+    CPUS_AP_VIEW(3),
+};
+
+static const struct sv_desc cpus_sv_desc = {
+    .name = "cpus",
+    .tag = CPUS_TAG,
+    .version = 1,
+    .min_version = 1,
+    .fields = cpus_fields,
+    .nfields = SV_NFIELDS(cpus_fields),
+};
+
+/* A blob older than layout 4 is of a one-vCPU platform. */
+static void vmdv_post_load(void *obj, uint16_t version)
+{
+    struct vm_devices *d = obj;
+    if (version < 4)
+        d->ncpus = 1;
+}
 
 /* One nested section per device, named as replay reports name them. */
 static const struct sv_field vmdv_fields[] = {
@@ -316,9 +473,15 @@ static const struct sv_field vmdv_fields[] = {
     SV_SECTION(struct vm_devices, post, &debugport_sv_desc),
     SV_SECTION(struct vm_devices, kbc, &kbc_sv_desc),
     SV_SECTION_SINCE(struct vm_devices, dbgexit, &debugexit_sv_desc, 2),
-    SV_SECTION_SINCE(struct vm_devices, lapic, &lapic_sv_desc, 3),
+    {.name = "lapic",
+     .kind = SVK_SECTION,
+     .count = 1,
+     .since = 3,
+     .off = (uint32_t)offsetof(struct vm_devices, lapic[0]),
+     .sub = &lapic_sv_desc},
     SV_SECTION_SINCE(struct vm_devices, ioapic, &ioapic_sv_desc, 3),
     SV_SECTION_SINCE(struct vm_devices, pm, &acpi_pm_sv_desc, 3),
+    {.name = "cpus", .kind = SVK_SECTION, .count = 1, .since = 4, .off = 0, .sub = &cpus_sv_desc},
 };
 
 const struct sv_desc vm_devices_sv_desc = {
@@ -328,6 +491,7 @@ const struct sv_desc vm_devices_sv_desc = {
     .min_version = 1,
     .fields = vmdv_fields,
     .nfields = SV_NFIELDS(vmdv_fields),
+    .post_load = vmdv_post_load,
 };
 
 size_t vm_devices_save(const struct vm_devices *d, void *buf, size_t cap)
@@ -361,7 +525,7 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
      * (they point into d), which restore never changes. */
     _Static_assert(sizeof(struct vm_devices) < 16384, "vm_devices grew: revisit restore");
     struct vm_devices tmp = *d;
-    if (restore_into(&tmp, buf, len, false, NULL, NULL) != 0)
+    if (restore_into(&tmp, buf, len, false, NULL, NULL) != 0 || tmp.ncpus != d->ncpus)
         return -1;
     /* Copy back only the state; wiring in tmp still refers to d. */
     *d = tmp;

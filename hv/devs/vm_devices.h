@@ -9,6 +9,13 @@
  * I/O APIC's messages to the local APIC and its level EOIs back; the vCPU
  * takes its interrupts from the local APIC.
  *
+ * SMP (cfg.cpus 2..VM_DEVICES_MAX_CPUS, with cfg.apic; docs/devices/lapic.md
+ * "SMP wiring"): one local APIC per vCPU (APIC ID = vCPU index; vCPU 0 the
+ * BSP, the others APs waiting for a SIPI), on one APIC bus that carries the
+ * I/O APIC's messages and every IPI to the destination APICs; the PIC's
+ * INTR reaches LINT0 of every local APIC. The *_cpu entry points name the
+ * vCPU; the plain names are the vCPU 0 forms.
+ *
  * Everything that happens here is a function of the calls made and the
  * now_ns they carry, so replaying the same calls reproduces it exactly.
  * The struct holds pointers into itself: initialise it in place, never copy.
@@ -30,7 +37,8 @@
 #include "hv/devs/port61.h"
 #include "hv/devs/uart16550.h"
 
-#define VM_DEVICES_STATE_VERSION 3    /* 2: debug-exit; 3: local APIC, I/O APIC, ACPI PM */
+#define VM_DEVICES_STATE_VERSION 4 /* 2: debug-exit; 3: local APIC, I/O APIC, ACPI PM; 4: cpus */
+#define VM_DEVICES_MAX_CPUS      4
 #define VM_DEVICES_SAVE_MAX      4096 /* upper bound of vm_devices_save()'s output */
 /* The APIC platform's ACPI fixed hardware (hv/acpi.c's FADT): PM1a event
  * block at +0, PM1a control at +4, PM timer at +8; SCI on ISA IRQ 9; \_S5
@@ -46,15 +54,33 @@ struct vm_devices_config {
     bool debug_exit;        /* isa-debug-exit at 0xf4-0xf7 (multiboot guests) */
     bool apic;              /* local APIC + I/O APIC platform (else XT-PIC only) */
     uint64_t tsc_hz;        /* with apic: the TSC-deadline timer's rate (0: none) */
+    unsigned cpus;          /* vCPUs: 0 or 1 one; 2..VM_DEVICES_MAX_CPUS only with apic
+                             * (more is taken as the maximum, several without apic as 1) */
 };
+
+/* Core events of a vCPU (vm_devices_cpu_events): INIT received (the core
+ * enters wait-for-SIPI), SIPI received while waiting (start in real mode at
+ * CS = vm_devices_sipi_vector() << 8, IP = 0). */
+#define VM_CPU_EV_INIT LAPIC_EV_INIT
+#define VM_CPU_EV_SIPI LAPIC_EV_SIPI
 
 /* Observers for the recorder and the replayer; every member is optional. */
 struct vm_devices_hooks {
     void (*irq_line)(void *ctx, unsigned irq, bool level, uint64_t now_ns); /* PIC input pins */
-    void (*intr)(void *ctx, bool level, uint64_t now_ns);                   /* PIC INTR output */
-    void (*com1_tx)(void *ctx, uint8_t byte);                               /* guest console */
-    void (*request)(void *ctx, enum dev_request what);                      /* reset/power-off */
+    void (*intr)(void *ctx, bool level, uint64_t now_ns); /* vCPU 0's interrupt request */
+    void (*com1_tx)(void *ctx, uint8_t byte);             /* guest console */
+    void (*request)(void *ctx, enum dev_request what);    /* reset/power-off */
     void *ctx;
+    /* Every vCPU's interrupt request (vCPU 0's too, after intr). */
+    void (*intr_cpu)(void *ctx, unsigned cpu, bool level, uint64_t now_ns);
+    /* A vCPU's core events changed (INIT/SIPI delivered; bits = all pending). */
+    void (*cpu_events)(void *ctx, unsigned cpu, uint32_t bits, uint64_t now_ns);
+};
+
+struct vm_devices;
+struct vm_devices_cpu_link { /* wiring: a local APIC's sinks know their vCPU */
+    struct vm_devices *d;
+    unsigned cpu;
 };
 
 struct vm_devices {
@@ -66,13 +92,16 @@ struct vm_devices {
     struct pci_cam pci;
     struct debugport post;
     struct kbc8042 kbc;
-    struct debugexit dbgexit; /* on the bus only with cfg.debug_exit */
-    struct lapic lapic;       /* the vCPU's; used only with cfg.apic */
-    struct ioapic ioapic;     /* used only with cfg.apic */
-    struct acpi_pm pm;        /* ACPI PM1 + PM timer at VM_DEVICES_ACPI_PM_BASE, with cfg.apic */
+    struct debugexit dbgexit;                /* on the bus only with cfg.debug_exit */
+    struct lapic lapic[VM_DEVICES_MAX_CPUS]; /* one per vCPU; the first ncpus are live */
+    struct ioapic ioapic;                    /* used only with cfg.apic */
+    struct acpi_pm pm; /* ACPI PM1 + PM timer at VM_DEVICES_ACPI_PM_BASE, with cfg.apic */
     struct iobus bus;
     struct vm_devices_config cfg;
     struct vm_devices_hooks hooks;
+    struct vm_devices_cpu_link link[VM_DEVICES_MAX_CPUS];
+    uint32_t ncpus;    /* vCPUs (1..VM_DEVICES_MAX_CPUS), saved: a blob restores only
+                        * into a platform of as many */
     uint64_t now_ns;   /* time of the last call that carried a time */
     uint32_t requests; /* bitmask (1 << enum dev_request) seen since last cleared */
     /* Derived from the device state, not saved: valid until the next call
@@ -110,6 +139,27 @@ uint64_t vm_devices_next_event_cached(struct vm_devices *d, uint64_t now_ns);
 bool vm_devices_intr(const struct vm_devices *d);
 /* Interrupt acknowledge: the vector to inject. */
 uint8_t vm_devices_ack(struct vm_devices *d, uint64_t now_ns);
+
+/* Per-vCPU forms (cpu < vm_devices_cpus(); another cpu gets the answer of
+ * "no such device": no interrupt, ack 0xff, DEV_IO_UNMAPPED, MSR 1, no
+ * NMI, no event). Without the APIC only vCPU 0 has an interrupt input. */
+unsigned vm_devices_cpus(const struct vm_devices *d);
+bool vm_devices_intr_cpu(const struct vm_devices *d, unsigned cpu);
+uint8_t vm_devices_ack_cpu(struct vm_devices *d, unsigned cpu, uint64_t now_ns);
+int vm_devices_mmio_cpu(struct vm_devices *d, unsigned cpu, uint64_t gpa, unsigned size, bool write,
+                        uint32_t *val, uint64_t now_ns);
+int vm_devices_msr_cpu(struct vm_devices *d, unsigned cpu, uint32_t msr, bool write, uint64_t *val,
+                       uint64_t now_ns);
+/* An NMI waits for the vCPU (LINT1, LVT or IPI in NMI mode); take clears it. */
+bool vm_devices_nmi_cpu(const struct vm_devices *d, unsigned cpu);
+void vm_devices_nmi_take_cpu(struct vm_devices *d, unsigned cpu);
+/* INIT/SIPI core events (VM_CPU_EV_*), kept in the local APIC's saved
+ * state: the hypervisor takes them (clears `bits`) when it acts on them. */
+uint32_t vm_devices_cpu_events(const struct vm_devices *d, unsigned cpu);
+void vm_devices_cpu_events_take(struct vm_devices *d, unsigned cpu, uint32_t bits);
+uint8_t vm_devices_sipi_vector(const struct vm_devices *d, unsigned cpu);
+/* The vCPU is in the wait-for-SIPI state (an AP not started, or after INIT). */
+bool vm_devices_cpu_waiting(const struct vm_devices *d, unsigned cpu);
 /* A guest access to physical address gpa outside RAM: the local APIC page
  * (while in xAPIC mode, at its IA32_APIC_BASE) and the I/O APIC page.
  * 32-bit accesses at 16-byte-aligned offsets (DEV_IO_BADSIZE otherwise:
@@ -131,9 +181,10 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len);
 
 /* The blob's layout: section 'VMDV' holding vm.now_ns, vm.requests and one
  * section per device (pic, pit, port61, com1, cmos, pci, post, kbc; since
- * layout 2 debug-exit, since layout 3 lapic, ioapic, pm; wired or not), each
- * with its own layout version
- * (savestate.h). */
+ * layout 2 debug-exit, since layout 3 lapic (vCPU 0's), ioapic, pm; wired or
+ * not), since layout 4 cpus (u32) and the local APICs of vCPUs 1..cpus-1,
+ * each device with its own layout version (savestate.h). A blob restores
+ * only into a platform with as many vCPUs (layout 3 and older: one). */
 extern const struct sv_desc vm_devices_sv_desc;
 
 /* Checkpoint comparison: decodes both blobs through the field tables (any

@@ -115,7 +115,9 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
                              .devices = r->devices,
                              .has_start = true,
                              .entry_decisions = cfg->entry_decisions,
-                             .apic = dc && dc->apic};
+                             .apic = dc && dc->apic,
+                             .policy_records = cfg->policy_records,
+                             .time_limit_ns = cfg->policy_records ? cfg->time_limit_ns : 0};
     if (cfg->host_cpu)
         h.host_cpu = *cfg->host_cpu;
     checkpoint_fill(r, &h.start, 0);
@@ -256,6 +258,25 @@ void vm_rec_blocked(struct vm_recorder *r, uint64_t tsc)
     if (!r->w)
         return;
     struct trace_dev_event ev = {.tsc = tsc, .vcpu = r->vcpu, .kind = TRACE_DEV_INTR_BLOCKED};
+    note_err(r, trace_write_dev(r->w, &ev));
+}
+
+void vm_rec_policy(struct vm_recorder *r, struct trace_dev_event *ev)
+{
+    if (!r->w)
+        return;
+    ev->vcpu = r->vcpu;
+    note_err(r, trace_write_dev(r->w, ev));
+}
+
+void vm_rec_deadline(struct vm_recorder *r, uint64_t tsc, uint64_t deadline)
+{
+    if (!r->w || (r->armed_valid && r->armed == deadline))
+        return;
+    r->armed = deadline;
+    r->armed_valid = true;
+    struct trace_dev_event ev = {.tsc = tsc, .vcpu = r->vcpu, .kind = TRACE_DEV_DEADLINE};
+    ev.u.deadline.tsc = deadline;
     note_err(r, trace_write_dev(r->w, &ev));
 }
 

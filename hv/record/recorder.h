@@ -86,6 +86,12 @@ struct vm_recorder_config {
      * entry with INTR high (vm_rec_ack or vm_rec_blocked): header flag
      * entry_decisions, checked by replay. */
     bool entry_decisions;
+    /* The caller also records the exit policy's register inputs and outputs
+     * (vm_rec_policy: PolicyIo, Halt, IntrBlocked with rflags/blocking) and
+     * every preemption-timer deadline (vm_rec_deadline): header flag
+     * policy_records, with the policy's time limit. */
+    bool policy_records;
+    uint64_t time_limit_ns;
 };
 
 /* What the caller knows about the exit being handled (from the VMCS). */
@@ -108,6 +114,8 @@ struct vm_recorder {
     uint64_t checkpoint_every;
     uint64_t outputs; /* output records written */
     uint32_t vcpu;
+    uint64_t armed; /* last deadline vm_rec_deadline wrote */
+    bool armed_valid;
     int err; /* first writer error (sticky), 0 if none */
     struct trace_device devices[IOBUS_MAX_RANGES];
     uint8_t blob[VM_DEVICES_SAVE_MAX];
@@ -149,6 +157,13 @@ int vm_rec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t
 void vm_rec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc);
 void vm_rec_blocked(struct vm_recorder *r, uint64_t tsc);
+/* An exit-policy record (TRACE_DEV_POLICY_IO, TRACE_DEV_HALT,
+ * TRACE_DEV_INTR_BLOCKED with its fields), filled by the caller but vcpu.
+ * No device call. */
+void vm_rec_policy(struct vm_recorder *r, struct trace_dev_event *ev);
+/* The preemption-timer deadline armed at an entry at tsc (UINT64_MAX:
+ * none); written only when it differs from the last one written. */
+void vm_rec_deadline(struct vm_recorder *r, uint64_t tsc, uint64_t deadline);
 size_t vm_rec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc);
 /* Any other exit (CPUID, MSR, XSETBV, CR, HLT, EPT, preemption timer, ...):
  * e is filled by the caller except seq, which the recorder assigns. */

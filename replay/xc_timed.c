@@ -1,0 +1,391 @@
+/* hvrr crosscheck --timed: the trace's port traffic played at its virtual
+ * times in QEMU under -icount (1 ns per instruction, a deterministic virtual
+ * clock) by the player guest (tests/xcplayer), so QEMU's PIT, RTC, UART and
+ * PIC answer with their own notion of elapsed time; every IN value and
+ * acknowledge is compared with the trace (docs/crosscheck.md, "Timed"). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hv/devs/cmos_rtc.h"
+#include "hv/record/recorder.h"
+#include "replay/cli.h"
+#include "replay/crosscheck.h"
+#include "tests/xcplayer/xcplayer.h"
+
+/* Trace time t plays at QEMU virtual time XC_BASE_NS + offset + t: late
+ * enough for SeaBIOS and the player to start (about 0.1 s of virtual time
+ * measured), a whole number of seconds so that the RTC's second boundaries
+ * can be lined up (see rtc_align). */
+#define XC_BASE_NS 2000000000ull
+#define NS_PER_SEC 1000000000ull
+
+/* Bits of a read QEMU cannot answer comparably whatever the timing: port
+ * 0x61 bit 4 (QEMU's speaker device flips it on every read, hvrr derives it
+ * from virtual time, 15.085 us half-period). */
+static uint32_t timed_mask(const struct qop *op)
+{
+    return op->port == 0x61 ? 0x10 : 0;
+}
+
+/* Timing granularity: a PIT count byte one count off. hvrr's 8254 counts
+ * edges of an absolute 1.193182 MHz clock (floor(t * f)), QEMU's counts
+ * floor((t - load) * f) from the count's load time; the two differ by at
+ * most one count. The byte-wise rule also accepts the MSB of a lo/hi pair
+ * whose LSB wrapped. */
+static bool tolerated(const struct qop *op, uint32_t tv, uint32_t qv)
+{
+    if (op->port >= 0x40 && op->port <= 0x42 && !op->pit_status) {
+        uint8_t d = (uint8_t)(tv - qv);
+        return d == 1 || d == 0xff;
+    }
+    return false;
+}
+
+/* hvrr's RTC reaches wall second ref_sec at trace time ref_ns (and so has
+ * its second boundaries at ref_ns + k s); QEMU's mc146818 (-rtc clock=vm)
+ * has them at whole seconds of virtual time, with the -rtc base date at 0.
+ * Returns the offset (< 1 s) to add to the base so both boundaries
+ * coincide, and the date QEMU's RTC must start from. */
+static uint64_t rtc_align(const struct qscript *s, int64_t *qemu_base_sec)
+{
+    if (!s->have_rtc) {
+        *qemu_base_sec = 1700000000; /* any date: no checkpoint to follow */
+        return 0;
+    }
+    uint64_t m = (s->rtc_ref_ns + NS_PER_SEC - 1) / NS_PER_SEC;
+    uint64_t off = m * NS_PER_SEC - s->rtc_ref_ns;
+    /* QEMU's second at XC_BASE + off + t = base + 2 + m + floor((t - ref_ns) / 1 s) */
+    *qemu_base_sec = s->rtc_ref_sec - (int64_t)(XC_BASE_NS / NS_PER_SEC) - (int64_t)m;
+    return off;
+}
+
+static int put_le(FILE *f, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (fputc((int)(uint8_t)(v >> (8 * i)), f) == EOF)
+            return -1;
+    return 0;
+}
+
+/* The module: header, then one xp_op per OUT, IN and ACK (IRQ line changes
+ * are QEMU's own devices' business here). */
+static int write_ops(const struct qscript *s, FILE *f, uint64_t offset)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->ops[i].kind != QOP_IRQ;
+    put_le(f, XP_MAGIC, 4);
+    put_le(f, XP_VERSION, 4);
+    put_le(f, n, 4);
+    put_le(f, 0, 4);
+    put_le(f, XC_BASE_NS + offset, 8); /* base_ns */
+    put_le(f, 0, 8);
+    uint64_t hz = s->tsc_hz ? s->tsc_hz : NS_PER_SEC;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct qop *op = &s->ops[i];
+        if (op->kind == QOP_IRQ)
+            continue;
+        put_le(f, vm_rec_tsc_to_ns(op->tsc, hz), 8);
+        if (op->kind == QOP_ACK) {
+            bool slave =
+                (op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0];
+            put_le(f, 0, 2);
+            put_le(f, XP_ACK, 1);
+            put_le(f, slave ? 2 : 1, 1);
+            put_le(f, op->withdrawn >= 0 ? (uint32_t)op->withdrawn : 0xffffffffu, 4);
+        } else {
+            put_le(f, op->port, 2);
+            put_le(f, op->kind == QOP_OUT ? XP_OUT : XP_IN, 1);
+            put_le(f, op->size, 1);
+            put_le(f, op->kind == QOP_OUT ? op->value : 0, 4);
+        }
+    }
+    return fflush(f) || ferror(f) ? -1 : 0;
+}
+
+static int run(const char *qemu, const char *player, const char *mod, const char *con,
+               int64_t rtc_sec, FILE *err)
+{
+    struct cmos_tm tm;
+    cmos_secs_to_tm(rtc_sec, &tm);
+    char rtc[96], dcon[300], initrd[300];
+    snprintf(rtc, sizeof(rtc), "base=%04" PRId64 "-%02u-%02uT%02u:%02u:%02u,clock=vm", tm.year,
+             tm.mon, tm.mday, tm.hour, tm.min, tm.sec);
+    snprintf(dcon, sizeof(dcon), "file:%s", con);
+    snprintf(initrd, sizeof(initrd), "%s", mod);
+    char *argv[] = {"timeout",
+                    "300",
+                    (char *)qemu,
+                    "-M",
+                    "pc,hpet=off,acpi=off",
+                    "-accel",
+                    "tcg",
+                    "-icount",
+                    "shift=0,sleep=off",
+                    "-rtc",
+                    rtc,
+                    "-m",
+                    "64",
+                    "-nodefaults",
+                    "-display",
+                    "none",
+                    "-no-reboot",
+                    "-chardev",
+                    "null,id=hvrrcom1",
+                    "-device",
+                    "isa-serial,chardev=hvrrcom1,iobase=0x3f8",
+                    "-device",
+                    "isa-debug-exit,iobase=0xf4",
+                    "-debugcon",
+                    dcon,
+                    "-kernel",
+                    (char *)player,
+                    "-initrd",
+                    initrd,
+                    NULL};
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = fileno(err);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *player, bool strict,
+             uint64_t max_reports)
+{
+    char mp[256], cp[256], ep[256];
+    FILE *mf = xc_tmpfile(mp, sizeof(mp), "ops");
+    FILE *cf = mf ? xc_tmpfile(cp, sizeof(cp), "con") : NULL;
+    FILE *ef = cf ? xc_tmpfile(ep, sizeof(ep), "err") : NULL;
+    uint8_t *con = NULL;
+    int ret = CLI_BAD_INPUT;
+    if (!ef) {
+        fprintf(stderr, "hvrr crosscheck: cannot create a temporary file: %s\n", strerror(errno));
+        goto out;
+    }
+    if (access(player, R_OK)) {
+        fprintf(stderr,
+                "hvrr crosscheck: no player guest '%s' (make build/xcplayer/player.elf, "
+                "or --player PATH)\n",
+                player);
+        goto out;
+    }
+    int64_t rtc_sec;
+    uint64_t offset = rtc_align(s, &rtc_sec);
+    if (write_ops(s, mf, offset)) {
+        fprintf(stderr, "hvrr crosscheck: writing the op list failed\n");
+        goto out;
+    }
+    int qrc = run(qemu, player, mp, cp, rtc_sec, ef);
+    if (qrc == 127 || qrc < 0) {
+        fprintf(stderr,
+                "hvrr crosscheck: cannot run '%s' (is qemu-system-x86 installed? --qemu "
+                "PATH)\n",
+                qemu);
+        goto out;
+    }
+    /* the debugcon file, whole */
+    rewind(cf);
+    FILE *rf = fopen(cp, "rb");
+    size_t len = 0, cap = 0;
+    if (rf) {
+        for (;;) {
+            if (len == cap) {
+                cap = cap ? 2 * cap : 65536;
+                uint8_t *n = realloc(con, cap);
+                if (!n)
+                    break;
+                con = n;
+            }
+            size_t r = fread(con + len, 1, cap - len, rf);
+            if (!r)
+                break;
+            len += r;
+        }
+        fclose(rf);
+    }
+    size_t need = 8 + 8 + 4 + 4;
+    for (size_t k = 0; k < s->n; k++) {
+        const struct qop *op = &s->ops[k];
+        if (op->kind == QOP_IN)
+            need += op->size;
+        else if (op->kind == QOP_ACK)
+            need +=
+                1 + ((op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0]);
+    }
+    if (!con || len != need || get_le(con + len - 4, 4) != XP_DONE) {
+        fprintf(stderr,
+                "hvrr crosscheck: the player guest did not finish (%zu of %zu answer bytes, QEMU "
+                "exit %d); QEMU's output is in %s\n",
+                len, need, qrc, ep);
+        ep[0] = 0;
+        goto out;
+    }
+    uint64_t started = get_le(con, 8), base = XC_BASE_NS + offset;
+    if (started >= base) {
+        fprintf(stderr,
+                "hvrr crosscheck: the player started at virtual time %" PRIu64
+                " ns, after the first op's time (%" PRIu64 " ns)\n",
+                started, base);
+        goto out;
+    }
+    uint64_t worst = get_le(con + len - 16, 8), late = get_le(con + len - 8, 4);
+
+    struct devcount counts[XC_NDEV] = {0};
+    uint64_t diffs = 0, expl = 0, tol = 0, reports = 0, ack_cmp = 0, ack_diff = 0;
+    size_t at = 8;
+    char reg[48];
+    bool relatched = false;
+    for (size_t k = 0; k < s->n; k++) {
+        struct qop *op = &s->ops[k];
+        if (op->kind == QOP_ACK) {
+            bool slave_v =
+                (op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0];
+            uint32_t m = con[at++], sl = slave_v ? con[at++] : 0;
+            int got = -1;
+            if (m & 0x80)
+                got =
+                    (m & 7) == 2 && slave_v ? ((sl & 0x80) ? 8 + (int)(sl & 7) : -1) : (int)(m & 7);
+            int want = (op->value & 7) + (slave_v ? 8 : 0);
+            struct devcount *dc = xc_devcount(counts, "pic");
+            dc->compared++;
+            ack_cmp++;
+            if (got == want) {
+                dc->equal++;
+                continue;
+            }
+            bool spurious = (want & 7) == 7 && (got < 0 || got == op->withdrawn);
+            bool relatch = got < 0 && want >= 8 && (op->pic_flags & QPIC_RELATCH);
+            relatched |= relatch;
+            bool ex = spurious || relatch;
+            if (ex) {
+                dc->explained++;
+                expl++;
+                if (!strict)
+                    continue;
+            } else {
+                dc->differ++;
+                ack_diff++;
+                diffs++;
+            }
+            if (reports++ < max_reports)
+                printf("%s: exit %" PRIu64 ", device pic, acknowledge at %" PRIu64
+                       " ns: trace vector 0x%02x (IRQ%d), qemu %s%d%s\n",
+                       ex ? "explained" : "difference", op->exit_seq,
+                       vm_rec_tsc_to_ns(op->tsc, s->tsc_hz ? s->tsc_hz : NS_PER_SEC), op->value,
+                       want, got < 0 ? "no interrupt pending (poll 0x" : "IRQ",
+                       got < 0 ? (int)m : got, got < 0 ? ")" : "");
+            continue;
+        }
+        if (op->kind == QOP_OUT && op->port == 0x20 && (op->value & 0x18) == 0 &&
+            (op->value & 0x20))
+            relatched = false;
+        if (op->kind != QOP_IN)
+            continue;
+        uint32_t qv = (uint32_t)get_le(con + at, op->size);
+        at += op->size;
+        struct devcount *dc = xc_devcount(counts, qscript_device(op->port));
+        uint32_t mask = op->size == 1 ? 0xff : op->size == 2 ? 0xffff : 0xffffffff;
+        uint32_t tm = timed_mask(op) & mask;
+        uint32_t diff = (op->value ^ qv) & mask & ~tm;
+        if (tm == mask) {
+            dc->timing++;
+            continue;
+        }
+        dc->compared++;
+        if (!diff) {
+            dc->equal++;
+            continue;
+        }
+        const char *kind;
+        const struct deviation *d = NULL;
+        if (tolerated(op, op->value, qv)) {
+            dc->tolerated++;
+            tol++;
+            if (!strict)
+                continue;
+            kind = "tolerated";
+        } else {
+            d = xc_explained(op, diff);
+            if (!d && relatched && op->port == 0x20 && (op->pic_ocw3[0] & 7) == 3 && diff == 4)
+                d = &xc_relatch_dev;
+            if (d) {
+                dc->explained++;
+                expl++;
+                if (!strict)
+                    continue;
+                kind = "explained";
+            } else {
+                dc->differ++;
+                diffs++;
+                kind = "difference";
+            }
+        }
+        qscript_register(op, reg, sizeof(reg));
+        if (reports++ < max_reports) {
+            printf(
+                "%s: exit %" PRIu64 " at %" PRIu64 " ns, device %s, register %s (port 0x%x), "
+                "trace 0x%0*x, qemu 0x%0*x\n",
+                kind, op->exit_seq, vm_rec_tsc_to_ns(op->tsc, s->tsc_hz ? s->tsc_hz : NS_PER_SEC),
+                qscript_device(op->port), reg, op->port, op->size * 2, op->value, op->size * 2, qv);
+            if (d)
+                printf("  deviation: %s\n", d->what);
+        }
+    }
+    printf("crosscheck --timed %s: %zu ops, QEMU virtual time = trace time + %" PRIu64
+           " ns (player ready at %" PRIu64 " ns); latest access %" PRIu64
+           " ns after its time, %" PRIu64 " later than 100 ns\n",
+           path, s->n, base, started, worst, late);
+    printf("  device   compared   equal  tolerated  explained  differ  not-comparable\n");
+    for (int i = 0; i < XC_NDEV; i++)
+        if (counts[i].dev)
+            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %10" PRIu64 " %7" PRIu64
+                   " %15" PRIu64 "\n",
+                   counts[i].dev, counts[i].compared, counts[i].equal, counts[i].tolerated,
+                   counts[i].explained, counts[i].differ, counts[i].timing);
+    printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", ack_cmp, ack_diff);
+    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " tolerated, %" PRIu64
+           " explained\n",
+           diffs, tol, expl);
+    ret = (diffs || (strict && (expl || tol))) ? CLI_BAD_INPUT : CLI_OK;
+    if (cli_flush_stdout("crosscheck"))
+        ret = CLI_BAD_INPUT;
+out:
+    free(con);
+    if (mf) {
+        fclose(mf);
+        unlink(mp);
+    }
+    if (cf) {
+        fclose(cf);
+        unlink(cp);
+    }
+    if (ef) {
+        fclose(ef);
+        if (ep[0])
+            unlink(ep);
+    }
+    return ret;
+}
