@@ -389,7 +389,7 @@ struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices
     struct vm_recorder_config rc = {.w = g.w,
                                     .tsc_hz = tsc_hz,
                                     .ram_bytes = ram_bytes,
-                                    .vcpus = 1,
+                                    .vcpus = dc->cpus ? dc->cpus : 1,
                                     .hv_build_id = "hvrr-hv " HV_BUILD_ID,
                                     .devmodel_version = "hv/devs " HV_DEVMODEL_VERSION,
                                     .cmdline = g.cmdline,

@@ -11,7 +11,6 @@
 #include "hv/recording.h"
 #include "hv/vm_mmio.h"
 #include "hv/vm_policy.h"
-#include "hv/smp_shim.h" /* per-CPU device calls (temporary, see there) */
 #include "hv/vcpu_sched.h"
 #include "hv/xstate.h"
 
@@ -70,13 +69,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
      * those registers reaches this one. */
     xstate_reset(vmx_caps.host_xcr0);
     unsigned ncpu = cfg->cpus ? cfg->cpus : 1;
-    if (ncpu > VM_MAX_VCPUS || (ncpu > 1 && !cfg->apic)) {
+    if (ncpu > VM_MAX_VCPUS || ncpu > VM_DEVICES_MAX_CPUS || (ncpu > 1 && !cfg->apic)) {
         hv_log("vm: %u vCPUs: 1..%u, and more than one needs apic=1", ncpu, VM_MAX_VCPUS);
-        return -1;
-    }
-    if (ncpu > VM_DEVICES_MAX_CPUS) {
-        hv_log("vm: %u vCPUs: the device set has %u local APIC(s)", ncpu,
-               (unsigned)VM_DEVICES_MAX_CPUS);
         return -1;
     }
     memset(vm, 0, sizeof *vm);
@@ -93,6 +87,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     struct vm_devices_config dc = {.rtc_epoch_sec = cfg->rtc_epoch_sec,
                                    .debug_exit = cfg->debug_exit,
                                    .apic = cfg->apic,
+                                   .cpus = ncpu,
                                    .tsc_hz = cfg->apic ? cfg->tsc_hz : 0};
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
     vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,

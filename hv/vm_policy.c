@@ -1,6 +1,5 @@
 /* The VM-level exit policy (vm_policy.h). */
 #include "hv/vm_policy.h"
-#include "hv/smp_shim.h" /* vm_devices_intr_cpu (temporary, see there) */
 
 const char *vm_stop_name(enum vm_stop s)
 {

@@ -1,6 +1,5 @@
 /* Recorder: the VM layer's single path into the device layer (recorder.h). */
 #include "hv/record/recorder.h"
-#include "hv/smp_shim.h" /* per-CPU device calls (temporary, see there) */
 
 static void note_err(struct vm_recorder *r, int rc)
 {
