@@ -173,7 +173,7 @@ struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices
     struct vm_recorder_config rc = {.w = g.w,
                                     .tsc_hz = tsc_hz,
                                     .ram_bytes = ram_bytes,
-                                    .vcpus = 1,
+                                    .vcpus = dc->cpus ? dc->cpus : 1,
                                     .hv_build_id = "hvrr-hv " HV_BUILD_ID,
                                     .devmodel_version = "hv/devs " HV_DEVMODEL_VERSION,
                                     .cmdline = g.cmdline,
@@ -273,18 +273,18 @@ void hvrec_blocked(struct vm_recorder *r, uint64_t tsc)
 
 void hvrec_policy(struct vm_recorder *r, struct trace_dev_event *ev)
 {
-    fpu_enter();
-    uint64_t t0 = call_begin();
+    rec_fpu_enter(&fpu);
+    uint64_t t0 = rec_time_begin(&rtime);
     vm_rec_policy(r, ev);
-    call_end(t0);
+    rec_time_end(&rtime, t0);
 }
 
 void hvrec_deadline(struct vm_recorder *r, uint64_t tsc, uint64_t deadline)
 {
-    fpu_enter();
-    uint64_t t0 = call_begin();
+    rec_fpu_enter(&fpu);
+    uint64_t t0 = rec_time_begin(&rtime);
     vm_rec_deadline(r, tsc, deadline);
-    call_end(t0);
+    rec_time_end(&rtime, t0);
 }
 
 size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc)

@@ -10,7 +10,7 @@ void vm_polrec_io_begin(struct vm *vm, const struct vm_policy_io *io)
     p->io_on = vm->recording && (io->in || io->string);
     if (!p->io_on)
         return;
-    struct vmx_vcpu *v = &vm->vcpu.vmx;
+    struct vmx_vcpu *v = &vm->cur->vmx;
     p->retired = false;
     p->in = io->in;
     p->fault = 0;
@@ -32,7 +32,7 @@ void vm_polrec_io_end(struct vm *vm)
     if (!p->io_on || !vm->recording)
         return;
     p->io_on = false;
-    struct vmx_vcpu *v = &vm->vcpu.vmx;
+    struct vmx_vcpu *v = &vm->cur->vmx;
     struct trace_dev_event *ev = &p->ev;
     if (ev->u.pio.addr_bits) {
         ev->u.pio.rcx_after = vmx_guest_reg(v, R_RCX);
@@ -49,7 +49,7 @@ void vm_polrec_halt(struct vm *vm, uint64_t rflags)
 {
     if (!vm->recording)
         return;
-    struct trace_dev_event ev = {.tsc = vmx_guest_tsc_now(&vm->vcpu.vmx), .kind = TRACE_DEV_HALT};
+    struct trace_dev_event ev = {.tsc = vmx_guest_tsc_now(&vm->cur->vmx), .kind = TRACE_DEV_HALT};
     ev.u.halt.rflags = rflags;
     ev.u.halt.input = vm->polrec.input;
     ev.u.halt.stop = vm->pol.stop == VM_STOP_POWEROFF || vm->pol.stop == VM_STOP_IDLE
