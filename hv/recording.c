@@ -146,7 +146,8 @@ void hvrec_setup(const struct hv_options *o)
 
 struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices_config *dc,
                                    const struct vm_devices_hooks *hooks, uint64_t ram_bytes,
-                                   uint64_t tsc_hz, const char *cmdline, struct vmx_vcpu *vcpu)
+                                   uint64_t tsc_hz, const char *cmdline, uint64_t time_limit_ns,
+                                   struct vmx_vcpu *vcpu)
 {
     if (g.mode == HVREC_OFF)
         return NULL;
@@ -172,14 +173,16 @@ struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices
     struct vm_recorder_config rc = {.w = g.w,
                                     .tsc_hz = tsc_hz,
                                     .ram_bytes = ram_bytes,
-                                    .vcpus = 1,
+                                    .vcpus = dc->cpus ? dc->cpus : 1,
                                     .hv_build_id = "hvrr-hv " HV_BUILD_ID,
                                     .devmodel_version = "hv/devs " HV_DEVMODEL_VERSION,
                                     .cmdline = g.cmdline,
                                     .checkpoint_every = g.checkpoint_every,
                                     .start_tsc = 0,
                                     .host_cpu = vcpu_host_cpu(),
-                                    .entry_decisions = true};
+                                    .entry_decisions = true,
+                                    .policy_records = true,
+                                    .time_limit_ns = time_limit_ns};
     int rc_ = vm_recorder_init(&g.rec, d, dc, hooks, &rc);
     if (rc_) {
         hv_log("record: header failed: %s", trace_writer_strerror(rc_));
@@ -265,6 +268,22 @@ void hvrec_blocked(struct vm_recorder *r, uint64_t tsc)
     rec_fpu_enter(&fpu);
     uint64_t t0 = rec_time_begin(&rtime);
     vm_rec_blocked(r, tsc);
+    rec_time_end(&rtime, t0);
+}
+
+void hvrec_policy(struct vm_recorder *r, struct trace_dev_event *ev)
+{
+    rec_fpu_enter(&fpu);
+    uint64_t t0 = rec_time_begin(&rtime);
+    vm_rec_policy(r, ev);
+    rec_time_end(&rtime, t0);
+}
+
+void hvrec_deadline(struct vm_recorder *r, uint64_t tsc, uint64_t deadline)
+{
+    rec_fpu_enter(&fpu);
+    uint64_t t0 = rec_time_begin(&rtime);
+    vm_rec_deadline(r, tsc, deadline);
     rec_time_end(&rtime, t0);
 }
 

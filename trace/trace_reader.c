@@ -511,6 +511,11 @@ static bool conv_dev(struct trace_reader *r, struct trace_dev_event *d, const Hv
         d->kind = TRACE_DEV_DEADLINE;
         d->u.deadline.tsc = m->deadline->ahead ? d->tsc + m->deadline->ahead : UINT64_MAX;
         return true;
+    case HVRR__DEVICE_EVENT__EV_CPU_START:
+        d->kind = TRACE_DEV_CPU_START;
+        d->u.cpu_start.vcpu = m->cpu_start->vcpu;
+        d->u.cpu_start.vector = m->cpu_start->vector;
+        return true;
     default: return false;
     }
 }
