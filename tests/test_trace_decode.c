@@ -163,6 +163,10 @@ static void assert_item_equal(const struct item *a, const struct item *b, size_t
             assert_int_equal(d->u.halt.stop, g->u.halt.stop);
             break;
         case TRACE_DEV_DEADLINE: assert_int_equal(d->u.deadline.tsc, g->u.deadline.tsc); break;
+        case TRACE_DEV_CPU_START:
+            assert_int_equal(d->u.cpu_start.vcpu, g->u.cpu_start.vcpu);
+            assert_int_equal(d->u.cpu_start.vector, g->u.cpu_start.vector);
+            break;
         default: break;
         }
         break;
@@ -452,6 +456,12 @@ static void test_plain_records_fast(void **state)
     CRAFT(3, &g, 0x5a, 0, 0x78, 2);
     assert_int_equal(crafted_item(&g)->u.dev.u.deadline.tsc, UINT64_MAX);
     got_free(&g);
+    /* vCPU start (several vCPUs) */
+    CRAFT(3, &g, 0x62, 5, 0x08, 1, 0x10, 0x9a, 0x01);
+    assert_int_equal(crafted_item(&g)->u.dev.kind, TRACE_DEV_CPU_START);
+    assert_int_equal(crafted_item(&g)->u.dev.u.cpu_start.vector, 0x9a);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
     /* empty messages: an Exit with nothing, a PortIo with nothing */
     CRAFT(2, &g, 0x3a, 0);
     assert_int_equal(crafted_item(&g)->u.exit.detail, TRACE_DETAIL_IO);
@@ -513,7 +523,7 @@ static void test_left_to_protobuf_c(void **state)
     (void)state;
     struct got g;
     /* unknown fields: a new Exit field (14, and 16 with a two-byte key), a
-     * new PortIo field, a new DeviceEvent kind (12): protobuf-c skips them */
+     * new PortIo field, a new DeviceEvent kind (13): protobuf-c skips them */
     CRAFT(2, &g, 0x08, 30, 0x70, 5);
     assert_int_equal(crafted_item(&g)->u.exit.reason, 30);
     assert_int_equal(fast_count(&g), 2);
@@ -525,7 +535,7 @@ static void test_left_to_protobuf_c(void **state)
     assert_int_equal(crafted_item(&g)->u.exit.u.io.port, 0x61);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
-    CRAFT(3, &g, 0x08, 0, 0x62, 2, 0x08, 1, 0x78, 2);
+    CRAFT(3, &g, 0x08, 0, 0x6a, 2, 0x08, 1, 0x78, 2);
     assert_int_equal(fast_count(&g), 2);
     assert_int_equal(g.st.unknown, 1);
     got_free(&g);

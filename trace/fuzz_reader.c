@@ -72,6 +72,9 @@ static uint64_t use_item(const struct trace_item *it)
             h = mix(mix(mix(h, d->u.halt.rflags), d->u.halt.input), d->u.halt.stop);
             break;
         case TRACE_DEV_DEADLINE: h = mix(h, d->u.deadline.tsc); break;
+        case TRACE_DEV_CPU_START:
+            h = mix(mix(h, d->u.cpu_start.vcpu), d->u.cpu_start.vector);
+            break;
         default: break;
         }
         break;

@@ -419,6 +419,13 @@ static bool dev_event(unsigned f, const uint8_t *p, const uint8_t *end, struct t
         ev->kind = TRACE_DEV_DEADLINE;
         ev->u.deadline.tsc = v[1];
         return true;
+    case 12: /* CpuStart: vcpu, vector */
+        if (!varint_msg_ordered(p, end, 2, 0, v))
+            return false;
+        ev->kind = TRACE_DEV_CPU_START;
+        ev->u.cpu_start.vcpu = (uint32_t)v[1];
+        ev->u.cpu_start.vector = (uint32_t)v[2];
+        return true;
     default: return false;
     }
 }
@@ -440,7 +447,7 @@ static enum trace_fast_kind dec_dev(const uint8_t *p, const uint8_t *end, struct
             return TRACE_FAST_NONE;
         q += 1 + n;
     }
-    if (q < end && (*q & 7) == WT_LEN && *q >= KEY(2, WT_LEN) && *q <= KEY(11, WT_LEN)) {
+    if (q < end && (*q & 7) == WT_LEN && *q >= KEY(2, WT_LEN) && *q <= KEY(12, WT_LEN)) {
         n = len_prefix(q + 1, end, &l);
         if (!n || !dev_event(*q >> 3, q + 1 + n, q + 1 + n + l, ev))
             return TRACE_FAST_NONE;
@@ -476,7 +483,8 @@ static enum trace_fast_kind dec_dev(const uint8_t *p, const uint8_t *end, struct
         case KEY(8, WT_LEN):
         case KEY(9, WT_LEN):
         case KEY(10, WT_LEN):
-        case KEY(11, WT_LEN): {
+        case KEY(11, WT_LEN):
+        case KEY(12, WT_LEN): {
             if (event)
                 return TRACE_FAST_NONE;
             event = true;
