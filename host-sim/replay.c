@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "host-sim/devinfo.h"
+#include "host-sim/replay_policy.h"
 #include "hv/record/recorder.h"
 #include "hv/vcpu_policy.h"
 #include "hv/vm_policy.h"
@@ -70,6 +71,7 @@ struct replayer {
     struct replay_stats st;
     struct vm_devices dev;
     uint64_t tsc_hz;
+    uint64_t ns_per_tick;   /* 1e9 / tsc_hz when that is whole (Bochs: 20), else 0 */
     uint64_t rec;           /* number of the record being processed */
     uint64_t next_seq;      /* exit expected next */
     struct trace_exit last; /* last exit read (context for reports) */
@@ -112,10 +114,16 @@ struct replayer {
     bool ap_intr;         /* the trace records the APs' IntrLine (compare them) */
     bool unstarted_told[MAXV];
     const char *cannot_why; /* why the trace cannot be replayed at all */
+    struct rpol rp; /* the exit policy on the recorded inputs (header policy_records) */
 };
 
 static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
 {
+    /* tsc = q hz + m: vm_rec_tsc_to_ns gives q 1e9 + m 1e9 / hz, which is
+     * tsc * (1e9 / hz) when hz divides 1e9 (modulo 2^64 alike): one
+     * multiplication instead of two divisions. */
+    if (r->ns_per_tick)
+        return tsc * r->ns_per_tick;
     return vm_rec_tsc_to_ns(tsc, r->tsc_hz);
 }
 
@@ -380,6 +388,63 @@ static void set_active(struct replayer *r)
     r->active = !r->desync && r->next_seq >= r->o.from;
 }
 
+static void do_advance(struct replayer *r, uint64_t tsc);
+static void flush_advance(struct replayer *r);
+
+/* ---- the exit policy's own decisions (host-sim/replay_policy.h) ---- */
+
+static void rp_advance(void *ctx, uint64_t tsc)
+{
+    struct replayer *r = ctx;
+    const char *was = r->doing;
+    bool was_io = r->doing_io;
+    r->doing = "the exit policy's device advance";
+    r->doing_io = false;
+    if (r->adv_pending && r->adv_tsc <= tsc)
+        flush_advance(r); /* the outputs recorded for it */
+    if (ns_of(r, tsc) >= r->dev.now_ns)
+        do_advance(r, tsc);
+    r->doing = was;
+    r->doing_io = was_io;
+}
+
+static bool rp_active(void *ctx)
+{
+    return ((struct replayer *)ctx)->active;
+}
+
+static void rp_report(void *ctx, const char *during, const char *reg, const char *expected,
+                      const char *actual)
+{
+    struct replayer *r = ctx;
+    const char *was = r->doing;
+    bool was_io = r->doing_io, was_in = r->in_exit;
+    r->doing = during;
+    r->doing_io = false;
+    r->in_exit = false; /* the policy's work after the last exit */
+    if (report_begin(r)) {
+        fprintf(r->o.out,
+                "  device   vm exit policy (hv/vm_policy.c, on the recorded inputs)\n"
+                "  register %s\n  expected %s\n  actual   %s\n",
+                reg, expected, actual);
+        report_state(r);
+    }
+    r->doing = was;
+    r->doing_io = was_io;
+    r->in_exit = was_in;
+}
+
+static void policy_start(struct replayer *r, const struct trace_header *h)
+{
+    const struct rpol_host host = {
+        .ctx = r, .dev = &r->dev, .advance = rp_advance, .active = rp_active, .report = rp_report};
+    rpol_init(&r->rp, h, r->ops == &vm_devices_real_ops, &host);
+    /* The policy check follows one vCPU's entries and exits; traces with
+     * several vCPUs are replayed without it (docs/replay.md). */
+    if (r->ncpus > 1)
+        r->rp.on = false;
+}
+
 static void start_devices(struct replayer *r, const struct trace_header *h)
 {
     struct vm_devices_config dc = {0};
@@ -394,6 +459,9 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
             h->devices[i].port_base == DEBUGEXIT_PORT)
             dc.debug_exit = true;
     r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
+    r->ns_per_tick = r->tsc_hz <= 1000000000ull && 1000000000ull % r->tsc_hz == 0
+                         ? 1000000000ull / r->tsc_hz
+                         : 0;
     r->apic = h->apic;
     dc.apic = h->apic;
     dc.tsc_hz = h->apic ? r->tsc_hz : 0; /* the TSC-deadline timer runs on the trace's TSC */
@@ -431,6 +499,7 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
             vcpu_policy_init(&r->pol[i], &r->host, r->tsc_hz);
     }
     remember_good(r, 0);
+    policy_start(r, h);
     r->decisions = h->entry_decisions;
     for (unsigned i = 0; i < MAXV; i++) {
         r->entry_due[i] = i == 0; /* the BSP's first entry, before exit 0 */
@@ -717,6 +786,7 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
         no_such_vcpu(r, e->vcpu, "an exit");
         return;
     }
+    rpol_exit_begin(&r->rp, e);
     check_undecided_entry(r, e);
     flush_advance(r);
     if (!r->started[e->vcpu] && !r->unstarted_told[e->vcpu]) {
@@ -754,6 +824,7 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
         r->st.other_exits++;
     }
     set_active(r);
+    rpol_exit_end(&r->rp, e);
 }
 
 /* The PIC's INTR as the exit policy saw it deciding at the entry whose
@@ -823,6 +894,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         no_such_vcpu(r, ev->vcpu, trace_dev_kind_name(ev->kind));
         return;
     }
+    rpol_dev(&r->rp, ev);
     bool intr = (ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED) &&
                 r->decisions && intr_at_decision(r, ev);
     if (ev->kind != TRACE_DEV_IRQ_LINE && ev->kind != TRACE_DEV_INTR &&
@@ -891,8 +963,9 @@ static void field_differs(void *ctx, const char *path, uint64_t want, uint64_t g
 
 static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
 {
-    flush_advance(r);
     set_active(r);
+    rpol_flush(&r->rp, false);
+    flush_advance(r);
     r->doing = "checkpoint";
     r->cur_vcpu = -1;
     do_advance(r, c->tsc);
@@ -956,6 +1029,7 @@ int replayer_item(struct replayer *r, const struct trace_item *it)
         r->adv_pending = false;
         r->desync = true;
         r->qn = 0;
+        rpol_reset(&r->rp);
         set_active(r);
         if (r->o.out)
             fprintf(r->o.out,
@@ -983,6 +1057,7 @@ int replayer_item(struct replayer *r, const struct trace_item *it)
     case TRACE_ITEM_END:
         r->st.end_seen = true;
         r->end_exits = it->u.end.exits;
+        rpol_flush(&r->rp, true);
         flush_advance(r);
         r->doing = "end of trace";
         check_missing(r);
@@ -1022,6 +1097,9 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
         r->doing = "end of input";
         check_missing(r);
     }
+    r->st.policy_entries = r->rp.entries_checked;
+    r->st.policy_io = r->rp.io_checked;
+    r->st.policy_halts = r->rp.halts_checked;
     FILE *f = r->o.out;
     if (f) {
         const struct replay_stats *s = &r->st;
@@ -1053,6 +1131,11 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
                     " entry decisions checked (injection or IntrBlocked with PIC INTR high, none "
                     "with it low)\n",
                     s->entries_checked);
+        if (r->rp.on)
+            fprintf(f,
+                    "exit policy on the recorded inputs: %" PRIu64 " entries, %" PRIu64
+                    " IN/string I/O exits, %" PRIu64 " HLTs compared\n",
+                    s->policy_entries, s->policy_io, s->policy_halts);
         if (r->has_policy)
             fprintf(f,
                     "vcpu: %" PRIu64 " CPUID answers, %" PRIu64

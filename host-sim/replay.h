@@ -83,8 +83,11 @@ struct replay_stats {
     uint64_t switches;        /* consecutive exits of different vCPUs */
     uint64_t vcpu_exits[VM_DEVICES_MAX_CPUS]; /* exits replayed per vCPU */
     unsigned vcpus;                           /* vCPUs of the replayed platform */
-    uint64_t damage;                          /* damage reports from the reader */
-    uint64_t damage_offset;                   /* byte offset and frame of the first one */
+    /* the exit policy run on the recorded inputs (header policy_records,
+     * host-sim/replay_policy.h): entries, IN / string I/O exits, HLTs */
+    uint64_t policy_entries, policy_io, policy_halts;
+    uint64_t damage;        /* damage reports from the reader */
+    uint64_t damage_offset; /* byte offset and frame of the first one */
     uint32_t damage_frame;
     uint64_t divergences;
     uint64_t first_record; /* record number of the first divergence */

@@ -10,6 +10,8 @@ HV_SRCS   := $(shell find hv \( -path hv/devs -o -path hv/record -o -path hv/rt 
 HV_ASRCS  := $(shell find hv \( -path hv/devs -o -path hv/record -o -path hv/rt \) -prune -o -name '*.S' -print | sort)
 HV_OBJS   := $(HV_SRCS:%.c=$(BUILD)/hv/%.o) $(HV_ASRCS:%.S=$(BUILD)/hv/%.o)
 HV_ELF    := $(BUILD)/hv/hv.elf
+# hv code that is pure and unit-tested on the host too
+LIB_SRCS  += hv/vcpu_sched.c
 
 # The recorder (docs/hypervisor.md, "Recording"): hv/record (the convention
 # shared with host-sim), the trace writer and its generated protobuf-c code,

@@ -97,9 +97,9 @@ static bool run_test_guest(const struct mb_module *m, unsigned idx)
     if (vm_create(vm, &cfg) == 0) {
         memcpy(vm_gpa(vm, HVRR_VLBL_GPA), phys_to_virt(m->start), size);
         uint64_t h0 = rdtsc();
-        enum vm_stop s = vm_run_vcpu(vm);
+        enum vm_stop s = vm_run(vm);
         uint64_t h1 = rdtsc();
-        uint64_t gtsc = vmx_guest_tsc_now(&vm->vcpu.vmx);
+        uint64_t gtsc = vm_guest_tsc_now(vm);
         bool end_ok = !strncmp(vm_stop_name(s), expect, 32);
         ok = end_ok && vm->fail_lines == 0 && vm->pass_lines > 0;
         vm_print_stats(vm);
@@ -157,6 +157,7 @@ static int run_linux(const struct boot_info *bi)
      * in the BIOS area where Linux looks for the RSDP (vlbl's E820 map
      * reserves 0xf0000-0xfffff). */
     cfg.apic = opts.apic;
+    cfg.cpus = opts.cpus; /* cpus=N: the MADT lists N processors, the APs wait for a SIPI */
     if (vm_create(vm, &cfg) != 0)
         return -1;
     if (cfg.apic) {
@@ -165,6 +166,7 @@ static int run_linux(const struct boot_info *bi)
                                        .pm1a_cnt = VM_DEVICES_ACPI_PM_BASE + 4,
                                        .pm_tmr = VM_DEVICES_ACPI_PM_BASE + 8,
                                        .sci_irq = VM_DEVICES_SCI_IRQ,
+                                       .ncpus = (uint8_t)vm->nvcpus,
                                        .s5_slp_typ = VM_DEVICES_S5_TYP};
         if (!acpi_build(&ac, vm_gpa(vm, ACPI_TABLES_GPA), ACPI_TABLES_MAX)) {
             hv_log("linux: ACPI tables do not fit");
@@ -199,11 +201,11 @@ static int run_linux(const struct boot_info *bi)
     hv_log("linux: vlbl %lu B, bzImage %lu B at 0x%x, initrd %lu B at 0x%lx, cmdline '%s'", vsz,
            ksz, HVRR_KERNEL_GPA, isz, igpa, cmdline);
     uint64_t h0 = rdtsc();
-    enum vm_stop s = vm_run_vcpu(vm);
+    enum vm_stop s = vm_run(vm);
     uint64_t h1 = rdtsc();
     vm_print_stats(vm);
     hv_log("  host TSC %lu for %lu exits, guest virtual time %lu us", h1 - h0, vm->total_exits,
-           vm_now_ns(vm, vmx_guest_tsc_now(&vm->vcpu.vmx)) / 1000);
+           vm_now_ns(vm, vm_guest_tsc_now(vm)) / 1000);
     hv_log("linux guest ended by %s", vm_stop_name(s));
     /* Power-off and reset are the guest's own requests (poweroff -f, reboot);
      * anything else (triple fault, idle for ever, timeout, fatal) is not. */
@@ -262,13 +264,13 @@ static void run_multiboot(const struct boot_info *bi)
            b.kernel_lo, b.kernel_hi, b.entry, b.mbi, bi->nmods - 1, b.mods_lo, b.mods_hi,
            k->cmdline);
     /* ESP is undefined at a Multiboot entry: below the conventional 0x7c00. */
-    vmx_vcpu_set_pm32(&vm->vcpu.vmx, b.entry, 0x7c00, b.magic, b.mbi);
+    vmx_vcpu_set_pm32(&vm->vcpus[0].vmx, b.entry, 0x7c00, b.magic, b.mbi);
     uint64_t h0 = rdtsc();
-    enum vm_stop s = vm_run_vcpu(vm);
+    enum vm_stop s = vm_run(vm);
     uint64_t h1 = rdtsc();
     vm_print_stats(vm);
     hv_log("  host TSC %lu for %lu exits, guest virtual time %lu us", h1 - h0, vm->total_exits,
-           vm_now_ns(vm, vmx_guest_tsc_now(&vm->vcpu.vmx)) / 1000);
+           vm_now_ns(vm, vm_guest_tsc_now(vm)) / 1000);
     if (s == VM_STOP_DEBUG_EXIT) {
         uint32_t v = vm->devs.dbgexit.value;
         hv_log("multiboot guest ended by debug-exit: value 0x%x (QEMU exit status %u), "
@@ -323,11 +325,11 @@ void hv_main(uint32_t magic, uint64_t mbi)
         cpu_halt_forever();
     }
     static const char *const rec_names[] = {"off", "stream", "flight"};
-    hv_log("options: guest %s, mem %lu MiB, timeout %lu s%s, record %s",
+    hv_log("options: guest %s, mem %lu MiB, %u vCPU(s), timeout %lu s%s, record %s",
            opts.guest == HV_GUEST_LINUX       ? "linux"
            : opts.guest == HV_GUEST_MULTIBOOT ? "multiboot"
                                               : "tests",
-           opts.mem_bytes >> 20, opts.timeout_s, opts.timeout_s ? "" : " (none)",
+           opts.mem_bytes >> 20, opts.cpus, opts.timeout_s, opts.timeout_s ? "" : " (none)",
            rec_names[opts.record]);
     base_cfg.ram_bytes = opts.mem_bytes;
     base_cfg.time_limit_ns = opts.timeout_s * 1000000000ull; /* 0: none */

@@ -21,6 +21,7 @@ enum id {
     O_HIDETIME,
     O_TSCLEAVES,
     O_APIC,
+    O_CPUS,
     O_BENCH,
     O_RECORD,
     O_RECORD_PORT,
@@ -51,6 +52,7 @@ static const struct opt {
     {"hidetime", O_HIDETIME, K_BOOL, 0, 0, 0},
     {"tscleaves", O_TSCLEAVES, K_BOOL, 0, 0, 0},
     {"apic", O_APIC, K_BOOL, 0, 0, 0},
+    {"cpus", O_CPUS, K_NUM, "1..4", 1, 4},
     {"bench", O_BENCH, K_BENCH, "native:0..2^32", 0, 1ull << 32},
     {"record", O_RECORD, K_ENUM, "off|stream|flight", 0, 0},
     {"record_port", O_RECORD_PORT, K_NUM, "1..0xfff8", 1, 0xfff8},
@@ -67,7 +69,8 @@ const char *hv_options_usage(void)
 {
     return "guest=linux|tests|multiboot hv=tests pass_status=N mem=SIZE[K|M|G] timeout=S "
            "poweroff=0|1 interactive=0|1 "
-           "realtime=0|1 rtc=host|SECONDS hidetime=0|1 tscleaves=0|1 apic=0|1 bench=native:N "
+           "realtime=0|1 rtc=host|SECONDS hidetime=0|1 tscleaves=0|1 apic=0|1 cpus=1..4 "
+           "bench=native:N "
            "record=off|stream|flight record_port=N record_baud=N record_level=N checkpoint=N "
            "flight_mib=N flight_kib=N cmdline=REST (numbers decimal or 0x hex)";
 }
@@ -189,6 +192,7 @@ static void defaults(struct hv_options *o)
         .record_level = TRACE_DEFAULT_LEVEL,
         .checkpoint = 8192,
         .flight_bytes = 4 * MIB,
+        .cpus = 1,
     };
 }
 
@@ -247,6 +251,7 @@ static const char *apply(const struct opt *k, const char *v, size_t n, struct hv
     case O_HIDETIME: o->hide_time = x; break;
     case O_TSCLEAVES: o->tsc_leaves = x; break;
     case O_APIC: o->apic = x; break;
+    case O_CPUS: o->cpus = (unsigned)x; break;
     case O_BENCH:
         o->bench = true;
         o->bench_n = x;
@@ -275,6 +280,7 @@ int hv_options_parse(const char *line, struct hv_options *o, char *err, size_t c
         err[0] = 0;
     defaults(o);
     int bad = 0;
+    bool apic_off = false; /* the last apic= given was apic=0 */
     for (const char *p = line ? line : ""; *p;) {
         while (*p == ' ')
             p++;
@@ -310,8 +316,26 @@ int hv_options_parse(const char *line, struct hv_options *o, char *err, size_t c
                 puts_(&out, which->values);
                 puts_(&out, ")");
             }
+        } else if (which && which->id == O_APIC) {
+            apic_off = !o->apic;
         }
         p += n;
+    }
+    /* Several vCPUs need the local APICs (IPIs, INIT/SIPI): cpus=N>1
+     * implies apic=1, and contradicts apic=0. hidetime=0 is one vCPU only:
+     * the recorder hides its own time on the BSP's TSC offset. */
+    if (o->cpus > 1) {
+        const char *why = apic_off        ? "cpus=2..4 needs apic=1 (apic=0 given)"
+                          : !o->hide_time ? "cpus=2..4 needs hidetime=1"
+                                          : 0;
+        if (why) {
+            bad++;
+            if (out.len)
+                puts_(&out, "\n");
+            puts_(&out, why);
+        } else {
+            o->apic = true;
+        }
     }
     return bad;
 }

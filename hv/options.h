@@ -35,6 +35,7 @@ struct hv_options {
     bool hide_time;             /* hidetime=0|1, default 1: exits take no guest TSC time */
     bool tsc_leaves;            /* tscleaves=1: CPUID 0x15/0x16 announce the TSC frequency */
     bool apic;                  /* apic=1: local APIC + I/O APIC + ACPI tables (Linux); default 0 */
+    unsigned cpus;              /* cpus=1..4 vCPUs (Linux); default 1; 2..4 imply apic=1 */
     bool bench;                 /* bench=native:N given */
     uint64_t bench_n;           /* ... N */
     enum hv_record_mode record; /* record=off|stream|flight, default off */

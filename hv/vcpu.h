@@ -1,20 +1,31 @@
-/* Per-vCPU handling: what a vCPU answers on its own (CPUID, MSRs, XSETBV,
- * control registers, HLT). Everything else goes to the VM layer (vm.c). */
+/* Per-vCPU state and handling: one struct vcpu per virtual processor of a
+ * VM (its VMCS and registers, its XSAVE area, its CPUID/MSR policy, whether
+ * it runs, halts or waits for a SIPI), and what a vCPU answers on its own
+ * (CPUID, MSRs, XSETBV, control registers, HLT). What all vCPUs of a VM
+ * share (RAM, devices, virtual time, the exit policy) is the VM's (vm.h);
+ * every other exit goes to the VM layer (vm.c). */
 #ifndef HVRR_VCPU_H
 #define HVRR_VCPU_H
 
 #include "hv/vcpu_policy.h"
+#include "hv/vcpu_sched.h"
 #include "hv/vmx/vmx.h"
 
 struct vm;
 
 struct vcpu {
-    struct vmx_vcpu vmx;
+    struct vmx_vcpu vmx; /* its VMCS, registers, TSC offset */
     struct vm *vm;
-    uint64_t tsc_hz;        /* frequency the guest is told (CPUID 0x15/0x16) */
-    uint64_t misc_enable;   /* IA32_MISC_ENABLE as the guest last wrote it */
-    uint64_t unknown_msrs;  /* accesses answered with #GP */
-    struct vcpu_policy pol; /* CPUID/MSR/XCR0 state; set up on the first exit */
+    unsigned index;          /* 0 = the bootstrap processor; also its APIC ID */
+    enum vcpu_run_state run; /* hv/vm.c's scheduler */
+    void *xsave;             /* its x87/SSE/AVX state while another vCPU runs
+                                (64-byte aligned; NULL with one vCPU: the
+                                registers are never shared) */
+    uint64_t exits;          /* VM exits of this vCPU */
+    uint64_t tsc_hz;         /* frequency the guest is told (CPUID 0x15/0x16) */
+    uint64_t misc_enable;    /* IA32_MISC_ENABLE as the guest last wrote it */
+    uint64_t unknown_msrs;   /* accesses answered with #GP */
+    struct vcpu_policy pol;  /* CPUID/MSR/XCR0 state; set up on the first exit */
 };
 
 enum vcpu_result {

@@ -11,7 +11,13 @@
 #include "hv/recording.h"
 #include "hv/vm_mmio.h"
 #include "hv/vm_policy.h"
+#include "hv/vm_polrec.h"
+#include "hv/vcpu_sched.h"
 #include "hv/xstate.h"
+
+/* A vCPU's turn on the physical CPU when others can run: 1 ms of guest
+ * time (the VMX preemption timer ends it). */
+#define VM_QUANTUM_NS 1000000ull
 
 uint64_t vm_now_ns(const struct vm *vm, uint64_t guest_tsc)
 {
@@ -63,8 +69,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
      * (hv/recording.c) saves it as the guest's: nothing the last VM left in
      * those registers reaches this one. */
     xstate_reset(vmx_caps.host_xcr0);
+    unsigned ncpu = cfg->cpus ? cfg->cpus : 1;
+    if (ncpu > VM_MAX_VCPUS || ncpu > VM_DEVICES_MAX_CPUS || (ncpu > 1 && !cfg->apic)) {
+        hv_log("vm: %u vCPUs: 1..%u, and more than one needs apic=1", ncpu, VM_MAX_VCPUS);
+        return -1;
+    }
     memset(vm, 0, sizeof *vm);
     vm->cfg = *cfg;
+    vm->nvcpus = ncpu;
     vm->ram_hpa = mm_alloc_raw(cfg->ram_bytes, 2ull << 20);
     if (!vm->ram_hpa) {
         hv_log("vm: cannot allocate %lu MiB of guest RAM", cfg->ram_bytes >> 20);
@@ -76,10 +88,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     struct vm_devices_config dc = {.rtc_epoch_sec = cfg->rtc_epoch_sec,
                                    .debug_exit = cfg->debug_exit,
                                    .apic = cfg->apic,
+                                   .cpus = ncpu,
                                    .tsc_hz = cfg->apic ? cfg->tsc_hz : 0};
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
     vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,
-                             &vm->vcpu.vmx);
+                             cfg->time_limit_ns, &vm->vcpus[0].vmx);
     vm->recording = vm->rec != NULL;
     if (!vm->recording) {
         /* recording off: the same recorder calls, into a null sink */
@@ -92,23 +105,58 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     }
     const struct vm_policy_config pc = {.tsc_hz = cfg->tsc_hz, .time_limit_ns = cfg->time_limit_ns};
     vm_policy_init(&vm->pol, &vmx_policy_ops, vm, &vm->devs, &pc);
-    vm->vcpu.vm = vm;
-    vm->vcpu.tsc_hz = cfg->tsc_hz;
-    vm->vcpu.misc_enable = 1; /* fast strings */
-    /* Guest TSC starts at 0 when the VM is created. */
+    /* Guest TSC starts at 0 when the VM is created, the same on every vCPU
+     * (one TSC offset, carried from vCPU to vCPU at each switch). The APs
+     * first, so that the BSP's VMCS is the current one at the end. */
     uint64_t now = rdtsc();
     vm->start_tsc = now;
-    if (vmx_vcpu_init(&vm->vcpu.vmx, &vm->ept, cfg->vpid, 0x8000, 0x6ff0, -now) != 0) {
-        hv_log("vm: VMCS setup failed");
-        return -1;
+    for (unsigned i = vm->nvcpus; i-- > 0;) {
+        struct vcpu *v = &vm->vcpus[i];
+        v->vm = vm;
+        v->index = i;
+        v->tsc_hz = cfg->tsc_hz;
+        v->misc_enable = 1; /* fast strings */
+        v->run = i == 0 ? VCPU_RUNNABLE : VCPU_WAIT_SIPI;
+        /* VPIDs apart: each vCPU's TLB entries (Linux numbers PCIDs per CPU) */
+        uint16_t vpid = (uint16_t)(cfg->vpid + i * 0x1000u);
+        if (vmx_vcpu_init(&v->vmx, &vm->ept, vpid, 0x8000, 0x6ff0, -now) != 0) {
+            hv_log("vm: VMCS setup failed (vCPU %u)", i);
+            return -1;
+        }
+        v->vmx.hide_host_time = !cfg->show_host_time;
+        if (vm->nvcpus > 1) {
+            if (xstate_area_size() > XSTATE_AREA_MAX) {
+                hv_log("vm: XSAVE area of %u bytes: more than %u", xstate_area_size(),
+                       XSTATE_AREA_MAX);
+                return -1;
+            }
+            uint64_t pa = mm_alloc(XSTATE_AREA_MAX, PAGE_SIZE);
+            if (!pa) {
+                hv_log("vm: no memory for vCPU %u's XSAVE area", i);
+                return -1;
+            }
+            v->xsave = phys_to_virt(pa);
+            xstate_area_init(v->xsave);
+            if (vmx_caps.pause_exit) /* a spinning vCPU gives its turn away */
+                vmx_set_pause_exit(&v->vmx, true);
+        }
     }
-    vm->vcpu.vmx.hide_host_time = !cfg->show_host_time;
+    vm->cur = vm->fpu_owner = &vm->vcpus[0];
+    vm->quantum_tsc = vm_policy_ns_to_tsc_ceil(VM_QUANTUM_NS, cfg->tsc_hz);
+    vm->slice_end = vm->quantum_tsc;
     return 0;
 }
 
 void vm_destroy(struct vm *vm)
 {
-    vmx_vcpu_destroy(&vm->vcpu.vmx);
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        vmx_vcpu_destroy(&vm->vcpus[i].vmx);
+    vm->cur = vm->fpu_owner = NULL;
+}
+
+uint64_t vm_guest_tsc_now(const struct vm *vm)
+{
+    return vmx_guest_tsc_now(&vm->cur->vmx);
 }
 
 /* ---- the policy's operations on this vCPU (struct vm_policy_ops) ---- */
@@ -116,13 +164,13 @@ void vm_destroy(struct vm *vm)
 static uint64_t op_reg(void *ctx, unsigned r)
 {
     struct vm *vm = ctx;
-    return vmx_guest_reg(&vm->vcpu.vmx, r);
+    return vmx_guest_reg(&vm->cur->vmx, r);
 }
 
 static void op_set_reg(void *ctx, unsigned r, uint64_t val)
 {
     struct vm *vm = ctx;
-    vmx_set_guest_reg(&vm->vcpu.vmx, r, val);
+    vmx_set_guest_reg(&vm->cur->vmx, r, val);
 }
 
 static uint64_t op_rflags(void *ctx)
@@ -146,20 +194,22 @@ static void op_inject_extint(void *ctx, uint8_t vector)
 static void op_inject_pf(void *ctx, uint64_t cr2, uint32_t err)
 {
     struct vm *vm = ctx;
-    vm->vcpu.vmx.g.cr2 = cr2;
+    vm->cur->vmx.g.cr2 = cr2;
+    vm->polrec.fault = err + 1;
     vmx_inject_exception(14, true, err);
 }
 
 static void op_set_intr_window(void *ctx, bool on)
 {
     struct vm *vm = ctx;
-    vmx_set_intr_window(&vm->vcpu.vmx, on);
+    vmx_set_intr_window(&vm->cur->vmx, on);
 }
 
 static void op_skip_insn(void *ctx)
 {
     struct vm *vm = ctx;
-    vmx_skip_insn(&vm->vcpu.vmx, vm->exit);
+    vm->polrec.retired = true;
+    vmx_skip_insn(&vm->cur->vmx, vm->exit);
 }
 
 static void op_end_interrupt_shadow(void *ctx)
@@ -183,7 +233,7 @@ static enum vm_policy_map op_map_operand(void *ctx, uint64_t la, bool write, uin
                                          uint32_t *pf_err)
 {
     struct vm *vm = ctx;
-    struct vmx_vcpu *v = &vm->vcpu.vmx;
+    struct vmx_vcpu *v = &vm->cur->vmx;
     struct gw_mode m = {.cr0 = vmx_guest_cr(0),
                         .cr3 = vmx_guest_cr(3),
                         .cr4 = vmx_guest_cr(4),
@@ -202,19 +252,20 @@ static enum vm_policy_map op_map_operand(void *ctx, uint64_t la, bool write, uin
 static uint64_t op_tsc_now(void *ctx)
 {
     struct vm *vm = ctx;
-    return vmx_guest_tsc_now(&vm->vcpu.vmx);
+    return vmx_guest_tsc_now(&vm->cur->vmx);
 }
 
 static void op_skip_tsc(void *ctx, uint64_t delta)
 {
     struct vm *vm = ctx;
-    vmx_set_tsc_offset(&vm->vcpu.vmx, vm->vcpu.vmx.tsc_offset + delta);
+    vmx_set_tsc_offset(&vm->cur->vmx, vm->cur->vmx.tsc_offset + delta);
 }
 
 static void op_arm_timer(void *ctx, uint64_t tsc)
 {
     struct vm *vm = ctx;
-    vm->vcpu.vmx.preempt_deadline = tsc;
+    vm->cur->vmx.preempt_deadline = tsc;
+    vm_polrec_deadline(vm, vmx_guest_tsc_now(&vm->cur->vmx), tsc);
 }
 
 static void com1_rx(struct vm *vm, const uint8_t *buf, size_t n, uint64_t tsc)
@@ -246,7 +297,7 @@ static void op_poll_input(void *ctx, uint64_t tsc)
 static bool op_idle_wait(void *ctx, uint64_t deadline)
 {
     struct vm *vm = ctx;
-    struct vmx_vcpu *v = &vm->vcpu.vmx;
+    struct vmx_vcpu *v = &vm->cur->vmx;
     if (deadline == UINT64_MAX) {
         if (!vm->cfg.interactive)
             return false;
@@ -255,6 +306,7 @@ static bool op_idle_wait(void *ctx, uint64_t deadline)
             cpu_pause();
         uint8_t b = (uint8_t)c;
         com1_rx(vm, &b, 1, vmx_guest_tsc_now(v));
+        vm->polrec.input = true;
         return true;
     }
     uint64_t cur = vmx_guest_tsc_now(v);
@@ -263,8 +315,10 @@ static bool op_idle_wait(void *ctx, uint64_t deadline)
     uint64_t t0 = rdtsc();
     while (rdtsc() - t0 < deadline - cur) {
         op_poll_input(vm, cur);
-        if (vm_devices_intr(&vm->devs))
+        if (vm_devices_intr(&vm->devs)) {
+            vm->polrec.input = true;
             return true;
+        }
         cpu_pause();
     }
     return false;
@@ -301,7 +355,7 @@ static void op_blocked(void *ctx, uint64_t tsc)
 {
     struct vm *vm = ctx;
     if (vm->recording)
-        hvrec_blocked(vm->rec, tsc);
+        vm_polrec_blocked(vm, tsc);
 }
 
 static const struct vm_policy_ops vmx_policy_ops = {
@@ -342,7 +396,7 @@ static void op_advance_rip(void *ctx, unsigned len)
     struct vm *vm = ctx;
     struct vm_exit e = *vm->exit;
     e.insn_len = len;
-    vmx_skip_insn(&vm->vcpu.vmx, &e);
+    vmx_skip_insn(&vm->cur->vmx, &e);
 }
 
 static const struct vm_mmio_ops vmx_mmio_ops = {.access = op_mmio, .advance_rip = op_advance_rip};
@@ -356,12 +410,13 @@ static void handle_mmio(struct vm *vm, struct vm_exit *e)
 {
     uint64_t cs_base;
     unsigned bits = vmx_guest_code_bits(&cs_base);
-    struct vm_mmio_exit m = {.x = {.tsc = e->guest_tsc, .rip = e->rip, .qual = e->qual},
-                             .gpa = e->gpa,
-                             .mode = bits == 64   ? MMIO_MODE_64
-                                     : bits == 32 ? MMIO_MODE_32
-                                                  : MMIO_MODE_16,
-                             .code_la = cs_base + e->rip};
+    struct vm_mmio_exit m = {
+        .x = {.tsc = e->guest_tsc, .rip = e->rip, .qual = e->qual, .vcpu = vm->cur->index},
+        .gpa = e->gpa,
+        .mode = bits == 64   ? MMIO_MODE_64
+                : bits == 32 ? MMIO_MODE_32
+                             : MMIO_MODE_16,
+        .code_la = cs_base + e->rip};
     enum vm_policy_io_result r = vm_policy_mmio(&vm->pol, &vmx_mmio_ops, &m);
     if (r == VM_POLICY_IO_DEVICE)
         return;
@@ -381,8 +436,11 @@ static bool handle_apic_msr(struct vm *vm, struct vm_exit *e)
         !lapic_msr_owned(e->msr.index))
         return false;
     bool write = e->reason == EXIT_WRMSR;
-    struct vm_rec_exit_info x = {
-        .tsc = e->guest_tsc, .rip = e->rip, .qual = e->qual, .insn_len = e->insn_len};
+    struct vm_rec_exit_info x = {.tsc = e->guest_tsc,
+                                 .rip = e->rip,
+                                 .qual = e->qual,
+                                 .insn_len = e->insn_len,
+                                 .vcpu = vm->cur->index};
     uint64_t v = write ? e->msr.value : 0;
     int rc = vm->recording ? hvrec_msr(vm->rec, &x, e->msr.index, write, &v)
                            : vm_rec_msr(vm->rec, &x, e->msr.index, write, &v);
@@ -391,10 +449,10 @@ static bool handle_apic_msr(struct vm *vm, struct vm_exit *e)
         return true;
     }
     if (!write) {
-        vmx_set_guest_reg(&vm->vcpu.vmx, R_RAX, (uint32_t)v);
-        vmx_set_guest_reg(&vm->vcpu.vmx, R_RDX, v >> 32);
+        vmx_set_guest_reg(&vm->cur->vmx, R_RAX, (uint32_t)v);
+        vmx_set_guest_reg(&vm->cur->vmx, R_RDX, v >> 32);
     }
-    vmx_skip_insn(&vm->vcpu.vmx, e);
+    vmx_skip_insn(&vm->cur->vmx, e);
     return true;
 }
 
@@ -404,7 +462,8 @@ static void rec_exit(struct vm *vm, const struct vm_exit *e)
 {
     if (!vm->recording)
         return; /* the null sink would drop it */
-    struct trace_exit t = {.tsc = e->guest_tsc,
+    struct trace_exit t = {.vcpu = vm->cur->index,
+                           .tsc = e->guest_tsc,
                            .rip = e->rip,
                            .qual = e->qual,
                            .reason = e->reason,
@@ -438,7 +497,7 @@ static void rec_exit(struct vm *vm, const struct vm_exit *e)
         t.u.cr.gpr = e->cr.gpr;
         t.u.cr.value = e->cr.type == 3   ? e->cr.lmsw
                        : e->cr.type == 2 ? 0
-                                         : vmx_guest_reg(&vm->vcpu.vmx, e->cr.gpr);
+                                         : vmx_guest_reg(&vm->cur->vmx, e->cr.gpr);
         break;
     case EXIT_EPT_VIOLATION:
         t.detail = TRACE_DETAIL_EPT;
@@ -458,26 +517,31 @@ static void rec_exit(struct vm *vm, const struct vm_exit *e)
 static void fatal(struct vm *vm, const struct vm_exit *e, const char *why)
 {
     hv_log("VM stopped: %s", why);
-    vmx_dump_guest(&vm->vcpu.vmx, e);
+    vmx_dump_guest(&vm->cur->vmx, e);
     vm->pol.stop = VM_STOP_FATAL;
 }
 
 static void handle_io(struct vm *vm, struct vm_exit *e)
 {
-    struct vm_policy_io io = {
-        .x = {.tsc = e->guest_tsc, .rip = e->rip, .qual = e->qual, .insn_len = e->insn_len},
-        .port = e->io.port,
-        .size = e->io.size,
-        .in = e->io.in,
-        .string = e->io.string,
-        .rep = e->io.rep,
-        .addr_bits = e->io.addr_bits,
-        .gla = e->gla,
-        .value = e->io.value};
+    struct vm_policy_io io = {.x = {.tsc = e->guest_tsc,
+                                    .rip = e->rip,
+                                    .qual = e->qual,
+                                    .insn_len = e->insn_len,
+                                    .vcpu = vm->cur->index},
+                              .port = e->io.port,
+                              .size = e->io.size,
+                              .in = e->io.in,
+                              .string = e->io.string,
+                              .rep = e->io.rep,
+                              .addr_bits = e->io.addr_bits,
+                              .gla = e->gla,
+                              .value = e->io.value};
+    vm_polrec_io_begin(vm, &io);
     enum vm_policy_io_result r = vm_policy_io(&vm->pol, &io);
     e->io.value = io.value;
     if (r != VM_POLICY_IO_DEVICE)
         rec_exit(vm, e); /* a device access is recorded by the recorder */
+    vm_polrec_io_end(vm);
     if (r == VM_POLICY_IO_FATAL)
         fatal(vm, e, "string port I/O: memory operand outside guest RAM");
 }
@@ -490,6 +554,10 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
     case EXIT_IO: handle_io(vm, e); break;
     case EXIT_PREEMPT_TIMER:
     case EXIT_INTR_WINDOW: break; /* the next entry's preparation does the work */
+    case EXIT_PAUSE:              /* several vCPUs: this one spins, give the others their turn */
+        vmx_skip_insn(&vm->cur->vmx, e);
+        vm->yield = true;
+        break;
     case EXIT_EXT_INTR:
         /* A physical interrupt (acknowledged by the exit): not the guest's. */
         if (vm->exits[EXIT_EXT_INTR] <= 4)
@@ -506,7 +574,7 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
         break;
     case EXIT_TRIPLE_FAULT:
         hv_log("guest triple fault (shutdown) at rip 0x%lx", e->rip);
-        vmx_dump_guest(&vm->vcpu.vmx, e);
+        vmx_dump_guest(&vm->cur->vmx, e);
         vm->pol.stop = VM_STOP_TRIPLE_FAULT;
         break;
     case EXIT_EPT_VIOLATION:
@@ -524,17 +592,134 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
     }
 }
 
-enum vm_stop vm_run_vcpu(struct vm *vm)
+/* ---- several vCPUs on the one physical CPU ---- */
+
+/* Makes next the current vCPU: its VMCS, the VM's clock, the shared MSRs;
+ * device calls and the exit policy from now on are its (the recorder
+ * stamps Inject / IntrBlocked with it); a new slice begins. */
+static void switch_to(struct vm *vm, struct vcpu *next)
 {
-    struct vcpu *vc = &vm->vcpu;
+    struct vcpu *prev = vm->cur;
+    if (next != prev) {
+        vmx_vcpu_switch(&prev->vmx, &next->vmx);
+        vm->cur = next;
+        vm->pol.cpu = next->index;
+        vm->rec->vcpu = next->index;
+        vm->switches++;
+    }
+    vm->slice_end = vmx_guest_tsc_now(&next->vmx) + vm->quantum_tsc;
+}
+
+/* The physical x87/SSE/AVX registers to the current vCPU's state (after
+ * the recorder's FPU section gave the guest's back: hvrec_before_entry). */
+static void fpu_to_current(struct vm *vm)
+{
+    if (vm->fpu_owner == vm->cur)
+        return;
+    xstate_save(vm->fpu_owner->xsave, vmx_caps.host_xcr0);
+    xstate_load(vm->cur->xsave, vmx_caps.host_xcr0);
+    vm->fpu_owner = vm->cur;
+}
+
+/* An AP started by a SIPI: INIT state, real mode at vector << 8 : 0. */
+static void start_ap(struct vm *vm, struct vcpu *ap, uint8_t vector)
+{
+    struct vcpu *prev = vm->cur;
+    vmx_vcpu_switch(&prev->vmx, &ap->vmx);
+    vmx_vcpu_start_sipi(&ap->vmx, vector);
+    vmx_vcpu_switch(&ap->vmx, &prev->vmx);
+    if (vm->fpu_owner == ap) /* its own INIT: its registers are the live ones */
+        xstate_reset(vmx_caps.host_xcr0);
+    else
+        xstate_area_init(ap->xsave);
+    ap->pol.host = NULL; /* the CPUID/MSR policy starts afresh on its first exit */
+    ap->misc_enable = 1;
+    ap->run = VCPU_RUNNABLE;
+    hv_log("vm: vCPU %u started by SIPI vector 0x%02x (CS:IP %04x:0000)", ap->index, vector,
+           (unsigned)vector << 8);
+}
+
+/* INIT and SIPI the local APICs received (the devices' core events). */
+static void cpu_events(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        uint32_t ev = vm_devices_cpu_events(&vm->devs, i);
+        if (!ev)
+            continue;
+        uint8_t vector = vm_devices_sipi_vector(&vm->devs, i);
+        vm_devices_cpu_events_take(&vm->devs, i, ev);
+        struct vcpu *v = &vm->vcpus[i];
+        if ((ev & VM_CPU_EV_INIT) && i != 0) /* the BSP's INIT: not modelled, ignored */
+            v->run = VCPU_WAIT_SIPI;
+        if ((ev & VM_CPU_EV_SIPI) && v->run == VCPU_WAIT_SIPI)
+            start_ap(vm, v, vector);
+    }
+}
+
+/* Every vCPU halted with nothing pending, or waiting for a SIPI: the BSP's
+ * HLT decides as with one vCPU (IF=0: power-off; else virtual time skips
+ * to the next device event, or the VM stops idle). */
+static void all_idle(struct vm *vm)
+{
+    switch_to(vm, &vm->vcpus[0]);
+    uint64_t now = vmx_guest_tsc_now(&vm->cur->vmx);
+    op_advance(vm, now);
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        if (vm->vcpus[i].run == VCPU_IN_HLT && vm_devices_intr_cpu(&vm->devs, i))
+            return; /* an interrupt came due: schedule again */
+    vm_policy_halt(&vm->pol, now);
+}
+
+/* Before an entry with several vCPUs: INIT/SIPI, then whose turn it is.
+ * The current vCPU keeps the CPU until its slice ends, it halts or spins,
+ * or a halted one has an interrupt pending. Returns false when no vCPU
+ * can run now (time moved on or the VM stopped: decide again). */
+static bool schedule(struct vm *vm)
+{
+    cpu_events(vm);
+    struct vcpu *cur = vm->cur;
+    uint64_t now = vmx_guest_tsc_now(&cur->vmx);
+    bool yields = vm->yield || now >= vm->slice_end || cur->run != VCPU_RUNNABLE;
+    vm->yield = false;
+    enum vcpu_run_state run[VM_MAX_VCPUS];
+    bool pending[VM_MAX_VCPUS];
+    for (unsigned i = 0; i < vm->nvcpus; i++) {
+        run[i] = vm->vcpus[i].run;
+        pending[i] = run[i] == VCPU_IN_HLT && vm_devices_intr_cpu(&vm->devs, i);
+        if (pending[i] && i != cur->index)
+            yields = true; /* a halted vCPU woke: its turn */
+    }
+    int next = vcpu_sched_next(run, pending, vm->nvcpus, cur->index, yields);
+    if (next < 0) {
+        all_idle(vm);
+        return false;
+    }
+    struct vcpu *nv = &vm->vcpus[next];
+    nv->run = VCPU_RUNNABLE;
+    if (nv != cur || yields)
+        switch_to(vm, nv);
+    return true;
+}
+
+enum vm_stop vm_run(struct vm *vm)
+{
+    bool smp = vm->nvcpus > 1;
     while (vm->pol.stop == VM_RUNNING) {
+        if (smp && !schedule(vm))
+            continue;
+        struct vcpu *vc = vm->cur;
         vm_policy_prepare_entry(&vm->pol);
         if (vm->pol.stop != VM_RUNNING)
             break;
+        if (smp && vc->vmx.preempt_deadline > vm->slice_end)
+            vc->vmx.preempt_deadline = vm->slice_end; /* the quantum */
         hvrec_before_entry(); /* the guest's FPU state back, if recording took it */
+        if (smp)
+            fpu_to_current(vm);
         struct vm_exit e;
         vmx_vcpu_run(&vc->vmx, &e);
         vm->exit = &e;
+        vc->exits++;
         vm->total_exits++;
         vm->exits[e.reason < EXIT_REASON_MAX ? e.reason : EXIT_REASON_MAX]++;
         if ((e.idt_vec_info & (1u << 31)) && e.reason != EXIT_VMFAIL &&
@@ -553,7 +738,12 @@ enum vm_stop vm_run_vcpu(struct vm *vm)
         case VCPU_HANDLED: rec_exit(vm, &e); break;
         case VCPU_HALTED:
             rec_exit(vm, &e);
-            vm_policy_halt(&vm->pol, e.guest_tsc);
+            if (smp)
+                vc->run = VCPU_IN_HLT; /* the scheduler decides what runs, or skips time */
+            else {
+                vm_policy_halt(&vm->pol, e.guest_tsc);
+                vm_polrec_halt(vm, vmx_guest_rflags());
+            }
             break;
         case VCPU_NOT_MINE:
             if (e.reason != EXIT_IO && !(e.reason == EXIT_EPT_VIOLATION && vm->cfg.apic))
@@ -598,4 +788,13 @@ void vm_print_stats(const struct vm *vm)
         if (vm->exits[r] && n < (int)sizeof buf - 24)
             n += hv_snprintf(buf + n, sizeof buf - (size_t)n, " r%u=%lu", r, vm->exits[r]);
     hv_log("EXIT-COUNTS total=%lu%s", vm->total_exits, buf);
+    if (vm->nvcpus > 1) {
+        n = 0;
+        buf[0] = 0;
+        for (unsigned i = 0; i < vm->nvcpus; i++)
+            n +=
+                hv_snprintf(buf + n, sizeof buf - (size_t)n, " vcpu%u=%lu%s", i, vm->vcpus[i].exits,
+                            vm->vcpus[i].run == VCPU_WAIT_SIPI ? " (never started)" : "");
+        hv_log("  %u vCPUs, %lu switches, exits per vCPU:%s", vm->nvcpus, vm->switches, buf);
+    }
 }

@@ -73,7 +73,7 @@ void vm_policy_prepare_entry(struct vm_policy *p)
         touched = true;
     }
     bool want_window = false;
-    if (vm_devices_intr(p->dev)) {
+    if (vm_devices_intr_cpu(p->dev, p->cpu)) {
         if (o->interruptible(p->ctx)) {
             uint8_t vec = o->ack(p->ctx, tsc);
             o->inject_extint(p->ctx, vec);
@@ -193,7 +193,7 @@ void vm_policy_halt(struct vm_policy *p, uint64_t exit_tsc)
     if (o->poll_input)
         o->poll_input(p->ctx, exit_tsc);
     o->advance(p->ctx, exit_tsc);
-    if (vm_devices_intr(p->dev))
+    if (vm_devices_intr_cpu(p->dev, p->cpu))
         return;
     uint64_t next = vm_devices_next_event_cached(p->dev, now);
     if (next == TIME_NEVER) {

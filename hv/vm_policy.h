@@ -106,6 +106,8 @@ struct vm_policy {
     const struct vm_policy_ops *ops;
     void *ctx;
     struct vm_devices *dev; /* read for INTR and deadlines; changed only through ops */
+    unsigned cpu;           /* the vCPU whose entry / HLT is handled (its INTR is read; 0
+                               with one vCPU); the caller sets it */
     struct vm_policy_config cfg;
     enum vm_stop stop;
     uint64_t entries; /* vm_policy_prepare_entry calls */

@@ -134,6 +134,28 @@ void xstate_reset(uint64_t xcr0)
     xrstor64(area, xcr0);
 }
 
+uint32_t xstate_area_size(void)
+{
+    return cpuid(0xd, 0).ecx;
+}
+
+void xstate_area_init(void *area)
+{
+    uint8_t *a = area;
+    memset(a, 0, HDR + 64);
+    put32(a + 24, 0x1f80);
+}
+
+void xstate_save(void *area, uint64_t xcr0)
+{
+    xsave64(area, xcr0);
+}
+
+void xstate_load(const void *area, uint64_t xcr0)
+{
+    xrstor64((void *)(uintptr_t)area, xcr0);
+}
+
 /* Load the patterns with a standard-format XRSTOR. */
 static void load_patterns(uint64_t xcr0)
 {

@@ -33,4 +33,16 @@ void xstate_check(uint64_t xcr0, bool try_xsaves, struct xstate_check *out);
  * VM left in the registers reaches the next. */
 void xstate_reset(uint64_t xcr0);
 
+/* The bytes a standard-format XSAVE area needs for every component the
+ * host XCR0 may enable (CPUID.(0DH,0):ECX); at most XSTATE_AREA_MAX. */
+#define XSTATE_AREA_MAX 8192u
+uint32_t xstate_area_size(void);
+/* A fresh area: every component in its initial state, MXCSR 0x1f80 (what
+ * xstate_load gives a vCPU that has not run yet). */
+void xstate_area_init(void *area);
+/* Standard-format XSAVE / XRSTOR of the components in xcr0 (64-byte
+ * aligned area): how vCPUs that share the physical registers swap them. */
+void xstate_save(void *area, uint64_t xcr0);
+void xstate_load(const void *area, uint64_t xcr0);
+
 #endif

@@ -177,6 +177,31 @@ static void test_mem_hex_and_suffixes(void **s)
     assert_true(o.mem_bytes == 128ull << 20); /* none of them taken */
 }
 
+/* cpus=N: 1..4; 2..4 switch the APIC platform on (INIT/SIPI and IPIs go
+ * through the local APICs), contradict an explicit apic=0 whichever comes
+ * first, and need hidetime=1. */
+static void test_cpus(void **s)
+{
+    (void)s;
+    assert_int_equal(parse_ok("").cpus, 1);
+    struct hv_options o = parse_ok("cpus=2");
+    assert_int_equal(o.cpus, 2);
+    assert_true(o.apic);
+    assert_false(parse_ok("cpus=1").apic);
+    assert_true(parse_ok("apic=0 apic=1 cpus=4").cpus == 4);
+    assert_true(parse_ok("cpus=0x3 apic=1").apic);
+    char err[128];
+    assert_int_equal(hv_options_parse("cpus=2 apic=0", &o, err, sizeof err), 1);
+    assert_string_equal(err, "cpus=2..4 needs apic=1 (apic=0 given)");
+    assert_int_equal(hv_options_parse("apic=0 cpus=3", &o, err, sizeof err), 1);
+    assert_int_equal(hv_options_parse("cpus=2 hidetime=0", &o, err, sizeof err), 1);
+    assert_string_equal(err, "cpus=2..4 needs hidetime=1");
+    assert_int_equal(hv_options_parse("cpus=5", &o, err, sizeof err), 1);
+    assert_string_equal(err, "'cpus=5': out of range (1..4)");
+    assert_int_equal(hv_options_parse("cpus=0", &o, err, sizeof err), 1);
+    assert_int_equal(hv_options_parse("cpus=1 apic=0 hidetime=0", &o, err, sizeof err), 0);
+}
+
 /* timeout=0x14 is 20 seconds (it used to mean "no timeout"). */
 static void test_timeout_hex(void **s)
 {
@@ -246,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_values_reach_the_struct),
         cmocka_unit_test(test_mem_hex_and_suffixes),
         cmocka_unit_test(test_timeout_hex),
+        cmocka_unit_test(test_cpus),
         cmocka_unit_test(test_cmdline_rest_is_never_parsed),
         cmocka_unit_test(test_numbers_overflow_and_ranges),
     };

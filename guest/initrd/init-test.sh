@@ -2,6 +2,7 @@
 echo "HVRR-TEST-BEGIN"
 uname -a
 echo "HVRR-DATE $(date -u +%s)"
+echo "HVRR-CPUS $(grep -c '^processor' /proc/cpuinfo)"
 cat /proc/interrupts
 dmesg | grep -E 'ttyS0|PCI|clocksource|tsc'
 sleep 1

@@ -165,14 +165,30 @@ uint32_t vm_rec_io_recorded(struct vm_recorder *r, const struct vm_rec_exit_info
     return val;
 }
 
+/* vm_rec_mmio_calls for vCPU cpu's local APIC (the same splitting rule). */
+static uint64_t mmio_calls_cpu(struct vm_devices *d, unsigned cpu, uint64_t gpa, unsigned size,
+                               bool write, uint64_t value, uint64_t now_ns)
+{
+    uint64_t v = 0;
+    unsigned part = size < 4 ? size : 4;
+    for (unsigned off = 0; off < size; off += 4) {
+        uint32_t val = write ? (uint32_t)(value >> (8 * off)) & dev_size_mask(part) : 0;
+        vm_devices_mmio_cpu(d, cpu, gpa + off, part, write, &val, now_ns);
+        v |= (uint64_t)(val & dev_size_mask(part)) << (8 * off);
+    }
+    return write ? value : v;
+}
+
 uint64_t vm_rec_mmio(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint64_t gpa,
                      unsigned size, bool write, uint64_t value)
 {
     exit_begin(r);
     r->vcpu = x->vcpu;
     call_begin(r, x->tsc);
-    uint64_t v = vm_rec_mmio_calls(vm_devices_mmio, r->dev, gpa, size, write, value,
-                                   vm_rec_now_ns(r, x->tsc));
+    uint64_t v = x->vcpu == 0 ? vm_rec_mmio_calls(vm_devices_mmio, r->dev, gpa, size, write, value,
+                                                  vm_rec_now_ns(r, x->tsc))
+                              : mmio_calls_cpu(r->dev, x->vcpu, gpa, size, write, value,
+                                               vm_rec_now_ns(r, x->tsc));
     struct trace_exit e = {.seq = r->seq++,
                            .tsc = x->tsc,
                            .rip = x->rip,
@@ -199,7 +215,7 @@ int vm_rec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t
     r->vcpu = x->vcpu;
     call_begin(r, x->tsc);
     uint64_t v = write ? *val : 0;
-    int rc = vm_devices_msr(r->dev, msr, write, &v, vm_rec_now_ns(r, x->tsc));
+    int rc = vm_devices_msr_cpu(r->dev, x->vcpu, msr, write, &v, vm_rec_now_ns(r, x->tsc));
     if (!write)
         *val = rc == 0 ? v : 0; /* a #GP RDMSR is recorded as 0, like the vCPU policy's */
     struct trace_exit e = {.seq = r->seq++,
@@ -227,7 +243,7 @@ void vm_rec_advance(struct vm_recorder *r, uint64_t tsc)
 uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc)
 {
     call_begin(r, tsc);
-    uint8_t vec = vm_devices_ack(r->dev, vm_rec_now_ns(r, tsc));
+    uint8_t vec = vm_devices_ack_cpu(r->dev, r->vcpu, vm_rec_now_ns(r, tsc));
     if (!r->w)
         return vec;
     struct trace_dev_event ev = {.tsc = tsc, .vcpu = r->vcpu, .kind = TRACE_DEV_INJECT};

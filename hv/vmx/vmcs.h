@@ -169,6 +169,7 @@ enum vmcs_field {
 #define PROC_IO_BITMAPS   (1u << 25)
 #define PROC_MSR_BITMAPS  (1u << 28)
 #define PROC_MONITOR_EXIT (1u << 29)
+#define PROC_PAUSE_EXIT   (1u << 30)
 #define PROC_SECONDARY    (1u << 31)
 /* Secondary processor-based controls */
 #define PROC2_EPT          (1u << 1)

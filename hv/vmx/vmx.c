@@ -100,6 +100,7 @@ int vmx_init(void)
                   PROC_MWAIT_EXIT | PROC_MONITOR_EXIT | PROC_RDPMC_EXIT, &c->proc);
     if (bad)
         return -1;
+    c->pause_exit = (rdmsr(MSR_VMX_TRUE_PROCBASED) >> 32) & PROC_PAUSE_EXIT;
     c->proc &= ~(PROC_INTR_WINDOW | PROC_CR3_LOAD | PROC_CR3_STORE | PROC_UNCOND_IO) |
                (uint32_t)rdmsr(MSR_VMX_TRUE_PROCBASED);
     bad |= adjust("secondary", MSR_VMX_PROCBASED2, PROC2_EPT | PROC2_UNRESTRICTED,
@@ -202,6 +203,53 @@ static const enum vmcs_field data_segs[5][4] = {
     {GUEST_GS_SEL, GUEST_GS_BASE, GUEST_GS_LIMIT, GUEST_GS_AR},
 };
 
+/* Guest state: real mode at cs:ip with SP = sp (unrestricted guest), the
+ * processor state after INIT as far as the VMCS holds it. */
+static void guest_real_mode(uint16_t cs, uint16_t ip, uint16_t sp)
+{
+    const struct vmx_caps *c = &vmx_caps;
+    for (unsigned i = 0; i < 5; i++) {
+        vmwrite(data_segs[i][0], 0);
+        vmwrite(data_segs[i][1], 0);
+        vmwrite(data_segs[i][2], 0xffff);
+        vmwrite(data_segs[i][3], 0x93); /* present, read/write data, accessed */
+    }
+    vmwrite(GUEST_CS_SEL, cs);
+    vmwrite(GUEST_CS_BASE, (uint64_t)cs << 4);
+    vmwrite(GUEST_CS_LIMIT, 0xffff);
+    vmwrite(GUEST_CS_AR, 0x9b); /* present, execute/read code, accessed */
+    vmwrite(GUEST_LDTR_SEL, 0);
+    vmwrite(GUEST_LDTR_BASE, 0);
+    vmwrite(GUEST_LDTR_LIMIT, 0xffff);
+    vmwrite(GUEST_LDTR_AR, 0x10000); /* unusable */
+    vmwrite(GUEST_TR_SEL, 0);
+    vmwrite(GUEST_TR_BASE, 0);
+    vmwrite(GUEST_TR_LIMIT, 0xffff);
+    vmwrite(GUEST_TR_AR, 0x8b); /* present, busy TSS */
+    vmwrite(GUEST_GDTR_BASE, 0);
+    vmwrite(GUEST_GDTR_LIMIT, 0xffff);
+    vmwrite(GUEST_IDTR_BASE, 0);
+    vmwrite(GUEST_IDTR_LIMIT, 0x3ff);
+    vmwrite(GUEST_CR0, ((0x10 | c->cr0_fixed0) & ~(CR0_PE | CR0_PG)) & c->cr0_fixed1);
+    vmwrite(GUEST_CR3, 0);
+    vmwrite(GUEST_CR4, c->cr4_fixed0 & c->cr4_fixed1);
+    vmwrite(GUEST_DR7, 0x400);
+    vmwrite(GUEST_RSP, sp);
+    vmwrite(GUEST_RIP, ip);
+    vmwrite(GUEST_RFLAGS, 0x2);
+    vmwrite(GUEST_PENDING_DBG, 0);
+    vmwrite(GUEST_SYSENTER_CS, 0);
+    vmwrite(GUEST_SYSENTER_ESP, 0);
+    vmwrite(GUEST_SYSENTER_EIP, 0);
+    vmwrite(GUEST_INTERRUPTIBILITY, 0);
+    vmwrite(GUEST_ACTIVITY, 0);
+    vmwrite(VMCS_LINK_PTR, ~0ull);
+    vmwrite(GUEST_DEBUGCTL, 0);
+    vmwrite(GUEST_PAT, 0x0007040600070406ull);
+    vmwrite(GUEST_EFER, 0);
+    vmwrite(GUEST_PREEMPT_TIMER, 0xffffffffu);
+}
+
 int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16_t rip16,
                   uint16_t sp16, uint64_t tsc_offset)
 {
@@ -279,47 +327,7 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
     vmwrite(HOST_PAT, rdmsr(MSR_PAT));
     vmwrite(HOST_RIP, (uint64_t)vmx_exit_point);
 
-    /* Guest state: real mode at 0:rip16 (unrestricted guest). */
-    for (unsigned i = 0; i < 5; i++) {
-        vmwrite(data_segs[i][0], 0);
-        vmwrite(data_segs[i][1], 0);
-        vmwrite(data_segs[i][2], 0xffff);
-        vmwrite(data_segs[i][3], 0x93); /* present, read/write data, accessed */
-    }
-    vmwrite(GUEST_CS_SEL, 0);
-    vmwrite(GUEST_CS_BASE, 0);
-    vmwrite(GUEST_CS_LIMIT, 0xffff);
-    vmwrite(GUEST_CS_AR, 0x9b); /* present, execute/read code, accessed */
-    vmwrite(GUEST_LDTR_SEL, 0);
-    vmwrite(GUEST_LDTR_BASE, 0);
-    vmwrite(GUEST_LDTR_LIMIT, 0xffff);
-    vmwrite(GUEST_LDTR_AR, 0x10000); /* unusable */
-    vmwrite(GUEST_TR_SEL, 0);
-    vmwrite(GUEST_TR_BASE, 0);
-    vmwrite(GUEST_TR_LIMIT, 0xffff);
-    vmwrite(GUEST_TR_AR, 0x8b); /* present, busy TSS */
-    vmwrite(GUEST_GDTR_BASE, 0);
-    vmwrite(GUEST_GDTR_LIMIT, 0xffff);
-    vmwrite(GUEST_IDTR_BASE, 0);
-    vmwrite(GUEST_IDTR_LIMIT, 0x3ff);
-    vmwrite(GUEST_CR0, ((0x10 | c->cr0_fixed0) & ~(CR0_PE | CR0_PG)) & c->cr0_fixed1);
-    vmwrite(GUEST_CR3, 0);
-    vmwrite(GUEST_CR4, c->cr4_fixed0 & c->cr4_fixed1);
-    vmwrite(GUEST_DR7, 0x400);
-    vmwrite(GUEST_RSP, sp16);
-    vmwrite(GUEST_RIP, rip16);
-    vmwrite(GUEST_RFLAGS, 0x2);
-    vmwrite(GUEST_PENDING_DBG, 0);
-    vmwrite(GUEST_SYSENTER_CS, 0);
-    vmwrite(GUEST_SYSENTER_ESP, 0);
-    vmwrite(GUEST_SYSENTER_EIP, 0);
-    vmwrite(GUEST_INTERRUPTIBILITY, 0);
-    vmwrite(GUEST_ACTIVITY, 0);
-    vmwrite(VMCS_LINK_PTR, ~0ull);
-    vmwrite(GUEST_DEBUGCTL, 0);
-    vmwrite(GUEST_PAT, 0x0007040600070406ull);
-    vmwrite(GUEST_EFER, 0);
-    vmwrite(GUEST_PREEMPT_TIMER, 0xffffffffu);
+    guest_real_mode(0, rip16, sp16);
     v->g.r[R_RSP] = sp16;
     return 0;
 }
@@ -352,6 +360,66 @@ void vmx_vcpu_set_pm32(struct vmx_vcpu *v, uint32_t eip, uint32_t esp, uint32_t 
     v->g.r[R_RSP] = esp;
     v->g.r[R_RAX] = eax;
     v->g.r[R_RBX] = ebx;
+}
+
+/* Guest MSRs not in the VMCS that the guest accesses without an exit
+ * (passthrough_msrs beyond the VMCS ones, and TSC_AUX). */
+static const uint32_t shared_msrs[6] = {0xc0000081, 0xc0000082, 0xc0000083,
+                                        0xc0000084, 0xc0000102, 0xc0000103};
+
+void vmx_vcpu_switch(struct vmx_vcpu *from, struct vmx_vcpu *to)
+{
+    if (from == to)
+        return;
+    unsigned n = vmx_caps.rdtscp ? 6 : 5;
+    for (unsigned i = 0; i < n; i++) {
+        from->shared_msrs[i] = rdmsr(shared_msrs[i]);
+        wrmsr(shared_msrs[i], to->shared_msrs[i]);
+    }
+    if (!vmx_ptrld(to->vmcs_pa))
+        hv_panic("VMX: VMPTRLD of a vCPU's VMCS failed");
+    to->tsc_offset = from->tsc_offset;
+    to->host_exit_tsc = from->host_exit_tsc;
+    to->hidden_tsc = from->hidden_tsc;
+    to->tsc_written = from->tsc_written;
+    to->hide_host_time = from->hide_host_time;
+    vmwrite(TSC_OFFSET, to->tsc_offset);
+}
+
+void vmx_vcpu_start_sipi(struct vmx_vcpu *v, uint8_t vector)
+{
+    const struct vmx_caps *c = &vmx_caps;
+    guest_real_mode((uint16_t)(vector << 8), 0, 0);
+    vmwrite(CR0_SHADOW, 0x10);
+    vmwrite(CR4_SHADOW, 0);
+    vmwrite(ENTRY_CTLS, c->entry);
+    vmwrite(ENTRY_INTR_INFO, 0);
+    vmwrite(PROC_CTLS, v->proc_ctls & ~PROC_INTR_WINDOW);
+    v->proc_ctls &= ~PROC_INTR_WINDOW;
+    for (unsigned r = 0; r < R_NUM; r++)
+        v->g.r[r] = 0;
+    v->g.cr2 = 0;
+    /* EDX after INIT: the processor signature (CPUID.01H:EAX) */
+    v->g.r[R_RDX] = cpuid(1, 0).eax;
+    v->efer_shadow = 0;
+    v->cr8 = 0;
+    v->guest_xcr0 = 1;
+    v->guest_xss = 0;
+    v->preempt_deadline = UINT64_MAX;
+    unsigned n = vmx_caps.rdtscp ? 6 : 5;
+    for (unsigned i = 0; i < n; i++) { /* v is current: its MSRs are the live ones */
+        v->shared_msrs[i] = 0;
+        wrmsr(shared_msrs[i], 0);
+    }
+}
+
+void vmx_set_pause_exit(struct vmx_vcpu *v, bool on)
+{
+    uint32_t p = on ? v->proc_ctls | PROC_PAUSE_EXIT : v->proc_ctls & ~PROC_PAUSE_EXIT;
+    if (p != v->proc_ctls) {
+        vmwrite(PROC_CTLS, p);
+        v->proc_ctls = p;
+    }
 }
 
 void vmx_vcpu_destroy(struct vmx_vcpu *v)
@@ -522,6 +590,11 @@ void vmx_set_guest_reg(struct vmx_vcpu *v, unsigned r, uint64_t val)
 bool vmx_event_pending(void)
 {
     return vmread(ENTRY_INTR_INFO) & INTR_INFO_VALID;
+}
+
+uint32_t vmx_blocking(void)
+{
+    return (uint32_t)(vmread(GUEST_INTERRUPTIBILITY) & 3) | (vmx_event_pending() ? 0x100u : 0);
 }
 
 bool vmx_interruptible(void)

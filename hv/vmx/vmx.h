@@ -130,6 +130,7 @@ struct vmx_caps {
     uint64_t ept_vpid;
     unsigned preempt_shift; /* preemption timer counts TSC >> shift */
     bool xsaves, rdtscp, invpcid, vpid;
+    bool pause_exit;    /* PAUSE exiting may be set (multi-vCPU VMs: a spinning vCPU yields) */
     bool xsavec_hidden; /* XSAVEC failed the boot-time check (hv/xstate.h) */
     uint64_t host_xcr0; /* XCR0 the host runs with (all components we allow guests) */
 };
@@ -165,6 +166,9 @@ struct vmx_vcpu {
     uint64_t cr8;
     uint64_t efer_shadow; /* EFER as the guest set it (LMA tracked here too) */
     uint32_t proc_ctls;   /* primary processor-based controls, as in the VMCS */
+    /* MSRs the guest reads and writes directly (not in the VMCS): what
+     * this vCPU last had in them, while another vCPU runs. */
+    uint64_t shared_msrs[6];
 };
 
 /* Checks every VMX feature we need (printing one line per missing one),
@@ -179,6 +183,19 @@ int vmx_vcpu_init(struct vmx_vcpu *v, const struct ept *e, uint16_t vpid, uint16
  * Multiboot machine state; the VMCS must be current). */
 void vmx_vcpu_set_pm32(struct vmx_vcpu *v, uint32_t eip, uint32_t esp, uint32_t eax, uint32_t ebx);
 void vmx_vcpu_destroy(struct vmx_vcpu *v);
+/* Several vCPUs on one physical CPU: makes to's VMCS the current one, hands
+ * it the VM's one clock from `from` (the vCPU that ran last: TSC offset,
+ * hidden time, the guest's TSC writes; so all vCPUs read the same TSC) and
+ * swaps the MSRs guests use directly (STAR, LSTAR, CSTAR, SFMASK,
+ * KERNEL_GS_BASE, TSC_AUX). The x87/SSE/AVX registers are the caller's. */
+void vmx_vcpu_switch(struct vmx_vcpu *from, struct vmx_vcpu *to);
+/* The current VMCS's vCPU to its state after INIT (SDM Vol. 3 10.1.1;
+ * real mode, as vmx_vcpu_init leaves it), then started by a SIPI with
+ * vector `vector`: CS = vector << 8 (base vector << 12), IP = 0. Clears
+ * any pending event and the interrupt window; the clock is kept. */
+void vmx_vcpu_start_sipi(struct vmx_vcpu *v, uint8_t vector);
+/* PAUSE exiting on the current VMCS (vmx_caps.pause_exit must be set). */
+void vmx_set_pause_exit(struct vmx_vcpu *v, bool on);
 /* Enters the guest and fills *e with the decoded exit (every field the
  * exit reason defines; the others zero). */
 void vmx_vcpu_run(struct vmx_vcpu *v, struct vm_exit *e);
@@ -194,6 +211,9 @@ void vmx_set_guest_reg(struct vmx_vcpu *v, unsigned r, uint64_t val);
 /* Can an external interrupt be delivered right now (IF=1, no STI/MOV-SS shadow)? */
 bool vmx_interruptible(void);
 bool vmx_event_pending(void); /* an injection is already queued for the next entry */
+/* What blocks an interrupt besides RFLAGS.IF: bit 0 STI, bit 1 MOV SS
+ * (interruptibility state), bit 8 an event queued (TRACE_BLOCK_*). */
+uint32_t vmx_blocking(void);
 void vmx_inject_extint(uint8_t vector);
 void vmx_inject_exception(uint8_t vector, bool has_err, uint32_t err);
 void vmx_set_intr_window(struct vmx_vcpu *v, bool on);

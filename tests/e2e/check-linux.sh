@@ -5,12 +5,15 @@
 #   tests/e2e/check-linux.sh apic LOG     the same with apic=1: IO-APIC lines for
 #                                         the timer and ttyS0, LOC counts, ACPI
 #                                         power-off
+#   tests/e2e/check-linux.sh smp LOG N    the apic checks with cpus=N: N processors
+#                                         brought up (smpboot, /proc/cpuinfo), LOC
+#                                         and RES or CAL counts non-zero on each
 #   tests/e2e/check-linux.sh input LOG    reboot initramfs: typed commands ran
 #                                         (echo, hwclock -r, sleep, /proc/interrupts
 #                                         with IRQ0 and IRQ4 counts), `reboot -f`
 #                                         reset the VM
 set -euo pipefail
-kind=$1 log=$2
+kind=$1 log=$2 ncpu=${3:-1}
 [ -s "$log" ] || { echo "check-linux: $log missing or empty"; exit 1; }
 txt=$(tr -d '\r' <"$log")
 fail=0
@@ -34,8 +37,28 @@ never panic 'Kernel panic'
 # A guest process killed by a fault means the platform corrupted its state.
 never user-fault 'segfault at|general protection fault|traps: .* trap'
 never hv-failure '^hvrr: RESULT FAIL (hypervisor|VMX|linux guest could not)'
+# /proc/interrupts: one count column per CPU; every count / a non-zero one.
+cols="( +[0-9]+){$ncpu}"
+nz=" +[1-9][0-9]*"
+nzcols=$(for ((i = 0; i < ncpu; i++)); do printf '%s' "$nz"; done)
 case "$kind" in
-test | apic)
+smp)
+    # arch/x86/kernel/smpboot.c: the BSP sends INIT/SIPI/SIPI to each AP
+    # the MADT lists; every one that calls in is counted.
+    need smp-madt "smpboot: Allowing $ncpu CPUs, 0 hotplug CPUs"
+    need smp-activated "smpboot: Total of $ncpu processors activated"
+    need smp-cpuinfo "^HVRR-CPUS $ncpu\$"
+    never smp-ap-failed 'CPU[0-9]+ failed to (boot|report)|do_boot_cpu failed'
+    need loc-each-cpu "^ *LOC:$nzcols +Local timer interrupts"
+    rescal=$(grep -a -E "^ *(RES|CAL):$nzcols " <<<"$txt" | head -1 || true)
+    if [ -n "$rescal" ]; then
+        printf '  ok   %-22s %s\n' res-or-cal-each-cpu "$rescal"
+    else
+        printf '  MISS %-22s %s\n' res-or-cal-each-cpu "no RES: or CAL: line non-zero on all $ncpu CPUs"
+        fail=1
+    fi
+    ;;&
+test | apic | smp)
     need guest-ready '^HVRR-GUEST-READY'
     need 16550A '^\[ *[0-9.]+\] serial8250: ttyS0 at I/O 0x3f8 \(irq = 4, base_baud = 115200\) is a 16550A$'
     if [ "$kind" = test ]; then
@@ -72,9 +95,10 @@ test | apic)
         # over as clock event device, which LOC: counts.
         need apic-madt 'IOAPIC\[0\]: apic_id [0-9]+, version [0-9]+, address 0xfec00000, GSI 0-23'
         need apic-timer-pin '\.\.TIMER: vector=0x[0-9a-f]+ apic1=0 pin1=2 '
-        need irq0-ioapic '^ *0: +[1-9][0-9]* +IO-APIC +2-edge +timer'
-        need irq4-ioapic '^ *4: +[0-9]+ +IO-APIC +4-edge +ttyS0'
-        need loc-count '^ *LOC: +[1-9][0-9]* +Local timer interrupts'
+        need irq0-ioapic "^ *0:$cols +IO-APIC +2-edge +timer"
+        never irq0-none "^ *0:( +0){$ncpu} +IO-APIC"
+        need irq4-ioapic "^ *4:$cols +IO-APIC +4-edge +ttyS0"
+        need loc-count '^ *LOC:( +[0-9]+)* +[1-9][0-9]*( +[0-9]+)* +Local timer interrupts'
         never xt-pic ' XT-PIC '
     fi
     need test-done '^HVRR-TEST-DONE'
