@@ -102,7 +102,8 @@ struct edit {
         INJECT_TO_0,
         NO_APIC,
         DROP_AP_INTR,
-        FLIP_AP_INTR
+        FLIP_AP_INTR,
+        NO_SIPI
     } what;
     bool done;
 };
@@ -114,6 +115,15 @@ static int edit(void *ctx, uint64_t rec, struct trace_item *it)
         it->u.header.apic = false;
         return 0;
     }
+    if (e->what == NO_SIPI && it->type == TRACE_ITEM_EXIT) {
+        struct trace_exit *x = &it->u.exit;
+        if (x->detail == TRACE_DETAIL_EPT && x->u.ept.gpa == 0xfee00300u &&
+            x->u.ept.access == TRACE_EPT_WRITE && x->u.ept.value == 0x69f)
+            x->u.ept.value = 0x8500; /* an INIT de-assert instead: no SIPI */
+        return 0;
+    }
+    if (e->what == NO_SIPI)
+        return 0;
     if (e->done || it->type != TRACE_ITEM_DEV)
         return 0;
     struct trace_dev_event *d = &it->u.dev;
@@ -171,10 +181,19 @@ static void test_cpu_start_must_match_the_sipi(void **st)
     assert_non_null(strstr(t, "actual   a SIPI with vector 0x9f"));
     free(t);
 
+    /* Without CpuStart records (optional) the models' SIPI state is what
+     * counts: none lost here... */
     t = replay_edited(DROP_START, &s, &rc);
     assert_int_equal(rc, 0);
-    assert_int_equal(s.divergences, 1);
-    assert_non_null(strstr(t, "expected a CpuStart of vcpu 1 before its first exit"));
+    if (s.divergences)
+        fail_msg("%s", t);
+    assert_int_equal(s.cpu_starts, 0);
+    free(t);
+    /* ... and an AP that runs while the models never started it is one. */
+    t = replay_edited(NO_SIPI, &s, &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(t, "expected a SIPI with vector 0x9f\n  actual   no SIPI received"));
+    assert_non_null(strstr(t, "expected vcpu 1 started by a SIPI (it runs)\n  actual   waiting"));
     free(t);
 }
 
