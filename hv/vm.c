@@ -656,7 +656,8 @@ static void all_idle(struct vm *vm)
     uint64_t now = vmx_guest_tsc_now(&vm->cur->vmx);
     op_advance(vm, now);
     for (unsigned i = 0; i < vm->nvcpus; i++)
-        if (vm->vcpus[i].run == VCPU_IN_HLT && vm_devices_intr_cpu(&vm->devs, i))
+        if (vm->vcpus[i].run == VCPU_IN_HLT && vm->vcpus[i].hlt_if &&
+            vm_devices_intr_cpu(&vm->devs, i))
             return; /* an interrupt came due: schedule again */
     vm_policy_halt(&vm->pol, now);
 }
@@ -676,7 +677,8 @@ static bool schedule(struct vm *vm)
     bool pending[VM_MAX_VCPUS];
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         run[i] = vm->vcpus[i].run;
-        pending[i] = run[i] == VCPU_IN_HLT && vm_devices_intr_cpu(&vm->devs, i);
+        pending[i] =
+            run[i] == VCPU_IN_HLT && vm->vcpus[i].hlt_if && vm_devices_intr_cpu(&vm->devs, i);
         if (pending[i] && i != cur->index)
             yields = true; /* a halted vCPU woke: its turn */
     }
@@ -729,9 +731,10 @@ enum vm_stop vm_run(struct vm *vm)
         case VCPU_HANDLED: rec_exit(vm, &e); break;
         case VCPU_HALTED:
             rec_exit(vm, &e);
-            if (smp)
-                vc->run = VCPU_IN_HLT; /* the scheduler decides what runs, or skips time */
-            else
+            if (smp) { /* the scheduler decides what runs, or skips time */
+                vc->run = VCPU_IN_HLT;
+                vc->hlt_if = (vmx_guest_rflags() & VM_POLICY_RFLAGS_IF) != 0;
+            } else
                 vm_policy_halt(&vm->pol, e.guest_tsc);
             break;
         case VCPU_NOT_MINE:
