@@ -136,8 +136,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
             }
             v->xsave = phys_to_virt(pa);
             xstate_area_init(v->xsave);
-            if (vmx_caps.pause_exit) /* a spinning vCPU gives its turn away */
-                vmx_set_pause_exit(&v->vmx, true);
         }
     }
     vm->cur = vm->fpu_owner = &vm->vcpus[0];
@@ -689,6 +687,10 @@ static bool schedule(struct vm *vm)
     }
     struct vcpu *nv = &vm->vcpus[next];
     nv->run = VCPU_RUNNABLE;
+    vm->contended = false;
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        if (i != (unsigned)next && vcpu_sched_can_run(run[i], pending[i]))
+            vm->contended = true;
     if (nv != cur || yields)
         switch_to(vm, nv);
     return true;
@@ -704,8 +706,15 @@ enum vm_stop vm_run(struct vm *vm)
         vm_policy_prepare_entry(&vm->pol);
         if (vm->pol.stop != VM_RUNNING)
             break;
-        if (smp && vc->vmx.preempt_deadline > vm->slice_end)
-            vc->vmx.preempt_deadline = vm->slice_end; /* the quantum */
+        if (smp) {
+            /* Alone (the others halted or waiting for a SIPI): no quantum,
+             * and PAUSE runs natively (udelay loops, spin-waits); a device
+             * deadline ends the entry when one of them may wake. */
+            if (vm->contended && vc->vmx.preempt_deadline > vm->slice_end)
+                vc->vmx.preempt_deadline = vm->slice_end; /* the quantum */
+            if (vmx_caps.pause_exit)
+                vmx_set_pause_exit(&vc->vmx, vm->contended);
+        }
         hvrec_before_entry(); /* the guest's FPU state back, if recording took it */
         if (smp)
             fpu_to_current(vm);
