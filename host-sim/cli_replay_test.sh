@@ -74,5 +74,38 @@ check "perfetto JSON: valid, one slice per exit, counters, device tracks" $?
 expect_rc "export --perfetto of a missing file" 1 "$HVRR" export --perfetto "$dir/nope.hvt" -o "$dir/x.json"
 expect_rc "export without a format" 2 "$HVRR" export "$t"
 
+# several vCPUs: hvrr synth --vcpus (a replayable SMP capture), replay,
+# stats, dump and the Perfetto export per vCPU
+s=$dir/smp.hvt
+expect_rc "synth --vcpus 2" 0 "$HVRR" synth --vcpus 2 -e 8000 -c 1000 -o "$s"
+expect_rc "replay of the SMP capture" 0 "$HVRR" replay "$s"
+grep -q '^result: 0 divergences' "$dir/out"; check "SMP capture: 0 divergences" $?
+grep -qE '^vcpus: 2; exits vcpu 0 [1-9][0-9]*, vcpu 1 [1-9][0-9]*; [1-9][0-9]* switches; 1 vCPU starts checked' "$dir/out"
+check "replay summary per vCPU" $?
+cp "$dir/out" "$dir/smp1"
+expect_rc "replay of the SMP capture again" 0 "$HVRR" replay "$s"
+cmp -s "$dir/out" "$dir/smp1"; check "two SMP replays print the same bytes" $?
+expect_rc "stats of the SMP capture" 0 "$HVRR" stats "$s"
+grep -q '^exits by vCPU' "$dir/out" && grep -qE '^  vcpu 1 +[1-9][0-9]* ' "$dir/out" &&
+    grep -q '^vCPU starts    1: vcpu 1 at SIPI vector 0x9f' "$dir/out"
+check "stats: exits per vCPU, vCPU starts" $?
+expect_rc "dump of the SMP capture" 0 "$HVRR" dump "$s"
+grep -qE '^ +[0-9]+ cpu1 ' "$dir/out" && grep -q 'cpu-start vcpu 1 at SIPI vector 0x9f (CS:IP 9f00:0000)' "$dir/out"
+check "dump: vcpu column, CpuStart" $?
+expect_rc "export --perfetto of the SMP capture" 0 "$HVRR" export --perfetto "$s" -o "$dir/smp.json"
+python3 - "$dir/smp.json" <<'PY'
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+assert sum(1 for e in ev if e["ph"] == "X") == 8000
+tracks = {e["args"]["name"] for e in ev if e["ph"] == "M"}
+assert {"vCPU 0 exits", "vCPU 1 exits"} <= tracks, tracks
+counters = {e["name"] for e in ev if e["ph"] == "C"}
+assert {"vCPU 0 INTR", "vCPU 1 INTR"} <= counters, counters
+assert any(e.get("name") == "start at SIPI vector 0x9f" and e["tid"] == 1 for e in ev)
+PY
+check "perfetto: a track and an INTR counter per vCPU, the start on vCPU 1's track" $?
+expect_rc "synth --vcpus 5" 2 "$HVRR" synth --vcpus 5 -o "$dir/x.hvt"
+expect_rc "synth --vcpus with --craft" 2 "$HVRR" synth --vcpus 2 --craft vcpu -o "$dir/x.hvt"
+
 echo "replay-cli-test: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -30,6 +30,7 @@ struct perfetto {
     unsigned ndev;
     bool named_dev[MAX_DEVS];
     bool named_vcpu[MAX_VCPUS];
+    bool smp; /* the header has several vCPUs: INTR counters per vCPU */
     struct pending pend[MAX_VCPUS];
 };
 
@@ -180,6 +181,7 @@ int perfetto_item(void *vp, const struct trace_item *it)
         const struct trace_header *h = &it->u.header;
         if (h->tsc_hz)
             p->tsc_hz = h->tsc_hz;
+        p->smp = h->vcpus > 1;
         p->ndev = 0;
         for (size_t i = 0; i < h->ndevices && p->ndev < MAX_DEVS; i++) {
             snprintf(p->dev[p->ndev].name, sizeof p->dev[p->ndev].name, "%s",
@@ -206,7 +208,22 @@ int perfetto_item(void *vp, const struct trace_item *it)
             snprintf(name, sizeof name, "IRQ%u", d->u.irq.irq);
             counter(p, name, d->u.irq.level, d->tsc);
             break;
-        case TRACE_DEV_INTR: counter(p, "PIC INTR", d->u.intr.level, d->tsc); break;
+        case TRACE_DEV_INTR:
+            if (p->smp) {
+                snprintf(name, sizeof name, "vCPU %u INTR", v);
+                counter(p, name, d->u.intr.level, d->tsc);
+            } else {
+                counter(p, "PIC INTR", d->u.intr.level, d->tsc);
+            }
+            break;
+        case TRACE_DEV_CPU_START: {
+            unsigned t = vcpu_of(d->u.cpu_start.vcpu);
+            name_vcpu(p, t);
+            snprintf(name, sizeof name, "start at SIPI vector 0x%02x",
+                     d->u.cpu_start.vector & 0xffu);
+            instant(p, name, (int)t, "t", d->tsc);
+            break;
+        }
         case TRACE_DEV_INJECT:
             close_exit(p, v, d->tsc);
             name_vcpu(p, v);

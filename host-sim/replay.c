@@ -13,6 +13,10 @@
  *  - the exit policy's entry decisions (hv/vm_policy.h), when the header
  *    says they are recorded: an Inject or IntrBlocked record only with INTR
  *    high, and one of them at every entry with INTR high.
+ * Several vCPUs (header vcpus 2..4, APIC platform): each exit's device calls
+ * go to its vCPU's local APIC, injections, interrupt-request outputs, entry
+ * decisions and the CPUID/MSR policy are per vCPU, and a CpuStart record
+ * must match the SIPI the models delivered to that vCPU.
  */
 #include "host-sim/replay.h"
 
@@ -22,6 +26,7 @@
 #include <string.h>
 
 #include "host-sim/devinfo.h"
+#include "host-sim/replay_policy.h"
 #include "hv/record/recorder.h"
 #include "hv/vcpu_policy.h"
 #include "hv/vm_policy.h"
@@ -30,7 +35,8 @@
 
 struct expect {
     enum trace_dev_kind kind;
-    uint32_t a; /* irq number / request */
+    uint32_t a;    /* irq number / request */
+    uint32_t vcpu; /* IntrLine: whose interrupt request */
     bool level;
     uint64_t ns;
     uint64_t record;
@@ -48,7 +54,16 @@ const struct vm_devices_ops vm_devices_real_ops = {
     .sync = vm_devices_sync,
     .mmio = vm_devices_mmio,
     .msr = vm_devices_msr,
+    .intr_cpu = vm_devices_intr_cpu,
+    .ack_cpu = vm_devices_ack_cpu,
+    .mmio_cpu = vm_devices_mmio_cpu,
+    .msr_cpu = vm_devices_msr_cpu,
+    .cpu_events = vm_devices_cpu_events,
+    .cpu_events_take = vm_devices_cpu_events_take,
+    .sipi_vector = vm_devices_sipi_vector,
 };
+
+#define MAXV VM_DEVICES_MAX_CPUS
 
 struct replayer {
     struct replay_opts o;
@@ -56,6 +71,7 @@ struct replayer {
     struct replay_stats st;
     struct vm_devices dev;
     uint64_t tsc_hz;
+    uint64_t ns_per_tick;   /* 1e9 / tsc_hz when that is whole (Bochs: 20), else 0 */
     uint64_t rec;           /* number of the record being processed */
     uint64_t next_seq;      /* exit expected next */
     struct trace_exit last; /* last exit read (context for reports) */
@@ -80,22 +96,33 @@ struct replayer {
     uint64_t good_seq;
     uint8_t blob[VM_DEVICES_SAVE_MAX];
     struct vm_devices scratch[2]; /* checkpoint comparison: both states decoded */
-    /* vCPU policy, when the header has the host CPU snapshot */
+    /* vCPU policy, when the header has the host CPU snapshot: one per vCPU */
     bool has_policy;
-    struct vcpu_policy pol;
-    uint64_t tsc_written; /* guest TSC minus the trace's (virtual-time) TSC */
+    struct vcpu_policy pol[MAXV];
+    uint64_t tsc_written[MAXV]; /* guest TSC minus the trace's (virtual-time) TSC */
     struct trace_host_cpu host;
     struct trace_cpuid_leaf host_leaves[TRACE_HOST_CPUID_MAX];
     char doing_buf[96];
-    /* exit policy decisions (header entry_decisions) */
+    /* exit policy decisions (header entry_decisions), per vCPU */
     bool decisions;
-    bool entry_due; /* the entry after the last exit has not been checked */
-    bool decided;   /* ... and it has its Inject / IntrBlocked record */
-    bool apic;      /* header: MMIO and local APIC MSR exits are device calls */
+    bool entry_due[MAXV]; /* the vCPU's entry after its last exit has not been checked */
+    bool decided[MAXV];   /* ... and it has its Inject / IntrBlocked record */
+    bool apic;            /* header: MMIO and local APIC MSR exits are device calls */
+    unsigned ncpus;       /* vCPUs of the platform (1 unless the header says more) */
+    int cur_vcpu;         /* vCPU of the record being processed (reports), -1: none */
+    bool started[MAXV];   /* the BSP, and every AP since its CpuStart */
+    bool unstarted_told[MAXV];
+    const char *cannot_why; /* why the trace cannot be replayed at all */
+    struct rpol rp; /* the exit policy on the recorded inputs (header policy_records) */
 };
 
 static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
 {
+    /* tsc = q hz + m: vm_rec_tsc_to_ns gives q 1e9 + m 1e9 / hz, which is
+     * tsc * (1e9 / hz) when hz divides 1e9 (modulo 2^64 alike): one
+     * multiplication instead of two divisions. */
+    if (r->ns_per_tick)
+        return tsc * r->ns_per_tick;
     return vm_rec_tsc_to_ns(tsc, r->tsc_hz);
 }
 
@@ -129,6 +156,8 @@ static bool report_begin(struct replayer *r)
                 r->last.seq, trace_exit_reason_name(r->last.reason), r->last.rip);
     else
         fprintf(f, ", before the first exit");
+    if (r->ncpus > 1 && r->cur_vcpu >= 0)
+        fprintf(f, ", vcpu %d", r->cur_vcpu);
     if (r->doing_io) {
         char reg[96];
         devinfo_port_regs(&r->io_regs, r->io.u.io.port, r->io.u.io.write, reg, sizeof reg);
@@ -200,7 +229,11 @@ static void fmt_expect(const struct replayer *r, const struct expect *e, char *b
                  devinfo_irq_device(&r->dev, e->a), e->level ? "high" : "low", e->ns);
         break;
     case TRACE_DEV_INTR:
-        snprintf(b, n, "pic INTR -> %s at %" PRIu64 " ns", e->level ? "high" : "low", e->ns);
+        if (r->ncpus > 1)
+            snprintf(b, n, "vcpu %u interrupt request -> %s at %" PRIu64 " ns", e->vcpu,
+                     e->level ? "high" : "low", e->ns);
+        else
+            snprintf(b, n, "pic INTR -> %s at %" PRIu64 " ns", e->level ? "high" : "low", e->ns);
         break;
     default: snprintf(b, n, "%s request at %" PRIu64 " ns", dev_request_name(e->a), e->ns); break;
     }
@@ -243,11 +276,12 @@ static void report_output(struct replayer *r, const struct expect *want, const s
 /* ---- outputs ---- */
 
 static void actual_output(struct replayer *r, enum trace_dev_kind kind, uint32_t a, bool level,
-                          uint64_t now_ns)
+                          uint64_t now_ns, unsigned vcpu)
 {
     if (!r->active)
         return;
-    struct expect got = {.kind = kind, .a = a, .level = level, .ns = now_ns, .record = r->rec};
+    struct expect got = {
+        .kind = kind, .a = a, .vcpu = vcpu, .level = level, .ns = now_ns, .record = r->rec};
     r->st.outputs++;
     if (!r->qn) {
         report_output(r, NULL, &got);
@@ -256,22 +290,55 @@ static void actual_output(struct replayer *r, enum trace_dev_kind kind, uint32_t
     struct expect *want = &r->q[r->qh];
     r->qh = (r->qh + 1) % QCAP;
     r->qn--;
-    if (want->kind != kind || want->a != a || want->level != level || want->ns != now_ns)
+    if (want->kind != kind || want->a != a || want->vcpu != vcpu || want->level != level ||
+        want->ns != now_ns)
         report_output(r, want, &got);
 }
 
 static void on_irq_line(void *ctx, unsigned irq, bool level, uint64_t now_ns)
 {
-    actual_output(ctx, TRACE_DEV_IRQ_LINE, irq, level, now_ns);
+    actual_output(ctx, TRACE_DEV_IRQ_LINE, irq, level, now_ns, 0);
 }
-static void on_intr(void *ctx, bool level, uint64_t now_ns)
+/* Every vCPU's interrupt request (vCPU 0's is the PIC's INTR without the
+ * APIC): IntrLine records carry the vCPU. */
+static void on_intr_cpu(void *ctx, unsigned cpu, bool level, uint64_t now_ns)
 {
-    actual_output(ctx, TRACE_DEV_INTR, 0, level, now_ns);
+    actual_output(ctx, TRACE_DEV_INTR, 0, level, now_ns, cpu);
 }
 static void on_request(void *ctx, enum dev_request what)
 {
     struct replayer *r = ctx;
-    actual_output(r, TRACE_DEV_REQUEST, (uint32_t)what, false, r->dev.now_ns);
+    actual_output(r, TRACE_DEV_REQUEST, (uint32_t)what, false, r->dev.now_ns, 0);
+}
+
+/* ---- per-vCPU device calls (the vCPU 0 forms if the ops lack them) ---- */
+
+static bool dev_intr(struct replayer *r, unsigned cpu)
+{
+    return r->ops->intr_cpu ? r->ops->intr_cpu(&r->dev, cpu) : r->ops->intr(&r->dev);
+}
+
+static uint8_t dev_ack(struct replayer *r, unsigned cpu, uint64_t now_ns)
+{
+    return r->ops->ack_cpu ? r->ops->ack_cpu(&r->dev, cpu, now_ns) : r->ops->ack(&r->dev, now_ns);
+}
+
+static int dev_msr(struct replayer *r, unsigned cpu, uint32_t msr, bool write, uint64_t *val,
+                   uint64_t now_ns)
+{
+    return r->ops->msr_cpu ? r->ops->msr_cpu(&r->dev, cpu, msr, write, val, now_ns)
+                           : r->ops->msr(&r->dev, msr, write, val, now_ns);
+}
+
+/* vm_rec_mmio_calls() takes a vCPU-less device call: this one finds the
+ * replayer around the devices and uses the vCPU of the exit in hand. */
+static int mmio_cur_cpu(struct vm_devices *d, uint64_t gpa, unsigned size, bool write,
+                        uint32_t *val, uint64_t now_ns)
+{
+    struct replayer *r = (struct replayer *)(void *)((char *)d - offsetof(struct replayer, dev));
+    unsigned cpu = r->cur_vcpu > 0 ? (unsigned)r->cur_vcpu : 0;
+    return r->ops->mmio_cpu ? r->ops->mmio_cpu(d, cpu, gpa, size, write, val, now_ns)
+                            : r->ops->mmio(d, gpa, size, write, val, now_ns);
 }
 
 /* After an input call: whatever is still expected did not happen. */
@@ -298,6 +365,7 @@ static void expect_output(struct replayer *r, const struct trace_dev_event *ev)
     }
     struct expect *e = &r->q[(r->qh + r->qn++) % QCAP];
     e->kind = ev->kind;
+    e->vcpu = ev->kind == TRACE_DEV_INTR ? ev->vcpu : 0;
     e->a = ev->kind == TRACE_DEV_IRQ_LINE  ? ev->u.irq.irq
            : ev->kind == TRACE_DEV_REQUEST ? ev->u.request.what
                                            : 0;
@@ -315,6 +383,63 @@ static void set_active(struct replayer *r)
     r->active = !r->desync && r->next_seq >= r->o.from;
 }
 
+static void do_advance(struct replayer *r, uint64_t tsc);
+static void flush_advance(struct replayer *r);
+
+/* ---- the exit policy's own decisions (host-sim/replay_policy.h) ---- */
+
+static void rp_advance(void *ctx, uint64_t tsc)
+{
+    struct replayer *r = ctx;
+    const char *was = r->doing;
+    bool was_io = r->doing_io;
+    r->doing = "the exit policy's device advance";
+    r->doing_io = false;
+    if (r->adv_pending && r->adv_tsc <= tsc)
+        flush_advance(r); /* the outputs recorded for it */
+    if (ns_of(r, tsc) >= r->dev.now_ns)
+        do_advance(r, tsc);
+    r->doing = was;
+    r->doing_io = was_io;
+}
+
+static bool rp_active(void *ctx)
+{
+    return ((struct replayer *)ctx)->active;
+}
+
+static void rp_report(void *ctx, const char *during, const char *reg, const char *expected,
+                      const char *actual)
+{
+    struct replayer *r = ctx;
+    const char *was = r->doing;
+    bool was_io = r->doing_io, was_in = r->in_exit;
+    r->doing = during;
+    r->doing_io = false;
+    r->in_exit = false; /* the policy's work after the last exit */
+    if (report_begin(r)) {
+        fprintf(r->o.out,
+                "  device   vm exit policy (hv/vm_policy.c, on the recorded inputs)\n"
+                "  register %s\n  expected %s\n  actual   %s\n",
+                reg, expected, actual);
+        report_state(r);
+    }
+    r->doing = was;
+    r->doing_io = was_io;
+    r->in_exit = was_in;
+}
+
+static void policy_start(struct replayer *r, const struct trace_header *h)
+{
+    const struct rpol_host host = {
+        .ctx = r, .dev = &r->dev, .advance = rp_advance, .active = rp_active, .report = rp_report};
+    rpol_init(&r->rp, h, r->ops == &vm_devices_real_ops, &host);
+    /* The policy check follows one vCPU's entries and exits; traces with
+     * several vCPUs are replayed without it (docs/replay.md). */
+    if (r->ncpus > 1)
+        r->rp.on = false;
+}
+
 static void start_devices(struct replayer *r, const struct trace_header *h)
 {
     struct vm_devices_config dc = {0};
@@ -329,15 +454,33 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
             h->devices[i].port_base == DEBUGEXIT_PORT)
             dc.debug_exit = true;
     r->tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull;
+    r->ns_per_tick = r->tsc_hz <= 1000000000ull && 1000000000ull % r->tsc_hz == 0
+                         ? 1000000000ull / r->tsc_hz
+                         : 0;
     r->apic = h->apic;
     dc.apic = h->apic;
     dc.tsc_hz = h->apic ? r->tsc_hz : 0; /* the TSC-deadline timer runs on the trace's TSC */
+    dc.cpus = h->vcpus;
     const struct vm_devices_hooks hooks = {
-        .irq_line = on_irq_line, .intr = on_intr, .request = on_request, .ctx = r};
+        .irq_line = on_irq_line, .intr_cpu = on_intr_cpu, .request = on_request, .ctx = r};
     r->ops->init(&r->dev, &dc, NULL, 0);
-    if (h->has_start && r->ops->restore(&r->dev, h->start.devices, h->start.devices_len)) {
+    r->ncpus = r->dev.ncpus ? r->dev.ncpus : 1;
+    r->cur_vcpu = -1;
+    if (h->vcpus > 1 && !r->ops->intr_cpu) {
+        r->cannot_why = "these device models have no per-vCPU entry points";
+    } else if (h->vcpus > 1 && !h->apic) {
+        r->cannot_why = "several vCPUs without the APIC platform (VmConfig.apic) is no platform "
+                        "hvrr builds";
+    } else if (h->vcpus > VM_DEVICES_MAX_CPUS) {
+        r->cannot_why = "more vCPUs than the device models support (VM_DEVICES_MAX_CPUS)";
+    } else if (h->has_start && r->ops->restore(&r->dev, h->start.devices, h->start.devices_len)) {
         /* Not a divergence: these models cannot even start where the trace
          * starts (e.g. a saved-state layout changed since the capture). */
+        r->cannot_why = "its start state does not restore into these device models "
+                        "(saved-state layout or version, or vCPU count, changed since the "
+                        "capture)";
+    }
+    if (r->cannot_why) {
         r->cannot_replay = true;
         r->done = true;
     }
@@ -347,12 +490,19 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         r->host = h->host_cpu;
         memcpy(r->host_leaves, h->host_cpu.leaves, h->host_cpu.nleaves * sizeof r->host_leaves[0]);
         r->host.leaves = r->host_leaves;
-        vcpu_policy_init(&r->pol, &r->host, r->tsc_hz);
+        for (unsigned i = 0; i < MAXV; i++)
+            vcpu_policy_init(&r->pol[i], &r->host, r->tsc_hz);
     }
     remember_good(r, 0);
+    policy_start(r, h);
     r->decisions = h->entry_decisions;
-    r->entry_due = true; /* the first entry, before exit 0 */
-    r->decided = false;
+    for (unsigned i = 0; i < MAXV; i++) {
+        r->entry_due[i] = i == 0; /* the BSP's first entry, before exit 0 */
+        r->decided[i] = false;
+        r->started[i] = i == 0 || (i < r->ncpus && !vm_devices_cpu_waiting(&r->dev, i));
+        r->unstarted_told[i] = false;
+    }
+    r->st.vcpus = r->ncpus;
 }
 
 static void do_advance(struct replayer *r, uint64_t tsc)
@@ -411,7 +561,7 @@ static void exit_mmio(struct replayer *r, const struct trace_exit *e)
              write ? "store to" : "load from", e->u.ept.gpa, size);
     r->doing = r->doing_buf;
     r->st.mmio_exits++;
-    uint64_t got = vm_rec_mmio_calls(r->ops->mmio, &r->dev, e->u.ept.gpa, size, write,
+    uint64_t got = vm_rec_mmio_calls(mmio_cur_cpu, &r->dev, e->u.ept.gpa, size, write,
                                      e->u.ept.value, ns_of(r, e->tsc));
     if (!write && r->active) {
         r->st.mmio_checked++;
@@ -435,7 +585,7 @@ static void exit_dev_msr(struct replayer *r, const struct trace_exit *e)
     r->doing = r->doing_buf;
     r->st.apic_msrs++;
     uint64_t v = e->u.msr.write ? e->u.msr.value : 0;
-    int rc = r->ops->msr(&r->dev, e->u.msr.index, e->u.msr.write, &v, ns_of(r, e->tsc));
+    int rc = dev_msr(r, e->vcpu, e->u.msr.index, e->u.msr.write, &v, ns_of(r, e->tsc));
     if (!e->u.msr.write && r->active) {
         r->st.apic_msr_checked++;
         if (rc != 0)
@@ -459,8 +609,9 @@ static void exit_cpuid(struct replayer *r, const struct trace_exit *e)
     uint32_t got[4];
     /* CR4.OSXSAVE is guest-owned (no exit when it changes), so the trace
      * cannot tell it: CPUID.1:ECX[27] is taken from the recorded answer. */
-    r->pol.osxsave = e->u.cpuid.leaf == 1 && (e->u.cpuid.ecx & (1u << 27));
-    vcpu_policy_cpuid(&r->pol, e->u.cpuid.leaf, e->u.cpuid.subleaf, got);
+    struct vcpu_policy *pol = &r->pol[e->vcpu];
+    pol->osxsave = e->u.cpuid.leaf == 1 && (e->u.cpuid.ecx & (1u << 27));
+    vcpu_policy_cpuid(pol, e->u.cpuid.leaf, e->u.cpuid.subleaf, got);
     if (!r->active)
         return;
     r->st.cpuid_checked++;
@@ -487,14 +638,14 @@ static bool exit_msr(struct replayer *r, const struct trace_exit *e)
     if (e->u.msr.write) {
         /* The outcome (#GP or not) is not recorded: the policy decides it
          * again and keeps its state as the hypervisor did. */
-        vcpu_policy_wrmsr(&r->pol, e->u.msr.index, e->u.msr.value);
+        vcpu_policy_wrmsr(&r->pol[e->vcpu], e->u.msr.index, e->u.msr.value);
         if (e->u.msr.index == 0x10) /* the guest's TSC = virtual-time TSC + this */
-            r->tsc_written = e->u.msr.value - e->tsc;
+            r->tsc_written[e->vcpu] = e->u.msr.value - e->tsc;
         return false;
     }
     uint64_t got = 0;
     enum vcpu_msr_result res =
-        vcpu_policy_rdmsr(&r->pol, e->u.msr.index, e->tsc + r->tsc_written, &got);
+        vcpu_policy_rdmsr(&r->pol[e->vcpu], e->u.msr.index, e->tsc + r->tsc_written[e->vcpu], &got);
     if (res == VCPU_MSR_GUEST_REG || !r->active)
         return false; /* guest register state (PAT, EFER, bases): not in the trace */
     r->st.msr_checked++;
@@ -525,7 +676,7 @@ static bool exit_vcpu(struct replayer *r, const struct trace_exit *e)
     case TRACE_DETAIL_XSETBV:
         /* #UD when CR4.OSXSAVE is clear is not recorded; a guest that
          * executes XSETBV has set it. */
-        vcpu_policy_xsetbv(&r->pol, e->u.xsetbv.xcr, e->u.xsetbv.value);
+        vcpu_policy_xsetbv(&r->pol[e->vcpu], e->u.xsetbv.xcr, e->u.xsetbv.value);
         return false;
     default: return false;
     }
@@ -549,11 +700,11 @@ static void report_decision(struct replayer *r, const char *expected, const char
  * (intr: intr_at_decision()). Reported after the
  * record's own device comparisons, so a model that lost INTR is named
  * first. */
-static void entry_decision(struct replayer *r, bool intr, const char *what)
+static void entry_decision(struct replayer *r, unsigned cpu, bool intr, const char *what)
 {
     if (!r->decisions)
         return;
-    r->decided = true;
+    r->decided[cpu] = true;
     if (!r->active)
         return;
     r->st.entries_checked++;
@@ -561,14 +712,17 @@ static void entry_decision(struct replayer *r, bool intr, const char *what)
         report_decision(r, "no interrupt decision (PIC INTR low at this entry)", what);
 }
 
-/* Exit e follows an entry that left no decision record: INTR must have
- * been low then. Outputs still pending with an earlier TSC than e's came
- * from the entry's own device advance. */
+/* Exit e follows an entry of its vCPU that left no decision record: that
+ * vCPU's interrupt request must have been low then. Outputs still pending
+ * with an earlier TSC than e's came from the entry's own device advance.
+ * (vCPUs multiplexed on one CPU: the entry just before an exit of a vCPU
+ * is that vCPU's, made after the previous exit record.) */
 static void check_undecided_entry(struct replayer *r, const struct trace_exit *e)
 {
-    bool due = r->decisions && r->entry_due && !r->decided;
-    r->entry_due = true;
-    r->decided = false;
+    unsigned v = e->vcpu;
+    bool due = r->decisions && r->entry_due[v] && !r->decided[v];
+    r->entry_due[v] = true;
+    r->decided[v] = false;
     if (!due)
         return;
     if (r->adv_pending) {
@@ -579,7 +733,7 @@ static void check_undecided_entry(struct replayer *r, const struct trace_exit *e
     if (!r->active)
         return;
     r->st.entries_checked++;
-    if (!r->ops->intr(&r->dev))
+    if (!dev_intr(r, v))
         return;
     const char *was = r->doing;
     bool was_io = r->doing_io;
@@ -593,6 +747,20 @@ static void check_undecided_entry(struct replayer *r, const struct trace_exit *e
     r->doing_io = was_io;
 }
 
+/* A record names a vCPU the platform does not have (a header of fewer
+ * vCPUs, or none): nothing to replay it on. */
+static void no_such_vcpu(struct replayer *r, uint32_t vcpu, const char *what)
+{
+    r->doing = "a record of a vCPU the replayed platform lacks";
+    r->doing_io = false;
+    if (!r->active || !report_begin(r))
+        return;
+    fprintf(r->o.out,
+            "  device   vcpu %" PRIu32 "\n  register vCPU index\n  expected %s of vCPU 0..%u\n"
+            "  actual   %s of vCPU %" PRIu32 "\n",
+            vcpu, what, r->ncpus - 1, what, vcpu);
+}
+
 static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
 {
     if (r->o.has_until && e->seq > r->o.until) {
@@ -602,12 +770,41 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     }
     r->next_seq = e->seq;
     set_active(r);
+    r->cur_vcpu = (int)e->vcpu;
+    if (e->vcpu >= r->ncpus) {
+        flush_advance(r);
+        r->last = *e;
+        r->have_last = true;
+        r->next_seq = e->seq + 1;
+        r->st.exits++;
+        r->st.other_exits++;
+        no_such_vcpu(r, e->vcpu, "an exit");
+        return;
+    }
+    rpol_exit_begin(&r->rp, e);
     check_undecided_entry(r, e);
     flush_advance(r);
+    if (!r->started[e->vcpu] && !r->unstarted_told[e->vcpu]) {
+        /* An AP runs only after the hypervisor started it (CpuStart). */
+        r->unstarted_told[e->vcpu] = true;
+        r->doing = "an exit of a vCPU no CpuStart record started";
+        r->doing_io = false;
+        if (r->active && report_begin(r))
+            fprintf(r->o.out,
+                    "  device   lapic (vcpu %" PRIu32 ")\n  register INIT/SIPI state\n"
+                    "  expected a CpuStart of vcpu %" PRIu32 " before its first exit\n"
+                    "  actual   none (the models have it %s)\n",
+                    e->vcpu, e->vcpu,
+                    vm_devices_cpu_waiting(&r->dev, e->vcpu) ? "waiting for a SIPI"
+                                                             : "past a SIPI");
+    }
+    if (r->have_last && r->last.vcpu != e->vcpu)
+        r->st.switches++;
     r->last = *e;
     r->have_last = true;
     r->next_seq = e->seq + 1;
     r->st.exits++;
+    r->st.vcpu_exits[e->vcpu]++;
     if (e->reason == TRACE_EXIT_IO_INSTRUCTION && e->detail == TRACE_DETAIL_IO) {
         exit_io(r, e);
     } else if (r->apic && e->detail == TRACE_DETAIL_EPT && e->u.ept.size) {
@@ -622,6 +819,7 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
         r->st.other_exits++;
     }
     set_active(r);
+    rpol_exit_end(&r->rp, e);
 }
 
 /* The PIC's INTR as the exit policy saw it deciding at the entry whose
@@ -634,12 +832,58 @@ static bool intr_at_decision(struct replayer *r, const struct trace_dev_event *e
         flush_advance(r); /* earlier calls' outputs */
     if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc)))
         flush_advance(r);
-    return r->ops->intr(&r->dev);
+    return dev_intr(r, ev->vcpu);
+}
+
+/* CpuStart: the hypervisor started vCPU n at a SIPI; the models' local APIC
+ * of n must have received one with that vector since the last start. The
+ * core events are taken as the hypervisor takes them (both, at the start). */
+static void cpu_start(struct replayer *r, const struct trace_dev_event *ev)
+{
+    unsigned n = ev->u.cpu_start.vcpu;
+    r->cur_vcpu = (int)n;
+    if (n >= r->ncpus) {
+        no_such_vcpu(r, n, "a CpuStart");
+        return;
+    }
+    r->doing = "start of a vCPU at a SIPI (CpuStart)";
+    uint32_t evs = r->ops->cpu_events ? r->ops->cpu_events(&r->dev, n) : 0;
+    uint8_t vec = r->ops->sipi_vector ? r->ops->sipi_vector(&r->dev, n) : 0;
+    if (r->ops->cpu_events_take)
+        r->ops->cpu_events_take(&r->dev, n, VM_CPU_EV_INIT | VM_CPU_EV_SIPI);
+    r->entry_due[n] = true; /* its first entry */
+    r->decided[n] = false;
+    r->started[n] = true;
+    if (!r->active)
+        return;
+    r->st.cpu_starts++;
+    bool sipi = evs & VM_CPU_EV_SIPI;
+    if (sipi && vec == ev->u.cpu_start.vector)
+        return;
+    if (!report_begin(r))
+        return;
+    fprintf(r->o.out, "  device   lapic (vcpu %u)\n  register INIT/SIPI state\n", n);
+    fprintf(r->o.out, "  expected a SIPI with vector 0x%02x\n", ev->u.cpu_start.vector);
+    if (sipi)
+        fprintf(r->o.out, "  actual   a SIPI with vector 0x%02x\n", vec);
+    else
+        fprintf(r->o.out, "  actual   no SIPI received%s\n",
+                evs & VM_CPU_EV_INIT ? " (INIT received)" : "");
+    report_state(r);
 }
 
 static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
 {
     set_active(r);
+    bool per_vcpu = ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED ||
+                    ev->kind == TRACE_DEV_INTR;
+    r->cur_vcpu = per_vcpu ? (int)ev->vcpu : -1;
+    if (per_vcpu && ev->vcpu >= r->ncpus) {
+        flush_advance(r);
+        no_such_vcpu(r, ev->vcpu, trace_dev_kind_name(ev->kind));
+        return;
+    }
+    rpol_dev(&r->rp, ev);
     bool intr = (ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED) &&
                 r->decisions && intr_at_decision(r, ev);
     if (ev->kind != TRACE_DEV_IRQ_LINE && ev->kind != TRACE_DEV_INTR &&
@@ -657,7 +901,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         return;
     case TRACE_DEV_INJECT: {
         r->doing = "interrupt acknowledge (vector injection)";
-        uint8_t vec = r->ops->ack(&r->dev, ns_of(r, ev->tsc));
+        uint8_t vec = dev_ack(r, ev->vcpu, ns_of(r, ev->tsc));
         if (r->active) {
             r->st.injects++;
             if (vec != ev->u.inject.vector && report_begin(r)) {
@@ -669,7 +913,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
             }
         }
         check_missing(r);
-        entry_decision(r, intr, "an injection");
+        entry_decision(r, ev->vcpu, intr, "an injection");
         break;
     }
     case TRACE_DEV_UART_RX:
@@ -680,8 +924,9 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         break;
     case TRACE_DEV_INTR_BLOCKED:
         r->doing = "VM entry with the interrupt blocked";
-        entry_decision(r, intr, "IntrBlocked (interrupt window asked for)");
+        entry_decision(r, ev->vcpu, intr, "IntrBlocked (interrupt window asked for)");
         break;
+    case TRACE_DEV_CPU_START: cpu_start(r, ev); break;
     default: break; /* TimerEdge: informational */
     }
 }
@@ -707,9 +952,11 @@ static void field_differs(void *ctx, const char *path, uint64_t want, uint64_t g
 
 static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
 {
-    flush_advance(r);
     set_active(r);
+    rpol_flush(&r->rp, false);
+    flush_advance(r);
     r->doing = "checkpoint";
+    r->cur_vcpu = -1;
     do_advance(r, c->tsc);
     if (r->ops->sync)
         r->ops->sync(&r->dev);
@@ -750,6 +997,8 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
     if (r->ops->restore(&r->dev, c->devices, c->devices_len) == 0) {
         if (!r->active)
             r->st.restored++;
+        for (unsigned i = 1; i < r->ncpus; i++) /* records before may be lost */
+            r->started[i] = r->started[i] || !vm_devices_cpu_waiting(&r->dev, i);
         r->desync = false;
         remember_good(r, c->seq);
     }
@@ -769,6 +1018,7 @@ int replayer_item(struct replayer *r, const struct trace_item *it)
         r->adv_pending = false;
         r->desync = true;
         r->qn = 0;
+        rpol_reset(&r->rp);
         set_active(r);
         if (r->o.out)
             fprintf(r->o.out,
@@ -796,6 +1046,7 @@ int replayer_item(struct replayer *r, const struct trace_item *it)
     case TRACE_ITEM_END:
         r->st.end_seen = true;
         r->end_exits = it->u.end.exits;
+        rpol_flush(&r->rp, true);
         flush_advance(r);
         r->doing = "end of trace";
         check_missing(r);
@@ -835,6 +1086,9 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
         r->doing = "end of input";
         check_missing(r);
     }
+    r->st.policy_entries = r->rp.entries_checked;
+    r->st.policy_io = r->rp.io_checked;
+    r->st.policy_halts = r->rp.halts_checked;
     FILE *f = r->o.out;
     if (f) {
         const struct replay_stats *s = &r->st;
@@ -848,6 +1102,13 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
                 " UART RX fed, %" PRIu64 " checkpoints restored\n",
                 s->records, s->exits, s->io_exits, s->in_checked, s->outputs, s->injects,
                 s->checkpoints, s->rx, s->restored);
+        if (r->ncpus > 1) {
+            fprintf(f, "vcpus: %u; exits", r->ncpus);
+            for (unsigned i = 0; i < r->ncpus; i++)
+                fprintf(f, "%s vcpu %u %" PRIu64, i ? "," : "", i, s->vcpu_exits[i]);
+            fprintf(f, "; %" PRIu64 " switches; %" PRIu64 " vCPU starts checked\n", s->switches,
+                    s->cpu_starts);
+        }
         if (r->apic)
             fprintf(f,
                     "apic: %" PRIu64 " MMIO accesses (%" PRIu64 " loads compared), %" PRIu64
@@ -859,6 +1120,11 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
                     " entry decisions checked (injection or IntrBlocked with PIC INTR high, none "
                     "with it low)\n",
                     s->entries_checked);
+        if (r->rp.on)
+            fprintf(f,
+                    "exit policy on the recorded inputs: %" PRIu64 " entries, %" PRIu64
+                    " IN/string I/O exits, %" PRIu64 " HLTs compared\n",
+                    s->policy_entries, s->policy_io, s->policy_halts);
         if (r->has_policy)
             fprintf(f,
                     "vcpu: %" PRIu64 " CPUID answers, %" PRIu64
@@ -946,10 +1212,8 @@ static int run(struct replayer *r, FILE *f, const void *buf, size_t len, struct 
         ret = -1;
     }
     if (!ret && r->cannot_replay) {
-        fprintf(ef,
-                "hvrr replay: '%s': its start state does not restore into these device models "
-                "(saved-state layout or version changed since the capture); nothing compared\n",
-                name);
+        fprintf(ef, "hvrr replay: '%s': cannot replay: %s; nothing compared\n", name,
+                r->cannot_why ? r->cannot_why : "unknown");
         ret = -1;
     }
     if (!ret)

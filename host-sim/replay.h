@@ -34,6 +34,17 @@ struct vm_devices_ops {
     int (*mmio)(struct vm_devices *d, uint64_t gpa, unsigned size, bool write, uint32_t *val,
                 uint64_t now_ns);
     int (*msr)(struct vm_devices *d, uint32_t msr, bool write, uint64_t *val, uint64_t now_ns);
+    /* Per-vCPU forms (vm_devices.h); NULL: the vCPU 0 forms above, and a
+     * trace of several vCPUs cannot be replayed. */
+    bool (*intr_cpu)(const struct vm_devices *d, unsigned cpu);
+    uint8_t (*ack_cpu)(struct vm_devices *d, unsigned cpu, uint64_t now_ns);
+    int (*mmio_cpu)(struct vm_devices *d, unsigned cpu, uint64_t gpa, unsigned size, bool write,
+                    uint32_t *val, uint64_t now_ns);
+    int (*msr_cpu)(struct vm_devices *d, unsigned cpu, uint32_t msr, bool write, uint64_t *val,
+                   uint64_t now_ns);
+    uint32_t (*cpu_events)(const struct vm_devices *d, unsigned cpu);
+    void (*cpu_events_take)(struct vm_devices *d, unsigned cpu, uint32_t bits);
+    uint8_t (*sipi_vector)(const struct vm_devices *d, unsigned cpu);
 };
 extern const struct vm_devices_ops vm_devices_real_ops;
 
@@ -68,14 +79,25 @@ struct replay_stats {
                                  header; XSETBV, CR, WRMSR, guest-register MSRs) */
     uint64_t other_exits;     /* exits without device work (HLT, preemption timer, EPT, ...) */
     uint64_t entries_checked; /* exit-policy entry decisions checked (header entry_decisions) */
-    uint64_t damage;          /* damage reports from the reader */
-    uint64_t damage_offset;   /* byte offset and frame of the first one */
+    uint64_t cpu_starts;      /* CpuStart records checked against the local APICs' SIPIs */
+    uint64_t switches;        /* consecutive exits of different vCPUs */
+    uint64_t vcpu_exits[VM_DEVICES_MAX_CPUS]; /* exits replayed per vCPU */
+    unsigned vcpus;                           /* vCPUs of the replayed platform */
+    /* the exit policy run on the recorded inputs (header policy_records,
+     * host-sim/replay_policy.h): entries, IN / string I/O exits, HLTs */
+    uint64_t policy_entries, policy_io, policy_halts;
+    uint64_t damage;        /* damage reports from the reader */
+    uint64_t damage_offset; /* byte offset and frame of the first one */
     uint32_t damage_frame;
     uint64_t divergences;
     uint64_t first_record; /* record number of the first divergence */
     uint64_t first_seq;    /* exit of the first divergence (the last exit read) */
     bool header_seen, end_seen;
 };
+/* Divergence reports of a trace with several vCPUs name the vCPU of the
+ * record ("..., vcpu 1"); CPUID/MSR answers, entry decisions, injections
+ * and interrupt-request outputs are per vCPU; a CpuStart must match a SIPI
+ * that vCPU's local APIC received (docs/replay.md, "Several vCPUs"). */
 
 struct replayer;
 

@@ -50,6 +50,7 @@ struct sg {
     bool iflag; /* guest RFLAGS.IF */
     int depth;  /* in an interrupt handler */
     bool stopped, oneshot;
+    bool retired;           /* the policy skipped the instruction */
     uint8_t mask_m, mask_s; /* Linux's cached PIC masks */
     uint8_t ier;            /* the console's IER */
     uint64_t jiffies;
@@ -103,9 +104,9 @@ static void op_inject_extint(void *ctx, uint8_t vector)
 {
     ((struct sg *)ctx)->pending_vec = vector;
 }
-static void op_nop(void *ctx)
+static void op_skip_insn(void *ctx)
 {
-    (void)ctx;
+    ((struct sg *)ctx)->retired = true;
 }
 static uint64_t op_tsc_now(void *ctx)
 {
@@ -129,9 +130,22 @@ static uint8_t op_ack(void *ctx, uint64_t tsc)
     return vm_rec_ack(&((struct sg *)ctx)->rec, tsc);
 }
 
+/* The policy records (VmConfig.policy_records): the interruptibility behind
+ * an IntrBlocked (a handler running counts as an event in progress), the
+ * preemption-timer deadlines. */
 static void op_blocked(void *ctx, uint64_t tsc)
 {
-    vm_rec_blocked(&((struct sg *)ctx)->rec, tsc);
+    struct sg *g = ctx;
+    struct trace_dev_event ev = {.tsc = tsc, .kind = TRACE_DEV_INTR_BLOCKED};
+    ev.u.blocked.rflags = op_rflags(g);
+    ev.u.blocked.blocking = g->depth ? TRACE_BLOCK_EVENT : 0;
+    vm_rec_policy(&g->rec, &ev);
+}
+
+static void op_arm_timer(void *ctx, uint64_t tsc)
+{
+    struct sg *g = ctx;
+    vm_rec_deadline(&g->rec, g->tsc, tsc);
 }
 
 static const struct vm_policy_ops sg_ops = {
@@ -140,8 +154,9 @@ static const struct vm_policy_ops sg_ops = {
     .rflags = op_rflags,
     .interruptible = op_interruptible,
     .inject_extint = op_inject_extint,
-    .skip_insn = op_nop,
+    .skip_insn = op_skip_insn,
     .tsc_now = op_tsc_now,
+    .arm_timer = op_arm_timer,
     .skip_tsc = op_skip_tsc,
     .io = op_io,
     .advance = op_advance,
@@ -202,7 +217,16 @@ static uint32_t io(struct sg *g, unsigned site, uint16_t port, unsigned size, bo
                              .size = (uint8_t)size,
                              .in = !write,
                              .value = val};
+    uint64_t rax = g->regs[VM_POLICY_RAX];
+    g->retired = false;
     vm_policy_io(&g->pol, &x);
+    if (!write) { /* what the policy read and left (PolicyIo) */
+        struct trace_dev_event ev = {.tsc = x.x.tsc, .kind = TRACE_DEV_POLICY_IO};
+        ev.u.pio.rax = rax;
+        ev.u.pio.rax_after = g->regs[VM_POLICY_RAX];
+        ev.u.pio.retired = g->retired;
+        vm_rec_policy(&g->rec, &ev);
+    }
     /* what the instruction left in AL/AX/EAX (an interrupt handler run at
      * the next entry saves and restores it) */
     uint32_t v = write ? val : (uint32_t)g->regs[VM_POLICY_RAX] & dev_size_mask(size);
@@ -235,6 +259,11 @@ static void hlt(struct sg *g, unsigned site)
     e.rip = rip_of(site);
     vm_rec_exit(&g->rec, &e);
     vm_policy_halt(&g->pol, g->tsc);
+    struct trace_dev_event ev = {.tsc = g->tsc, .kind = TRACE_DEV_HALT};
+    ev.u.halt.rflags = op_rflags(g);
+    ev.u.halt.stop =
+        g->pol.stop == VM_STOP_POWEROFF || g->pol.stop == VM_STOP_IDLE ? (uint32_t)g->pol.stop : 0;
+    vm_rec_policy(&g->rec, &ev);
     if (g->pol.stop != VM_RUNNING) {
         g->stopped = true;
         return;
@@ -811,7 +840,8 @@ int scenario_run(const struct scenario_config *cfg, struct trace_writer *w)
                                     .cmdline = "console=ttyS0 panic=-1 nokaslr",
                                     .checkpoint_every =
                                         cfg->checkpoint_every ? cfg->checkpoint_every : 4096,
-                                    .entry_decisions = true};
+                                    .entry_decisions = true,
+                                    .policy_records = true};
     struct vm_devices_config dc = {.rtc_epoch_sec = 1767225600ull};
     int err = vm_recorder_init(&g.rec, &g.dev, &dc, NULL, &rc);
     if (err)

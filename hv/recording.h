@@ -45,7 +45,8 @@ enum hvrec_mode hvrec_mode(void);
  * devices itself). */
 struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices_config *dc,
                                    const struct vm_devices_hooks *hooks, uint64_t ram_bytes,
-                                   uint64_t tsc_hz, const char *cmdline, struct vmx_vcpu *vcpu);
+                                   uint64_t tsc_hz, const char *cmdline, uint64_t time_limit_ns,
+                                   struct vmx_vcpu *vcpu);
 /* Ends the trace: End record (reason: enum trace_end_reason), final frame;
  * in flight mode the ring is dumped if something asked for it. */
 void hvrec_vm_end(struct vm_recorder *r, uint32_t reason);
@@ -59,6 +60,8 @@ int hvrec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t 
 void hvrec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc);
 void hvrec_blocked(struct vm_recorder *r, uint64_t tsc);
+void hvrec_policy(struct vm_recorder *r, struct trace_dev_event *ev);
+void hvrec_deadline(struct vm_recorder *r, uint64_t tsc, uint64_t deadline);
 size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc);
 void hvrec_exit(struct vm_recorder *r, struct trace_exit *e);
 

@@ -11,6 +11,7 @@
 #include "hv/recording.h"
 #include "hv/vm_mmio.h"
 #include "hv/vm_policy.h"
+#include "hv/vm_polrec.h"
 #include "hv/vcpu_sched.h"
 #include "hv/xstate.h"
 
@@ -91,7 +92,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
                                    .tsc_hz = cfg->apic ? cfg->tsc_hz : 0};
     struct vm_devices_hooks hooks = {.com1_tx = on_com1_tx, .request = on_request, .ctx = vm};
     vm->rec = hvrec_vm_begin(&vm->devs, &dc, &hooks, cfg->ram_bytes, cfg->tsc_hz, cfg->cmdline,
-                             &vm->vcpus[0].vmx);
+                             cfg->time_limit_ns, &vm->vcpus[0].vmx);
     vm->recording = vm->rec != NULL;
     if (!vm->recording) {
         /* recording off: the same recorder calls, into a null sink */
@@ -192,6 +193,7 @@ static void op_inject_pf(void *ctx, uint64_t cr2, uint32_t err)
 {
     struct vm *vm = ctx;
     vm->cur->vmx.g.cr2 = cr2;
+    vm->polrec.fault = err + 1;
     vmx_inject_exception(14, true, err);
 }
 
@@ -204,6 +206,7 @@ static void op_set_intr_window(void *ctx, bool on)
 static void op_skip_insn(void *ctx)
 {
     struct vm *vm = ctx;
+    vm->polrec.retired = true;
     vmx_skip_insn(&vm->cur->vmx, vm->exit);
 }
 
@@ -260,6 +263,7 @@ static void op_arm_timer(void *ctx, uint64_t tsc)
 {
     struct vm *vm = ctx;
     vm->cur->vmx.preempt_deadline = tsc;
+    vm_polrec_deadline(vm, vmx_guest_tsc_now(&vm->cur->vmx), tsc);
 }
 
 static void com1_rx(struct vm *vm, const uint8_t *buf, size_t n, uint64_t tsc)
@@ -300,6 +304,7 @@ static bool op_idle_wait(void *ctx, uint64_t deadline)
             cpu_pause();
         uint8_t b = (uint8_t)c;
         com1_rx(vm, &b, 1, vmx_guest_tsc_now(v));
+        vm->polrec.input = true;
         return true;
     }
     uint64_t cur = vmx_guest_tsc_now(v);
@@ -308,8 +313,10 @@ static bool op_idle_wait(void *ctx, uint64_t deadline)
     uint64_t t0 = rdtsc();
     while (rdtsc() - t0 < deadline - cur) {
         op_poll_input(vm, cur);
-        if (vm_devices_intr(&vm->devs))
+        if (vm_devices_intr(&vm->devs)) {
+            vm->polrec.input = true;
             return true;
+        }
         cpu_pause();
     }
     return false;
@@ -346,7 +353,7 @@ static void op_blocked(void *ctx, uint64_t tsc)
 {
     struct vm *vm = ctx;
     if (vm->recording)
-        hvrec_blocked(vm->rec, tsc);
+        vm_polrec_blocked(vm, tsc);
 }
 
 static const struct vm_policy_ops vmx_policy_ops = {
@@ -527,10 +534,12 @@ static void handle_io(struct vm *vm, struct vm_exit *e)
                               .addr_bits = e->io.addr_bits,
                               .gla = e->gla,
                               .value = e->io.value};
+    vm_polrec_io_begin(vm, &io);
     enum vm_policy_io_result r = vm_policy_io(&vm->pol, &io);
     e->io.value = io.value;
     if (r != VM_POLICY_IO_DEVICE)
         rec_exit(vm, e); /* a device access is recorded by the recorder */
+    vm_polrec_io_end(vm);
     if (r == VM_POLICY_IO_FATAL)
         fatal(vm, e, "string port I/O: memory operand outside guest RAM");
 }
@@ -624,24 +633,35 @@ static void start_ap(struct vm *vm, struct vcpu *ap, uint8_t vector)
     ap->pol.host = NULL; /* the CPUID/MSR policy starts afresh on its first exit */
     ap->misc_enable = 1;
     ap->run = VCPU_RUNNABLE;
+    if (vm->recording) { /* replay checks it against the model's SIPI */
+        struct trace_dev_event ev = {.tsc = vmx_guest_tsc_now(&prev->vmx),
+                                     .kind = TRACE_DEV_CPU_START};
+        ev.u.cpu_start.vcpu = ap->index;
+        ev.u.cpu_start.vector = vector;
+        hvrec_policy(vm->rec, &ev);
+    }
     hv_log("vm: vCPU %u started by SIPI vector 0x%02x (CS:IP %04x:0000)", ap->index, vector,
            (unsigned)vector << 8);
 }
 
-/* INIT and SIPI the local APICs received (the devices' core events). */
+/* INIT and SIPI the local APICs received (the devices' core events). An
+ * INIT stops an AP (it waits for a SIPI); a SIPI starts a waiting one, and
+ * only then are the events taken, both at once, as replay takes them at
+ * the CpuStart record. The BSP's INIT is not modelled (left pending). */
 static void cpu_events(struct vm *vm)
 {
-    for (unsigned i = 0; i < vm->nvcpus; i++) {
+    for (unsigned i = 1; i < vm->nvcpus; i++) {
         uint32_t ev = vm_devices_cpu_events(&vm->devs, i);
         if (!ev)
             continue;
-        uint8_t vector = vm_devices_sipi_vector(&vm->devs, i);
-        vm_devices_cpu_events_take(&vm->devs, i, ev);
         struct vcpu *v = &vm->vcpus[i];
-        if ((ev & VM_CPU_EV_INIT) && i != 0) /* the BSP's INIT: not modelled, ignored */
+        if (ev & VM_CPU_EV_INIT)
             v->run = VCPU_WAIT_SIPI;
-        if ((ev & VM_CPU_EV_SIPI) && v->run == VCPU_WAIT_SIPI)
+        if ((ev & VM_CPU_EV_SIPI) && v->run == VCPU_WAIT_SIPI) {
+            uint8_t vector = vm_devices_sipi_vector(&vm->devs, i);
+            vm_devices_cpu_events_take(&vm->devs, i, VM_CPU_EV_INIT | VM_CPU_EV_SIPI);
             start_ap(vm, v, vector);
+        }
     }
 }
 
@@ -743,8 +763,10 @@ enum vm_stop vm_run(struct vm *vm)
             if (smp) { /* the scheduler decides what runs, or skips time */
                 vc->run = VCPU_IN_HLT;
                 vc->hlt_if = (vmx_guest_rflags() & VM_POLICY_RFLAGS_IF) != 0;
-            } else
+            } else {
                 vm_policy_halt(&vm->pol, e.guest_tsc);
+                vm_polrec_halt(vm, vmx_guest_rflags());
+            }
             break;
         case VCPU_NOT_MINE:
             if (e.reason != EXIT_IO && !(e.reason == EXIT_EPT_VIOLATION && vm->cfg.apic))

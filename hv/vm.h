@@ -11,6 +11,7 @@
 #include "hv/record/recorder.h"
 #include "hv/vcpu.h"
 #include "hv/vm_policy.h"
+#include "hv/vm_polrec.h"
 #include "hv/vmx/vmx.h"
 
 struct vm_config {
@@ -42,6 +43,7 @@ struct vm {
                                 &unrecorded, a null sink */
     struct vm_recorder unrecorded;
     struct vm_policy pol;       /* the exit policy; pol.stop: why the VM stopped */
+    struct vm_polrec polrec;    /* recording its inputs and outputs (hv/vm_polrec.h) */
     const struct vm_exit *exit; /* the exit being handled */
     uint64_t ram_hpa;
     uint64_t exits[EXIT_REASON_MAX + 1]; /* per reason; the last slot counts the rest */

@@ -264,6 +264,10 @@ static void fmt_dev(char *b, size_t n, const struct trace_dev_event *d)
         else
             snprintf(b, n, " tsc=%" PRIu64, d->u.deadline.tsc);
         break;
+    case TRACE_DEV_CPU_START:
+        snprintf(b, n, " vcpu %u at SIPI vector 0x%02x (CS:IP %04x:0000)", d->u.cpu_start.vcpu,
+                 d->u.cpu_start.vector, (d->u.cpu_start.vector & 0xffu) << 8);
+        break;
     default: break;
     }
 }

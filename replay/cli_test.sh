@@ -196,6 +196,20 @@ if command -v qemu-system-x86_64 >/dev/null; then
     for w in 'ICW1 LTIM' 'non-specific EOI in special mask mode' 'cascade: hvrr'; do
         grep -q "deviation: 8259A $w" "$dir/out"; check "crosscheck --strict picmodes: $w" $?
     done
+    # --timed: the player guest under -icount; io has one PIT count read
+    # one count off (tolerated), and every IN compared.
+    if [ -f "$(dirname "$HVRR")/xcplayer/player.elf" ]; then
+        expect_rc "crosscheck --timed io guest" 0 "$HVRR" crosscheck --timed --script "$dir/io.xp" "$io"
+        grep -q 'result: 0 unexplained difference(s), 1 tolerated, 0 explained' "$dir/out"
+        check "crosscheck --timed io guest: 1 tolerated" $?
+        grep -qE '^  uart +693 +693 ' "$dir/out"; check "crosscheck --timed io guest: UART reads" $?
+        [ "$(head -c 4 "$dir/io.xp")" = HVXP ]; check "crosscheck --timed --script: the op list" $?
+        expect_rc "crosscheck --timed --strict io guest" 1 "$HVRR" crosscheck --timed --strict "$io"
+        grep -q '^tolerated: exit 216 at ' "$dir/out"; check "crosscheck --timed --strict shows it" $?
+    fi
+    expect_rc "crosscheck --timed without the player" 1 \
+        "$HVRR" crosscheck --timed --player /nonexistent/player.elf "$io"
+    grep -q 'no player guest' "$dir/err"; check "crosscheck --timed without the player: message" $?
 fi
 
 echo "trace-cli-test: $passes passed, $fails failed"

@@ -16,23 +16,33 @@
 
 static void help(void)
 {
-    printf("usage: hvrr crosscheck [--strict] [--qemu PATH] [--script OUT] [--max-reports N] "
-           "FILE.hvt\n\n"
-           "Feeds the trace's legacy-device port traffic, IRQ line levels and PIC\n"
-           "acknowledges to QEMU's pc machine (-M pc,hpet=off,acpi=off, TCG, stopped\n"
-           "CPU, qtest protocol on stdio) and compares every IN value and acknowledged\n"
-           "vector with the trace. QEMU's virtual clock does not run (Debian's QEMU has\n"
-           "no qtest accelerator), so reads that depend on elapsed time (PIT counts,\n"
-           "port 0x61 bits 4-5, RTC time and flag registers, UART LSR/IIR transmitter\n"
-           "bits) are compared only in their time-independent bits, the rest counted\n"
-           "as 'timing'. Known deliberate deviations (hvrr follows the datasheet, QEMU\n"
-           "does not) are counted as 'explained' and listed with --strict.\n\n"
-           "  --strict         also report explained differences (and fail on them)\n"
+    printf("usage: hvrr crosscheck [--timed] [--strict] [--qemu PATH] [--player PATH]\n"
+           "                       [--script OUT] [--max-reports N] FILE.hvt\n\n"
+           "Compares every IN value and acknowledged PIC vector of the trace with what\n"
+           "QEMU's device models (pc machine, no HPET/ACPI) answer to the same port\n"
+           "traffic (docs/crosscheck.md).\n"
+           "Default (stopped clock): the traffic, the IRQ line levels and the\n"
+           "acknowledges go to QEMU as a qtest script with its CPU stopped; QEMU's own\n"
+           "COM1/i8042 interrupts are moved to lines the trace never drives. QEMU's clock\n"
+           "does not run (Debian's QEMU has no qtest accelerator), so time-dependent\n"
+           "reads (PIT counts, port 0x61 bits 4-5, RTC time and flags, UART LSR/IIR\n"
+           "transmitter bits) are compared only in their time-independent bits.\n"
+           "--timed: a player guest (build/xcplayer/player.elf) boots in QEMU under\n"
+           "-icount shift=0,sleep=off and does each access at its trace time on QEMU's\n"
+           "virtual clock; QEMU's own PIT/RTC/UART drive its PIC; every IN is compared\n"
+           "whole, a PIT count byte one clock off and an interrupt that comes within\n"
+           "1 us after the trace's acknowledge counted as 'tolerated'.\n"
+           "Known deviations (hvrr follows the datasheet, QEMU does not) are counted as\n"
+           "'explained'; --strict lists them and the tolerated ones, and fails on them.\n\n"
+           "  --timed          play the traffic at its virtual times (see above)\n"
+           "  --strict         also report explained/tolerated differences, fail on them\n"
            "  --qemu PATH      QEMU binary (default $HVRR_QEMU or qemu-system-x86_64)\n"
-           "  --script OUT     also write the qtest script fed to QEMU\n"
+           "  --player PATH    player guest (default $HVRR_XCPLAYER or xcplayer/player.elf\n"
+           "                   beside the hvrr binary)\n"
+           "  --script OUT     also write the qtest script (--timed: the player's op list)\n"
            "  --max-reports N  print at most N differences (default 10)\n\n"
            "Exit status: 0 nothing unexplained differs; 1 differences, damaged or\n"
-           "unreadable trace, QEMU missing or failing; 2 usage error.\n");
+           "unreadable trace, QEMU or the player missing or failing; 2 usage error.\n");
 }
 
 /* Bits of a read that depend on elapsed time, which the stopped QEMU clock
@@ -361,7 +371,7 @@ int cmd_crosscheck(int argc, char **argv)
     }
 
     if (timed) {
-        int r = xc_timed(&s, path, qemu, player, strict, max_reports);
+        int r = xc_timed(&s, path, qemu, player, script_out, strict, max_reports);
         qscript_free(&s);
         return r;
     }

@@ -18,8 +18,9 @@ static void help(void)
     printf("usage: hvrr stats [options] FILE\n"
            "Summarises the trace FILE ('-' for stdin): frames and records recovered,\n"
            "compression, bytes per exit, exits by reason, by port and by device,\n"
-           "device events by kind, and every damaged stretch with its byte offset,\n"
-           "length and the number of frames it cost.\n\n"
+           "device events by kind, per vCPU (traces of several) its exits by reason,\n"
+           "the switches between vCPUs and the vCPU starts, and every damaged stretch\n"
+           "with its byte offset, length and the number of frames it cost.\n\n"
            "options:\n"
            "  -p, --ports N     list the N busiest ports (default 16, 0: all)\n"
            "  -h, --help        this text\n\n"
@@ -39,10 +40,22 @@ static const struct dev_range default_devices[] = {
     {"kbc8042", 0x64, 1},    {"cmos-rtc", 0x70, 2}, {"post", 0x80, 1},    {"pic-slave", 0xa0, 2},
     {"pci", 0xcf8, 8},       {"com1", 0x3f8, 8}};
 
+#define STATS_VCPUS VM_DEVICES_MAX_CPUS /* vCPUs counted one by one; more share the last */
+#define DEV_KINDS   16
+
 struct stats_ctx {
     uint64_t by_reason[TRACE_EXIT_REASON_MAX + 1]; /* last slot: out of range */
+    uint64_t vcpu_reason[STATS_VCPUS][TRACE_EXIT_REASON_MAX + 1];
+    uint64_t vcpu_exits[STATS_VCPUS], vcpu_events[STATS_VCPUS];
+    uint64_t switches, starts;
+    uint32_t last_vcpu, max_vcpu;
+    bool seen_exit;
+    struct {
+        uint64_t tsc;
+        uint32_t vcpu, vector;
+    } start[STATS_VCPUS];
     uint64_t port_in[65536], port_out[65536];
-    uint64_t by_dev_kind[8];
+    uint64_t by_dev_kind[DEV_KINDS];
     uint64_t exits, dev_events, checkpoints, headers, ends;
     struct dev_range devs[MAX_DEVICES];
     size_t ndevs;
@@ -63,8 +76,18 @@ static int on_item(void *vctx, const struct trace_item *it)
     switch (it->type) {
     case TRACE_ITEM_EXIT: {
         const struct trace_exit *e = &it->u.exit;
+        unsigned r = e->reason < TRACE_EXIT_REASON_MAX ? e->reason : TRACE_EXIT_REASON_MAX;
+        unsigned v = e->vcpu < STATS_VCPUS ? e->vcpu : STATS_VCPUS - 1;
         c->exits++;
-        c->by_reason[e->reason < TRACE_EXIT_REASON_MAX ? e->reason : TRACE_EXIT_REASON_MAX]++;
+        c->by_reason[r]++;
+        c->vcpu_reason[v][r]++;
+        c->vcpu_exits[v]++;
+        if (c->seen_exit && e->vcpu != c->last_vcpu)
+            c->switches++;
+        c->seen_exit = true;
+        c->last_vcpu = e->vcpu;
+        if (e->vcpu > c->max_vcpu)
+            c->max_vcpu = e->vcpu;
         if (e->detail == TRACE_DETAIL_IO) {
             if (e->u.io.write)
                 c->port_out[e->u.io.port]++;
@@ -73,10 +96,23 @@ static int on_item(void *vctx, const struct trace_item *it)
         }
         break;
     }
-    case TRACE_ITEM_DEV:
+    case TRACE_ITEM_DEV: {
+        const struct trace_dev_event *d = &it->u.dev;
         c->dev_events++;
-        c->by_dev_kind[(unsigned)it->u.dev.kind < 8 ? it->u.dev.kind : 0]++;
+        c->by_dev_kind[(unsigned)d->kind < DEV_KINDS ? d->kind : 0]++;
+        c->vcpu_events[d->vcpu < STATS_VCPUS ? d->vcpu : STATS_VCPUS - 1]++;
+        if (d->vcpu > c->max_vcpu)
+            c->max_vcpu = d->vcpu;
+        if (d->kind == TRACE_DEV_CPU_START) {
+            if (c->starts < STATS_VCPUS) {
+                c->start[c->starts].tsc = d->tsc;
+                c->start[c->starts].vcpu = d->u.cpu_start.vcpu;
+                c->start[c->starts].vector = d->u.cpu_start.vector;
+            }
+            c->starts++;
+        }
         break;
+    }
     case TRACE_ITEM_CHECKPOINT: c->checkpoints++; break;
     case TRACE_ITEM_END:
         c->ends++;
@@ -94,7 +130,7 @@ static int on_item(void *vctx, const struct trace_item *it)
         c->have_rtc = false;
         if (h->has_start) { /* the guest clock the run started with */
             static struct vm_devices d;
-            struct vm_devices_config dc = {0};
+            struct vm_devices_config dc = {.apic = h->apic, .cpus = h->vcpus};
             vm_devices_init(&d, &dc, NULL, 0);
             if (vm_devices_restore(&d, h->start.devices, h->start.devices_len) == 0) {
                 c->have_rtc = true;
@@ -256,8 +292,43 @@ static void print_report(const char *path, struct stats_ctx *c, const struct tra
         free(pp);
     }
 
+    if (c->vcpus > 1 || c->max_vcpu > 0) {
+        unsigned nv = c->max_vcpu + 1 > c->vcpus ? c->max_vcpu + 1 : c->vcpus;
+        if (nv > STATS_VCPUS)
+            nv = STATS_VCPUS;
+        printf("\nexits by vCPU (%" PRIu64 " switches between consecutive exits)\n", c->switches);
+        for (unsigned v = 0; v < nv; v++) {
+            printf("  vcpu %u%s %10" PRIu64 "  %5.1f%%  %" PRIu64 " device events;", v,
+                   v == STATS_VCPUS - 1 && c->max_vcpu >= STATS_VCPUS ? "+" : " ", c->vcpu_exits[v],
+                   pct(c->vcpu_exits[v], c->exits), c->vcpu_events[v]);
+            uint64_t vp[(TRACE_EXIT_REASON_MAX + 1) * 2];
+            size_t nr = 0;
+            for (unsigned r = 0; r <= TRACE_EXIT_REASON_MAX; r++)
+                if (c->vcpu_reason[v][r]) {
+                    vp[2 * nr] = c->vcpu_reason[v][r];
+                    vp[2 * nr + 1] = r;
+                    nr++;
+                }
+            qsort(vp, nr, 2 * sizeof(uint64_t), cmp_desc);
+            for (size_t i = 0; i < nr && i < 4; i++)
+                printf(" %s %" PRIu64,
+                       vp[2 * i + 1] == TRACE_EXIT_REASON_MAX
+                           ? "(out of range)"
+                           : trace_exit_reason_name((uint32_t)vp[2 * i + 1]),
+                       vp[2 * i]);
+            if (nr > 4)
+                printf(" ...");
+            printf("\n");
+        }
+        printf("vCPU starts    %" PRIu64 "", c->starts);
+        for (uint64_t i = 0; i < c->starts && i < STATS_VCPUS; i++)
+            printf("%s vcpu %u at SIPI vector 0x%02x (tsc %" PRIu64 ")", i ? "," : ":",
+                   c->start[i].vcpu, c->start[i].vector, c->start[i].tsc);
+        printf("\n");
+    }
+
     printf("\ndevice events\n");
-    for (unsigned k = 1; k < 8; k++)
+    for (unsigned k = 1; k < DEV_KINDS; k++)
         if (c->by_dev_kind[k])
             printf("  %-12s %10" PRIu64 "\n", trace_dev_kind_name((enum trace_dev_kind)k),
                    c->by_dev_kind[k]);

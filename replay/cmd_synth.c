@@ -7,6 +7,8 @@
 
 #include "replay/cli.h"
 #include "trace/trace_host.h"
+#include "host-sim/smp_synth.h"
+#include "hv/devs/vm_devices.h"
 #include "trace/trace_craft.h"
 #include "trace/trace_synth.h"
 
@@ -25,6 +27,10 @@ static void help(void)
            "  -c, --checkpoint-every N exits between checkpoints (default 50000, 0: none)\n"
            "  -l, --level N            zstd level (default %d)\n"
            "  -b, --frame-bytes N      uncompressed bytes per frame (default %u)\n"
+           "  -v, --vcpus N            N = 2..%u: a replayable SMP capture instead (the\n"
+           "                           real device models run a scripted N-vCPU guest on\n"
+           "                           the APIC platform: INIT/SIPI bring-up, IPIs, per-vCPU\n"
+           "                           local APIC timers, round-robin scheduling)\n"
            "  -k, --craft KIND         valid framing but one impossible record (a test\n"
            "                           input, trace/trace_craft.c): io-value, out-wide,\n"
            "                           io-size, seq-gap, seq-back, reason-detail, vcpu,\n"
@@ -32,7 +38,8 @@ static void help(void)
            "      --from TRACE         with --craft: re-encode TRACE's records instead of\n"
            "                           the synthetic ones (--exits: twice the exit to change)\n"
            "  -h, --help               this text\n",
-           TRACE_SYNTH_DEFAULT_JITTER, TRACE_DEFAULT_LEVEL, TRACE_DEFAULT_FRAME_BYTES);
+           TRACE_SYNTH_DEFAULT_JITTER, TRACE_DEFAULT_LEVEL, TRACE_DEFAULT_FRAME_BYTES,
+           VM_DEVICES_MAX_CPUS);
 }
 
 /* --craft KIND: valid framing, impossible records (trace/trace_craft.h). */
@@ -91,6 +98,7 @@ int cmd_synth(int argc, char **argv)
                                          {"frame-bytes", required_argument, NULL, 'b'},
                                          {"craft", required_argument, NULL, 'k'},
                                          {"from", required_argument, NULL, 'F'},
+                                         {"vcpus", required_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct trace_synth_config sc = {.seed = 1,
@@ -100,11 +108,12 @@ int cmd_synth(int argc, char **argv)
     struct trace_writer_config wc = {
         .level = TRACE_DEFAULT_LEVEL, .alloc = &trace_libc_allocator, .write = trace_write_stdio};
     const char *out = NULL, *craft = NULL, *base = NULL;
+    unsigned vcpus = 1;
     unsigned long long v;
     int o;
     optind = 0;
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "o:e:s:j:c:l:b:k:F:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "o:e:s:j:c:l:b:k:F:v:h", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
         case 'k': craft = optarg; break;
@@ -118,6 +127,11 @@ int cmd_synth(int argc, char **argv)
             wc.level = lv ? (int)lv : TRACE_DEFAULT_LEVEL;
             break;
         }
+        case 'v':
+            if (cli_parse_u64(optarg, &v) || v < 1 || v > VM_DEVICES_MAX_CPUS)
+                return cli_usage_error("synth", "--vcpus must be 1..%u", VM_DEVICES_MAX_CPUS);
+            vcpus = (unsigned)v;
+            break;
         case 'e':
         case 's':
         case 'j':
@@ -146,6 +160,8 @@ int cmd_synth(int argc, char **argv)
         return cli_usage_error("synth", "missing -o FILE");
     if (optind != argc)
         return cli_usage_error("synth", "unexpected argument '%s'", argv[optind]);
+    if (craft && vcpus > 1)
+        return cli_usage_error("synth", "--craft and --vcpus do not go together");
     if (craft)
         return write_crafted(craft, out, base, &sc);
     FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "wb");
@@ -161,7 +177,11 @@ int cmd_synth(int argc, char **argv)
             fclose(f);
         return CLI_BAD_INPUT;
     }
-    int rc = trace_synth_write(w, &sc);
+    const struct smp_synth_config smp = {.vcpus = vcpus,
+                                         .seed = sc.seed,
+                                         .exits = sc.exits,
+                                         .checkpoint_every = sc.checkpoint_every};
+    int rc = vcpus > 1 ? smp_synth_write(w, &smp) : trace_synth_write(w, &sc);
     struct trace_writer_stats st;
     trace_writer_get_stats(w, &st);
     trace_writer_destroy(w);

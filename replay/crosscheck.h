@@ -37,8 +37,9 @@ FILE *xc_tmpfile(char *path, size_t len, const char *tag);
 
 /* --timed: plays the trace's port traffic at its virtual times in QEMU
  * (-icount) through the player guest and compares every IN and acknowledge.
- * Returns a CLI_* status. */
-int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *player, bool strict,
-             uint64_t max_reports);
+ * ops_out: also write the op list (the player's module) there. Returns a
+ * CLI_* status. */
+int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *player,
+             const char *ops_out, bool strict, uint64_t max_reports);
 
 #endif

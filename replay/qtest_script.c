@@ -107,6 +107,7 @@ static struct qop *push(struct qscript *s, enum qop_kind k)
     op->tsc = s->last_tsc;
     op->cmos_index = s->cmos_index;
     op->uart_dlab = s->dlab;
+    op->uart_lcr = s->lcr;
     memcpy(op->pic_ocw3, s->ocw3, 2);
     memcpy(op->pic_base, s->base, 2);
     return op;
@@ -170,9 +171,10 @@ static void track_out(struct qscript *s, uint16_t port, uint32_t v)
     }
     if (port == 0x70)
         s->cmos_index = v & 0x7f;
-    else if (port == 0x3fb)
+    else if (port == 0x3fb) {
         s->dlab = v & 0x80;
-    else if ((port == 0x20 || port == 0xa0) && (v & 0x10))
+        s->lcr = (uint8_t)v;
+    } else if ((port == 0x20 || port == 0xa0) && (v & 0x10))
         s->icw_step[i] = 1;
     else if ((port == 0x20 || port == 0xa0) && (v & 0x18) == 0x08)
         s->ocw3[i] = (uint8_t)((v & 2 ? v & 3 : s->ocw3[i] & 3) | (v & 4)); /* RR/RIS, poll */
@@ -219,6 +221,26 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = e->u.io.value;
         if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1)
             op->pic_flags = s->pic_flags[port >= 0xa0];
+        if (port >= 0x40 && port <= 0x42) {
+            op->pit_mode = s->pit_mode[port - 0x40];
+            op->pit_cw_only = s->pit_wbytes[port - 0x40] != 0;
+        } else if (port == 0x61) {
+            op->pit_mode = s->pit_mode[2];
+            op->pit_cw_only = s->pit_wbytes[2] != 0;
+        }
+        if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) == 0 &&
+            s->irq0_rise_tsc == e->tsc + 1)
+            s->cw_edge0 = true; /* the IRQ0 rise recorded for this exit */
+        if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) != 0xc0 &&
+            (e->u.io.value & 0x30)) {
+            unsigned c = e->u.io.value >> 6, m = (e->u.io.value >> 1) & 7;
+            s->pit_mode[c] = (uint8_t)(m > 5 ? m - 4 : m);
+            s->pit_rw[c] = (e->u.io.value >> 4) & 3;
+            s->pit_wbytes[c] = s->pit_rw[c] == 3 ? 2 : 1;
+        } else if (e->u.io.write && port >= 0x40 && port <= 0x42) {
+            unsigned c = port - 0x40;
+            s->pit_wbytes[c] = s->pit_wbytes[c] > 1 ? 1 : 0;
+        }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xd0) == 0xc0) {
             for (int c = 0; c < 3; c++) /* read-back with status latched */
                 if (e->u.io.value & (2u << c))
@@ -260,6 +282,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->level = d->u.irq.level;
         uint16_t bit = (uint16_t)(1u << op->value);
         s->used |= bit;
+        if (op->value == 0 && op->level)
+            s->irq0_rise_tsc = d->tsc + 1;
         if (op->level && !(s->level & bit))
             s->latched |= bit;
         s->level = op->level ? s->level | bit : s->level & ~bit;
@@ -286,6 +310,10 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             }
         } else {
             s->latched &= (uint16_t) ~(1u << line);
+            if (line == 0 && s->cw_edge0)
+                op->pic_flags |= QPIC_CW_EDGE;
+            if (line == 0)
+                s->cw_edge0 = false;
             if (slave) {
                 s->latched &= (uint16_t) ~(1u << 2);
                 if (s->relatch)

@@ -23,6 +23,7 @@ enum {
     QPIC_LTIM = 1,    /* ICW1 LTIM set on the PIC read: level mode on every input */
     QPIC_SMM_EOI = 2, /* a non-specific EOI in special mask mode with lines masked */
     QPIC_RELATCH = 4, /* ACK: the slave still requested at the previous slave ACK */
+    QPIC_CW_EDGE = 8, /* ACK of IRQ0 whose edge a PIT control word alone made */
 };
 
 /* Where a PIC is in its ICW sequence. */
@@ -42,6 +43,7 @@ struct qop {
     /* state at the time, for naming and classification */
     uint8_t cmos_index;
     bool uart_dlab;
+    uint8_t uart_lcr;
     uint8_t pic_ocw3[2]; /* last OCW3 read-register select per PIC */
     uint8_t pic_base[2]; /* ICW2 vector base per PIC */
     int withdrawn;       /* spurious IRQ7/15 ACK: the withdrawn line QEMU still latched, else -1 */
@@ -50,6 +52,8 @@ struct qop {
     uint8_t detached;      /* PIC IRR/IMR read: bits of QEMU's own devices' lines, not compared */
     uint8_t pic_flags;     /* PIC read/ACK: QPIC_* (known QEMU deviations in effect) */
     bool pit_status;       /* PIT data read that returns a read-back status byte */
+    uint8_t pit_mode;      /* PIT read: that channel's mode; port 0x61 read: channel 2's */
+    bool pit_cw_only;      /* ... whose control word came after its last complete count */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -68,12 +72,16 @@ struct qscript {
     uint8_t imr[2], pic_flags[2]; /* per PIC: QPIC_LTIM, QPIC_SMM_EOI */
     bool smm[2], relatch;
     bool pit_status[3];
+    uint64_t irq0_rise_tsc;                        /* last IRQ0 rise (+1; 0 none) */
+    bool cw_edge0;                                 /* ... made by a control word to channel 0 */
+    uint8_t pit_mode[3], pit_rw[3], pit_wbytes[3]; /* per channel: mode, RW, count bytes due */
     /* hvrr's RTC at the start checkpoint: wall second ref_sec from virtual
      * time ref_ns on (have_rtc false: no start checkpoint) */
     bool have_rtc;
     int64_t rtc_ref_sec;
     uint64_t rtc_ref_ns;
     bool dlab, after_d1, uart_break;
+    uint8_t lcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
     uint16_t used;           /* ISA lines the trace drives */
     /* ISA lines QEMU's own COM1, keyboard and mouse interrupts are moved to

@@ -140,6 +140,8 @@ const struct vm_devices_ops mutant_ops = {
     vm_devices_init, vm_devices_restore, vm_devices_save, vm_devices_advance,
     vm_devices_io,   vm_devices_ack,     vm_devices_com1_rx, vm_devices_intr,
     vm_devices_sync, vm_devices_mmio, vm_devices_msr,
+    vm_devices_intr_cpu, vm_devices_ack_cpu, vm_devices_mmio_cpu, vm_devices_msr_cpu,
+    vm_devices_cpu_events, vm_devices_cpu_events_take, vm_devices_sipi_vector,
 };
 """
 

@@ -197,11 +197,11 @@ static void test_unknown_enum_value_and_event_kind(void **state)
     put_varint(&ex, 200); /* zigzag 100 */
     put_len_field(&rec, 2, &ex);
     put_len_field(&stream, 1, &rec);
-    /* A DeviceEvent of an unknown kind (field 12), then a known one: the
+    /* A DeviceEvent of an unknown kind (field 13), then a known one: the
      * unknown one is skipped but its TSC delta still counts. */
     struct bytes ev = {.n = 0}, evrec = {.n = 0}, inner = {.n = 0};
     put_unknowns(&inner, 1);
-    put_len_field(&ev, 12, &inner);
+    put_len_field(&ev, 13, &inner);
     put_key(&ev, 15, 0);
     put_varint(&ev, 20); /* +10 */
     put_len_field(&evrec, 3, &ev);
@@ -235,7 +235,7 @@ static void test_unknown_enum_value_and_event_kind(void **state)
 static void test_newer_header_still_read(void **state)
 {
     (void)state;
-    /* format_version 3 (newer than this reader) with unknown fields at every
+    /* format_version TRACE_FORMAT_VERSION + 1 (newer than this reader) with unknown fields at every
      * level of the header. */
     Hvrr__Device d = HVRR__DEVICE__INIT;
     d.name = "com1";
@@ -253,7 +253,7 @@ static void test_newer_header_still_read(void **state)
     put_len_field(&cfg, 4, &dev);
     put_unknowns(&cfg, 30);
     Hvrr__Header h = HVRR__HEADER__INIT;
-    h.format_version = 3;
+    h.format_version = TRACE_FORMAT_VERSION + 1;
     h.cmdline = "console=ttyS0";
     struct bytes hdr = {.n = 0};
     put_msg(&hdr, &h.base);
@@ -272,7 +272,7 @@ static void test_newer_header_still_read(void **state)
     struct trace_item it;
     assert_int_equal(trace_reader_next(r, &it), TRACE_R_ITEM);
     assert_int_equal(it.type, TRACE_ITEM_HEADER);
-    assert_int_equal(it.u.header.format_version, 3);
+    assert_int_equal(it.u.header.format_version, TRACE_FORMAT_VERSION + 1);
     assert_string_equal(it.u.header.cmdline, "console=ttyS0");
     assert_int_equal(it.u.header.vcpus, 4);
     assert_true(it.u.header.ram_bytes == 1ull << 30);

@@ -1,8 +1,9 @@
 /* libFuzzer target for the trace reader (`make fuzz`). The first input byte
  * picks the feed chunk size, so both whole-buffer and streaming paths are
  * exercised; every pointer an item carries is read in full so that ASan
- * checks it; and the input is decoded twice, with the fast exit decoder and
- * with protobuf-c only, which must agree item for item (else abort). Built
+ * checks it; and the input is decoded twice, with the hand-written decoder
+ * (trace/trace_decode.h) and with protobuf-c only, which must agree item
+ * for item, every field, and in their counts (else abort). Built
  * with clang -fsanitize=fuzzer,address,undefined. */
 #include <stdlib.h>
 #include <stddef.h>
@@ -42,10 +43,25 @@ static uint64_t use_item(const struct trace_item *it)
             touch(h->start.devices, h->start.devices_len);
         break;
     }
-    case TRACE_ITEM_DEV:
-        if (it->u.dev.kind == TRACE_DEV_UART_RX)
-            touch(it->u.dev.u.uart_rx.data, it->u.dev.u.uart_rx.len);
+    case TRACE_ITEM_DEV: {
+        const struct trace_dev_event *d = &it->u.dev;
+        h = mix(mix(mix(h, d->tsc), d->vcpu), d->kind);
+        switch (d->kind) {
+        case TRACE_DEV_IRQ_LINE: h = mix(mix(h, d->u.irq.irq), d->u.irq.level); break;
+        case TRACE_DEV_INJECT: h = mix(h, d->u.inject.vector); break;
+        case TRACE_DEV_UART_RX:
+            touch(d->u.uart_rx.data, d->u.uart_rx.len);
+            h = mix(mix(h, d->u.uart_rx.port), d->u.uart_rx.len);
+            for (size_t i = 0; i < d->u.uart_rx.len; i++)
+                h = mix(h, d->u.uart_rx.data[i]);
+            break;
+        case TRACE_DEV_TIMER_EDGE: h = mix(mix(h, d->u.timer.source), d->u.timer.level); break;
+        case TRACE_DEV_INTR: h = mix(h, d->u.intr.level); break;
+        case TRACE_DEV_REQUEST: h = mix(h, d->u.request.what); break;
+        default: break;
+        }
         break;
+    }
     case TRACE_ITEM_CHECKPOINT:
         touch(it->u.checkpoint.devices, it->u.checkpoint.devices_len);
         break;
@@ -54,14 +70,36 @@ static uint64_t use_item(const struct trace_item *it)
         const struct trace_exit *e = &it->u.exit;
         h = mix(mix(mix(mix(h, e->seq), e->tsc), e->rip), e->qual);
         h = mix(mix(mix(mix(h, e->vcpu), e->reason), e->insn_len), e->detail);
-        if (e->detail == TRACE_DETAIL_IO)
+        switch (e->detail) {
+        case TRACE_DETAIL_IO:
             h = mix(mix(mix(mix(h, e->u.io.port), e->u.io.size), e->u.io.write), e->u.io.value);
+            break;
+        case TRACE_DETAIL_CPUID:
+            h = mix(mix(mix(h, e->u.cpuid.leaf), e->u.cpuid.subleaf), e->u.cpuid.eax);
+            h = mix(mix(mix(h, e->u.cpuid.ebx), e->u.cpuid.ecx), e->u.cpuid.edx);
+            break;
+        case TRACE_DETAIL_MSR:
+            h = mix(mix(mix(h, e->u.msr.index), e->u.msr.write), e->u.msr.value);
+            break;
+        case TRACE_DETAIL_XSETBV: h = mix(mix(h, e->u.xsetbv.xcr), e->u.xsetbv.value); break;
+        case TRACE_DETAIL_CR:
+            h = mix(mix(mix(mix(h, e->u.cr.cr), e->u.cr.access), e->u.cr.gpr), e->u.cr.value);
+            break;
+        case TRACE_DETAIL_EPT:
+            h = mix(mix(mix(h, e->u.ept.gpa), e->u.ept.gla), e->u.ept.value);
+            h = mix(mix(h, e->u.ept.access), e->u.ept.size);
+            break;
+        case TRACE_DETAIL_EXTINT: h = mix(h, e->u.extint.vector); break;
+        default: break;
+        }
         break;
     }
     default: break;
     }
     if (it->type == TRACE_ITEM_DAMAGE)
         h = mix(mix(h, it->u.damage.kind), it->u.damage.offset);
+    if (it->type == TRACE_ITEM_END)
+        h = mix(mix(mix(h, it->u.end.exits), it->u.end.records), it->u.end.reason);
     return h;
 }
 
@@ -91,6 +129,9 @@ static uint64_t run(const uint8_t *data, size_t size, bool slow)
             break;
         }
     }
+    struct trace_reader_stats st;
+    trace_reader_get_stats(r, &st);
+    h = mix(mix(mix(mix(h, st.records), st.exits), st.unknown), st.frames_damaged);
     trace_reader_free(r);
     return h;
 }

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRACE_FORMAT_VERSION 2 /* 2: VmConfig.apic, MMIO EptViolation records replayed */
+#define TRACE_FORMAT_VERSION                                                                       \
+    3 /* 2: VmConfig.apic, MMIO EptViolation records replayed;                                     \
+       * 3: several vCPUs (Exit/DeviceEvent.vcpu), CpuStart */
 
 /* VMX basic exit reasons (SDM vol. 3 appendix C); the proto's ExitReason. */
 enum trace_exit_reason {
@@ -126,7 +128,8 @@ enum trace_dev_kind {
     TRACE_DEV_INTR_BLOCKED, /* INTR high at an entry the guest could not take it */
     TRACE_DEV_POLICY_IO,    /* registers an IN / string I/O exit's policy read and wrote */
     TRACE_DEV_HALT,         /* the exit policy's HLT decision (tsc: where the vCPU resumes) */
-    TRACE_DEV_DEADLINE      /* preemption-timer deadline armed at an entry */
+    TRACE_DEV_DEADLINE,     /* preemption-timer deadline armed at an entry */
+    TRACE_DEV_CPU_START     /* the hypervisor started a vCPU at a SIPI */
 };
 
 /* IntrBlocked.blocking bits */
@@ -189,6 +192,10 @@ struct trace_dev_event {
         struct {
             uint64_t tsc; /* the deadline; UINT64_MAX: none */
         } deadline;
+        struct {
+            uint32_t vcpu;   /* the vCPU started */
+            uint32_t vector; /* its SIPI vector: CS = vector << 8, IP = 0 */
+        } cpu_start;
     } u;
 };
 

@@ -5,7 +5,8 @@ TRACE_GEN_C    := $(BUILD)/gen/trace/hvrr.pb-c.c
 TRACE_GEN_H    := $(BUILD)/gen/trace/hvrr.pb-c.h
 TRACE_SRCS     := trace/trace_frame.c trace/trace_writer.c trace/trace_reader.c \
                   trace/trace_host.c trace/trace_names.c trace/trace_synth.c \
-                  trace/trace_craft.c trace/trace_validate.c trace/trace_crcspan.c
+                  trace/trace_craft.c trace/trace_validate.c trace/trace_crcspan.c \
+                  trace/trace_decode.c
 LIB_SRCS       += $(TRACE_SRCS)
 LIB_GEN_SRCS   += $(TRACE_GEN_C)
 
@@ -23,7 +24,7 @@ $(TRACE_GEN_USERS): $(TRACE_GEN_H)
 FUZZ_TIME ?= 60
 FUZZ_CC   ?= clang
 FUZZ_SRCS := trace/fuzz_reader.c trace/trace_frame.c trace/trace_reader.c trace/trace_names.c \
-             trace/trace_validate.c trace/trace_crcspan.c \
+             trace/trace_validate.c trace/trace_crcspan.c trace/trace_decode.c \
              $(TRACE_GEN_C)
 .PHONY: fuzz
 fuzz: $(TRACE_GEN_H) $(BUILD)/hvrr

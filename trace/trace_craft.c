@@ -118,6 +118,12 @@ static void corrupt_dev(struct trace_dev_event *d, uint64_t *rs)
         break;
     default: d->kind = (enum trace_dev_kind)(1 + rnd(rs) % 6); break;
     }
+    if (d->kind == TRACE_DEV_CPU_START) {
+        if (rnd(rs) & 1)
+            d->u.cpu_start.vcpu = (uint32_t)(rnd(rs) % 300);
+        else
+            d->u.cpu_start.vector = (uint32_t)(rnd(rs) % 0x200);
+    }
 }
 
 struct craft {

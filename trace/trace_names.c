@@ -57,6 +57,7 @@ const char *trace_dev_kind_name(enum trace_dev_kind kind)
     case TRACE_DEV_POLICY_IO: return "pio";
     case TRACE_DEV_HALT: return "halt";
     case TRACE_DEV_DEADLINE: return "deadline";
+    case TRACE_DEV_CPU_START: return "cpu-start";
     default: return "unknown";
     }
 }

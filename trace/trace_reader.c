@@ -19,6 +19,7 @@
 
 #include "trace/hvrr.pb-c.h"
 #include "trace/trace_crcspan.h"
+#include "trace/trace_decode.h"
 #include "trace/trace_frame.h"
 
 #define ARENA_CHUNK (64u << 10)
@@ -34,6 +35,7 @@ struct arena_chunk {
 struct arena {
     struct arena_chunk *head;
     size_t total;
+    bool used; /* something was allocated since the last reset */
 };
 
 struct trace_reader {
@@ -66,8 +68,7 @@ struct trace_reader {
     uint64_t dmg_hint; /* frames with a good header but unusable payload */
     char dmg_msg[160];
 
-    /* delta-coding state */
-    uint64_t prev_seq, prev_tsc, prev_rip;
+    struct trace_delta delta; /* delta-coding state */
 
     /* record checks: context from the header and the records so far */
     uint32_t vcpus;    /* the header's vCPU count, 0 until known */
@@ -79,7 +80,7 @@ struct trace_reader {
 
     trace_raw_fn raw_fn;
     void *raw_ctx;
-    bool slow_only; /* decode every record with protobuf-c (tests) */
+    bool slow_only; /* decode every record with protobuf-c (tests, trace_decode.h) */
     bool no_checks; /* record checks off (codec tests) */
     ZSTD_DCtx *dctx;
     struct arena arena;
@@ -93,6 +94,7 @@ struct trace_reader {
 static void *arena_alloc(void *ctx, size_t n)
 {
     struct arena *a = ctx;
+    a->used = true;
     n = (n + 15) & ~(size_t)15;
     struct arena_chunk *c = a->head;
     if (c && c->cap - c->used >= n) {
@@ -123,6 +125,9 @@ static void arena_free(void *ctx, void *p)
 /* Frees all chunks but one standard-size chunk, which is kept for reuse. */
 static void arena_reset(struct arena *a)
 {
+    if (!a->used)
+        return;
+    a->used = false;
     struct arena_chunk *keep = NULL, *c = a->head;
     while (c) {
         struct arena_chunk *next = c->next;
@@ -168,7 +173,7 @@ struct trace_reader *trace_reader_new(void)
     r->pa.alloc = arena_alloc;
     r->pa.free = arena_free;
     r->pa.allocator_data = &r->arena;
-    r->prev_seq = UINT64_MAX;
+    r->delta.seq = UINT64_MAX;
     return r;
 }
 
@@ -377,16 +382,16 @@ static int conv_header(struct trace_reader *r, struct trace_header *h, const Hvr
 static void conv_exit(struct trace_reader *r, struct trace_exit *e, const Hvrr__Exit *m)
 {
     memset(e, 0, sizeof(*e));
-    e->seq = r->prev_seq + 1 + m->seq_skip;
-    e->tsc = r->prev_tsc + (uint64_t)m->tsc_delta;
-    e->rip = r->prev_rip + (uint64_t)m->rip_delta;
+    e->seq = r->delta.seq + 1 + m->seq_skip;
+    e->tsc = r->delta.tsc + (uint64_t)m->tsc_delta;
+    e->rip = r->delta.rip + (uint64_t)m->rip_delta;
     e->qual = m->qual;
     e->vcpu = m->vcpu;
     e->reason = (uint32_t)m->reason;
     e->insn_len = m->insn_len;
-    r->prev_seq = e->seq;
-    r->prev_tsc = e->tsc;
-    r->prev_rip = e->rip;
+    r->delta.seq = e->seq;
+    r->delta.tsc = e->tsc;
+    r->delta.rip = e->rip;
     switch (m->detail_case) {
     case HVRR__EXIT__DETAIL_IO:
         e->detail = TRACE_DETAIL_IO;
@@ -443,9 +448,9 @@ static void conv_exit(struct trace_reader *r, struct trace_exit *e, const Hvrr__
 static bool conv_dev(struct trace_reader *r, struct trace_dev_event *d, const Hvrr__DeviceEvent *m)
 {
     memset(d, 0, sizeof(*d));
-    d->tsc = r->prev_tsc + (uint64_t)m->tsc_delta;
+    d->tsc = r->delta.tsc + (uint64_t)m->tsc_delta;
     d->vcpu = m->vcpu;
-    r->prev_tsc = d->tsc;
+    r->delta.tsc = d->tsc;
     switch (m->ev_case) {
     case HVRR__DEVICE_EVENT__EV_IRQ:
         d->kind = TRACE_DEV_IRQ_LINE;
@@ -506,6 +511,11 @@ static bool conv_dev(struct trace_reader *r, struct trace_dev_event *d, const Hv
         d->kind = TRACE_DEV_DEADLINE;
         d->u.deadline.tsc = m->deadline->ahead ? d->tsc + m->deadline->ahead : UINT64_MAX;
         return true;
+    case HVRR__DEVICE_EVENT__EV_CPU_START:
+        d->kind = TRACE_DEV_CPU_START;
+        d->u.cpu_start.vcpu = m->cpu_start->vcpu;
+        d->u.cpu_start.vector = m->cpu_start->vector;
+        return true;
     default: return false;
     }
 }
@@ -544,86 +554,6 @@ static int skip_field(struct trace_reader *r, unsigned wt)
     }
 }
 
-/* Fast path for the hot record shape: a Record holding only an Exit made of
- * fields 1-6 and 15 (all varints) and at most one PortIo of fields 1-4, each
- * field at most once. Anything else (unknown fields, other details, repeats,
- * other wire types) returns false and goes through protobuf-c, which then
- * decides; values are truncated exactly as protobuf-c does (low 32 bits for
- * 32-bit fields, any non-zero varint is true). */
-static bool fast_exit(struct trace_reader *r, const uint8_t *p, size_t len, struct trace_exit *e)
-{
-    uint64_t l, key;
-    size_t n;
-    if (len < 2 || p[0] != 0x12)
-        return false;
-    n = trace_varint_get(p + 1, len - 1, &l);
-    if (!n || l != len - 1 - n)
-        return false;
-    const uint8_t *q = p + 1 + n, *end = q + l;
-    uint64_t v[16] = {0}, io[5] = {0};
-    unsigned seen = 0, io_seen = 0;
-    bool has_io = false;
-    while (q < end) {
-        n = trace_varint_get(q, (size_t)(end - q), &key);
-        if (!n)
-            return false;
-        q += n;
-        unsigned f = (unsigned)(key >> 3) & 0xffff;
-        if ((key >> 3) > 15)
-            return false;
-        if ((key & 7) == 0 && ((f >= 1 && f <= 6) || f == 15) && !(seen & (1u << f))) {
-            seen |= 1u << f;
-            n = trace_varint_get(q, (size_t)(end - q), &v[f]);
-            if (!n)
-                return false;
-            q += n;
-        } else if (key == (7u << 3 | 2) && !has_io) {
-            uint64_t il;
-            n = trace_varint_get(q, (size_t)(end - q), &il);
-            if (!n || il > (uint64_t)(end - q) - n)
-                return false;
-            const uint8_t *s = q + n, *se = s + il;
-            q = se;
-            has_io = true;
-            while (s < se) {
-                n = trace_varint_get(s, (size_t)(se - s), &key);
-                if (!n)
-                    return false;
-                s += n;
-                unsigned g = (unsigned)(key >> 3);
-                if ((key & 7) != 0 || (key >> 3) < 1 || (key >> 3) > 4 || (io_seen & (1u << g)))
-                    return false;
-                io_seen |= 1u << g;
-                n = trace_varint_get(s, (size_t)(se - s), &io[g]);
-                if (!n)
-                    return false;
-                s += n;
-            }
-        } else {
-            return false;
-        }
-    }
-    memset(e, 0, sizeof(*e));
-    e->reason = (uint32_t)v[1];
-    e->vcpu = (uint32_t)v[2];
-    e->insn_len = (uint32_t)v[3];
-    e->qual = v[4];
-    e->seq = r->prev_seq + 1 + v[6];
-    e->rip = r->prev_rip + ((v[5] >> 1) ^ -(v[5] & 1)); /* zigzag */
-    e->tsc = r->prev_tsc + ((v[15] >> 1) ^ -(v[15] & 1));
-    if (has_io) {
-        e->detail = TRACE_DETAIL_IO;
-        e->u.io.port = (uint16_t)io[1];
-        e->u.io.size = (uint32_t)io[2] > 255 || (uint32_t)io[1] > 0xffff ? 0 : (uint8_t)io[2];
-        e->u.io.write = io[3] != 0;
-        e->u.io.value = (uint32_t)io[4];
-    }
-    r->prev_seq = e->seq;
-    r->prev_tsc = e->tsc;
-    r->prev_rip = e->rip;
-    return true;
-}
-
 /* Next record of the current frame: 1 with *it filled, 0 when the frame is
  * used up (or became undecodable: then damage is started). */
 static int next_record(struct trace_reader *r, struct trace_item *it)
@@ -633,28 +563,43 @@ static int next_record(struct trace_reader *r, struct trace_item *it)
         const uint8_t *p = r->raw + at;
         size_t left = r->raw_len - at;
         uint64_t key, len;
-        size_t n = trace_varint_get(p, left, &key);
-        if (!n)
-            goto bad;
-        r->raw_pos += n;
-        if (key != TRACE_STREAM_RECORD_TAG) {
-            if ((key >> 3) == 0 || skip_field(r, (unsigned)(key & 7)) != 0)
+        size_t n, m;
+        if (left >= 2 && p[0] == TRACE_STREAM_RECORD_TAG && p[1] < 0x80) {
+            n = m = 1; /* the usual record: one-byte key and length */
+            len = p[1];
+            if (len > left - 2)
                 goto bad;
-            r->st.unknown++;
-            continue;
+        } else {
+            n = trace_varint_get(p, left, &key);
+            if (!n)
+                goto bad;
+            if (key != TRACE_STREAM_RECORD_TAG) {
+                r->raw_pos += n;
+                if ((key >> 3) == 0 || skip_field(r, (unsigned)(key & 7)) != 0)
+                    goto bad;
+                r->st.unknown++;
+                continue;
+            }
+            m = trace_varint_get(p + n, left - n, &len);
+            if (!m || len > left - n - m)
+                goto bad;
         }
-        size_t m = trace_varint_get(p + n, left - n, &len);
-        if (!m || len > left - n - m)
-            goto bad;
-        r->raw_pos += m + len;
+        r->raw_pos += n + m + len;
         r->rec_at = at;
-        if (!r->slow_only && fast_exit(r, p + n + m, len, &it->u.exit)) {
-            r->st.records++;
-            r->st.exits++;
-            it->type = TRACE_ITEM_EXIT;
-            it->frame = r->frame_seq;
-            it->offset = r->frame_off;
-            return 1;
+        if (!r->slow_only) {
+            enum trace_fast_kind k =
+                trace_decode_record(p + n + m, len, &r->delta, &it->u.exit, &it->u.dev);
+            if (k != TRACE_FAST_NONE) {
+                r->st.records++;
+                r->st.records_fast++;
+                if (k == TRACE_FAST_SYNC)
+                    continue;
+                it->type = k == TRACE_FAST_EXIT ? TRACE_ITEM_EXIT : TRACE_ITEM_DEV;
+                r->st.exits += k == TRACE_FAST_EXIT;
+                it->frame = r->frame_seq;
+                it->offset = r->frame_off;
+                return 1;
+            }
         }
         arena_reset(&r->arena); /* records skipped in this call need no memory kept */
         Hvrr__Record *rec = hvrr__record__unpack(&r->pa, len, p + n + m);
@@ -666,9 +611,9 @@ static int next_record(struct trace_reader *r, struct trace_item *it)
         it->offset = r->frame_off;
         switch (rec->kind_case) {
         case HVRR__RECORD__KIND_SYNC:
-            r->prev_seq = rec->sync->next_seq - 1;
-            r->prev_tsc = rec->sync->tsc;
-            r->prev_rip = rec->sync->rip;
+            r->delta.seq = rec->sync->next_seq - 1;
+            r->delta.tsc = rec->sync->tsc;
+            r->delta.rip = rec->sync->rip;
             continue;
         case HVRR__RECORD__KIND_EXIT:
             it->type = TRACE_ITEM_EXIT;

@@ -90,8 +90,9 @@ struct trace_reader_stats {
     uint64_t records;       /* records decoded, Sync included */
     uint64_t unknown;       /* records or stream fields skipped as unknown */
     uint64_t exits;
-    uint64_t bad_records; /* TRACE_DMG_RECORD reports */
-    uint64_t crc_bytes;   /* bytes run through payload CRCs (linear in the input) */
+    uint64_t bad_records;  /* TRACE_DMG_RECORD reports */
+    uint64_t crc_bytes;    /* bytes run through payload CRCs (linear in the input) */
+    uint64_t records_fast; /* of records: taken by the hand-written decoder (trace_decode.h) */
     bool end_seen;
 };
 
@@ -117,8 +118,9 @@ uint64_t trace_reader_frame_end(const struct trace_reader *r);
  * its records are handed out (what `hvrr export --raw` writes). */
 typedef void (*trace_raw_fn)(void *ctx, uint32_t frame, const void *raw, size_t len);
 void trace_reader_set_raw_sink(struct trace_reader *r, trace_raw_fn fn, void *ctx);
-/* Port-I/O and detail-less exits take a hand-written decoder by default;
- * true sends every record through protobuf-c (for differential tests). */
+/* Sync, Exit and DeviceEvent records take a hand-written decoder by
+ * default (trace_decode.h; what it does not take goes to protobuf-c); true
+ * sends every record through protobuf-c (for differential tests). */
 void trace_reader_set_slow_path(struct trace_reader *r, bool slow_only);
 /* Record checks (below) are on by default; codec tests that write
  * deliberately odd sequences turn them off. */

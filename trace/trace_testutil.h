@@ -240,6 +240,9 @@ static inline bool tt_item_eq(const struct tt_item *a, const struct tt_item *b)
             return x->u.timer.source == y->u.timer.source && x->u.timer.level == y->u.timer.level;
         case TRACE_DEV_INTR: return x->u.intr.level == y->u.intr.level;
         case TRACE_DEV_REQUEST: return x->u.request.what == y->u.request.what;
+        case TRACE_DEV_CPU_START:
+            return x->u.cpu_start.vcpu == y->u.cpu_start.vcpu &&
+                   x->u.cpu_start.vector == y->u.cpu_start.vector;
         default: return true;
         }
     }

@@ -108,6 +108,14 @@ bool trace_check_dev(const struct trace_dev_event *d, uint32_t vcpus, char *why,
         if (d->u.halt.stop != 0 && d->u.halt.stop != 1 && d->u.halt.stop != 4)
             return fail(why, n, "HLT stop %u (0 resumed, 1 power-off, 4 idle)", d->u.halt.stop);
         break;
+    case TRACE_DEV_CPU_START:
+        if (d->u.cpu_start.vector > 0xff)
+            return fail(why, n, "SIPI vector 0x%x (8 bits)", d->u.cpu_start.vector);
+        if (vcpus && d->u.cpu_start.vcpu >= vcpus)
+            return fail(why, n, "start of vCPU %u of a %u-vCPU VM", d->u.cpu_start.vcpu, vcpus);
+        if (d->u.cpu_start.vcpu == 0)
+            return fail(why, n, "start of vCPU 0 (the BSP is never started by a SIPI)");
+        break;
     default: break;
     }
     return true;

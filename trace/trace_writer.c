@@ -437,6 +437,7 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
     Hvrr__PolicyIo pio = HVRR__POLICY_IO__INIT;
     Hvrr__Halt halt = HVRR__HALT__INIT;
     Hvrr__Deadline deadline = HVRR__DEADLINE__INIT;
+    Hvrr__CpuStart start = HVRR__CPU_START__INIT;
     switch (d->kind) {
     case TRACE_DEV_IRQ_LINE:
         irq.irq = d->u.irq.irq;
@@ -509,6 +510,12 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
         deadline.ahead = d->u.deadline.tsc == UINT64_MAX ? 0 : d->u.deadline.tsc - d->tsc;
         x.ev_case = HVRR__DEVICE_EVENT__EV_DEADLINE;
         x.deadline = &deadline;
+        break;
+    case TRACE_DEV_CPU_START:
+        start.vcpu = d->u.cpu_start.vcpu;
+        start.vector = d->u.cpu_start.vector;
+        x.ev_case = HVRR__DEVICE_EVENT__EV_CPU_START;
+        x.cpu_start = &start;
         break;
     default: return TRACE_W_E_ARG;
     }

@@ -360,14 +360,16 @@ bool lapic_is_dest(const struct lapic *l, const struct apic_msg *m)
 static void power_on_regs(struct lapic *l);
 
 /* "INIT Reset": the state after INIT is the power-on state except the APIC
- * ID (and IA32_APIC_BASE, an MSR INIT leaves alone); the core waits for a
- * SIPI ("Local APIC State After an INIT Reset"). */
+ * ID (and IA32_APIC_BASE, an MSR INIT leaves alone); an AP waits for a SIPI
+ * ("Local APIC State After an INIT Reset"), the BSP restarts at the reset
+ * vector ("MP Initialization Protocol"): that is the core's business, the
+ * INIT event tells it. */
 static void init_reset(struct lapic *l)
 {
     power_on_regs(l);
     l->timer_base = 0;
     l->timer_start = ns_to_clk(l->last_ns, bus_hz(l));
-    l->wait_sipi = true;
+    l->wait_sipi = !l->cfg.bsp;
     l->events = (uint8_t)((l->events | LAPIC_EV_INIT) & ~LAPIC_EV_SIPI);
 }
 
@@ -971,7 +973,8 @@ static const struct sv_field lapic_fields[] = {
     SV_BOOL(struct lapic, extint_msg),
     SV_BOOL(struct lapic, intr),
     SV_BOOL_SINCE(struct lapic, wait_sipi, 2, 0),
-    SV_U8_SINCE(struct lapic, events, 2, 0),
+    /* The core's to clear (vm_devices_cpu_events_take): not compared. */
+    SV_SCALAR_(struct lapic, events, SVK_U8, 1, 1, 2, 0, SVF_NOCMP),
     SV_U8_SINCE(struct lapic, sipi_vector, 2, 0),
 };
 

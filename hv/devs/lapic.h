@@ -181,10 +181,11 @@ unsigned lapic_ack(struct lapic *l);
 /* NMI towards the core (LINT1/LVT/IPI in NMI mode); take clears it. */
 bool lapic_nmi_pending(const struct lapic *l);
 void lapic_nmi_take(struct lapic *l);
-/* INIT and SIPI are core events, not interrupts. An INIT message puts the
- * core in wait-for-SIPI (registers back to their power-on values, the APIC
- * ID, IA32_APIC_BASE and the timer clock kept; a pending SIPI event
- * dropped) and raises LAPIC_EV_INIT; a SIPI while waiting ends the wait,
+/* INIT and SIPI are core events, not interrupts. An INIT message puts an
+ * AP in wait-for-SIPI (the BSP restarts at the reset vector: the core's
+ * business), registers back to their power-on values (the APIC ID,
+ * IA32_APIC_BASE and the timer clock kept), a pending SIPI event dropped,
+ * and raises LAPIC_EV_INIT; a SIPI while waiting ends the wait,
  * keeps its vector and raises LAPIC_EV_SIPI; a SIPI otherwise is ignored.
  * lapic_events_take clears the given bits. */
 #define LAPIC_EV_INIT 1u

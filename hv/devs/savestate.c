@@ -330,8 +330,8 @@ static void cmp_fields(struct cmp *c, size_t at, const struct sv_desc *d, const 
     const uint8_t *x = a, *y = b;
     for (unsigned i = 0; i < d->nfields; i++) {
         const struct sv_field *f = &d->fields[i];
-        if (f->kind == SVK_CODEC)
-            continue; /* its views say what it holds */
+        if (f->kind == SVK_CODEC || (f->flags & SVF_NOCMP))
+            continue; /* its views say what it holds; a latch of the user's */
         if (f->kind == SVK_SECTION && f->since > ver)
             continue; /* want's layout had no such device */
         if (f->kind == SVK_SECTION) {

@@ -103,6 +103,9 @@ enum sv_kind {
 };
 
 #define SVF_VIEW 1u /* not on the wire: compared and reported only */
+/* On the wire and restored, never compared: a latch the device's user
+ * clears when it acts (a core event), which is not a device call. */
+#define SVF_NOCMP 4u
 #define SVF_DERIVED                                                                                \
     2u /* post_load computes it exactly from an older layout: a                                    \
         * comparison with such a blob still checks it */

@@ -24,7 +24,7 @@ trace-freestanding: $(RT_LINK_OBJS)
 	    grep -vxE 'memcpy|memset|memmove|memcmp|_GLOBAL_OFFSET_TABLE_' || true); \
 	if [ -n "$$bad" ]; then echo "trace-freestanding: undefined symbols:" $$bad; exit 1; fi; \
 	echo "trace-freestanding: writer + libzstd.a + libprotobuf-c.a link freestanding ($$(size -B $(BUILD)/rt/trace-writer-linked.o | awk 'NR==2{print $$1+$$2+$$3}') bytes)"
-	@# The hv saves only x87/SSE state around these libraries (hv/recording.c).
+	@# The hv saves only x87/SSE state around these libraries (hv/recording/fpu.c).
 	@n=$$(objdump -d $(BUILD)/rt/trace-writer-linked.o | grep -cE '%[yz]mm|%k[0-7]\b' || true); \
 	if [ "$$n" != 0 ]; then echo "trace-freestanding: $$n AVX/AVX-512 instructions in the linked writer"; exit 1; fi; \
 	echo "trace-freestanding: no AVX/AVX-512 register use (saving x87/SSE state suffices)"

@@ -592,6 +592,11 @@ bool vmx_event_pending(void)
     return vmread(ENTRY_INTR_INFO) & INTR_INFO_VALID;
 }
 
+uint32_t vmx_blocking(void)
+{
+    return (uint32_t)(vmread(GUEST_INTERRUPTIBILITY) & 3) | (vmx_event_pending() ? 0x100u : 0);
+}
+
 bool vmx_interruptible(void)
 {
     return (vmread(GUEST_RFLAGS) & (1u << 9)) && !(vmread(GUEST_INTERRUPTIBILITY) & 3) &&

@@ -211,6 +211,9 @@ void vmx_set_guest_reg(struct vmx_vcpu *v, unsigned r, uint64_t val);
 /* Can an external interrupt be delivered right now (IF=1, no STI/MOV-SS shadow)? */
 bool vmx_interruptible(void);
 bool vmx_event_pending(void); /* an injection is already queued for the next entry */
+/* What blocks an interrupt besides RFLAGS.IF: bit 0 STI, bit 1 MOV SS
+ * (interruptibility state), bit 8 an event queued (TRACE_BLOCK_*). */
+uint32_t vmx_blocking(void);
 void vmx_inject_extint(uint8_t vector);
 void vmx_inject_exception(uint8_t vector, bool has_err, uint32_t err);
 void vmx_set_intr_window(struct vmx_vcpu *v, bool on);

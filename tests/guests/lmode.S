@@ -142,6 +142,37 @@ lm_entry:
     cmpq $0, pf_err(%rip)
 3:  lea name_pf(%rip), %rsi
     call report64
+    /* IN EAX zero-extends into RAX (SDM vol. 1, 3.4.1.1: a 32-bit result
+     * clears bits 63-32); IN AX keeps RAX bits 63-16. Port 0x1234 is
+     * undecoded: all-ones. */
+    movabs $0xdeadbeef00000000, %rax
+    mov $0x1234, %dx
+    in %dx, %eax
+    mov %rax, %rbx
+    movabs $0xdeadbeef00000000, %rax
+    in %dx, %ax
+    movabs $0xdeadbeef0000ffff, %rcx
+    cmp %rcx, %rax
+    jne 3f
+    mov $0xffffffff, %ecx
+    cmp %rcx, %rbx
+3:  lea name_in32(%rip), %rsi
+    call report64
+    /* REP OUTSB with a 32-bit address size counts in ECX (SDM vol. 2, REP):
+     * ECX = 0 with RCX bit 32 set moves nothing and leaves RCX as it was. */
+    mov $0x3ff, %dx
+    mov $0x77, %al
+    out %al, %dx
+    movabs $0x100000000, %rcx
+    lea strbuf(%rip), %rsi
+    addr32 rep outsb
+    in %dx, %al
+    cmp $0x77, %al
+    jne 3f
+    movabs $0x100000000, %rax
+    cmp %rax, %rcx
+3:  lea name_rcx(%rip), %rsi
+    call report64
     /* PIT IRQ0 through a 64-bit IDT: 10 interrupts in HLT */
     lea idt + 0x20 * 16(%rip), %rdi
     lea irq0_64(%rip), %rax
@@ -162,6 +193,31 @@ lm_entry:
     cli
     lea name_irq(%rip), %rsi
     call pass64
+    /* IRQ0 keeps coming while the guest sets IF only inside STI shadows
+     * (STI; CLI): an exit there (the preemption timer at a PIT edge) finds
+     * IF=1 with the interrupt blocked by STI, so the hv asks for the
+     * interrupt window instead of injecting (SDM vol. 2 STI, vol. 3 guest
+     * interruptibility state); the window opens after the loop, at the end
+     * of the last STI's shadow. */
+    movl $0, ticks(%rip)
+    mov $100000, %ecx
+1:  sti
+    cli
+    dec %ecx
+    jnz 1b
+    movl ticks(%rip), %ebx
+    sti
+    nop
+    cli
+    test %ebx, %ebx /* nothing delivered inside the shadows ... */
+    jne 3f
+    cmpl $0, ticks(%rip) /* ... and the pending IRQ0 taken after them */
+    je 2f
+    cmp %eax, %eax
+    jmp 3f
+2:  cmp $1, %ecx /* 0: not equal */
+3:  lea name_shadow(%rip), %rsi
+    call report64
     cli
 9:  hlt
     jmp 9b
@@ -276,5 +332,8 @@ name_irq:   .asciz "lmode PIT IRQ0 through a 64-bit IDT"
 name_xmm:   .asciz "lmode XMM1 clear at start (nothing left by the previous VM)"
 name_str:   .asciz "lmode REP OUTSB/INSB through 4-level paging"
 name_pf:    .asciz "lmode REP OUTSB from a non-present page: #PF, then restarts"
+name_in32:  .asciz "lmode IN EAX zero-extends RAX, IN AX keeps bits 63-16"
+name_rcx:   .asciz "lmode ADDR32 REP OUTSB with ECX=0 and RCX bit 32 set: nothing moved"
+name_shadow: .asciz "lmode IRQ0 held in STI shadows, taken after them"
     .balign 16
 idt: .skip 256 * 16

@@ -1,6 +1,7 @@
 /* String port I/O (INS/OUTS) in real mode: REP OUTSB prints a whole line,
  * REP INSB/INSW fill memory, DF=1 walks backwards, a segment override and
- * 32-bit address size (ESI/ECX) are honoured, REP with CX=0 does nothing,
+ * 32-bit address size (ESI/ECX) are honoured, a 16-bit one steps SI only
+ * (ESI bits 31-16 kept), REP with CX=0 does nothing,
  * and an interrupt that becomes pending in the middle of a REP OUTSB is
  * taken between two elements (the ISR sees SI part-way), after which the
  * instruction finishes. */
@@ -101,6 +102,18 @@ main:
     test %ecx, %ecx
 1:  CHECK je, n_a32, w_value
 
+    /* 7b. 16-bit address size with ESI bits 31-16 set: the element comes
+     * from DS:SI and only SI steps; the upper half of ESI stays (SDM vol. 2,
+     * OUTS: SI is the index with a 16-bit address size) */
+    mov $(0x10000 + xyz), %esi
+    outsb
+    in %dx, %al
+    movzbl %al, %eax
+    cmp $'x', %al
+    jne 1f
+    cmp $(0x10000 + xyz + 1), %esi
+1:  CHECK je, n_a16, w_value
+
     /* 8. an interrupt in the middle of REP OUTSB. IRQ0 is made pending with
      * the PIC masking it; the string writes the IMR: 0xff, 0xff, then 0xfe
      * unmasks IRQ0, so INTR rises after the third element. The ISR records
@@ -163,5 +176,6 @@ n_df:     .asciz "strio REP OUTSB with DF=1 goes backwards"
 n_cx0:    .asciz "strio REP OUTSB with CX=0 does nothing"
 n_seg:    .asciz "strio OUTSB with an ES override"
 n_a32:    .asciz "strio REP OUTSB with 32-bit addresses uses ESI/ECX"
+n_a16:    .asciz "strio OUTSB with 16-bit addresses keeps ESI bits 31-16"
 n_irq:    .asciz "strio IRQ taken between REP OUTSB elements, string completes"
 w_value:  .asciz "value"

@@ -1,0 +1,213 @@
+/* Replay of multi-vCPU traces (issue 16): the SMP capture `hvrr synth
+ * --vcpus N` writes (host-sim/smp_synth.c: real device models, the
+ * recording convention for several vCPUs) replays with 0 divergences; a
+ * model that routes everything to one local APIC, a wrong CpuStart, a
+ * missing one, an injection on the wrong vCPU are divergences naming the
+ * vCPU; impossible records are damage. docs/replay.md "Several vCPUs". */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "host-sim/replay_testutil.h"
+#include "host-sim/smp_synth.h"
+
+static void make_smp(struct trace_membuf *m, unsigned vcpus, uint64_t exits)
+{
+    struct trace_writer *w = rt_writer(m);
+    const struct smp_synth_config c = {
+        .vcpus = vcpus, .seed = 7, .exits = exits, .checkpoint_every = 1000};
+    assert_int_equal(smp_synth_write(w, &c), 0);
+    trace_writer_destroy(w);
+}
+
+static void test_smp_capture_replays_clean(void **st)
+{
+    (void)st;
+    for (unsigned n = 2; n <= 4; n += 2) {
+        struct trace_membuf m;
+        make_smp(&m, n, 6000);
+        struct replay_opts o = {0};
+        struct replay_stats s, s2;
+        char *t1 = NULL, *t2 = NULL;
+        assert_int_equal(rt_replay(&m, &o, &s, &t1), 0);
+        if (s.divergences)
+            fail_msg("%s", t1);
+        assert_int_equal(s.vcpus, n);
+        for (unsigned v = 0; v < n; v++)
+            assert_true(s.vcpu_exits[v] > 100);
+        assert_int_equal(s.cpu_starts, n - 1);
+        assert_true(s.switches > 10);
+        assert_true(s.entries_checked > 1000);
+        assert_true(s.injects > 100);
+        assert_true(s.mmio_checked > 10);
+        assert_int_equal(s.apic_msr_checked, n); /* each vCPU's IA32_APIC_BASE */
+        assert_true(s.checkpoints >= 5);
+        assert_non_null(strstr(t1, "vcpus: "));
+        /* Twice: the same report, byte for byte. */
+        assert_int_equal(rt_replay(&m, &o, &s2, &t2), 0);
+        assert_string_equal(t1, t2);
+        free(t1);
+        free(t2);
+        free(m.data);
+    }
+}
+
+/* A platform with one local APIC for everybody: injections, interrupt
+ * requests and MMIO of every vCPU go to vCPU 0's. */
+static bool one_intr(const struct vm_devices *d, unsigned cpu)
+{
+    (void)cpu;
+    return vm_devices_intr_cpu(d, 0);
+}
+static uint8_t one_ack(struct vm_devices *d, unsigned cpu, uint64_t now_ns)
+{
+    (void)cpu;
+    return vm_devices_ack_cpu(d, 0, now_ns);
+}
+static int one_mmio(struct vm_devices *d, unsigned cpu, uint64_t gpa, unsigned size, bool write,
+                    uint32_t *val, uint64_t now_ns)
+{
+    (void)cpu;
+    return vm_devices_mmio_cpu(d, 0, gpa, size, write, val, now_ns);
+}
+
+static void test_one_lapic_model_diverges_naming_the_vcpu(void **st)
+{
+    (void)st;
+    struct trace_membuf m;
+    make_smp(&m, 2, 3000);
+    struct vm_devices_ops bad = vm_devices_real_ops;
+    bad.intr_cpu = one_intr;
+    bad.ack_cpu = one_ack;
+    bad.mmio_cpu = one_mmio;
+    struct replay_opts o = {.devs = &bad, .max_reports = 3};
+    struct replay_stats s;
+    char *t = NULL;
+    assert_int_equal(rt_replay(&m, &o, &s, &t), 0);
+    assert_true(s.divergences > 0);
+    assert_non_null(strstr(t, ", vcpu 1\n"));
+    free(t);
+    free(m.data);
+}
+
+struct edit {
+    enum { CHANGE_VECTOR, DROP_START, START_VCPU0, START_VCPU5, INJECT_TO_0, NO_APIC } what;
+    bool done;
+};
+
+static int edit(void *ctx, uint64_t rec, struct trace_item *it)
+{
+    (void)rec;
+    struct edit *e = ctx;
+    if (e->what == NO_APIC && it->type == TRACE_ITEM_HEADER) {
+        it->u.header.apic = false;
+        return 0;
+    }
+    if (e->done || it->type != TRACE_ITEM_DEV)
+        return 0;
+    struct trace_dev_event *d = &it->u.dev;
+    if (e->what == INJECT_TO_0) {
+        if (d->kind == TRACE_DEV_INJECT && d->vcpu == 1) {
+            d->vcpu = 0;
+            e->done = true;
+        }
+        return 0;
+    }
+    if (d->kind != TRACE_DEV_CPU_START)
+        return 0;
+    e->done = true;
+    switch (e->what) {
+    case CHANGE_VECTOR: d->u.cpu_start.vector--; return 0;
+    case DROP_START: return 1;
+    case START_VCPU0: d->u.cpu_start.vcpu = 0; return 0;
+    default: d->u.cpu_start.vcpu = 5; return 0;
+    }
+}
+
+static char *replay_edited(int what, struct replay_stats *s, int *rc)
+{
+    struct trace_membuf m, out;
+    make_smp(&m, 2, 3000);
+    struct edit e = {.what = what};
+    assert_int_equal(rt_rewrite(&m, &out, edit, &e), 0);
+    struct replay_opts o = {0};
+    char *t = NULL;
+    *rc = rt_replay(&out, &o, s, &t);
+    free(m.data);
+    free(out.data);
+    return t;
+}
+
+static void test_cpu_start_must_match_the_sipi(void **st)
+{
+    (void)st;
+    struct replay_stats s;
+    int rc;
+    char *t = replay_edited(CHANGE_VECTOR, &s, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(s.divergences, 1);
+    assert_non_null(strstr(t, ", vcpu 1\n"));
+    assert_non_null(strstr(t, "expected a SIPI with vector 0x9e"));
+    assert_non_null(strstr(t, "actual   a SIPI with vector 0x9f"));
+    free(t);
+
+    t = replay_edited(DROP_START, &s, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(s.divergences, 1);
+    assert_non_null(strstr(t, "expected a CpuStart of vcpu 1 before its first exit"));
+    free(t);
+}
+
+static void test_inject_on_the_wrong_vcpu(void **st)
+{
+    (void)st;
+    struct replay_stats s;
+    int rc;
+    char *t = replay_edited(INJECT_TO_0, &s, &rc);
+    assert_int_equal(rc, 0);
+    assert_true(s.divergences > 0);
+    free(t);
+}
+
+/* A CpuStart of the BSP, or of a vCPU the header does not have, is damage
+ * (no hypervisor writes it): the reader reports it and replay goes on. */
+static void test_impossible_cpu_start_is_damage(void **st)
+{
+    (void)st;
+    for (int what = START_VCPU0; what <= START_VCPU5; what++) {
+        struct replay_stats s;
+        int rc;
+        char *t = replay_edited(what, &s, &rc);
+        assert_int_equal(rc, 0);
+        assert_true(s.damage > 0);
+        assert_non_null(strstr(t, what == START_VCPU0 ? "start of vCPU 0" : "start of vCPU 5"));
+        free(t);
+    }
+}
+
+static void test_smp_without_apic_cannot_replay(void **st)
+{
+    (void)st;
+    struct replay_stats s;
+    int rc;
+    char *t = replay_edited(NO_APIC, &s, &rc);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(t, "several vCPUs without the APIC platform"));
+    free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_smp_capture_replays_clean),
+        cmocka_unit_test(test_one_lapic_model_diverges_naming_the_vcpu),
+        cmocka_unit_test(test_cpu_start_must_match_the_sipi),
+        cmocka_unit_test(test_inject_on_the_wrong_vcpu),
+        cmocka_unit_test(test_impossible_cpu_start_is_damage),
+        cmocka_unit_test(test_smp_without_apic_cannot_replay),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
