@@ -113,7 +113,7 @@ struct replayer {
     bool started[MAXV];   /* the BSP, and every AP since its CpuStart */
     bool unstarted_told[MAXV];
     const char *cannot_why; /* why the trace cannot be replayed at all */
-    struct rpol rp; /* the exit policy on the recorded inputs (header policy_records) */
+    struct rpol rp;         /* the exit policy on the recorded inputs (header policy_records) */
 };
 
 static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
@@ -490,8 +490,10 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         r->host = h->host_cpu;
         memcpy(r->host_leaves, h->host_cpu.leaves, h->host_cpu.nleaves * sizeof r->host_leaves[0]);
         r->host.leaves = r->host_leaves;
-        for (unsigned i = 0; i < MAXV; i++)
+        for (unsigned i = 0; i < MAXV; i++) {
             vcpu_policy_init(&r->pol[i], &r->host, r->tsc_hz);
+            r->pol[i].apic_id = (uint8_t)i; /* CPUID.01H:EBX[31:24], as the hv answers */
+        }
     }
     remember_good(r, 0);
     policy_start(r, h);
