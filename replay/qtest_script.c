@@ -224,6 +224,9 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         if (port >= 0x40 && port <= 0x42) {
             op->pit_mode = s->pit_mode[port - 0x40];
             op->pit_cw_only = s->pit_wbytes[port - 0x40] != 0;
+            op->pit_odd = s->pit_count[port - 0x40] & 1;
+            op->pit_rewritten = s->pit_ncounts[port - 0x40] > 1;
+            op->pit_bcd = s->pit_bcd[port - 0x40];
         } else if (port == 0x61) {
             op->pit_mode = s->pit_mode[2];
             op->pit_cw_only = s->pit_wbytes[2] != 0;
@@ -237,8 +240,21 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             s->pit_mode[c] = (uint8_t)(m > 5 ? m - 4 : m);
             s->pit_rw[c] = (e->u.io.value >> 4) & 3;
             s->pit_wbytes[c] = s->pit_rw[c] == 3 ? 2 : 1;
+            s->pit_hi_next[c] = s->pit_rw[c] == 2;
+            s->pit_ncounts[c] = 0;
+            s->pit_bcd[c] = e->u.io.value & 1;
         } else if (e->u.io.write && port >= 0x40 && port <= 0x42) {
             unsigned c = port - 0x40;
+            uint8_t b = (uint8_t)e->u.io.value;
+            if (s->pit_hi_next[c])
+                s->pit_count[c] =
+                    (uint16_t)((s->pit_rw[c] == 2 ? 0 : s->pit_count[c] & 0xff) | b << 8);
+            else
+                s->pit_count[c] = b;
+            if (s->pit_rw[c] == 3)
+                s->pit_hi_next[c] = !s->pit_hi_next[c];
+            if ((s->pit_rw[c] != 3 || !s->pit_hi_next[c]) && s->pit_ncounts[c] < 2)
+                s->pit_ncounts[c]++; /* a complete count */
             s->pit_wbytes[c] = s->pit_wbytes[c] > 1 ? 1 : 0;
         }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xd0) == 0xc0) {

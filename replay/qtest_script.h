@@ -54,6 +54,9 @@ struct qop {
     bool pit_status;       /* PIT data read that returns a read-back status byte */
     uint8_t pit_mode;      /* PIT read: that channel's mode; port 0x61 read: channel 2's */
     bool pit_cw_only;      /* ... whose control word came after its last complete count */
+    bool pit_odd;          /* ... whose last count written is odd */
+    bool pit_rewritten;    /* ... given a new count while counting (no control word between) */
+    bool pit_bcd;          /* ... counting in BCD (control word bit 0) */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -75,6 +78,10 @@ struct qscript {
     uint64_t irq0_rise_tsc;                        /* last IRQ0 rise (+1; 0 none) */
     bool cw_edge0;                                 /* ... made by a control word to channel 0 */
     uint8_t pit_mode[3], pit_rw[3], pit_wbytes[3]; /* per channel: mode, RW, count bytes due */
+    bool pit_hi_next[3];                           /* RW 3: the next count byte is the MSB */
+    uint16_t pit_count[3];                         /* the last count written */
+    uint8_t pit_ncounts[3]; /* complete counts written since the control word (saturating) */
+    bool pit_bcd[3];
     /* hvrr's RTC at the start checkpoint: wall second ref_sec from virtual
      * time ref_ns on (have_rtc false: no start checkpoint) */
     bool have_rtc;

@@ -120,8 +120,34 @@ static const struct deviation uart_stop15_dev = {
     "Control Register), four characters of 7.5 bits; QEMU counts 2 stop bits for every word "
     "length (serial_update_parameters), so its timeout comes 4 half bits later"};
 
+static const struct deviation pit_mode3_odd_dev = {
+    0x40, 0, 0xff,
+    "8254 mode 3 with an odd count N: the counting element is loaded with N - 1 and counts down "
+    "by two, OUT high for (N + 1) / 2 and low for (N - 1) / 2 clocks (8254 datasheet, Mode 3); "
+    "QEMU computes N - (2 t mod N), a count sequence through odd values the chip never shows, "
+    "and its OUT edges (status bit 7) fall elsewhere with it"};
+
+static const struct deviation pit_rewrite_dev = {
+    0x40, 0, 0xff,
+    "8254 modes 2 and 3, a new count written while counting: it is loaded at the end of the "
+    "current period (mode 2) or half-cycle (mode 3) (8254 datasheet, Mode 2, Mode 3); QEMU "
+    "restarts counting from the new count at once"};
+
+static const struct deviation pit_bcd_dev = {
+    0x40, 0, 0xff,
+    "8254 BCD counting (control word bit 0): four decades, count 0 = 10000 (8254 datasheet, "
+    "Control Word Format); QEMU keeps the BCD bit in the status but counts in binary"};
+
 static const struct deviation *timed_explained(const struct qop *op, uint32_t diff)
 {
+    if (op->port >= 0x40 && op->port <= 0x42 && !op->pit_status && op->pit_bcd)
+        return &pit_bcd_dev;
+    bool pit_rd = op->port >= 0x40 && op->port <= 0x42;
+    if (pit_rd && op->pit_mode == 3 && op->pit_odd && (!op->pit_status || !(diff & ~0x80u)))
+        return &pit_mode3_odd_dev;
+    if (pit_rd && (op->pit_mode == 2 || op->pit_mode == 3) && op->pit_rewritten &&
+        (!op->pit_status || !(diff & ~0x80u)))
+        return &pit_rewrite_dev;
     if (op->port == 0x3fa && !op->uart_dlab && (op->uart_lcr & 7) == 4 &&
         (op->value & 0x0f) == 0x0c && diff == 0x0d)
         return &uart_stop15_dev;
