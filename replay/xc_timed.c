@@ -348,6 +348,14 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
                 player);
         goto out;
     }
+    if (strchr(mp, ',') || strchr(cp, ',') || strchr(player, ',')) {
+        /* QEMU splits -initrd and -debugcon arguments at commas */
+        fprintf(stderr,
+                "hvrr crosscheck: a path with a comma cannot be given to QEMU ('%s', "
+                "'%s', '%s'); set TMPDIR or --player elsewhere\n",
+                mp, cp, player);
+        goto out;
+    }
     int64_t rtc_sec;
     uint64_t offset = rtc_align(s, &rtc_sec);
     if (write_ops(s, mf, offset)) {
