@@ -411,6 +411,7 @@ int smp_synth_write(struct trace_writer *w, const struct smp_synth_config *cfg)
                              .devices = g->devices,
                              .has_start = true,
                              .entry_decisions = true,
+                             .intr_per_vcpu = true,
                              .apic = true};
     fill_checkpoint(g, &h.start);
     note(g, trace_write_header(w, &h));
