@@ -103,7 +103,8 @@ struct edit {
         NO_APIC,
         DROP_AP_INTR,
         FLIP_AP_INTR,
-        NO_SIPI
+        NO_SIPI,
+        FIVE_VCPUS
     } what;
     bool done;
 };
@@ -113,6 +114,10 @@ static int edit(void *ctx, uint64_t rec, struct trace_item *it)
     struct edit *e = ctx;
     if (e->what == NO_APIC && it->type == TRACE_ITEM_HEADER) {
         it->u.header.apic = false;
+        return 0;
+    }
+    if (e->what == FIVE_VCPUS && it->type == TRACE_ITEM_HEADER) {
+        it->u.header.vcpus = 5;
         return 0;
     }
     if (e->what == DROP_AP_INTR && it->type == TRACE_ITEM_HEADER) {
@@ -127,7 +132,7 @@ static int edit(void *ctx, uint64_t rec, struct trace_item *it)
             x->u.ept.value = 0x8500; /* an INIT de-assert instead: no SIPI */
         return 0;
     }
-    if (e->what == NO_SIPI)
+    if (e->what == NO_SIPI || e->what == FIVE_VCPUS)
         return 0;
     if (e->done || it->type != TRACE_ITEM_DEV)
         return 0;
@@ -265,6 +270,10 @@ static void test_smp_without_apic_cannot_replay(void **st)
     char *t = replay_edited(NO_APIC, &s, &rc);
     assert_int_equal(rc, -1);
     assert_non_null(strstr(t, "several vCPUs without the APIC platform"));
+    free(t);
+    t = replay_edited(FIVE_VCPUS, &s, &rc);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(t, "more vCPUs than the device models support"));
     free(t);
 }
 
