@@ -493,8 +493,10 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
         r->host = h->host_cpu;
         memcpy(r->host_leaves, h->host_cpu.leaves, h->host_cpu.nleaves * sizeof r->host_leaves[0]);
         r->host.leaves = r->host_leaves;
-        for (unsigned i = 0; i < MAXV; i++)
+        for (unsigned i = 0; i < MAXV; i++) {
             vcpu_policy_init(&r->pol[i], &r->host, r->tsc_hz);
+            r->pol[i].apic_id = (uint8_t)i; /* CPUID.01H:EBX[31:24], as the hv answers */
+        }
     }
     remember_good(r, 0);
     policy_start(r, h);
