@@ -839,10 +839,12 @@ static bool intr_at_decision(struct replayer *r, const struct trace_dev_event *e
         flush_advance(r); /* earlier calls' outputs */
     if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc))) {
         flush_advance(r);
-        /* The entry advanced (the policy's rule) even where no recorded
-         * output says so: an AP's interrupt request from a recorder that
-         * writes only vCPU 0's. Same state as a later advance otherwise. */
-        if (r->ncpus > 1)
+        /* A trace of several vCPUs without intr_per_vcpu lacks the APs'
+         * interrupt-request outputs, so an entry's advance that fired an
+         * AP's timer left no record: advance when due (an approximation: a
+         * device deadline that changed no output may make replay's time run
+         * ahead of the recording's at a checkpoint). */
+        if (r->ncpus > 1 && !r->intr_per_vcpu)
             do_advance(r, ev->tsc);
     }
     return dev_intr(r, ev->vcpu);
