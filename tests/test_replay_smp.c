@@ -13,6 +13,7 @@
 
 #include "host-sim/replay_testutil.h"
 #include "host-sim/smp_synth.h"
+#include "hv/record/recorder.h"
 
 static void make_smp_seed(struct trace_membuf *m, unsigned vcpus, uint64_t exits, uint64_t seed)
 {
@@ -287,6 +288,75 @@ static void test_ap_intr_lines(void **st)
     free(t);
 }
 
+struct intr_scan {
+    bool header_flag;
+    unsigned ap_intr, bsp_intr;
+};
+
+static int scan_intr(void *ctx, uint64_t rec, const struct trace_item *it)
+{
+    (void)rec;
+    struct intr_scan *c = ctx;
+    if (it->type == TRACE_ITEM_HEADER)
+        c->header_flag = it->u.header.intr_per_vcpu;
+    if (it->type == TRACE_ITEM_DEV && it->u.dev.kind == TRACE_DEV_INTR) {
+        if (it->u.dev.vcpu)
+            c->ap_intr++;
+        else
+            c->bsp_intr++;
+    }
+    return 0;
+}
+
+/* hv/record with two vCPUs: vCPU 1 arms its local APIC timer, vCPU 0 runs
+ * when it fires; the IntrLine says vCPU 1 (whose request), the header
+ * says intr_per_vcpu, and the trace replays clean. */
+static void test_recorder_writes_every_vcpus_request(void **st)
+{
+    (void)st;
+    static struct vm_devices d;
+    static struct vm_recorder rec;
+    struct trace_membuf m;
+    struct trace_writer *w = rt_writer(&m);
+    const struct vm_devices_config dc = {.apic = true, .cpus = 2, .tsc_hz = 1000000000};
+    const struct vm_recorder_config rc = {.w = w, .tsc_hz = 1000000000, .vcpus = 2};
+    assert_int_equal(vm_recorder_init(&rec, &d, &dc, NULL, &rc), 0);
+    uint64_t t = 1000;
+    struct vm_rec_exit_info x = {.vcpu = 0};
+    static const struct {
+        unsigned cpu;
+        uint32_t off, val;
+    } seq[] = {{0, LAPIC_ICR_HI, 1u << 24}, {0, LAPIC_ICR_LO, 0xc500}, {0, LAPIC_ICR_LO, 0x069f},
+               {1, LAPIC_SVR, 0x1ff},       {1, LAPIC_TDCR, 0xb},      {1, LAPIC_LVT_TMR, 0xec},
+               {1, LAPIC_TMICT, 5000}};
+    for (unsigned i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        x.vcpu = seq[i].cpu;
+        x.tsc = t += 100;
+        vm_rec_mmio(&rec, &x, 0xfee00000u + seq[i].off, 4, true, seq[i].val);
+    }
+    rec.vcpu = 0; /* vCPU 0 runs when vCPU 1's timer fires */
+    vm_rec_advance(&rec, t += 10000);
+    assert_true(vm_devices_intr_cpu(&d, 1));
+    x.vcpu = 0;
+    x.tsc = t += 100;
+    vm_rec_io(&rec, &x, 0x80, 1, true, 0x42);
+    assert_int_equal(vm_rec_finish(&rec, TRACE_END_STOPPED), 0);
+    trace_writer_destroy(w);
+    struct intr_scan c = {0};
+    rt_scan(&m, scan_intr, &c);
+    assert_true(c.header_flag);
+    assert_int_equal(c.ap_intr, 1);
+    struct replay_opts o = {0};
+    struct replay_stats s;
+    char *text = NULL;
+    assert_int_equal(rt_replay(&m, &o, &s, &text), 0);
+    if (s.divergences)
+        fail_msg("%s", text);
+    assert_int_equal(s.outputs, c.ap_intr + c.bsp_intr);
+    free(text);
+    free(m.data);
+}
+
 static void test_smp_without_apic_cannot_replay(void **st)
 {
     (void)st;
@@ -312,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_inject_on_the_wrong_vcpu),
         cmocka_unit_test(test_impossible_cpu_start_is_damage),
         cmocka_unit_test(test_ap_intr_lines),
+        cmocka_unit_test(test_recorder_writes_every_vcpus_request),
         cmocka_unit_test(test_smp_without_apic_cannot_replay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
