@@ -111,7 +111,7 @@ struct replayer {
     unsigned ncpus;          /* vCPUs of the platform (1 unless the header says more) */
     int cur_vcpu;            /* vCPU of the record being processed (reports), -1: none */
     bool waiting_told[MAXV]; /* an exit of the vCPU while waiting for a SIPI was reported */
-    bool ap_intr;            /* the trace records the APs' IntrLine (compare them) */
+    bool intr_per_vcpu;      /* header: IntrLine records are per vCPU (else vCPU 0's) */
     const char *cannot_why;  /* why the trace cannot be replayed at all */
     struct rpol rp;          /* the exit policy on the recorded inputs (header policy_records) */
 };
@@ -280,8 +280,8 @@ static void actual_output(struct replayer *r, enum trace_dev_kind kind, uint32_t
 {
     if (!r->active)
         return;
-    if (kind == TRACE_DEV_INTR && vcpu > 0 && !r->ap_intr)
-        return; /* a recorder of vCPU 0's request only: the APs' go unchecked here */
+    if (kind == TRACE_DEV_INTR && vcpu > 0 && !r->intr_per_vcpu)
+        return; /* the trace records vCPU 0's request only: the APs' unchecked here */
     struct expect got = {
         .kind = kind, .a = a, .vcpu = vcpu, .level = level, .ns = now_ns, .record = r->rec};
     r->st.outputs++;
@@ -357,8 +357,6 @@ static void check_missing(struct replayer *r)
 
 static void expect_output(struct replayer *r, const struct trace_dev_event *ev)
 {
-    if (ev->kind == TRACE_DEV_INTR && ev->vcpu > 0)
-        r->ap_intr = true; /* from the first one on, the APs' are compared */
     if (!r->active)
         return;
     if (r->qn == QCAP) { /* nothing consumed them: report the oldest as missing */
@@ -369,7 +367,7 @@ static void expect_output(struct replayer *r, const struct trace_dev_event *ev)
     }
     struct expect *e = &r->q[(r->qh + r->qn++) % QCAP];
     e->kind = ev->kind;
-    e->vcpu = ev->kind == TRACE_DEV_INTR ? ev->vcpu : 0;
+    e->vcpu = ev->kind == TRACE_DEV_INTR && r->intr_per_vcpu ? ev->vcpu : 0;
     e->a = ev->kind == TRACE_DEV_IRQ_LINE  ? ev->u.irq.irq
            : ev->kind == TRACE_DEV_REQUEST ? ev->u.request.what
                                            : 0;
@@ -462,6 +460,7 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
                          ? 1000000000ull / r->tsc_hz
                          : 0;
     r->apic = h->apic;
+    r->intr_per_vcpu = h->intr_per_vcpu;
     dc.apic = h->apic;
     dc.tsc_hz = h->apic ? r->tsc_hz : 0; /* the TSC-deadline timer runs on the trace's TSC */
     dc.cpus = h->vcpus;
@@ -840,10 +839,12 @@ static bool intr_at_decision(struct replayer *r, const struct trace_dev_event *e
         flush_advance(r); /* earlier calls' outputs */
     if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc))) {
         flush_advance(r);
-        /* The entry advanced (the policy's rule) even where no recorded
-         * output says so: an AP's interrupt request from a recorder that
-         * writes only vCPU 0's. Same state as a later advance otherwise. */
-        if (r->ncpus > 1)
+        /* A trace of several vCPUs without intr_per_vcpu lacks the APs'
+         * interrupt-request outputs, so an entry's advance that fired an
+         * AP's timer left no record: advance when due (an approximation: a
+         * device deadline that changed no output may make replay's time run
+         * ahead of the recording's at a checkpoint). */
+        if (r->ncpus > 1 && !r->intr_per_vcpu)
             do_advance(r, ev->tsc);
     }
     return dev_intr(r, ev->vcpu);
@@ -889,7 +890,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
 {
     set_active(r);
     bool per_vcpu = ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED ||
-                    ev->kind == TRACE_DEV_INTR;
+                    (ev->kind == TRACE_DEV_INTR && r->intr_per_vcpu);
     r->cur_vcpu = per_vcpu ? (int)ev->vcpu : -1;
     if (per_vcpu && ev->vcpu >= r->ncpus) {
         flush_advance(r);
