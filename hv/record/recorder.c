@@ -28,14 +28,27 @@ static void on_irq_line(void *ctx, unsigned irq, bool level, uint64_t now_ns)
         r->user.irq_line(r->user.ctx, irq, level, now_ns);
 }
 
+/* vCPU 0's interrupt request: recorded by on_intr_cpu, which follows. */
 static void on_intr(void *ctx, bool level, uint64_t now_ns)
+{
+    struct vm_recorder *r = ctx;
+    if (r->user.intr)
+        r->user.intr(r->user.ctx, level, now_ns);
+}
+
+/* Every vCPU's interrupt request: an IntrLine carrying that vCPU (not the
+ * one whose exit is handled: an AP's device call can raise the BSP's). */
+static void on_intr_cpu(void *ctx, unsigned cpu, bool level, uint64_t now_ns)
 {
     struct vm_recorder *r = ctx;
     struct trace_dev_event ev = {.kind = TRACE_DEV_INTR};
     ev.u.intr.level = level;
+    uint32_t cur = r->vcpu;
+    r->vcpu = cpu;
     write_output(r, &ev);
-    if (r->user.intr)
-        r->user.intr(r->user.ctx, level, now_ns);
+    r->vcpu = cur;
+    if (r->user.intr_cpu)
+        r->user.intr_cpu(r->user.ctx, cpu, level, now_ns);
 }
 
 static void on_request(void *ctx, enum dev_request what)
@@ -88,6 +101,7 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
 
     const struct vm_devices_hooks hooks = {.irq_line = on_irq_line,
                                            .intr = on_intr,
+                                           .intr_cpu = on_intr_cpu,
                                            .com1_tx = on_com1_tx,
                                            .request = on_request,
                                            .ctx = r};
