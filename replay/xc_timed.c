@@ -102,8 +102,8 @@ static const struct deviation pit_out_dev = {
     0x40, 0, 0x80,
     "8254 OUT in modes 1, 2, 4 and 5: mode 1 OUT low during the one-shot, modes 2/4/5 OUT high "
     "with a one-clock low pulse (8254 datasheet, Mode Definitions); QEMU 7.2's pit_get_out() "
-    "has them inverted (high during the one-shot, a one-clock high pulse; mode 1 fixed in "
-    "QEMU 8.0); and a control word alone sets OUT (low in mode 0, high in the others) where "
+    "has them inverted (high during the one-shot, a one-clock high pulse; mode 1 fixed upstream "
+    "in 2023); and a control word alone sets OUT (low in mode 0, high in the others) where "
     "QEMU keeps the old mode's OUT until the count is written"};
 static const struct deviation pit_out61_dev = {
     0x61, 0, 0x20,
