@@ -9,6 +9,7 @@
 #   make e2e-linux-input  bytes typed on the physical COM1 reach the shell,
 #                         `reboot -f` ends the run by the 8042 reset (make test)
 #   make run              the shell initramfs, guest console on this terminal
+#   make bench-linux-smp  recording overhead of the cpus=2 boot (make bench)
 #   make bench-linux      boot wall time under hvrr (no-APIC and apic=1) vs GRUB
 #                         booting the same kernel + initramfs directly on Bochs
 #                         (make bench)
@@ -129,6 +130,13 @@ run: deps all $(RUN_ISO) $(BUILD)/hvrr
 
 # Linux boot wall time under hvrr vs the same kernel, initramfs and command
 # line booted by GRUB directly on Bochs (same CPU model and ips).
+# Recording overhead of the 2-vCPU boot (record=stream vs off: emulated
+# instructions, bytes per exit); scripts/bench-linux-rec.sh.
+.PHONY: bench-linux-smp
+bench-linux-smp: deps-vm $(HV_ELF) $(LINUX_MODS) $(BUILD)/hvrr
+	$(Q)scripts/bench-linux-rec.sh $(HV_ELF) $(LINUX_MODS) "$(LINUX_CMDLINE)" $(BUILD)/bench-linux-smp 2 $(BUILD)/hvrr
+BENCH_TARGETS += bench-linux-smp
+
 .PHONY: bench-linux
 bench-linux: deps-vm $(HV_ELF) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-test.cpio.gz
 	$(Q)scripts/bench-linux.sh $(HV_ELF) $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_OUT)/initrd-test.cpio.gz \

@@ -83,6 +83,7 @@ static struct vcpu_policy *policy(struct vcpu *v)
         v->pol.misc_enable = v->misc_enable;
         v->pol.xcr0 = v->vmx.guest_xcr0;
         v->pol.xss = v->vmx.guest_xss;
+        v->pol.apic_id = (uint8_t)v->index;
     }
     v->pol.osxsave = (vmx_guest_cr(4) & CR4_OSXSAVE) != 0;
     return &v->pol;

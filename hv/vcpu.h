@@ -18,6 +18,7 @@ struct vcpu {
     struct vm *vm;
     unsigned index;          /* 0 = the bootstrap processor; also its APIC ID */
     enum vcpu_run_state run; /* hv/vm.c's scheduler */
+    bool hlt_if;             /* in HLT with IF=1: an interrupt wakes it (IF=0: nothing we model) */
     void *xsave;             /* its x87/SSE/AVX state while another vCPU runs
                                 (64-byte aligned; NULL with one vCPU: the
                                 registers are never shared) */

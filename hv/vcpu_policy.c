@@ -15,6 +15,7 @@ void vcpu_policy_init(struct vcpu_policy *p, const struct trace_host_cpu *host, 
     p->xss = 0;
     p->misc_enable = 1; /* fast strings */
     p->osxsave = false;
+    p->apic_id = 0;
 }
 
 /* Leaves whose answer depends on the subleaf (among those taken from the
@@ -111,7 +112,8 @@ void vcpu_policy_cpuid(const struct vcpu_policy *p, uint32_t leaf, uint32_t sub,
         r.ecx = 0x6c65746e;
         break;
     case 1:
-        r.ebx &= 0x0000ffffu; /* one logical processor, APIC id 0 */
+        /* one logical processor per package, initial APIC ID = the vCPU's */
+        r.ebx = (r.ebx & 0x0000ffffu) | (uint32_t)p->apic_id << 24;
         /* DTES64 MONITOR DS-CPL VMX SMX EST TM2 xTPR PDCM PCID DCA x2APIC
          * TSC-deadline OSXSAVE (set below from CR4) RDRAND hypervisor */
         r.ecx &= ~(BIT(2) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | BIT(14) |

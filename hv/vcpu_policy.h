@@ -36,6 +36,7 @@ struct vcpu_policy {
     uint64_t xss;         /* guest IA32_XSS */
     uint64_t misc_enable; /* IA32_MISC_ENABLE as the guest last wrote it */
     bool osxsave;         /* guest CR4.OSXSAVE (CPUID.1:ECX[27]) */
+    uint8_t apic_id;      /* the vCPU's APIC ID = its index (CPUID.1:EBX[31:24]); 0 = BSP */
 };
 
 /* Reset state: XCR0 = x87 only, XSS = 0, MISC_ENABLE = fast strings. */

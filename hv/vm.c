@@ -137,8 +137,6 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
             }
             v->xsave = phys_to_virt(pa);
             xstate_area_init(v->xsave);
-            if (vmx_caps.pause_exit) /* a spinning vCPU gives its turn away */
-                vmx_set_pause_exit(&v->vmx, true);
         }
     }
     vm->cur = vm->fpu_owner = &vm->vcpus[0];
@@ -635,24 +633,35 @@ static void start_ap(struct vm *vm, struct vcpu *ap, uint8_t vector)
     ap->pol.host = NULL; /* the CPUID/MSR policy starts afresh on its first exit */
     ap->misc_enable = 1;
     ap->run = VCPU_RUNNABLE;
+    if (vm->recording) { /* replay checks it against the model's SIPI */
+        struct trace_dev_event ev = {.tsc = vmx_guest_tsc_now(&prev->vmx),
+                                     .kind = TRACE_DEV_CPU_START};
+        ev.u.cpu_start.vcpu = ap->index;
+        ev.u.cpu_start.vector = vector;
+        hvrec_policy(vm->rec, &ev);
+    }
     hv_log("vm: vCPU %u started by SIPI vector 0x%02x (CS:IP %04x:0000)", ap->index, vector,
            (unsigned)vector << 8);
 }
 
-/* INIT and SIPI the local APICs received (the devices' core events). */
+/* INIT and SIPI the local APICs received (the devices' core events). An
+ * INIT stops an AP (it waits for a SIPI); a SIPI starts a waiting one, and
+ * only then are the events taken, both at once, as replay takes them at
+ * the CpuStart record. The BSP's INIT is not modelled (left pending). */
 static void cpu_events(struct vm *vm)
 {
-    for (unsigned i = 0; i < vm->nvcpus; i++) {
+    for (unsigned i = 1; i < vm->nvcpus; i++) {
         uint32_t ev = vm_devices_cpu_events(&vm->devs, i);
         if (!ev)
             continue;
-        uint8_t vector = vm_devices_sipi_vector(&vm->devs, i);
-        vm_devices_cpu_events_take(&vm->devs, i, ev);
         struct vcpu *v = &vm->vcpus[i];
-        if ((ev & VM_CPU_EV_INIT) && i != 0) /* the BSP's INIT: not modelled, ignored */
+        if (ev & VM_CPU_EV_INIT)
             v->run = VCPU_WAIT_SIPI;
-        if ((ev & VM_CPU_EV_SIPI) && v->run == VCPU_WAIT_SIPI)
+        if ((ev & VM_CPU_EV_SIPI) && v->run == VCPU_WAIT_SIPI) {
+            uint8_t vector = vm_devices_sipi_vector(&vm->devs, i);
+            vm_devices_cpu_events_take(&vm->devs, i, VM_CPU_EV_INIT | VM_CPU_EV_SIPI);
             start_ap(vm, v, vector);
+        }
     }
 }
 
@@ -665,7 +674,8 @@ static void all_idle(struct vm *vm)
     uint64_t now = vmx_guest_tsc_now(&vm->cur->vmx);
     op_advance(vm, now);
     for (unsigned i = 0; i < vm->nvcpus; i++)
-        if (vm->vcpus[i].run == VCPU_IN_HLT && vm_devices_intr_cpu(&vm->devs, i))
+        if (vm->vcpus[i].run == VCPU_IN_HLT && vm->vcpus[i].hlt_if &&
+            vm_devices_intr_cpu(&vm->devs, i))
             return; /* an interrupt came due: schedule again */
     vm_policy_halt(&vm->pol, now);
 }
@@ -685,7 +695,8 @@ static bool schedule(struct vm *vm)
     bool pending[VM_MAX_VCPUS];
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         run[i] = vm->vcpus[i].run;
-        pending[i] = run[i] == VCPU_IN_HLT && vm_devices_intr_cpu(&vm->devs, i);
+        pending[i] =
+            run[i] == VCPU_IN_HLT && vm->vcpus[i].hlt_if && vm_devices_intr_cpu(&vm->devs, i);
         if (pending[i] && i != cur->index)
             yields = true; /* a halted vCPU woke: its turn */
     }
@@ -696,6 +707,10 @@ static bool schedule(struct vm *vm)
     }
     struct vcpu *nv = &vm->vcpus[next];
     nv->run = VCPU_RUNNABLE;
+    vm->contended = false;
+    for (unsigned i = 0; i < vm->nvcpus; i++)
+        if (i != (unsigned)next && vcpu_sched_can_run(run[i], pending[i]))
+            vm->contended = true;
     if (nv != cur || yields)
         switch_to(vm, nv);
     return true;
@@ -711,8 +726,15 @@ enum vm_stop vm_run(struct vm *vm)
         vm_policy_prepare_entry(&vm->pol);
         if (vm->pol.stop != VM_RUNNING)
             break;
-        if (smp && vc->vmx.preempt_deadline > vm->slice_end)
-            vc->vmx.preempt_deadline = vm->slice_end; /* the quantum */
+        if (smp) {
+            /* Alone (the others halted or waiting for a SIPI): no quantum,
+             * and PAUSE runs natively (udelay loops, spin-waits); a device
+             * deadline ends the entry when one of them may wake. */
+            if (vm->contended && vc->vmx.preempt_deadline > vm->slice_end)
+                vc->vmx.preempt_deadline = vm->slice_end; /* the quantum */
+            if (vmx_caps.pause_exit)
+                vmx_set_pause_exit(&vc->vmx, vm->contended);
+        }
         hvrec_before_entry(); /* the guest's FPU state back, if recording took it */
         if (smp)
             fpu_to_current(vm);
@@ -738,9 +760,10 @@ enum vm_stop vm_run(struct vm *vm)
         case VCPU_HANDLED: rec_exit(vm, &e); break;
         case VCPU_HALTED:
             rec_exit(vm, &e);
-            if (smp)
-                vc->run = VCPU_IN_HLT; /* the scheduler decides what runs, or skips time */
-            else {
+            if (smp) { /* the scheduler decides what runs, or skips time */
+                vc->run = VCPU_IN_HLT;
+                vc->hlt_if = (vmx_guest_rflags() & VM_POLICY_RFLAGS_IF) != 0;
+            } else {
                 vm_policy_halt(&vm->pol, e.guest_tsc);
                 vm_polrec_halt(vm, vmx_guest_rflags());
             }

@@ -61,7 +61,8 @@ struct vm {
     /* the scheduler (several vCPUs): the current vCPU's slice ends at
      * guest TSC slice_end (VMX preemption timer), or earlier on yield */
     uint64_t quantum_tsc, slice_end;
-    bool yield; /* the current vCPU spun (PAUSE exit): the next one's turn */
+    bool yield;     /* the current vCPU spun (PAUSE exit): the next one's turn */
+    bool contended; /* another vCPU can run: slices and PAUSE exits matter */
     uint64_t switches;
 };
 

@@ -140,6 +140,33 @@ static void assert_item_equal(const struct item *a, const struct item *b, size_t
             break;
         case TRACE_DEV_INTR: assert_int_equal(d->u.intr.level, g->u.intr.level); break;
         case TRACE_DEV_REQUEST: assert_int_equal(d->u.request.what, g->u.request.what); break;
+        case TRACE_DEV_INTR_BLOCKED:
+            assert_int_equal(d->u.blocked.rflags, g->u.blocked.rflags);
+            assert_int_equal(d->u.blocked.blocking, g->u.blocked.blocking);
+            break;
+        case TRACE_DEV_POLICY_IO:
+            assert_int_equal(d->u.pio.rax, g->u.pio.rax);
+            assert_int_equal(d->u.pio.rax_after, g->u.pio.rax_after);
+            assert_int_equal(d->u.pio.addr_bits, g->u.pio.addr_bits);
+            assert_int_equal(d->u.pio.rcx, g->u.pio.rcx);
+            assert_int_equal(d->u.pio.rcx_after, g->u.pio.rcx_after);
+            assert_int_equal(d->u.pio.index, g->u.pio.index);
+            assert_int_equal(d->u.pio.index_after, g->u.pio.index_after);
+            assert_int_equal(d->u.pio.rflags, g->u.pio.rflags);
+            assert_int_equal(d->u.pio.gla, g->u.pio.gla);
+            assert_int_equal(d->u.pio.fault, g->u.pio.fault);
+            assert_int_equal(d->u.pio.retired, g->u.pio.retired);
+            break;
+        case TRACE_DEV_HALT:
+            assert_int_equal(d->u.halt.rflags, g->u.halt.rflags);
+            assert_int_equal(d->u.halt.input, g->u.halt.input);
+            assert_int_equal(d->u.halt.stop, g->u.halt.stop);
+            break;
+        case TRACE_DEV_DEADLINE: assert_int_equal(d->u.deadline.tsc, g->u.deadline.tsc); break;
+        case TRACE_DEV_CPU_START:
+            assert_int_equal(d->u.cpu_start.vcpu, g->u.cpu_start.vcpu);
+            assert_int_equal(d->u.cpu_start.vector, g->u.cpu_start.vector);
+            break;
         default: break;
         }
         break;
@@ -349,21 +376,6 @@ static void test_plain_records_fast(void **state)
     assert_int_equal(crafted_item(&g)->u.exit.u.cpuid.eax, 0xff);
     assert_int_equal(fast_count(&g), 3);
     got_free(&g);
-    /* the exit-policy records: a Deadline of none (0 ahead), a PolicyIo
-     * (RAX 5, XOR 0x300, retired), a Halt (RFLAGS 0x202, input) */
-    CRAFT(3, &g, 0x5a, 0);
-    assert_true(crafted_item(&g)->u.dev.u.deadline.tsc == UINT64_MAX);
-    assert_int_equal(fast_count(&g), 3);
-    got_free(&g);
-    CRAFT(3, &g, 0x4a, 7, 0x08, 5, 0x10, 0x80, 0x06, 0x58, 1);
-    assert_int_equal(crafted_item(&g)->u.dev.u.pio.rax_after, 0x305);
-    assert_true(crafted_item(&g)->u.dev.u.pio.retired);
-    assert_int_equal(fast_count(&g), 3);
-    got_free(&g);
-    CRAFT(3, &g, 0x52, 5, 0x08, 0x82, 0x04, 0x10, 1);
-    assert_int_equal(crafted_item(&g)->u.dev.u.halt.rflags, 0x202);
-    assert_int_equal(fast_count(&g), 3);
-    got_free(&g);
     CRAFT(2, &g, 0x08, 31, 0x4a, 7, 0x08, 0x80, 0x02, 0x10, 1, 0x18, 0x7f);
     assert_int_equal(crafted_item(&g)->u.exit.u.msr.index, 0x100);
     assert_true(crafted_item(&g)->u.exit.u.msr.write);
@@ -410,6 +422,44 @@ static void test_plain_records_fast(void **state)
     got_free(&g);
     CRAFT(3, &g, 0x08, 0, 0x42, 0, 0x78, 1);
     assert_int_equal(crafted_item(&g)->u.dev.kind, TRACE_DEV_INTR_BLOCKED);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    /* the exit-policy records (VmConfig.policy_records) */
+    CRAFT(3, &g, 0x42, 5, 0x08, 0x82, 0x04, 0x10, 1);
+    assert_int_equal(crafted_item(&g)->u.dev.u.blocked.rflags, 0x202);
+    assert_int_equal(crafted_item(&g)->u.dev.u.blocked.blocking, TRACE_BLOCK_STI);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x4a, 6, 0x08, 0x10, 0x10, 0x31, 0x58, 1);
+    assert_int_equal(crafted_item(&g)->u.dev.kind, TRACE_DEV_POLICY_IO);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.rax_after, 0x21);
+    assert_true(crafted_item(&g)->u.dev.u.pio.retired);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x4a, 20, 0x18, 32, 0x20, 3, 0x28, 3, 0x30, 0x80, 0x20, 0x38, 3, 0x40, 2, 0x48,
+          0x80, 0x20, 0x50, 0x0f, 0x58, 1);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.addr_bits, 32);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.rcx_after, 0);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.index_after, 0x1003);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.fault, 15);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x52, 7, 0x08, 0x82, 0x04, 0x10, 1, 0x18, 4, 0x78, 2);
+    assert_int_equal(crafted_item(&g)->u.dev.u.halt.stop, 4);
+    assert_true(crafted_item(&g)->u.dev.u.halt.input);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x5a, 2, 0x08, 100, 0x78, 2);
+    assert_int_equal(crafted_item(&g)->u.dev.u.deadline.tsc, 1101);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x5a, 0, 0x78, 2);
+    assert_int_equal(crafted_item(&g)->u.dev.u.deadline.tsc, UINT64_MAX);
+    got_free(&g);
+    /* vCPU start (several vCPUs) */
+    CRAFT(3, &g, 0x62, 5, 0x08, 1, 0x10, 0x9a, 0x01);
+    assert_int_equal(crafted_item(&g)->u.dev.kind, TRACE_DEV_CPU_START);
+    assert_int_equal(crafted_item(&g)->u.dev.u.cpu_start.vector, 0x9a);
     assert_int_equal(fast_count(&g), 3);
     got_free(&g);
     /* empty messages: an Exit with nothing, a PortIo with nothing */
@@ -506,8 +556,7 @@ static void test_left_to_protobuf_c(void **state)
     CRAFT(3, &g, 0x12, 2, 0x08, 3, 0x1a, 2, 0x08, 0x21);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
-    /* a device event without an event; an IntrBlocked with a field it
-     * does not have (3) */
+    /* a device event without an event; an IntrBlocked with a new field */
     CRAFT(3, &g, 0x78, 2);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
