@@ -62,7 +62,7 @@ help:
 	@echo "make devs-soak  random device traffic recorded + replayed, 0 divergences (in test)"
 	@echo "make e2e-linux  Linux under hvrr on Bochs: boot facts + trace replay (in test)"
 	@echo "make e2e-linux-apic  the same with apic=1: IO-APIC routing, LOC counts, MMIO replay (in test)"
-	@echo "make crosscheck  corpus captures checked against QEMU's device models (not in test)"
+	@echo "make crosscheck  corpus captures checked against QEMU's device models, stopped clock and --timed (in test)"
 	@echo "make mutants    one-line bugs of tests/mutants/ applied one at a time: kill rates per suite (not in test)"
 	@echo "make format     apply .clang-format"
 

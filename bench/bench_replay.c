@@ -164,10 +164,23 @@ static int bench_trace(const char *path, const char *label, double goal)
     return 0;
 }
 
-int main(void)
+/* Without arguments the two corpus boots; else each trace given. */
+int main(int argc, char **argv)
 {
+    if (argc > 1) {
+        int rc = 0;
+        for (int i = 1; i < argc; i++)
+            rc |= bench_trace(argv[i], argv[i], 5);
+        return rc;
+    }
     int rc = bench_trace("corpus/hv-bochs-linux-boot.hvt",
                          "real capture: Linux under hvrr on Bochs", 10);
+    FILE *pf = fopen("corpus/hv-bochs-linux-boot-policy.hvt", "rb");
+    if (pf) {
+        fclose(pf);
+        rc |= bench_trace("corpus/hv-bochs-linux-boot-policy.hvt",
+                          "real capture: Linux under hvrr on Bochs, exit-policy records", 10);
+    }
     rc |= bench_trace("corpus/linux-boot.hvt", "scripted Linux boot", 5);
     return rc;
 }

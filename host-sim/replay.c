@@ -105,15 +105,15 @@ struct replayer {
     char doing_buf[96];
     /* exit policy decisions (header entry_decisions), per vCPU */
     bool decisions;
-    bool entry_due[MAXV]; /* the vCPU's entry after its last exit has not been checked */
-    bool decided[MAXV];   /* ... and it has its Inject / IntrBlocked record */
-    bool apic;            /* header: MMIO and local APIC MSR exits are device calls */
-    unsigned ncpus;       /* vCPUs of the platform (1 unless the header says more) */
-    int cur_vcpu;         /* vCPU of the record being processed (reports), -1: none */
-    bool started[MAXV];   /* the BSP, and every AP since its CpuStart */
-    bool unstarted_told[MAXV];
-    const char *cannot_why; /* why the trace cannot be replayed at all */
-    struct rpol rp;         /* the exit policy on the recorded inputs (header policy_records) */
+    bool entry_due[MAXV];    /* the vCPU's entry after its last exit has not been checked */
+    bool decided[MAXV];      /* ... and it has its Inject / IntrBlocked record */
+    bool apic;               /* header: MMIO and local APIC MSR exits are device calls */
+    unsigned ncpus;          /* vCPUs of the platform (1 unless the header says more) */
+    int cur_vcpu;            /* vCPU of the record being processed (reports), -1: none */
+    bool waiting_told[MAXV]; /* an exit of the vCPU while waiting for a SIPI was reported */
+    bool intr_per_vcpu;      /* header: IntrLine records are per vCPU (else vCPU 0's) */
+    const char *cannot_why;  /* why the trace cannot be replayed at all */
+    struct rpol rp;          /* the exit policy on the recorded inputs (header policy_records) */
 };
 
 static uint64_t ns_of(const struct replayer *r, uint64_t tsc)
@@ -280,6 +280,8 @@ static void actual_output(struct replayer *r, enum trace_dev_kind kind, uint32_t
 {
     if (!r->active)
         return;
+    if (kind == TRACE_DEV_INTR && vcpu > 0 && !r->intr_per_vcpu)
+        return; /* the trace records vCPU 0's request only: the APs' unchecked here */
     struct expect got = {
         .kind = kind, .a = a, .vcpu = vcpu, .level = level, .ns = now_ns, .record = r->rec};
     r->st.outputs++;
@@ -365,7 +367,7 @@ static void expect_output(struct replayer *r, const struct trace_dev_event *ev)
     }
     struct expect *e = &r->q[(r->qh + r->qn++) % QCAP];
     e->kind = ev->kind;
-    e->vcpu = ev->kind == TRACE_DEV_INTR ? ev->vcpu : 0;
+    e->vcpu = ev->kind == TRACE_DEV_INTR && r->intr_per_vcpu ? ev->vcpu : 0;
     e->a = ev->kind == TRACE_DEV_IRQ_LINE  ? ev->u.irq.irq
            : ev->kind == TRACE_DEV_REQUEST ? ev->u.request.what
                                            : 0;
@@ -458,6 +460,7 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
                          ? 1000000000ull / r->tsc_hz
                          : 0;
     r->apic = h->apic;
+    r->intr_per_vcpu = h->intr_per_vcpu;
     dc.apic = h->apic;
     dc.tsc_hz = h->apic ? r->tsc_hz : 0; /* the TSC-deadline timer runs on the trace's TSC */
     dc.cpus = h->vcpus;
@@ -501,8 +504,7 @@ static void start_devices(struct replayer *r, const struct trace_header *h)
     for (unsigned i = 0; i < MAXV; i++) {
         r->entry_due[i] = i == 0; /* the BSP's first entry, before exit 0 */
         r->decided[i] = false;
-        r->started[i] = i == 0 || (i < r->ncpus && !vm_devices_cpu_waiting(&r->dev, i));
-        r->unstarted_told[i] = false;
+        r->waiting_told[i] = false;
     }
     r->st.vcpus = r->ncpus;
 }
@@ -786,19 +788,22 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     rpol_exit_begin(&r->rp, e);
     check_undecided_entry(r, e);
     flush_advance(r);
-    if (!r->started[e->vcpu] && !r->unstarted_told[e->vcpu]) {
-        /* An AP runs only after the hypervisor started it (CpuStart). */
-        r->unstarted_told[e->vcpu] = true;
-        r->doing = "an exit of a vCPU no CpuStart record started";
+    if (vm_devices_cpu_waiting(&r->dev, e->vcpu) && !r->waiting_told[e->vcpu]) {
+        /* A vCPU in wait-for-SIPI does not run: the models lost (or never
+         * got) the SIPI the hypervisor acted on. Told once per wait. */
+        r->waiting_told[e->vcpu] = true;
+        r->doing = "an exit of a vCPU the models have waiting for a SIPI";
         r->doing_io = false;
-        if (r->active && report_begin(r))
+        if (r->active && report_begin(r)) {
             fprintf(r->o.out,
                     "  device   lapic (vcpu %" PRIu32 ")\n  register INIT/SIPI state\n"
-                    "  expected a CpuStart of vcpu %" PRIu32 " before its first exit\n"
-                    "  actual   none (the models have it %s)\n",
-                    e->vcpu, e->vcpu,
-                    vm_devices_cpu_waiting(&r->dev, e->vcpu) ? "waiting for a SIPI"
-                                                             : "past a SIPI");
+                    "  expected vcpu %" PRIu32 " started by a SIPI (it runs)\n"
+                    "  actual   waiting for a SIPI\n",
+                    e->vcpu, e->vcpu);
+            report_state(r);
+        }
+    } else if (!vm_devices_cpu_waiting(&r->dev, e->vcpu)) {
+        r->waiting_told[e->vcpu] = false;
     }
     if (r->have_last && r->last.vcpu != e->vcpu)
         r->st.switches++;
@@ -832,8 +837,16 @@ static bool intr_at_decision(struct replayer *r, const struct trace_dev_event *e
 {
     if (r->adv_pending && r->adv_tsc != ev->tsc)
         flush_advance(r); /* earlier calls' outputs */
-    if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc)))
+    if (vm_policy_advance_due(&r->dev, ns_of(r, ev->tsc))) {
         flush_advance(r);
+        /* A trace of several vCPUs without intr_per_vcpu lacks the APs'
+         * interrupt-request outputs, so an entry's advance that fired an
+         * AP's timer left no record: advance when due (an approximation: a
+         * device deadline that changed no output may make replay's time run
+         * ahead of the recording's at a checkpoint). */
+        if (r->ncpus > 1 && !r->intr_per_vcpu)
+            do_advance(r, ev->tsc);
+    }
     return dev_intr(r, ev->vcpu);
 }
 
@@ -855,7 +868,6 @@ static void cpu_start(struct replayer *r, const struct trace_dev_event *ev)
         r->ops->cpu_events_take(&r->dev, n, VM_CPU_EV_INIT | VM_CPU_EV_SIPI);
     r->entry_due[n] = true; /* its first entry */
     r->decided[n] = false;
-    r->started[n] = true;
     if (!r->active)
         return;
     r->st.cpu_starts++;
@@ -878,7 +890,7 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
 {
     set_active(r);
     bool per_vcpu = ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED ||
-                    ev->kind == TRACE_DEV_INTR;
+                    (ev->kind == TRACE_DEV_INTR && r->intr_per_vcpu);
     r->cur_vcpu = per_vcpu ? (int)ev->vcpu : -1;
     if (per_vcpu && ev->vcpu >= r->ncpus) {
         flush_advance(r);
@@ -999,8 +1011,6 @@ static void on_checkpoint(struct replayer *r, const struct trace_checkpoint *c)
     if (r->ops->restore(&r->dev, c->devices, c->devices_len) == 0) {
         if (!r->active)
             r->st.restored++;
-        for (unsigned i = 1; i < r->ncpus; i++) /* records before may be lost */
-            r->started[i] = r->started[i] || !vm_devices_cpu_waiting(&r->dev, i);
         r->desync = false;
         remember_good(r, c->seq);
     }

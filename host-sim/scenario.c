@@ -217,7 +217,7 @@ static uint32_t io(struct sg *g, unsigned site, uint16_t port, unsigned size, bo
                              .size = (uint8_t)size,
                              .in = !write,
                              .value = val};
-    uint64_t rax = g->regs[VM_POLICY_RAX];
+    uint64_t rax = g->regs[VM_POLICY_RAX] & ~(uint64_t)dev_size_mask(size); /* as hv/vm_polrec.c */
     g->retired = false;
     vm_policy_io(&g->pol, &x);
     if (!write) { /* what the policy read and left (PolicyIo) */

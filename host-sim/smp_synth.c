@@ -18,6 +18,7 @@
 #define V_RESCHED   0xfd /* RESCHEDULE_VECTOR */
 #define V_CALL      0xfb /* CALL_FUNCTION_VECTOR */
 #define V_PIT       0x30 /* IRQ0 through the I/O APIC */
+#define V_COM1      0x34 /* IRQ4 through the I/O APIC, to vCPU 1 */
 #define SIPI_VECTOR 0x9f /* trampoline at 0x9f000 */
 
 struct gen {
@@ -139,9 +140,9 @@ static struct trace_exit exit_begin(struct gen *g, uint32_t reason, uint64_t sit
     return raw_begin(g, reason, site, cost);
 }
 
-static uint32_t io(struct gen *g, uint16_t port, bool write, uint32_t value)
+static uint32_t io_exit(struct gen *g, struct trace_exit e, uint16_t port, bool write,
+                        uint32_t value)
 {
-    struct trace_exit e = exit_begin(g, TRACE_EXIT_IO_INSTRUCTION, 0x6a1c42 + port, 2500);
     g->last_tsc = e.tsc;
     uint32_t v = write ? value : 0;
     vm_devices_io(&g->d, port, 1, write, &v, ns(e.tsc));
@@ -155,6 +156,12 @@ static uint32_t io(struct gen *g, uint16_t port, bool write, uint32_t value)
     e.u.io.value = v;
     exit_end(g, &e);
     return v;
+}
+
+static uint32_t io(struct gen *g, uint16_t port, bool write, uint32_t value)
+{
+    struct trace_exit e = exit_begin(g, TRACE_EXIT_IO_INSTRUCTION, 0x6a1c42 + port, 2500);
+    return io_exit(g, e, port, write, value);
 }
 
 static uint32_t mmio_exit(struct gen *g, struct trace_exit e, uint64_t gpa, bool write,
@@ -228,6 +235,20 @@ static void entry(struct gen *g)
     g->halted[v] = false;
 }
 
+/* An entry inside an interrupt handler (IF = 0): a pending request is not
+ * taken; the policy asks for the interrupt window (IntrBlocked). */
+static void entry_if0(struct gen *g)
+{
+    if (vm_policy_advance_due(&g->d, ns(g->tsc))) {
+        g->last_tsc = g->tsc;
+        vm_devices_advance(&g->d, ns(g->tsc));
+    }
+    if (!vm_devices_intr_cpu(&g->d, g->cur))
+        return;
+    struct trace_dev_event ev = {.tsc = g->tsc, .vcpu = g->cur, .kind = TRACE_DEV_INTR_BLOCKED};
+    note(g, trace_write_dev(g->w, &ev));
+}
+
 /* Entries of the running vCPU until one injects nothing: each injected
  * vector's handler ends with its EOI (an exit of its own). */
 static void entries(struct gen *g)
@@ -236,7 +257,13 @@ static void entries(struct gen *g)
         entry(g);
         if (!g->pending_eoi[g->cur])
             return;
+        uint8_t vec = g->pending_eoi[g->cur];
         g->pending_eoi[g->cur] = 0;
+        if (vec == V_COM1) { /* serial8250_handle_irq: IIR (clears THRE), then EOI */
+            struct trace_exit x = raw_begin(g, TRACE_EXIT_IO_INSTRUCTION, 0x6a3102, 6000);
+            io_exit(g, x, COM1 + 2, false, 0);
+            entry_if0(g);
+        }
         struct trace_exit e = raw_begin(g, TRACE_EXIT_EPT_VIOLATION, 0x5a0b0, 9000);
         mmio_exit(g, e, LAPIC + LAPIC_EOI, true, 0);
     }
@@ -368,6 +395,8 @@ static void step(struct gen *g)
         icr(g, to, V_RESCHED);
     } else if (r < 58 && g->started > 1) { /* smp_call_function */
         lapic_wr(g, LAPIC_ICR_LO, APIC_SH_ALL_BUT_SELF << 18 | V_CALL);
+    } else if (r < 60 && g->started > 2) { /* lowest priority to the APs (logical) */
+        icr(g, (0xfu & ~1u) & ((1u << g->started) - 1), 0x800u | (APIC_DM_LOWEST << 8) | 0xe1);
     } else if (r < 63) {
         mmio(g, LAPIC + (below(g, 2) ? LAPIC_TPR : LAPIC_ISR + 0x70), false, 0);
     } else if (r < 80) { /* idle */
@@ -411,6 +440,7 @@ int smp_synth_write(struct trace_writer *w, const struct smp_synth_config *cfg)
                              .devices = g->devices,
                              .has_start = true,
                              .entry_decisions = true,
+                             .intr_per_vcpu = true,
                              .apic = true};
     fill_checkpoint(g, &h.start);
     note(g, trace_write_header(w, &h));
@@ -418,6 +448,10 @@ int smp_synth_write(struct trace_writer *w, const struct smp_synth_config *cfg)
     bsp_boot(g);
     for (unsigned a = 1; a < cfg->vcpus && !g->err; a++)
         wake_ap(g, a);
+    /* COM1's interrupt (THRE) to vCPU 1: logical flat destination 0x02 */
+    ioapic_entry(g, 4, (0x02ull << 56) | (1u << 11) | V_COM1);
+    io(g, COM1 + 4, true, 0x08); /* MCR OUT2: the IRQ line to the PIC/I/O APIC */
+    io(g, COM1 + 1, true, 0x02); /* IER: THRE interrupt */
     g->quantum_end = g->tsc + QUANTUM;
     while (g->seq < cfg->exits && !g->err)
         step(g);

@@ -9,10 +9,13 @@
  * up its local APIC and the I/O APIC (PIT on pin 2 to the BSP), wakes each
  * AP with INIT assert, INIT de-assert, SIPI, SIPI (the hypervisor's CpuStart
  * after the first SIPI), every AP reads IA32_APIC_BASE and starts its
- * periodic local APIC timer; then the vCPUs share one CPU round-robin
- * (preemption-timer quantum, HLT when idle) doing console output, reschedule
- * IPIs (fixed, physical), call-function IPIs (all-but-self), local APIC
- * reads, each taking and EOIing its own interrupts. Host only. */
+ * periodic local APIC timer; COM1's THRE interrupt goes through the I/O
+ * APIC to vCPU 1 (logical flat destination). Then the vCPUs share one CPU
+ * round-robin (preemption-timer quantum, HLT when idle) doing console
+ * output, reschedule IPIs (fixed, physical), call-function IPIs
+ * (all-but-self), lowest-priority IPIs to the APs (logical), local APIC
+ * reads, each taking and EOIing its own interrupts (a request arriving
+ * inside a handler, IF = 0, is an IntrBlocked entry). Host only. */
 #ifndef HVRR_SMP_SYNTH_H
 #define HVRR_SMP_SYNTH_H
 

@@ -5,8 +5,8 @@
  *
  * One copy, used by the hypervisor (hv/vm.c: VMX glue only), by host-sim's
  * scripted guests (host-sim/scenario.c) and by the device soak
- * (tests/fuzz_devices.c); replay checks the injection decisions it leaves
- * in a trace (docs/replay.md). It touches the vCPU and the devices only
+ * (tests/fuzz_devices.c), and by replay itself, on the inputs a trace
+ * recorded (host-sim/replay_policy.c, docs/replay.md). It touches the vCPU and the devices only
  * through a table of operations (struct vm_policy_ops), so each user brings
  * its own: VMCS accesses in the hypervisor, a scripted CPU on the host, a
  * fake in tests/test_vm_policy.c. Pure C, no libc, freestanding-checked

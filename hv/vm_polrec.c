@@ -22,7 +22,9 @@ void vm_polrec_io_begin(struct vm *vm, const struct vm_policy_io *io)
         p->ev.u.pio.rflags = vmx_guest_rflags();
         p->ev.u.pio.gla = io->gla;
     } else {
-        p->ev.u.pio.rax = vmx_guest_reg(v, R_RAX);
+        /* without the bytes the IN writes: the policy never reads them, and
+         * they are the part that changes from one IN to the next */
+        p->ev.u.pio.rax = vmx_guest_reg(v, R_RAX) & ~(uint64_t)dev_size_mask(io->size);
     }
 }
 

@@ -295,11 +295,12 @@ void cli_format_item(char *buf, size_t len, const struct trace_item *it)
         snprintf(buf, len,
                  "# header: format %u, hv %s, devices %s, %" PRIu64
                  " MiB RAM, %u vCPU, TSC %" PRIu64
-                 " Hz, %zu devices, start checkpoint %s%s%s%s, host CPU: %s, cmdline \"%s\"",
+                 " Hz, %zu devices, start checkpoint %s%s%s%s%s, host CPU: %s, cmdline \"%s\"",
                  h->format_version, h->hv_build_id, h->devmodel_version, h->ram_bytes >> 20,
                  h->vcpus, h->tsc_hz, h->ndevices, h->has_start ? "yes" : "no",
                  h->entry_decisions ? ", entry decisions" : "", h->apic ? ", APIC" : "",
-                 h->policy_records ? ", policy records" : "", host, h->cmdline);
+                 h->policy_records ? ", policy records" : "",
+                 h->intr_per_vcpu ? ", IntrLine per vCPU" : "", host, h->cmdline);
         break;
     }
     case TRACE_ITEM_CHECKPOINT: {

@@ -224,10 +224,20 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         if (port >= 0x40 && port <= 0x42) {
             op->pit_mode = s->pit_mode[port - 0x40];
             op->pit_cw_only = s->pit_wbytes[port - 0x40] != 0;
+            op->pit_odd = s->pit_count[port - 0x40] & 1;
+            op->pit_rewritten = s->pit_ncounts[port - 0x40] > 1;
+            op->pit_bcd = s->pit_bcd[port - 0x40];
+            op->pit_count = s->pit_count[port - 0x40];
+            op->pit_half = s->pit_rw[port - 0x40] == 3 && s->pit_hi_next[port - 0x40];
+            op->pit_gate_low = port == 0x42 && !s->gate2;
         } else if (port == 0x61) {
             op->pit_mode = s->pit_mode[2];
             op->pit_cw_only = s->pit_wbytes[2] != 0;
+            op->pit_odd = s->pit_count[2] & 1;
+            op->pit_count = s->pit_count[2];
         }
+        if (e->u.io.write && port == 0x61)
+            s->gate2 = e->u.io.value & 1;
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) == 0 &&
             s->irq0_rise_tsc == e->tsc + 1)
             s->cw_edge0 = true; /* the IRQ0 rise recorded for this exit */
@@ -237,8 +247,21 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             s->pit_mode[c] = (uint8_t)(m > 5 ? m - 4 : m);
             s->pit_rw[c] = (e->u.io.value >> 4) & 3;
             s->pit_wbytes[c] = s->pit_rw[c] == 3 ? 2 : 1;
+            s->pit_hi_next[c] = s->pit_rw[c] == 2;
+            s->pit_ncounts[c] = 0;
+            s->pit_bcd[c] = e->u.io.value & 1;
         } else if (e->u.io.write && port >= 0x40 && port <= 0x42) {
             unsigned c = port - 0x40;
+            uint8_t b = (uint8_t)e->u.io.value;
+            if (s->pit_hi_next[c])
+                s->pit_count[c] =
+                    (uint16_t)((s->pit_rw[c] == 2 ? 0 : s->pit_count[c] & 0xff) | b << 8);
+            else
+                s->pit_count[c] = b;
+            if (s->pit_rw[c] == 3)
+                s->pit_hi_next[c] = !s->pit_hi_next[c];
+            if ((s->pit_rw[c] != 3 || !s->pit_hi_next[c]) && s->pit_ncounts[c] < 2)
+                s->pit_ncounts[c]++; /* a complete count */
             s->pit_wbytes[c] = s->pit_wbytes[c] > 1 ? 1 : 0;
         }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xd0) == 0xc0) {
@@ -312,6 +335,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             s->latched &= (uint16_t) ~(1u << line);
             if (line == 0 && s->cw_edge0)
                 op->pic_flags |= QPIC_CW_EDGE;
+            if (line == 0 && s->pit_ncounts[0] > 1 && (s->pit_mode[0] == 2 || s->pit_mode[0] == 3))
+                op->pic_flags |= QPIC_PIT_REWRITE;
             if (line == 0)
                 s->cw_edge0 = false;
             if (slave) {

@@ -20,10 +20,11 @@ enum qop_kind { QOP_OUT = 1, QOP_IN, QOP_IRQ, QOP_ACK };
 
 /* 8259A states where QEMU's i8259 is known to answer otherwise (qop.pic_flags) */
 enum {
-    QPIC_LTIM = 1,    /* ICW1 LTIM set on the PIC read: level mode on every input */
-    QPIC_SMM_EOI = 2, /* a non-specific EOI in special mask mode with lines masked */
-    QPIC_RELATCH = 4, /* ACK: the slave still requested at the previous slave ACK */
-    QPIC_CW_EDGE = 8, /* ACK of IRQ0 whose edge a PIT control word alone made */
+    QPIC_LTIM = 1,         /* ICW1 LTIM set on the PIC read: level mode on every input */
+    QPIC_SMM_EOI = 2,      /* a non-specific EOI in special mask mode with lines masked */
+    QPIC_RELATCH = 4,      /* ACK: the slave still requested at the previous slave ACK */
+    QPIC_CW_EDGE = 8,      /* ACK of IRQ0 whose edge a PIT control word alone made */
+    QPIC_PIT_REWRITE = 16, /* ACK of IRQ0 with channel 0 given a new count in mode 2/3 */
 };
 
 /* Where a PIC is in its ICW sequence. */
@@ -54,6 +55,12 @@ struct qop {
     bool pit_status;       /* PIT data read that returns a read-back status byte */
     uint8_t pit_mode;      /* PIT read: that channel's mode; port 0x61 read: channel 2's */
     bool pit_cw_only;      /* ... whose control word came after its last complete count */
+    bool pit_odd;          /* ... whose last count written is odd */
+    bool pit_rewritten;    /* ... given a new count while counting (no control word between) */
+    bool pit_bcd;          /* ... counting in BCD (control word bit 0) */
+    uint16_t pit_count;    /* ... its last count written (0: 65536) */
+    bool pit_half;         /* ... RW 3 and only the LSB of a new count written */
+    bool pit_gate_low;     /* ... channel 2 with its gate (port 0x61 bit 0) low */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -75,6 +82,11 @@ struct qscript {
     uint64_t irq0_rise_tsc;                        /* last IRQ0 rise (+1; 0 none) */
     bool cw_edge0;                                 /* ... made by a control word to channel 0 */
     uint8_t pit_mode[3], pit_rw[3], pit_wbytes[3]; /* per channel: mode, RW, count bytes due */
+    bool pit_hi_next[3];                           /* RW 3: the next count byte is the MSB */
+    uint16_t pit_count[3];                         /* the last count written */
+    uint8_t pit_ncounts[3]; /* complete counts written since the control word (saturating) */
+    bool pit_bcd[3];
+    bool gate2;
     /* hvrr's RTC at the start checkpoint: wall second ref_sec from virtual
      * time ref_ns on (have_rtc false: no start checkpoint) */
     bool have_rtc;

@@ -31,18 +31,44 @@ static uint32_t timed_mask(const struct qop *op)
     return op->port == 0x61 ? 0x10 : 0;
 }
 
-/* Timing granularity: a PIT count byte one count off. hvrr's 8254 counts
- * edges of an absolute 1.193182 MHz clock (floor(t * f)), QEMU's counts
- * floor((t - load) * f) from the count's load time; the two differ by at
- * most one count. The byte-wise rule also accepts the MSB of a lo/hi pair
- * whose LSB wrapped. */
-static bool tolerated(const struct qop *op, uint32_t tv, uint32_t qv)
+/* Timing granularity: a PIT read one clock off. hvrr's 8254 counts edges of
+ * an absolute 1.193182 MHz clock (floor(t * f), the count loaded on the
+ * next edge), QEMU's counts floor((t - load) * f) from the write; the two
+ * differ by about one clock. Accepted: a count byte one count off (three in
+ * mode 3, which counts by two; byte-wise, so also the MSB of a pair whose
+ * LSB wrapped), a mode 2/3 count on either side of its reload, and a mode
+ * 0/3 status whose OUT differs while the count latched with it is within
+ * two clocks of terminal count or the half-cycle's end (counts below 256). */
+static bool tolerated(const struct qscript *s, size_t k, uint32_t tv, uint32_t qv)
 {
-    if (op->port >= 0x40 && op->port <= 0x42 && !op->pit_status) {
+    const struct qop *op = &s->ops[k];
+    if (op->port < 0x40 || op->port > 0x42)
+        return false;
+    /* the count's low byte in modes 2/3 (reload value N) */
+    int kc = op->pit_mode == 3 ? 3 : 1;
+    unsigned n = op->pit_count ? op->pit_count : 0x10000;
+    if (!op->pit_status) {
         /* one clock: one count, two in mode 3 (three across an odd count's reload) */
-        int k = op->pit_mode == 3 ? 3 : 1;
         int8_t d = (int8_t)(uint8_t)(tv - qv);
-        return d != 0 && d >= -k && d <= k;
+        if (d != 0 && d >= -kc && d <= kc)
+            return true;
+        /* ... or across a mode 2/3 reload: one side at its last count(s),
+         * the other at N */
+        if ((op->pit_mode == 2 || op->pit_mode == 3) && n <= 0xff) {
+            unsigned lo = (unsigned)kc + 1, t = tv & 0xff, q = qv & 0xff;
+            return (t <= lo && q + (unsigned)kc >= n) || (q <= lo && t + (unsigned)kc >= n);
+        }
+        return false;
+    }
+    /* a mode 3 status whose OUT differs while the count latched with it is
+     * within one clock of a half-cycle's end (small counts) */
+    if ((op->pit_mode == 0 || op->pit_mode == 3) && ((tv ^ qv) & 0xff) == 0x80 && n <= 0xff &&
+        k + 1 < s->n) {
+        const struct qop *c = &s->ops[k + 1];
+        if (c->kind == QOP_IN && c->port == op->port && !c->pit_status) {
+            unsigned t = c->value & 0xff; /* mode 0: N down to 0; mode 3: N (even) to 2 */
+            return t <= 4 || t + 4 >= n;
+        }
     }
     return false;
 }
@@ -76,8 +102,8 @@ static const struct deviation pit_out_dev = {
     0x40, 0, 0x80,
     "8254 OUT in modes 1, 2, 4 and 5: mode 1 OUT low during the one-shot, modes 2/4/5 OUT high "
     "with a one-clock low pulse (8254 datasheet, Mode Definitions); QEMU 7.2's pit_get_out() "
-    "has them inverted (high during the one-shot, a one-clock high pulse; mode 1 fixed in "
-    "QEMU 8.0); and a control word alone sets OUT (low in mode 0, high in the others) where "
+    "has them inverted (high during the one-shot, a one-clock high pulse; mode 1 fixed upstream "
+    "in 2023); and a control word alone sets OUT (low in mode 0, high in the others) where "
     "QEMU keeps the old mode's OUT until the count is written"};
 static const struct deviation pit_out61_dev = {
     0x61, 0, 0x20,
@@ -120,8 +146,51 @@ static const struct deviation uart_stop15_dev = {
     "Control Register), four characters of 7.5 bits; QEMU counts 2 stop bits for every word "
     "length (serial_update_parameters), so its timeout comes 4 half bits later"};
 
+static const struct deviation pit_mode3_odd_dev = {
+    0x40, 0, 0xff,
+    "8254 mode 3 with an odd count N: the counting element is loaded with N - 1 and counts down "
+    "by two, OUT high for (N + 1) / 2 and low for (N - 1) / 2 clocks (8254 datasheet, Mode 3); "
+    "QEMU computes N - (2 t mod N), a count sequence through odd values the chip never shows, "
+    "and its OUT edges (status bit 7) fall elsewhere with it"};
+
+static const struct deviation pit_rewrite_dev = {
+    0x40, 0, 0xff,
+    "8254 modes 2 and 3, a new count written while counting: it is loaded at the end of the "
+    "current period (mode 2) or half-cycle (mode 3) (8254 datasheet, Mode 2, Mode 3); QEMU "
+    "restarts counting from the new count at once"};
+
+static const struct deviation pit_bcd_dev = {
+    0x40, 0, 0xff,
+    "8254 BCD counting (control word bit 0): four decades, count 0 = 10000 (8254 datasheet, "
+    "Control Word Format); QEMU keeps the BCD bit in the status but counts in binary"};
+
+static const struct deviation pit_half_dev = {
+    0x40, 0, 0xff,
+    "8254 mode 0, the first byte of a new two-byte count: it stops counting until the second "
+    "byte (8254 datasheet, Mode 0); QEMU counts on until the count is complete"};
+
+static const struct deviation pit_gate_dev = {
+    0x42, 0, 0xff,
+    "8254 gate low (channel 2, port 0x61 bit 0): counting stops in modes 0, 2, 3, 4 (8254 "
+    "datasheet, Gate); QEMU's pit_set_gate() only acts on gate edges (mode 1/5 triggers, "
+    "mode 2/3 restart) and counts on while the gate is low"};
+
 static const struct deviation *timed_explained(const struct qop *op, uint32_t diff)
 {
+    if (op->port >= 0x40 && op->port <= 0x42 && !op->pit_status && op->pit_mode == 0 &&
+        op->pit_half)
+        return &pit_half_dev;
+    if (op->port == 0x42 && !op->pit_status && op->pit_gate_low && op->pit_mode != 1 &&
+        op->pit_mode != 5)
+        return &pit_gate_dev;
+    if (op->port >= 0x40 && op->port <= 0x42 && !op->pit_status && op->pit_bcd)
+        return &pit_bcd_dev;
+    bool pit_rd = op->port >= 0x40 && op->port <= 0x42;
+    if (pit_rd && op->pit_mode == 3 && op->pit_odd && (!op->pit_status || !(diff & ~0x80u)))
+        return &pit_mode3_odd_dev;
+    if (pit_rd && (op->pit_mode == 2 || op->pit_mode == 3) && op->pit_rewritten &&
+        (!op->pit_status || !(diff & ~0x80u)))
+        return &pit_rewrite_dev;
     if (op->port == 0x3fa && !op->uart_dlab && (op->uart_lcr & 7) == 4 &&
         (op->value & 0x0f) == 0x0c && diff == 0x0d)
         return &uart_stop15_dev;
@@ -143,6 +212,8 @@ static const struct deviation *timed_explained(const struct qop *op, uint32_t di
         if (!(diff & ~0xc0u) && out_dev)
             return &pit_out_dev;
     }
+    if (op->port == 0x61 && !(diff & ~0x20u) && op->pit_mode == 3 && op->pit_odd)
+        return &pit_mode3_odd_dev; /* OUT2 */
     if (op->port == 0x61 && !(diff & ~0x20u) && out_dev)
         return &pit_out61_dev;
     return NULL;
@@ -277,6 +348,14 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
                 player);
         goto out;
     }
+    if (strchr(mp, ',') || strchr(cp, ',') || strchr(player, ',')) {
+        /* QEMU splits -initrd and -debugcon arguments at commas */
+        fprintf(stderr,
+                "hvrr crosscheck: a path with a comma cannot be given to QEMU ('%s', "
+                "'%s', '%s'); set TMPDIR or --player elsewhere\n",
+                mp, cp, player);
+        goto out;
+    }
     int64_t rtc_sec;
     uint64_t offset = rtc_align(s, &rtc_sec);
     if (write_ops(s, mf, offset)) {
@@ -386,6 +465,8 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
             relatch |= pf;
             /* IRQ0 from a control word alone (pit_out_dev) */
             relatch |= want == 0 && got < 0 && (op->pic_flags & QPIC_CW_EDGE);
+            /* IRQ0 after a count rewritten in mode 2/3 (pit_rewrite_dev) */
+            relatch |= want == 0 && got < 0 && (op->pic_flags & QPIC_PIT_REWRITE);
             relatched |= relatch;
             bool ex = spurious || relatch;
             if (ex) {
@@ -429,7 +510,7 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
         }
         const char *kind;
         const struct deviation *d = NULL;
-        if (tolerated(op, op->value, qv)) {
+        if (tolerated(s, k, op->value, qv)) {
             dc->tolerated++;
             tol++;
             if (!strict)

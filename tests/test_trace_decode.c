@@ -140,6 +140,33 @@ static void assert_item_equal(const struct item *a, const struct item *b, size_t
             break;
         case TRACE_DEV_INTR: assert_int_equal(d->u.intr.level, g->u.intr.level); break;
         case TRACE_DEV_REQUEST: assert_int_equal(d->u.request.what, g->u.request.what); break;
+        case TRACE_DEV_INTR_BLOCKED:
+            assert_int_equal(d->u.blocked.rflags, g->u.blocked.rflags);
+            assert_int_equal(d->u.blocked.blocking, g->u.blocked.blocking);
+            break;
+        case TRACE_DEV_POLICY_IO:
+            assert_int_equal(d->u.pio.rax, g->u.pio.rax);
+            assert_int_equal(d->u.pio.rax_after, g->u.pio.rax_after);
+            assert_int_equal(d->u.pio.addr_bits, g->u.pio.addr_bits);
+            assert_int_equal(d->u.pio.rcx, g->u.pio.rcx);
+            assert_int_equal(d->u.pio.rcx_after, g->u.pio.rcx_after);
+            assert_int_equal(d->u.pio.index, g->u.pio.index);
+            assert_int_equal(d->u.pio.index_after, g->u.pio.index_after);
+            assert_int_equal(d->u.pio.rflags, g->u.pio.rflags);
+            assert_int_equal(d->u.pio.gla, g->u.pio.gla);
+            assert_int_equal(d->u.pio.fault, g->u.pio.fault);
+            assert_int_equal(d->u.pio.retired, g->u.pio.retired);
+            break;
+        case TRACE_DEV_HALT:
+            assert_int_equal(d->u.halt.rflags, g->u.halt.rflags);
+            assert_int_equal(d->u.halt.input, g->u.halt.input);
+            assert_int_equal(d->u.halt.stop, g->u.halt.stop);
+            break;
+        case TRACE_DEV_DEADLINE: assert_int_equal(d->u.deadline.tsc, g->u.deadline.tsc); break;
+        case TRACE_DEV_CPU_START:
+            assert_int_equal(d->u.cpu_start.vcpu, g->u.cpu_start.vcpu);
+            assert_int_equal(d->u.cpu_start.vector, g->u.cpu_start.vector);
+            break;
         default: break;
         }
         break;
@@ -397,6 +424,44 @@ static void test_plain_records_fast(void **state)
     assert_int_equal(crafted_item(&g)->u.dev.kind, TRACE_DEV_INTR_BLOCKED);
     assert_int_equal(fast_count(&g), 3);
     got_free(&g);
+    /* the exit-policy records (VmConfig.policy_records) */
+    CRAFT(3, &g, 0x42, 5, 0x08, 0x82, 0x04, 0x10, 1);
+    assert_int_equal(crafted_item(&g)->u.dev.u.blocked.rflags, 0x202);
+    assert_int_equal(crafted_item(&g)->u.dev.u.blocked.blocking, TRACE_BLOCK_STI);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x4a, 6, 0x08, 0x10, 0x10, 0x31, 0x58, 1);
+    assert_int_equal(crafted_item(&g)->u.dev.kind, TRACE_DEV_POLICY_IO);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.rax_after, 0x21);
+    assert_true(crafted_item(&g)->u.dev.u.pio.retired);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x4a, 20, 0x18, 32, 0x20, 3, 0x28, 3, 0x30, 0x80, 0x20, 0x38, 3, 0x40, 2, 0x48,
+          0x80, 0x20, 0x50, 0x0f, 0x58, 1);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.addr_bits, 32);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.rcx_after, 0);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.index_after, 0x1003);
+    assert_int_equal(crafted_item(&g)->u.dev.u.pio.fault, 15);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x52, 7, 0x08, 0x82, 0x04, 0x10, 1, 0x18, 4, 0x78, 2);
+    assert_int_equal(crafted_item(&g)->u.dev.u.halt.stop, 4);
+    assert_true(crafted_item(&g)->u.dev.u.halt.input);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x5a, 2, 0x08, 100, 0x78, 2);
+    assert_int_equal(crafted_item(&g)->u.dev.u.deadline.tsc, 1101);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x5a, 0, 0x78, 2);
+    assert_int_equal(crafted_item(&g)->u.dev.u.deadline.tsc, UINT64_MAX);
+    got_free(&g);
+    /* vCPU start (several vCPUs) */
+    CRAFT(3, &g, 0x62, 5, 0x08, 1, 0x10, 0x9a, 0x01);
+    assert_int_equal(crafted_item(&g)->u.dev.kind, TRACE_DEV_CPU_START);
+    assert_int_equal(crafted_item(&g)->u.dev.u.cpu_start.vector, 0x9a);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
     /* empty messages: an Exit with nothing, a PortIo with nothing */
     CRAFT(2, &g, 0x3a, 0);
     assert_int_equal(crafted_item(&g)->u.exit.detail, TRACE_DETAIL_IO);
@@ -458,7 +523,7 @@ static void test_left_to_protobuf_c(void **state)
     (void)state;
     struct got g;
     /* unknown fields: a new Exit field (14, and 16 with a two-byte key), a
-     * new PortIo field, a new DeviceEvent kind (9): protobuf-c skips them */
+     * new PortIo field, a new DeviceEvent kind (13): protobuf-c skips them */
     CRAFT(2, &g, 0x08, 30, 0x70, 5);
     assert_int_equal(crafted_item(&g)->u.exit.reason, 30);
     assert_int_equal(fast_count(&g), 2);
@@ -470,7 +535,7 @@ static void test_left_to_protobuf_c(void **state)
     assert_int_equal(crafted_item(&g)->u.exit.u.io.port, 0x61);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
-    CRAFT(3, &g, 0x08, 0, 0x4a, 2, 0x08, 1, 0x78, 2);
+    CRAFT(3, &g, 0x08, 0, 0x6a, 2, 0x08, 1, 0x78, 2);
     assert_int_equal(fast_count(&g), 2);
     assert_int_equal(g.st.unknown, 1);
     got_free(&g);
@@ -491,11 +556,11 @@ static void test_left_to_protobuf_c(void **state)
     CRAFT(3, &g, 0x12, 2, 0x08, 3, 0x1a, 2, 0x08, 0x21);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
-    /* a device event without an event; an IntrBlocked with a field */
+    /* a device event without an event; an IntrBlocked with a new field */
     CRAFT(3, &g, 0x78, 2);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
-    CRAFT(3, &g, 0x42, 2, 0x08, 1);
+    CRAFT(3, &g, 0x42, 2, 0x18, 1);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
     /* more scalar occurrences than the decoder takes */
@@ -519,16 +584,16 @@ static void test_malformed_refused_alike(void **state)
         {3, 0x3a, 2, 0x08},       /* truncated submessage */
         {4, 0x3a, 2, 0x08, 0x80}, /* varint truncated by its submessage */
         {12, 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00}, /* 11 */
-        {3, 0x0a, 1, 0x00},                                  /* wrong wire type: reason as bytes */
-        {2, 0x38, 0x01},                                     /* io as a varint */
-        {9, 0x79, 1, 2, 3, 4, 5, 6, 7, 8},                   /* tsc_delta as fixed64 */
-        {5, 0x7d, 1, 2, 3, 4},                               /* ... as fixed32 */
-        {3, 0x3a, 1, 0x0a},                                  /* PortIo port as bytes */
-        {2, 0x00, 0x01},                                     /* field 0 */
-        {6, 0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f},             /* huge length */
+        {3, 0x0a, 1, 0x00},                      /* wrong wire type: reason as bytes */
+        {2, 0x38, 0x01},                         /* io as a varint */
+        {9, 0x79, 1, 2, 3, 4, 5, 6, 7, 8},       /* tsc_delta as fixed64 */
+        {5, 0x7d, 1, 2, 3, 4},                   /* ... as fixed32 */
+        {3, 0x3a, 1, 0x0a},                      /* PortIo port as bytes */
+        {2, 0x00, 0x01},                         /* field 0 */
+        {6, 0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f}, /* huge length */
         {9, 0x3a, 0x82, 0x80, 0x80, 0x80, 0x80, 0x00, 0x08, 0x61}, /* 6-byte length prefix */
-        {2, 0x0b, 0x0c},                                     /* a group */
-        {2, 0x0e, 0x00},                                     /* wire type 6 */
+        {2, 0x0b, 0x0c},                                           /* a group */
+        {2, 0x0e, 0x00},                                           /* wire type 6 */
     };
     for (unsigned i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         craft(2, bodies[i] + 1, bodies[i][0], &g);

@@ -58,6 +58,23 @@ static uint64_t use_item(const struct trace_item *it)
         case TRACE_DEV_TIMER_EDGE: h = mix(mix(h, d->u.timer.source), d->u.timer.level); break;
         case TRACE_DEV_INTR: h = mix(h, d->u.intr.level); break;
         case TRACE_DEV_REQUEST: h = mix(h, d->u.request.what); break;
+        case TRACE_DEV_INTR_BLOCKED:
+            h = mix(mix(h, d->u.blocked.rflags), d->u.blocked.blocking);
+            break;
+        case TRACE_DEV_POLICY_IO:
+            h = mix(mix(mix(mix(h, d->u.pio.rax), d->u.pio.rax_after), d->u.pio.addr_bits),
+                    d->u.pio.rcx);
+            h = mix(mix(mix(mix(h, d->u.pio.rcx_after), d->u.pio.index), d->u.pio.index_after),
+                    d->u.pio.rflags);
+            h = mix(mix(mix(h, d->u.pio.gla), d->u.pio.fault), d->u.pio.retired);
+            break;
+        case TRACE_DEV_HALT:
+            h = mix(mix(mix(h, d->u.halt.rflags), d->u.halt.input), d->u.halt.stop);
+            break;
+        case TRACE_DEV_DEADLINE: h = mix(h, d->u.deadline.tsc); break;
+        case TRACE_DEV_CPU_START:
+            h = mix(mix(h, d->u.cpu_start.vcpu), d->u.cpu_start.vector);
+            break;
         default: break;
         }
         break;

@@ -260,6 +260,7 @@ struct trace_header {
     bool apic; /* APIC platform: MMIO (EPT, size != 0) and local APIC MSRs are device calls */
     bool policy_records;    /* PolicyIo / Halt / Deadline records, IntrBlocked fields */
     uint64_t time_limit_ns; /* the exit policy's budget (policy_records; 0: none) */
+    bool intr_per_vcpu;     /* IntrLine.vcpu: whose request (every vCPU's recorded) */
 };
 
 enum trace_end_reason {

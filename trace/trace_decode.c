@@ -319,7 +319,7 @@ done:
 
 static bool dev_event(unsigned f, const uint8_t *p, const uint8_t *end, struct trace_dev_event *ev)
 {
-    uint64_t v[3] = {0};
+    uint64_t v[4] = {0};
     switch (f) {
     case 2: /* IrqLine: irq, level (bool) */
         if (!varint_msg_ordered(p, end, 2, 1u << 2, v))
@@ -380,10 +380,51 @@ static bool dev_event(unsigned f, const uint8_t *p, const uint8_t *end, struct t
         ev->kind = TRACE_DEV_REQUEST;
         ev->u.request.what = (uint32_t)v[1];
         return true;
-    case 8: /* IntrBlocked: no fields */
-        if (p != end)
+    case 8: /* IntrBlocked: rflags, blocking (policy_records) */
+        if (!varint_msg_ordered(p, end, 2, 0, v))
             return false;
         ev->kind = TRACE_DEV_INTR_BLOCKED;
+        ev->u.blocked.rflags = v[1];
+        ev->u.blocked.blocking = (uint32_t)v[2];
+        return true;
+    case 9: { /* PolicyIo: registers as value before and XOR after; retired (bool) */
+        uint64_t w[12] = {0};
+        if (!varint_msg_ordered(p, end, 11, 1u << 11, w))
+            return false;
+        ev->kind = TRACE_DEV_POLICY_IO;
+        ev->u.pio.rax = w[1];
+        ev->u.pio.rax_after = w[1] ^ w[2];
+        ev->u.pio.addr_bits = (uint32_t)w[3];
+        ev->u.pio.rcx = w[4];
+        ev->u.pio.rcx_after = w[4] ^ w[5];
+        ev->u.pio.index = w[6];
+        ev->u.pio.index_after = w[6] ^ w[7];
+        ev->u.pio.rflags = w[8];
+        ev->u.pio.gla = w[9];
+        ev->u.pio.fault = (uint32_t)w[10];
+        ev->u.pio.retired = w[11] != 0;
+        return true;
+    }
+    case 10: /* Halt: rflags, input (bool), stop */
+        if (!varint_msg_ordered(p, end, 3, 1u << 2, v))
+            return false;
+        ev->kind = TRACE_DEV_HALT;
+        ev->u.halt.rflags = v[1];
+        ev->u.halt.input = v[2] != 0;
+        ev->u.halt.stop = (uint32_t)v[3];
+        return true;
+    case 11: /* Deadline: ahead of the record's TSC (dec_dev makes it a TSC) */
+        if (!varint_msg_ordered(p, end, 1, 0, v))
+            return false;
+        ev->kind = TRACE_DEV_DEADLINE;
+        ev->u.deadline.tsc = v[1];
+        return true;
+    case 12: /* CpuStart: vcpu, vector */
+        if (!varint_msg_ordered(p, end, 2, 0, v))
+            return false;
+        ev->kind = TRACE_DEV_CPU_START;
+        ev->u.cpu_start.vcpu = (uint32_t)v[1];
+        ev->u.cpu_start.vector = (uint32_t)v[2];
         return true;
     default: return false;
     }
@@ -406,7 +447,7 @@ static enum trace_fast_kind dec_dev(const uint8_t *p, const uint8_t *end, struct
             return TRACE_FAST_NONE;
         q += 1 + n;
     }
-    if (q < end && (*q & 7) == WT_LEN && *q >= KEY(2, WT_LEN) && *q <= KEY(8, WT_LEN)) {
+    if (q < end && (*q & 7) == WT_LEN && *q >= KEY(2, WT_LEN) && *q <= KEY(12, WT_LEN)) {
         n = len_prefix(q + 1, end, &l);
         if (!n || !dev_event(*q >> 3, q + 1 + n, q + 1 + n + l, ev))
             return TRACE_FAST_NONE;
@@ -439,7 +480,11 @@ static enum trace_fast_kind dec_dev(const uint8_t *p, const uint8_t *end, struct
         case KEY(5, WT_LEN):
         case KEY(6, WT_LEN):
         case KEY(7, WT_LEN):
-        case KEY(8, WT_LEN): {
+        case KEY(8, WT_LEN):
+        case KEY(9, WT_LEN):
+        case KEY(10, WT_LEN):
+        case KEY(11, WT_LEN):
+        case KEY(12, WT_LEN): {
             if (event)
                 return TRACE_FAST_NONE;
             event = true;
@@ -461,6 +506,8 @@ done:
     ev->vcpu = (uint32_t)vcpu;
     ev->tsc = d->tsc + (uint64_t)unzigzag(tsc);
     d->tsc = ev->tsc;
+    if (ev->kind == TRACE_DEV_DEADLINE) /* the reader's rule: 0 ahead is no deadline */
+        ev->u.deadline.tsc = ev->u.deadline.tsc ? ev->tsc + ev->u.deadline.tsc : UINT64_MAX;
     return TRACE_FAST_DEV;
 }
 

@@ -371,6 +371,7 @@ static int conv_header(struct trace_reader *r, struct trace_header *h, const Hvr
         h->apic = c->apic;
         h->policy_records = c->policy_records;
         h->time_limit_ns = c->time_limit_ns;
+        h->intr_per_vcpu = c->intr_per_vcpu;
     }
     if (m->start) {
         h->has_start = true;

@@ -609,6 +609,7 @@ int trace_write_header(struct trace_writer *w, const struct trace_header *h)
     cfg.apic = h->apic;
     cfg.policy_records = h->policy_records;
     cfg.time_limit_ns = h->time_limit_ns;
+    cfg.intr_per_vcpu = h->intr_per_vcpu;
     Hvrr__Checkpoint start = HVRR__CHECKPOINT__INIT;
     Hvrr__Header m = HVRR__HEADER__INIT;
     m.format_version = h->format_version ? h->format_version : TRACE_FORMAT_VERSION;

@@ -28,16 +28,9 @@ static void on_irq_line(void *ctx, unsigned irq, bool level, uint64_t now_ns)
         r->user.irq_line(r->user.ctx, irq, level, now_ns);
 }
 
-/* vCPU 0's interrupt request: recorded by on_intr_cpu, which follows. */
-static void on_intr(void *ctx, bool level, uint64_t now_ns)
-{
-    struct vm_recorder *r = ctx;
-    if (r->user.intr)
-        r->user.intr(r->user.ctx, level, now_ns);
-}
-
-/* Every vCPU's interrupt request: an IntrLine carrying that vCPU (not the
- * one whose exit is handled: an AP's device call can raise the BSP's). */
+/* Every vCPU's interrupt request (the header's intr_per_vcpu with several):
+ * IntrLine.vcpu is whose request changed, not the vCPU being handled, so
+ * replay sees an AP's local APIC timer fire at the advance that fired it. */
 static void on_intr_cpu(void *ctx, unsigned cpu, bool level, uint64_t now_ns)
 {
     struct vm_recorder *r = ctx;
@@ -47,6 +40,8 @@ static void on_intr_cpu(void *ctx, unsigned cpu, bool level, uint64_t now_ns)
     r->vcpu = cpu;
     write_output(r, &ev);
     r->vcpu = cur;
+    if (cpu == 0 && r->user.intr)
+        r->user.intr(r->user.ctx, level, now_ns);
     if (r->user.intr_cpu)
         r->user.intr_cpu(r->user.ctx, cpu, level, now_ns);
 }
@@ -100,7 +95,6 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
     r->err = 0;
 
     const struct vm_devices_hooks hooks = {.irq_line = on_irq_line,
-                                           .intr = on_intr,
                                            .intr_cpu = on_intr_cpu,
                                            .com1_tx = on_com1_tx,
                                            .request = on_request,
@@ -129,6 +123,7 @@ int vm_recorder_init(struct vm_recorder *r, struct vm_devices *d,
                              .has_start = true,
                              .entry_decisions = cfg->entry_decisions,
                              .apic = dc && dc->apic,
+                             .intr_per_vcpu = cfg->vcpus > 1,
                              .policy_records = cfg->policy_records,
                              .time_limit_ns = cfg->policy_records ? cfg->time_limit_ns : 0};
     if (cfg->host_cpu)

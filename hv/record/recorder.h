@@ -19,8 +19,10 @@
  *                                    policy found INTR high at an entry the guest could
  *                                    not take it, hv/vm_policy.h)
  *
- * Outputs are DeviceEvent IrqLine (a PIC input pin changed), IntrLine (the
- * PIC pair's INTR changed) and DevRequest (reset/power-off), stamped with the
+ * Outputs are DeviceEvent IrqLine (a PIC input pin changed), IntrLine (a
+ * vCPU's interrupt request changed: the PIC pair's INTR, or that vCPU's
+ * local APIC; DeviceEvent.vcpu says whose with several vCPUs, header
+ * intr_per_vcpu) and DevRequest (reset/power-off), stamped with the
  * TSC of the call that caused them. Every timed record therefore means
  * "devices advanced to this time first"; an advance that changed no output
  * is not recorded (the models give the same state whether time moves in one

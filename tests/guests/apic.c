@@ -7,8 +7,11 @@
  * count decreasing, 0, one interrupt); a self-IPI through the ICR (IRR, ISR
  * in service, cleared by EOI); TPR masking (held in IRR until TPR drops);
  * the I/O APIC routing the RTC (IRQ8, pin 8) edge-triggered, then
- * level-triggered with remote IRR set until the EOI. TSC-deadline is not
- * tested: CPUID hides it. */
+ * level-triggered with remote IRR set until the EOI; an edge arriving while
+ * the entry is masked is lost; the EOI register with another vector leaves
+ * remote IRR set; the same vector coming edge-triggered clears its TMR bit;
+ * the LVT timer in TSC-deadline mode (the model has it though CPUID does not
+ * announce it) interrupts no earlier than the deadline. */
 #include "guest.h"
 
 #define LAPIC  0xfee00000u
@@ -152,6 +155,32 @@ void on_level(void)
 }
 GUEST_ISR(isr_level, on_level);
 
+static volatile uint64_t t_dl;
+static volatile uint32_t n_dl, n_eoir;
+static volatile bool eoir_irr, eoir_rirr;
+
+/* Vector 0x62, level, in service with the RTC line still high: the EOI
+ * register written with another vector must neither clear remote IRR nor
+ * send the entry again (nothing new in IRR). */
+void on_eoir(void)
+{
+    wr(IOAPIC + 0x40, 0x99);
+    eoir_irr = bit(0x200, 0x62);
+    eoir_rirr = (io_rd(0x20) >> 14) & 1;
+    rtc_c();
+    eoi();
+    n_eoir++;
+}
+GUEST_ISR(isr_eoir, on_eoir);
+
+void on_dl(void)
+{
+    t_dl = rdtsc();
+    n_dl++;
+    eoi();
+}
+GUEST_ISR(isr_dl, on_dl);
+
 static void spin_tsc(uint64_t ticks)
 {
     uint64_t t0 = rdtsc();
@@ -173,6 +202,8 @@ void guest_main(void)
     set_ivt(0x50, isr_tpr);
     set_ivt(0x60, isr_edge);
     set_ivt(0x61, isr_level);
+    set_ivt(0x32, isr_dl);
+    set_ivt(0x62, isr_eoir);
     uint32_t hz = tsc_hz();
     check("tsc-hz", hz != 0, hz);
 
@@ -274,5 +305,58 @@ void guest_main(void)
     rtc_c();
     check("ioapic-level-remote-irr-set", lvl_rirr, 0);
     check("ioapic-level-remote-irr-cleared-by-eoi", !lvl_rirr_after, 1);
+
+    /* (g) 82093AA: an edge while the entry is masked is lost. The RTC line
+     * rises at a periodic flag and stays high until register C is read, so
+     * unmasking later sees no new edge. */
+    uint32_t nl = n_level;
+    io_wr(0x20, 0x10000 | 0x61); /* masked, edge */
+    outb(0x70, 0x0b);
+    outb(0x71, rb | 0x40);
+    spin_tsc(hz / 250); /* 4 ms: flags at 1024 Hz, the line high */
+    io_wr(0x20, 0x61);
+    sti();
+    spin_tsc(hz / 500);
+    cli();
+    check_eq("ioapic-masked-edge-lost", n_level - nl, 0);
+
+    /* (h) SDM, interrupt acceptance: a vector accepted edge-triggered
+     * clears its TMR bit (0x61 came level-triggered above) */
+    check("tmr-set-by-level", bit(0x180, 0x61), 0);
+    rtc_c(); /* the line falls; the next flag is an edge */
+    for (uint32_t i = 0; i < 200000 && !bit(0x200, 0x61); i++)
+        ;
+    check("tmr-edge-accepted", bit(0x200, 0x61), 0);
+    check("tmr-cleared-by-edge", !bit(0x180, 0x61), 1);
+    sti();
+    __asm__ volatile("nop");
+    cli();
+
+    /* (i) ICH EOI register: the EOI of another vector leaves a level
+     * entry's remote IRR set and sends nothing (on_eoir) */
+    io_wr(0x20, 0x8000 | 0x62); /* level, unmasked */
+    rtc_c();
+    for (uint32_t i = 0; i < 1000 && n_eoir == 0; i++)
+        sti_hlt();
+    cli();
+    outb(0x70, 0x0b);
+    outb(0x71, rb & ~0x40);
+    io_wr(0x20, 0x10000);
+    rtc_c();
+    check_eq("eoir-delivered", n_eoir, 1);
+    check("eoir-other-vector-keeps-remote-irr", eoir_rirr, 0);
+    check("eoir-other-vector-sends-nothing", !eoir_irr, 1);
+
+    /* (j) LVT timer in TSC-deadline mode: one interrupt, not before the
+     * TSC reaches IA32_TSC_DEADLINE */
+    lw(0x320, 0x40032);
+    uint64_t dl = rdtsc() + hz / 1000;
+    __asm__ volatile("wrmsr" ::"c"(0x6e0), "a"((uint32_t)dl), "d"((uint32_t)(dl >> 32)));
+    for (uint32_t i = 0; i < 1000 && n_dl == 0; i++)
+        sti_hlt();
+    cli();
+    check_eq("tsc-deadline-one-interrupt", n_dl, 1);
+    check("tsc-deadline-not-early", t_dl >= dl, (uint32_t)(t_dl - dl));
+    lw(0x320, 0x10032);
     info("apic fails: ", n_fail);
 }

@@ -150,7 +150,8 @@ static void do_ack(const struct xp_op *op, uint64_t target)
  * from then on), port 0x61 0, the 8259As initialised with every line masked
  * and edge-triggered (ICW1 also drops the edges the PIT setup made), the RTC
  * at register A 0x26 / B 0x02 with its flags read, the 16550 at divisor 12,
- * 16450 mode, no interrupts, its status read. */
+ * 16450 mode, no interrupts, its status read; the i8042 command byte 0x45
+ * with its output buffer empty. */
 static void prologue(void)
 {
     outb(0x61, 0x00);
@@ -189,6 +190,10 @@ static void prologue(void)
     (void)inb(0x3f8);
     (void)inb(0x3fa);
     (void)inb(0x3fe);
+    outb(0x64, 0x60); /* i8042 command byte as hvrr's after POST */
+    outb(0x60, 0x45);
+    while (inb(0x64) & 1)
+        (void)inb(0x60);
 }
 
 static void play(const struct xp_header *h)
