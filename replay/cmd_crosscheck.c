@@ -426,8 +426,7 @@ int cmd_crosscheck(int argc, char **argv)
     (void)qrc; /* QEMU's exit at end of input is not a result; the answers are */
     rewind(rf);
 
-    struct devcount counts[7] = {0};
-    uint64_t diffs = 0, expl = 0, reports = 0, ack_cmp = 0, ack_diff = 0;
+    struct xc_tally t = {.max_reports = max_reports, .strict = strict};
     bool relatched = false; /* an ACK explained by relatch_dev, until the master's EOI */
     char line[256], reg[48];
     size_t k = 0;
@@ -460,21 +459,13 @@ int cmd_crosscheck(int argc, char **argv)
         if (short_read)
             break;
         if (op->kind == QOP_ACK) {
-            /* poll byte: bit 7 set and the IRQ number, else none pending */
-            bool slave_v =
-                (op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0];
-            uint32_t m = ans[1], sl = ans[3];
-            int got = -1;
-            if (m & 0x80)
-                got =
-                    (m & 7) == 2 && slave_v ? ((sl & 0x80) ? 8 + (int)(sl & 7) : -1) : (int)(m & 7);
-
+            bool slave_v = xc_slave_vector(op);
+            uint32_t m = ans[1];
+            int got = xc_poll_irq(m, ans[3], slave_v);
             int want = (op->value & 7) + (slave_v ? 8 : 0);
-            struct devcount *dc = xc_devcount(counts, "pic");
-            dc->compared++;
-            ack_cmp++;
+            struct devcount *dc = xc_devcount(t.counts, "pic");
             if (got == want) {
-                dc->equal++;
+                xc_count(&t, dc, XC_EQUAL, true);
                 continue;
             }
             /* A spurious IRQ7/15 (request withdrawn before INTA) is what a real
@@ -484,25 +475,13 @@ int cmd_crosscheck(int argc, char **argv)
             bool relatch = got < 0 && want >= 8 && (op->pic_flags & QPIC_RELATCH);
             relatched |= relatch;
             if (relatch) {
-                dc->explained++;
-                expl++;
-                if (reports++ < max_reports && strict)
+                if (xc_count(&t, dc, XC_EXPLAINED, true))
                     printf("explained: exit %" PRIu64 ", device pic, acknowledge: trace vector "
                            "0x%02x (IRQ%d), qemu no interrupt pending\n  deviation: %s\n",
                            op->exit_seq, op->value, want, xc_relatch_dev.what);
                 continue;
             }
-            if (spurious) {
-                dc->explained++;
-                expl++;
-                if (!strict)
-                    continue;
-            } else {
-                dc->differ++;
-                ack_diff++;
-            }
-            diffs += !spurious;
-            if (reports++ < max_reports)
+            if (xc_count(&t, dc, spurious ? XC_EXPLAINED : XC_DIFFER, true))
                 printf("%s: exit %" PRIu64 ", device pic, acknowledge: trace vector 0x%02x "
                        "(IRQ%d), qemu %s%d%s\n",
                        spurious ? "explained" : "difference", op->exit_seq, op->value, want,
@@ -510,38 +489,23 @@ int cmd_crosscheck(int argc, char **argv)
                        got < 0 ? ")" : "");
             continue;
         }
-        if (op->kind == QOP_OUT && op->port == 0x20 && (op->value & 0x18) == 0 &&
-            (op->value & 0x20))
+        if (xc_master_eoi(op))
             relatched = false; /* the master's EOI ends the IS2 the relatch added */
         if (op->kind != QOP_IN)
             continue;
-        struct devcount *dc = xc_devcount(counts, qscript_device(op->port));
-        uint32_t mask = op->size == 1 ? 0xff : op->size == 2 ? 0xffff : 0xffffffff;
+        struct devcount *dc = xc_devcount(t.counts, qscript_device(op->port));
+        uint32_t mask = xc_size_mask(op);
         uint32_t tm = timing_mask(op) & mask;
         uint32_t diff = (op->value ^ ans[0]) & mask & ~tm & ~(uint32_t)op->detached;
-        if (tm == mask) {
-            dc->timing++;
-            continue;
-        }
-        dc->compared++;
-        if (!diff) {
-            dc->equal++;
+        if (tm == mask || !diff) {
+            xc_count(&t, dc, tm == mask ? XC_TIMING : XC_EQUAL, false);
             continue;
         }
         const struct deviation *d = xc_explained(op, diff);
-        if (!d && relatched && op->port == 0x20 && (op->pic_ocw3[0] & 7) == 3 && diff == 0x04)
-            d = &xc_relatch_dev;
-        if (d) {
-            dc->explained++;
-            expl++;
-            if (!strict)
-                continue;
-        } else {
-            dc->differ++;
-            diffs++;
-        }
+        if (!d)
+            d = xc_relatch_explains(op, diff, relatched);
         qscript_register(op, reg, sizeof(reg));
-        if (reports++ < max_reports) {
+        if (xc_count(&t, dc, d ? XC_EXPLAINED : XC_DIFFER, false)) {
             printf("%s: exit %" PRIu64 ", device %s, register %s (port 0x%x), trace 0x%0*x, "
                    "qemu 0x%0*x",
                    d ? "explained" : "difference", op->exit_seq, qscript_device(op->port), reg,
@@ -566,14 +530,16 @@ int cmd_crosscheck(int argc, char **argv)
            " UART input bytes not fed\n",
            path, s.n, s.skipped_ports, s.skipped_irqs, s.skipped_acks, s.uart_rx);
     printf("  device   compared   equal  explained  differ  timing-only\n");
-    for (int i = 0; i < 7; i++)
-        if (counts[i].dev)
+    for (int i = 0; i < XC_NDEV; i++) {
+        const struct devcount *c = &t.counts[i];
+        if (c->dev)
             printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %12" PRIu64 "\n",
-                   counts[i].dev, counts[i].compared, counts[i].equal, counts[i].explained,
-                   counts[i].differ, counts[i].timing);
-    printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", ack_cmp, ack_diff);
-    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained\n", diffs, expl);
-    ret = (diffs || (strict && expl)) ? CLI_BAD_INPUT : CLI_OK;
+                   c->dev, c->compared, c->equal, c->explained, c->differ, c->timing);
+    }
+    printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", t.ack_cmp, t.ack_diff);
+    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained\n", t.diffs,
+           t.expl);
+    ret = (t.diffs || (strict && t.expl)) ? CLI_BAD_INPUT : CLI_OK;
     if (cli_flush_stdout("crosscheck"))
         ret = CLI_BAD_INPUT;
 out:

@@ -31,6 +31,39 @@ struct devcount {
 /* The counters of `dev` ("pic", "pit", ...) in a table of XC_NDEV. */
 struct devcount *xc_devcount(struct devcount *t, const char *dev);
 
+/* How one compared IN or acknowledge came out (replay/xc_tally.c). */
+enum xc_outcome {
+    XC_EQUAL,
+    XC_TIMING, /* not comparable at all: counted apart, not compared */
+    XC_TOLERATED,
+    XC_EXPLAINED,
+    XC_DIFFER,
+};
+/* The counts of one cross-check run. */
+struct xc_tally {
+    struct devcount counts[XC_NDEV];
+    uint64_t diffs, expl, tol, reports, ack_cmp, ack_diff;
+    uint64_t max_reports;
+    bool strict;
+};
+/* Counts outcome `o` of a comparison on device `dc` (ack: an acknowledge,
+ * also counted apart); true if it is to be reported: a difference, or a
+ * tolerated/explained one under --strict, while fewer than max_reports were. */
+bool xc_count(struct xc_tally *t, struct devcount *dc, enum xc_outcome o, bool ack);
+
+/* The acknowledge `op` took a vector of the slave 8259A. */
+bool xc_slave_vector(const struct qop *op);
+/* The IRQ (0-15) a master/slave poll byte pair names, -1 none pending
+ * (slave_v: the slave's byte was read). */
+int xc_poll_irq(uint32_t master, uint32_t slave, bool slave_v);
+/* `op` is a non-specific or specific EOI to the master 8259A. */
+bool xc_master_eoi(const struct qop *op);
+/* xc_relatch_dev if it explains `diff` on the IN `op` while a relatched
+ * acknowledge awaits the master's EOI, else NULL. */
+const struct deviation *xc_relatch_explains(const struct qop *op, uint32_t diff, bool relatched);
+/* The value bits of an access of op->size bytes. */
+uint32_t xc_size_mask(const struct qop *op);
+
 /* A temporary file $TMPDIR/hvrr-crosscheck-TAG-XXXXXX opened w+, its name in
  * path; NULL on failure. */
 FILE *xc_tmpfile(char *path, size_t len, const char *tag);

@@ -247,8 +247,7 @@ static int write_ops(const struct qscript *s, FILE *f, uint64_t offset)
             continue;
         put_le(f, vm_rec_tsc_to_ns(op->tsc, hz), 8);
         if (op->kind == QOP_ACK) {
-            bool slave =
-                (op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0];
+            bool slave = xc_slave_vector(op);
             put_le(f, 0, 2);
             put_le(f, XP_ACK, 1);
             put_le(f, slave ? 2 : 1, 1);
@@ -403,8 +402,7 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
         if (op->kind == QOP_IN)
             need += op->size;
         else if (op->kind == QOP_ACK)
-            need +=
-                2 + ((op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0]);
+            need += 2 + xc_slave_vector(op);
     }
     if (!con || len != need || get_le(con + len - 4, 4) != XP_DONE) {
         fprintf(stderr,
@@ -424,34 +422,25 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
     }
     uint64_t worst = get_le(con + len - 16, 8), late = get_le(con + len - 8, 4);
 
-    struct devcount counts[XC_NDEV] = {0};
-    uint64_t diffs = 0, expl = 0, tol = 0, reports = 0, ack_cmp = 0, ack_diff = 0;
+    struct xc_tally t = {.max_reports = max_reports, .strict = strict};
     size_t at = 8;
     char reg[48];
     bool relatched = false;
     for (size_t k = 0; k < s->n; k++) {
         struct qop *op = &s->ops[k];
         if (op->kind == QOP_ACK) {
-            bool slave_v =
-                (op->value & 0xf8) == op->pic_base[1] && op->pic_base[1] != op->pic_base[0];
+            bool slave_v = xc_slave_vector(op);
             uint32_t m = con[at++], sl = slave_v ? con[at++] : 0;
             bool again = con[at++];
-            int got = -1;
-            if (m & 0x80)
-                got =
-                    (m & 7) == 2 && slave_v ? ((sl & 0x80) ? 8 + (int)(sl & 7) : -1) : (int)(m & 7);
+            int got = xc_poll_irq(m, sl, slave_v);
             int want = (op->value & 7) + (slave_v ? 8 : 0);
-            struct devcount *dc = xc_devcount(counts, "pic");
-            dc->compared++;
-            ack_cmp++;
+            struct devcount *dc = xc_devcount(t.counts, "pic");
             if (got == want && !again) {
-                dc->equal++;
+                xc_count(&t, dc, XC_EQUAL, true);
                 continue;
             }
             if (got == want) { /* its edge came within XP_ACK_WINDOW_NS after */
-                dc->tolerated++;
-                tol++;
-                if (strict && reports++ < max_reports)
+                if (xc_count(&t, dc, XC_TOLERATED, true))
                     printf("tolerated: exit %" PRIu64 ", device pic, acknowledge: trace vector "
                            "0x%02x, qemu's request came within %d ns after\n",
                            op->exit_seq, op->value, XP_ACK_WINDOW_NS);
@@ -469,17 +458,7 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
             relatch |= want == 0 && got < 0 && (op->pic_flags & QPIC_PIT_REWRITE);
             relatched |= relatch;
             bool ex = spurious || relatch;
-            if (ex) {
-                dc->explained++;
-                expl++;
-                if (!strict)
-                    continue;
-            } else {
-                dc->differ++;
-                ack_diff++;
-                diffs++;
-            }
-            if (reports++ < max_reports)
+            if (xc_count(&t, dc, ex ? XC_EXPLAINED : XC_DIFFER, true))
                 printf("%s: exit %" PRIu64 ", device pic, acknowledge at %" PRIu64
                        " ns: trace vector 0x%02x (IRQ%d), qemu %s%d%s\n",
                        ex ? "explained" : "difference", op->exit_seq,
@@ -488,33 +467,25 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
                        got < 0 ? (int)m : got, got < 0 ? ")" : "");
             continue;
         }
-        if (op->kind == QOP_OUT && op->port == 0x20 && (op->value & 0x18) == 0 &&
-            (op->value & 0x20))
+        if (xc_master_eoi(op))
             relatched = false;
         if (op->kind != QOP_IN)
             continue;
         uint32_t qv = (uint32_t)get_le(con + at, op->size);
         at += op->size;
-        struct devcount *dc = xc_devcount(counts, qscript_device(op->port));
-        uint32_t mask = op->size == 1 ? 0xff : op->size == 2 ? 0xffff : 0xffffffff;
+        struct devcount *dc = xc_devcount(t.counts, qscript_device(op->port));
+        uint32_t mask = xc_size_mask(op);
         uint32_t tm = timed_mask(op) & mask;
         uint32_t diff = (op->value ^ qv) & mask & ~tm;
-        if (tm == mask) {
-            dc->timing++;
-            continue;
-        }
-        dc->compared++;
-        if (!diff) {
-            dc->equal++;
+        if (tm == mask || !diff) {
+            xc_count(&t, dc, tm == mask ? XC_TIMING : XC_EQUAL, false);
             continue;
         }
         const char *kind;
         const struct deviation *d = NULL;
+        enum xc_outcome o;
         if (tolerated(s, k, op->value, qv)) {
-            dc->tolerated++;
-            tol++;
-            if (!strict)
-                continue;
+            o = XC_TOLERATED;
             kind = "tolerated";
         } else {
             d = timed_explained(op, diff);
@@ -523,22 +494,13 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
                 d = &uart_irq4_dev; /* a poll that IRQ4's extra edge answered */
             if (!d)
                 d = xc_explained(op, diff);
-            if (!d && relatched && op->port == 0x20 && (op->pic_ocw3[0] & 7) == 3 && diff == 4)
-                d = &xc_relatch_dev;
-            if (d) {
-                dc->explained++;
-                expl++;
-                if (!strict)
-                    continue;
-                kind = "explained";
-            } else {
-                dc->differ++;
-                diffs++;
-                kind = "difference";
-            }
+            if (!d)
+                d = xc_relatch_explains(op, diff, relatched);
+            o = d ? XC_EXPLAINED : XC_DIFFER;
+            kind = d ? "explained" : "difference";
         }
         qscript_register(op, reg, sizeof(reg));
-        if (reports++ < max_reports) {
+        if (xc_count(&t, dc, o, false)) {
             printf(
                 "%s: exit %" PRIu64 " at %" PRIu64 " ns, device %s, register %s (port 0x%x), "
                 "trace 0x%0*x, qemu 0x%0*x\n",
@@ -553,17 +515,18 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
            " ns after its time, %" PRIu64 " later than 100 ns\n",
            path, s->n, base, started, worst, late);
     printf("  device   compared   equal  tolerated  explained  differ  not-comparable\n");
-    for (int i = 0; i < XC_NDEV; i++)
-        if (counts[i].dev)
+    for (int i = 0; i < XC_NDEV; i++) {
+        const struct devcount *c = &t.counts[i];
+        if (c->dev)
             printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %10" PRIu64 " %7" PRIu64
                    " %15" PRIu64 "\n",
-                   counts[i].dev, counts[i].compared, counts[i].equal, counts[i].tolerated,
-                   counts[i].explained, counts[i].differ, counts[i].timing);
-    printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", ack_cmp, ack_diff);
+                   c->dev, c->compared, c->equal, c->tolerated, c->explained, c->differ, c->timing);
+    }
+    printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", t.ack_cmp, t.ack_diff);
     printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " tolerated, %" PRIu64
            " explained\n",
-           diffs, tol, expl);
-    ret = (diffs || (strict && (expl || tol))) ? CLI_BAD_INPUT : CLI_OK;
+           t.diffs, t.tol, t.expl);
+    ret = (t.diffs || (strict && (t.expl || t.tol))) ? CLI_BAD_INPUT : CLI_OK;
     if (cli_flush_stdout("crosscheck"))
         ret = CLI_BAD_INPUT;
 out:
