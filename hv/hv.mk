@@ -84,7 +84,7 @@ MBK_MB2 := $(BUILD)/mbkernel/mbkernel-mb2.elf
 MBK_MOD := $(BUILD)/mbkernel/mbmod.bin
 $(BUILD)/mbkernel/%.o: tests/mbkernel/%.c
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(MBK_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(MBK_CFLAGS) -I. $(DEPFLAGS) -c $< -o $@
 $(BUILD)/mbkernel/%.o: tests/mbkernel/%.S
 	@mkdir -p $(@D)
 	$(Q)$(CC) -m32 $(DEPFLAGS) -c $< -o $@

@@ -11,27 +11,14 @@
  * byte i = (7 i + 3) mod 256. */
 #include <stdint.h>
 
+#include "hv/portio.h"
+
 #define MOD_SIZE 5000u
 
 uint32_t boot_eax, boot_ebx, boot_eflags, boot_cr0;
 uint16_t boot_cs, boot_ds;
 static volatile uint32_t bss_canary[64]; /* must be zero: the loader clears bss */
 static unsigned fails;
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
-}
-static inline void outl(uint16_t port, uint32_t v)
-{
-    __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
 static void putc_(char c)
 {

@@ -10,44 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hv/portio.h"
 #include "tests/xcplayer/xcplayer.h"
-
-static inline void outb(uint16_t p, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(p));
-}
-static inline void outw(uint16_t p, uint16_t v)
-{
-    __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(p));
-}
-static inline void outl(uint16_t p, uint32_t v)
-{
-    __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(p));
-}
-static inline uint8_t inb(uint16_t p)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(p));
-    return v;
-}
-static inline uint16_t inw(uint16_t p)
-{
-    uint16_t v;
-    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(p));
-    return v;
-}
-static inline uint32_t inl(uint16_t p)
-{
-    uint32_t v;
-    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p));
-    return v;
-}
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
 
 static void put(uint64_t v, unsigned bytes)
 {
