@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "hv/devs/dev.h"
 
@@ -325,4 +326,15 @@ void cli_format_item(char *buf, size_t len, const struct trace_item *it)
     }
     default: snprintf(buf, len, "# unknown item"); break;
     }
+}
+
+int cli_wait_child(pid_t pid, bool sig_fails)
+{
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    return sig_fails ? -1 : 128 + WTERMSIG(st);
 }

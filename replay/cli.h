@@ -9,7 +9,9 @@
 #ifndef HVRR_CLI_H
 #define HVRR_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "trace/trace_reader.h"
 
@@ -64,6 +66,10 @@ int cli_read_trace_raw(const char *cmd, const char *path, cli_item_fn fn, void *
 int cli_finish(const char *cmd, const char *path, int rc, const struct trace_reader_stats *st);
 /* Flushes stdout; on failure prints why and returns CLI_BAD_INPUT. */
 int cli_flush_stdout(const char *cmd);
+/* Waits for the child `pid` (retrying on EINTR): its exit status; if a
+ * signal ended it, -1 when sig_fails, else 128 + the signal number (as a
+ * shell says); -1 if it cannot be waited for. */
+int cli_wait_child(pid_t pid, bool sig_fails);
 
 /* One human-readable line (no newline) for an item. */
 void cli_format_item(char *buf, size_t len, const struct trace_item *it);

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "replay/cli.h"
@@ -51,11 +50,7 @@ static int run(const char *dir, const char *out_path, char *const argv[])
         execvp(argv[0], argv);
         _exit(127);
     }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return cli_wait_child(pid, true);
 }
 
 /* First line of a command's output into buf (trailing newline cut). */

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "replay/cli.h"
@@ -237,11 +236,7 @@ static int run_qemu(const char *qemu, const struct qemu_devs *d, char *const ext
             break; /* QEMU went away: its answers tell how far it got */
     close(pfd[1]);
     signal(SIGPIPE, old);
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return cli_wait_child(pid, false);
 }
 
 FILE *xc_tmpfile(char *path, size_t len, const char *tag)

@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hv/devs/cmos_rtc.h"
@@ -312,11 +311,7 @@ static int run(const char *qemu, const char *player, const char *mod, const char
         execvp(argv[0], argv);
         _exit(127);
     }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return cli_wait_child(pid, false);
 }
 
 static uint64_t get_le(const uint8_t *p, unsigned n)
