@@ -7,6 +7,7 @@
 #include "hv/devs/vm_devices.h"
 #include "hv/record/recorder.h"
 #include "hv/vm_policy.h"
+#include "trace/xorshift.h"
 
 #define HZ          2000000000ull
 #define LAPIC       0xfee00000ull
@@ -37,12 +38,7 @@ struct gen {
 
 static uint64_t rnd(struct gen *g)
 {
-    uint64_t x = g->rng; /* xorshift64* */
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    g->rng = x;
-    return x * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&g->rng);
 }
 
 static unsigned below(struct gen *g, unsigned n)

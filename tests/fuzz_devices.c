@@ -36,6 +36,7 @@
 #include "host-sim/replay_testutil.h"
 #include "hv/record/recorder.h"
 #include "hv/vm_policy.h"
+#include "trace/xorshift.h"
 
 #ifndef HVRR_LIBFUZZER
 /* The self-check's mutants (tests/tests.mk SOAK_MUTANTS). */
@@ -458,10 +459,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 /* xorshift64*: the same inputs on every machine. */
 static uint64_t rng(uint64_t *s)
 {
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ull;
+    return xorshift64s(s);
 }
 
 /* Input i of the stream from seed: biased toward the device ports and short

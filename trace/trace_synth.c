@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trace/xorshift.h"
+
 #define KBASE     0xffffffff81000000ull
 #define TICK_TSC  (TRACE_SYNTH_TSC_HZ / 250) /* HZ=250 */
 #define COM1      0x3f8
@@ -37,13 +39,7 @@ enum site {
 
 static uint64_t rnd(struct trace_synth *s)
 {
-    /* xorshift64* */
-    uint64_t x = s->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    s->rng = x;
-    return x * 0x2545f4914f6cdd1dull;
+    return xorshift64s(&s->rng);
 }
 
 static uint32_t rnd_below(struct trace_synth *s, uint32_t n)
