@@ -32,7 +32,7 @@ guest: $(VLBL_BIN) $(GUEST_KERNEL) $(GUEST_INITRDS)
 guest-vlbl: $(VLBL_BIN) $(QEMU_SHIM) $(VLBL_PROBE)
 ALL_TARGETS += $(VLBL_BIN) $(QEMU_SHIM) $(VLBL_PROBE)
 
-$(GUEST_OUT)/vlbl/%.o: guest/vlbl/% guest/vlbl/vlbl.h guest/vlbl/bootinfo.h
+$(GUEST_OUT)/vlbl/%.o: guest/vlbl/% guest/vlbl/vlbl.h guest/vlbl/bootinfo.h hv/portio.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(VLBL_CFLAGS) -c $< -o $@
 $(GUEST_OUT)/vlbl.elf: $(VLBL_OBJS) guest/vlbl/vlbl.ld
@@ -41,7 +41,7 @@ $(VLBL_BIN): $(GUEST_OUT)/vlbl.elf
 	$(Q)objcopy -O binary $< $@
 	$(Q)sz=$$(stat -c %s $@); [ $$sz -le 32768 ] || { echo "vlbl.bin is $$sz bytes (max 32768)"; rm -f $@; exit 1; }
 
-$(GUEST_OUT)/probe/%.o: guest/vlbl/probe/% guest/vlbl/bootinfo.h
+$(GUEST_OUT)/probe/%.o: guest/vlbl/probe/% guest/vlbl/bootinfo.h hv/portio.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(VLBL_CFLAGS) -c $< -o $@
 $(GUEST_OUT)/vlbl-probe.elf: $(PROBE_OBJS) guest/vlbl/probe/probe.ld
@@ -49,7 +49,7 @@ $(GUEST_OUT)/vlbl-probe.elf: $(PROBE_OBJS) guest/vlbl/probe/probe.ld
 $(VLBL_PROBE): $(GUEST_OUT)/vlbl-probe.elf
 	$(Q)objcopy -O binary $< $@
 
-$(GUEST_OUT)/qemu-shim/%.o: guest/vlbl/qemu-shim/% guest/vlbl/bootinfo.h
+$(GUEST_OUT)/qemu-shim/%.o: guest/vlbl/qemu-shim/% guest/vlbl/bootinfo.h hv/portio.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(SHIM_CFLAGS) -c $< -o $@
 $(QEMU_SHIM): $(SHIM_OBJS) guest/vlbl/qemu-shim/shim.ld

@@ -64,9 +64,9 @@ GUEST_CFLAGS := -m16 -march=i686 -std=gnu11 -Os -Wall -Wextra -Werror -ffreestan
 $(BUILD)/guests/%.o: tests/guests/%.S $(wildcard tests/guests/*.inc)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -c -nostdlib -ffreestanding -Itests/guests $< -o $@
-$(BUILD)/guests/%.o: tests/guests/%.c tests/guests/guest.h
+$(BUILD)/guests/%.o: tests/guests/%.c tests/guests/guest.h hv/portio.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(GUEST_CFLAGS) -Itests/guests -c $< -o $@
+	$(Q)$(CC) $(GUEST_CFLAGS) -I. -Itests/guests -c $< -o $@
 $(BUILD)/guests/%.bin: $(BUILD)/guests/%.o tests/guests/guest.ld
 	$(Q)$(LD) $(if $(wildcard tests/guests/$*.c),-m elf_i386) -nostdlib -static -T tests/guests/guest.ld -o $(@:.bin=.elf) $<
 	$(Q)objcopy -O binary $(@:.bin=.elf) $@

@@ -13,6 +13,8 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
+#include "hv/portio.h"
+
 /* What the interrupt stub leaves on the caller's stack; vlbl_int may edit
  * it, the stub restores the registers from it. */
 struct vlbl_frame {
@@ -38,17 +40,6 @@ static inline uintptr_t phys_reg(uintptr_t a)
 #define PHYS8(a)  (*(volatile uint8_t *)phys_reg((uintptr_t)(a)))
 #define PHYS16(a) (*(volatile uint16_t *)phys_reg((uintptr_t)(a)))
 #define PHYS32(a) (*(volatile uint32_t *)phys_reg((uintptr_t)(a)))
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
 /* console.c: COM1 output */
 void con_init(void);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hv/portio.h"
+
 void guest_main(void);
 
 __asm__(".section .text.start, \"ax\"\n"
@@ -38,25 +40,6 @@ __asm__(".section .text.start, \"ax\"\n"
             "    calll " #fn "\n"                                                                  \
             "    popal\n"                                                                          \
             "    iretw\n")
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
 
 static inline void sti(void)
 {

@@ -13,18 +13,6 @@
  * bytes only. */
 #include "guest.h"
 
-static void outl(uint16_t port, uint32_t v)
-{
-    __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port));
-}
-
-static uint32_t inl(uint16_t port)
-{
-    uint32_t v;
-    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
 /* PCI mechanism #1 and the reset control register at 0xCF9. */
 static void test_pci(void)
 {

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "guest/vlbl/bootinfo.h"
+#include "hv/portio.h"
 
 struct regs {
     uint32_t eax, ebx, ecx, edx, esi, edi;
@@ -22,17 +23,6 @@ extern const char _start[];
 #define FL_IF 0x0200
 
 static unsigned failures;
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
 /* Memory outside the setup segment, through FS (real-mode addressing only). */
 static uint32_t peek32(uint16_t seg, uint32_t off)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "guest/vlbl/bootinfo.h"
+#include "hv/portio.h"
 
 #define MB_BOOT_MAGIC 0x2badb002u
 #define MBI_MEM       (1u << 0)
@@ -32,21 +33,6 @@ struct mb_mmap {
 extern char __shim_start[], __shim_end[];
 void shim_main(uint32_t magic, const struct mb_info *mbi) __attribute__((noreturn));
 void shim_enter_vlbl(void) __attribute__((noreturn));
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-static inline void outl(uint16_t port, uint32_t v)
-{
-    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
 
 static void putc_(char c)
 {
