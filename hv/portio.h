@@ -1,6 +1,8 @@
-/* x86 port I/O and RDTSC as inline assembly, for any CPU mode and any
- * freestanding build: the hypervisor (through hv/arch.h), the Multiboot test
- * kernel (tests/mbkernel) and the crosscheck player (tests/xcplayer). */
+/* x86 port I/O and RDTSC as inline assembly, for any CPU mode (16, 32 or
+ * 64-bit) and any freestanding build: the hypervisor (through hv/arch.h),
+ * the test guests (tests/guests/guest.h), the Multiboot test kernel
+ * (tests/mbkernel), the crosscheck player (tests/xcplayer) and vlbl with
+ * its probe and QEMU shim (guest/vlbl). */
 #ifndef HVRR_PORTIO_H
 #define HVRR_PORTIO_H
 
