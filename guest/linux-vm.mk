@@ -4,7 +4,7 @@
 #                         ACPI tables): IO-APIC routing, LOC counts, replay
 #                         (make test)
 #   make e2e-linux-smp    the apic=1 boot with cpus=2: both CPUs up, LOC and
-#                         RES/CAL on each, replayed twice identically
+#                         RES/CAL on each, replayed twice identically (make test)
 #   make e2e-linux-smp4   the same with cpus=4 (slower; not in make test)
 #   make e2e-linux-input  bytes typed on the physical COM1 reach the shell,
 #                         `reboot -f` ends the run by the 8042 reset (make test)
@@ -74,6 +74,7 @@ $(1): deps-vm $$(HV_ELF) $$(LINUX_MODS) $$(BUILD)/hvrr
 endef
 $(eval $(call linux_smp_rule,e2e-linux-smp,2))
 $(eval $(call linux_smp_rule,e2e-linux-smp4,4))
+TEST_TARGETS += e2e-linux-smp
 
 # Input and reboot: interactive=1 (an idle guest waits for COM1 input); the
 # reboot initramfs starts a shell, the test types an interactive session

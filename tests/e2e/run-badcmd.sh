@@ -32,7 +32,7 @@ scripts/run-vm.sh "$out/hexcmd.iso" "$out/hex.raw" "$tmo"
 tr -d '\r' <"$out/hex.raw" >"$out/hex.log"
 bad2=0
 need2() { grep -aqF -- "$1" "$out/hex.log" || { echo "e2e-badcmd: missing: $1"; bad2=1; }; }
-need2 "hvrr: options: guest tests, mem 128 MiB, timeout 20 s, record off"
+need2 "hvrr: options: guest tests, mem 128 MiB, 1 vCPU(s), timeout 20 s, record off"
 need2 "hvrr: RESULT PASS 1/1"
 [ $bad2 = 0 ] || sed -n '1,40p' "$out/hex.log"
 if [ $bad = 0 ] && [ $bad2 = 0 ]; then
