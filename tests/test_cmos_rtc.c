@@ -462,7 +462,7 @@ static void test_alarm_pm_hour_is_not_dont_care(void **st)
     assert_int_equal(cmos_next_event_ns(&f.c, 0), S(4444));
 }
 
-/* MC146818A datasheet, Table 3 (time, calendar and alarm data modes): in
+/* MC146818A datasheet, "Time, Calendar and Alarm Data Modes" table: in
  * 12-hour mode the hours and hours-alarm bytes hold 01-12 (AM) and 81-92
  * (PM) in BCD, 01-0C and 81-8C in binary; the alarm fires when each alarm
  * byte equals its time byte ("don't care": 0xc0-0xff). Midnight is 12 AM,

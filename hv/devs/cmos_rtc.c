@@ -286,9 +286,10 @@ static void rebase(struct cmos_rtc *c, uint64_t t, int64_t secs)
 /* ---- alarm ---- */
 
 /* The chip compares each alarm byte with its time byte as the time byte is
- * written in the format register B selects (datasheet Table 3): an alarm
- * byte that is no valid encoding (hour 0x00 in 12-hour mode, a bad BCD
- * digit) never matches; 0xc0-0xff is "don't care". */
+ * written in the format register B selects (the datasheet's "Time,
+ * Calendar and Alarm Data Modes" table): an alarm byte that is no valid
+ * encoding (hour 0x00 in 12-hour mode, a bad BCD digit) never matches;
+ * 0xc0-0xff is "don't care". */
 static bool alarm_field(const struct cmos_rtc *c, unsigned idx, bool hour, unsigned v)
 {
     uint8_t a = c->ram[idx];
