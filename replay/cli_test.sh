@@ -206,6 +206,16 @@ if command -v qemu-system-x86_64 >/dev/null; then
         [ "$(head -c 4 "$dir/io.xp")" = HVXP ]; check "crosscheck --timed --script: the op list" $?
         expect_rc "crosscheck --timed --strict io guest" 1 "$HVRR" crosscheck --timed --strict "$io"
         grep -q '^tolerated: exit 216 at ' "$dir/out"; check "crosscheck --timed --strict shows it" $?
+        # rtcmodes: QEMU's UF while SET (exit 6020) and its second moved by
+        # the minute written while running (exits 6366-6865), exactly those.
+        rm=corpus/hv-bochs-rtcmodes-guest.hvt
+        expect_rc "crosscheck --timed --strict rtcmodes" 1 \
+            "$HVRR" crosscheck --timed --strict --max-reports 100000 "$rm"
+        [ "$(grep -c 'deviation: MC146818A UF while SET' "$dir/out")" = 1 ] &&
+            grep -B1 'deviation: MC146818A UF while SET' "$dir/out" | grep -q '^explained: exit 6020 '
+        check "crosscheck --timed rtcmodes: UF while SET, exit 6020 only" $?
+        [ "$(grep -c 'deviation: MC146818A time byte written while the clock runs' "$dir/out")" = 11 ]
+        check "crosscheck --timed rtcmodes: 11 reads after QEMU's second moved" $?
     fi
     expect_rc "crosscheck --timed without the player" 1 \
         "$HVRR" crosscheck --timed --player /nonexistent/player.elf "$io"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hv/devs/vm_devices.h"
+#include "hv/record/recorder.h"
 #include "trace/trace_reader.h"
 
 const char *qscript_device(uint16_t port)
@@ -184,12 +185,84 @@ static void track_out(struct qscript *s, uint16_t port, uint32_t v)
     }
 }
 
+static bool rtc_time_byte(unsigned idx)
+{
+    return idx == 0x00 || idx == 0x02 || idx == 0x04 || (idx >= 0x06 && idx <= 0x09) || idx == 0x32;
+}
+
+/* Second boundaries of phase p (ns mod 1 s) up to time t: floor((t - p) / 1 s). */
+static int64_t rtc_bounds(uint64_t t, uint64_t p)
+{
+    int64_t d = (int64_t)t - (int64_t)p, n = d / (int64_t)NS_PER_SEC;
+    return d < 0 && d % (int64_t)NS_PER_SEC ? n - 1 : n;
+}
+
+static uint64_t rtc_phase(uint64_t t, int64_t plus)
+{
+    int64_t x = ((int64_t)(t % NS_PER_SEC) + plus) % (int64_t)NS_PER_SEC;
+    return (uint64_t)(x < 0 ? x + (int64_t)NS_PER_SEC : x);
+}
+
+/* The second boundaries of hvrr's MC146818A and of QEMU 7.2's
+ * hw/rtc/mc146818rtc.c at an RTC write at time t. Both start the divider
+ * half a second before its first update when it leaves reset, both keep the
+ * phase when SET is cleared (QEMU: `offset` = the running time's fraction of
+ * a second); a time byte written while the clock runs keeps hvrr's divider
+ * phase (the chip's divider chain does not see it), but QEMU's rtc_set_time()
+ * restarts its second at the write with the old `offset`, moving its
+ * boundaries. */
+static void rtc_track_write(struct qscript *s, unsigned idx, uint8_t v, uint64_t t)
+{
+    bool q_running = !(s->rtc_b & 0x80) && (s->rtc_a & 0x70) <= 0x20;
+    if (idx == 0x0a) {
+        bool was = (s->rtc_a & 0x70) == 0x20, now = (v & 0x70) == 0x20;
+        bool q_release = (s->rtc_a & 0x60) == 0x60 && (v & 0x60) != 0x60 && (v & 0x70) <= 0x20;
+        if (!was && now)
+            s->rtc_h = rtc_phase(t, (int64_t)NS_PER_SEC / 2);
+        if (q_release && !(s->rtc_b & 0x80)) {
+            s->rtc_qoff = NS_PER_SEC / 2;
+            s->rtc_q = s->rtc_h;
+        }
+        if ((!was && now) != (q_release && !(s->rtc_b & 0x80)))
+            s->rtc_phase_known = false;
+        s->rtc_a = v;
+    } else if (idx == 0x0b) {
+        if (!(v & 0x80) && (s->rtc_b & 0x80) && (s->rtc_a & 0x70) <= 0x20)
+            s->rtc_qoff = rtc_phase(t, -(int64_t)s->rtc_q);
+        if (v & 0x80)
+            s->rtc_set_seen = true;
+        s->rtc_b = v;
+    } else if (rtc_time_byte(idx) && q_running) {
+        s->rtc_q = rtc_phase(t, -(int64_t)s->rtc_qoff);
+    }
+}
+
+/* An RTC read at time t: whether hvrr's and QEMU's boundaries disagree on
+ * the time (time bytes) or on the update count since the last C read. */
+static void rtc_track_read(struct qscript *s, struct qop *op, unsigned idx, uint64_t t)
+{
+    bool known = s->rtc_phase_known && s->rtc_h != s->rtc_q;
+    if (rtc_time_byte(idx) && known)
+        op->rtc_phase_split = rtc_bounds(t, s->rtc_h) != rtc_bounds(t, s->rtc_q);
+    if (idx != 0x0c)
+        return;
+    if (known)
+        op->rtc_phase_split = rtc_bounds(t, s->rtc_h) - rtc_bounds(s->rtc_last_c, s->rtc_h) !=
+                              rtc_bounds(t, s->rtc_q) - rtc_bounds(s->rtc_last_c, s->rtc_q);
+    op->rtc_set_seen = s->rtc_set_seen || (s->rtc_b & 0x80);
+    s->rtc_set_seen = s->rtc_b & 0x80;
+    s->rtc_last_c = t;
+}
+
 int qscript_add(struct qscript *s, const struct trace_item *it)
 {
     if (it->type == TRACE_ITEM_HEADER) {
         const struct trace_header *h = &it->u.header;
         s->tsc_hz = h->tsc_hz;
         s->have_rtc = false;
+        s->rtc_phase_known = false;
+        s->rtc_set_seen = false;
+        s->rtc_last_c = 0;
         if (h->has_start) {
             static struct vm_devices d;
             struct vm_devices_config dc = {0};
@@ -198,6 +271,11 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->have_rtc = true;
                 s->rtc_ref_sec = d.cmos.ref_sec;
                 s->rtc_ref_ns = d.cmos.ref_ns;
+                s->rtc_phase_known = true;
+                s->rtc_h = s->rtc_q = d.cmos.ref_ns % NS_PER_SEC;
+                s->rtc_qoff = 0; /* QEMU's at power-on; the player does not move it */
+                s->rtc_a = d.cmos.ram[CMOS_REG_A];
+                s->rtc_b = d.cmos.ram[CMOS_REG_B];
             }
         }
         return 0;
@@ -271,6 +349,13 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         } else if (!e->u.io.write && port >= 0x40 && port <= 0x42) {
             op->pit_status = s->pit_status[port - 0x40];
             s->pit_status[port - 0x40] = false;
+        }
+        if (port == 0x71) {
+            uint64_t t = vm_rec_tsc_to_ns(e->tsc, s->tsc_hz ? s->tsc_hz : NS_PER_SEC);
+            if (e->u.io.write)
+                rtc_track_write(s, s->cmos_index, (uint8_t)e->u.io.value, t);
+            else
+                rtc_track_read(s, op, s->cmos_index, t);
         }
         if (e->u.io.write)
             track_out(s, port, e->u.io.value);

@@ -61,6 +61,9 @@ struct qop {
     uint16_t pit_count;    /* ... its last count written (0: 65536) */
     bool pit_half;         /* ... RW 3 and only the LSB of a new count written */
     bool pit_gate_low;     /* ... channel 2 with its gate (port 0x61 bit 0) low */
+    bool rtc_set_seen;     /* CMOS C read: register B's SET was 1 since the last C read */
+    bool rtc_phase_split;  /* CMOS time or C read: QEMU's second boundaries, moved by a time
+                            * byte written while running, and hvrr's give different counts */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -92,6 +95,13 @@ struct qscript {
     bool have_rtc;
     int64_t rtc_ref_sec;
     uint64_t rtc_ref_ns;
+    /* The phases (ns mod 1 s, trace time) of hvrr's (rtc_h) and QEMU's
+     * (rtc_q) second boundaries, QEMU's `offset` (rtc_qoff), registers A
+     * and B as written, the last C read; rtc_phase_known false once the
+     * guest did something the tracking does not follow */
+    bool rtc_phase_known, rtc_set_seen;
+    uint64_t rtc_h, rtc_q, rtc_qoff, rtc_last_c;
+    uint8_t rtc_a, rtc_b;
     bool dlab, after_d1, uart_break;
     uint8_t lcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */

@@ -174,8 +174,26 @@ static const struct deviation pit_gate_dev = {
     "datasheet, Gate); QEMU's pit_set_gate() only acts on gate edges (mode 1/5 triggers, "
     "mode 2/3 restart) and counts on while the gate is low"};
 
+static const struct deviation rtc_set_uf_dev = {
+    0x71, 0, 0x10,
+    "MC146818A UF while SET = 1: SET \"prevents any update transfer\" and UF is set by the "
+    "update cycle only (MC146818A datasheet, register B SET, register C UF); QEMU 7.2's "
+    "rtc_update_timer() sets UF at each second boundary, SET or not"};
+
+static const struct deviation rtc_phase_dev = {
+    0x71, 0, 0xff,
+    "MC146818A time byte written while the clock runs: the divider chain keeps its phase, only "
+    "register A's DV bits reset it (MC146818A datasheet, Divider Stages, Update Cycle); QEMU "
+    "7.2's rtc_set_time() restarts the second at the write with the old sub-second offset, so "
+    "its updates (time bytes, UF, AF) move by a fraction of a second from then on"};
+
 static const struct deviation *timed_explained(const struct qop *op, uint32_t diff)
 {
+    if (op->port == 0x71 && op->rtc_phase_split && (op->cmos_index != 0x0c || !(diff & ~0xf0u)))
+        return &rtc_phase_dev;
+    if (op->port == 0x71 && op->cmos_index == 0x0c && op->rtc_set_seen && (diff & 0x10) &&
+        !(op->value & 0x10) && !(diff & ~0xd0u))
+        return &rtc_set_uf_dev;
     if (op->port >= 0x40 && op->port <= 0x42 && !op->pit_status && op->pit_mode == 0 &&
         op->pit_half)
         return &pit_half_dev;

@@ -462,6 +462,43 @@ static void test_alarm_pm_hour_is_not_dont_care(void **st)
     assert_int_equal(cmos_next_event_ns(&f.c, 0), S(4444));
 }
 
+/* MC146818A datasheet, "Time, Calendar and Alarm Data Modes" table: in
+ * 12-hour mode the hours and hours-alarm bytes hold 01-12 (AM) and 81-92
+ * (PM) in BCD, 01-0C and 81-8C in binary; the alarm fires when each alarm
+ * byte equals its time byte ("don't care": 0xc0-0xff). Midnight is 12 AM,
+ * 0x12 (BCD) or 0x0c (binary): an hours-alarm byte of 0x00, the power-on
+ * RAM value and no 12-hour hour, never matches. */
+static void test_alarm_12h_midnight_compares_bytes(void **st)
+{
+    (void)st;
+    struct fx f;
+    fx_init(&f, 1709251199); /* 2024-02-29 23:59:59 */
+    wr(&f, 0x0b, 0x20, 0);   /* AIE, 12-hour, BCD */
+    wr(&f, 0x01, 0x00, 0);
+    wr(&f, 0x03, 0x00, 0);
+    wr(&f, 0x05, 0x12, 0); /* 12 AM */
+    assert_int_equal(cmos_next_event_ns(&f.c, 0), S(1));
+    wr(&f, 0x05, 0x00, 0);
+    assert_int_equal(cmos_next_event_ns(&f.c, 0), TIME_NEVER);
+    cmos_tick(&f.c, S(1));
+    assert_false(f.level);
+    assert_int_equal(rd(&f, 0x04, S(1)), 0x12);
+    assert_int_equal(rd(&f, 0x0c, S(1)) & 0x20, 0); /* no AF at 12:00:00 AM */
+
+    /* Binary 12-hour: 12 AM is 0x0c; 0x00 does not match either. */
+    fx_init(&f, 1709251199);
+    wr(&f, 0x0b, 0x24, 0); /* AIE, 12-hour, binary */
+    wr(&f, 0x01, 0x00, 0);
+    wr(&f, 0x03, 0x00, 0);
+    wr(&f, 0x05, 0x0c, 0);
+    assert_int_equal(cmos_next_event_ns(&f.c, 0), S(1));
+    wr(&f, 0x05, 0x00, 0);
+    assert_int_equal(cmos_next_event_ns(&f.c, 0), TIME_NEVER);
+    cmos_tick(&f.c, S(1));
+    assert_int_equal(rd(&f, 0x04, S(1)), 0x0c);
+    assert_int_equal(rd(&f, 0x0c, S(1)) & 0x20, 0);
+}
+
 /* MC146818A register B SET = 1 "prevents any update transfer": no update
  * ends while it is set, so UF stays 0 across second boundaries (and AF too);
  * once SET is cleared, the next boundary sets UF again. */
@@ -842,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_alarm_interrupt),
         cmocka_unit_test(test_alarm_dont_care),
         cmocka_unit_test(test_alarm_pm_hour_is_not_dont_care),
+        cmocka_unit_test(test_alarm_12h_midnight_compares_bytes),
         cmocka_unit_test(test_no_update_flag_while_set),
         cmocka_unit_test(test_register_c_read_clears_and_lowers),
         cmocka_unit_test(test_flags_without_enables_and_late_enable),

@@ -285,12 +285,17 @@ static void rebase(struct cmos_rtc *c, uint64_t t, int64_t secs)
 
 /* ---- alarm ---- */
 
+/* The chip compares each alarm byte with its time byte as the time byte is
+ * written in the format register B selects (the datasheet's "Time,
+ * Calendar and Alarm Data Modes" table): an alarm byte that is no valid
+ * encoding (hour 0x00 in 12-hour mode, a bad BCD digit) never matches;
+ * 0xc0-0xff is "don't care". */
 static bool alarm_field(const struct cmos_rtc *c, unsigned idx, bool hour, unsigned v)
 {
     uint8_t a = c->ram[idx];
     if ((a & 0xc0) == 0xc0)
         return true; /* don't care */
-    return (hour ? dec_hour(c, a) : dec(c, a)) == v;
+    return a == (hour ? enc_hour(c, v) : enc(c, v));
 }
 
 /* First second-of-day >= from (looking at most two days ahead) whose time
