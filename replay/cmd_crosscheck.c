@@ -254,6 +254,15 @@ FILE *xc_tmpfile(char *path, size_t len, const char *tag)
     return f;
 }
 
+void xc_tmpfile_close(FILE *f, const char *path)
+{
+    if (!f)
+        return;
+    fclose(f);
+    if (path[0])
+        unlink(path);
+}
+
 /* The QOM paths of the two i8259s, from the monitor's qom tree. */
 static int find_pics(const char *qemu, const struct qemu_devs *d, char *master, char *slave,
                      size_t len)
@@ -287,12 +296,8 @@ static int find_pics(const char *qemu, const struct qemu_devs *d, char *master, 
     }
     rc = found == 2 ? 0 : -1;
 done:
-    fclose(in);
-    unlink(ip);
-    if (out) {
-        fclose(out);
-        unlink(op);
-    }
+    xc_tmpfile_close(in, ip);
+    xc_tmpfile_close(out, op);
     return rc;
 }
 
@@ -538,19 +543,9 @@ int cmd_crosscheck(int argc, char **argv)
     if (cli_flush_stdout("crosscheck"))
         ret = CLI_BAD_INPUT;
 out:
-    if (sf) {
-        fclose(sf);
-        unlink(sp);
-    }
-    if (rf) {
-        fclose(rf);
-        unlink(rp);
-    }
-    if (ef) {
-        fclose(ef);
-        if (ep[0])
-            unlink(ep);
-    }
+    xc_tmpfile_close(sf, sp);
+    xc_tmpfile_close(rf, rp);
+    xc_tmpfile_close(ef, ep);
     qscript_free(&s);
     return ret;
 }

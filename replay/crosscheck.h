@@ -67,6 +67,9 @@ uint32_t xc_size_mask(const struct qop *op);
 /* A temporary file $TMPDIR/hvrr-crosscheck-TAG-XXXXXX opened w+, its name in
  * path; NULL on failure. */
 FILE *xc_tmpfile(char *path, size_t len, const char *tag);
+/* Closes f (if not NULL) and removes its file, unless path was emptied
+ * (a file kept for the user). */
+void xc_tmpfile_close(FILE *f, const char *path);
 
 /* --timed: plays the trace's port traffic at its virtual times in QEMU
  * (-icount) through the player guest and compares every IN and acknowledge.

@@ -544,18 +544,8 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
         ret = CLI_BAD_INPUT;
 out:
     free(con);
-    if (mf) {
-        fclose(mf);
-        unlink(mp);
-    }
-    if (cf) {
-        fclose(cf);
-        unlink(cp);
-    }
-    if (ef) {
-        fclose(ef);
-        if (ep[0])
-            unlink(ep);
-    }
+    xc_tmpfile_close(mf, mp);
+    xc_tmpfile_close(cf, cp);
+    xc_tmpfile_close(ef, ep);
     return ret;
 }
