@@ -351,9 +351,7 @@ static uint8_t op_ack(void *ctx, uint64_t tsc)
 
 static void op_blocked(void *ctx, uint64_t tsc)
 {
-    struct vm *vm = ctx;
-    if (vm->recording)
-        vm_polrec_blocked(vm, tsc);
+    vm_polrec_blocked(ctx, tsc); /* recorded only while recording */
 }
 
 static const struct vm_policy_ops vmx_policy_ops = {
