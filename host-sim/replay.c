@@ -436,10 +436,6 @@ static void policy_start(struct replayer *r, const struct trace_header *h)
     const struct rpol_host host = {
         .ctx = r, .dev = &r->dev, .advance = rp_advance, .active = rp_active, .report = rp_report};
     rpol_init(&r->rp, h, r->ops == &vm_devices_real_ops, &host);
-    /* The policy check follows one vCPU's entries and exits; traces with
-     * several vCPUs are replayed without it (docs/replay.md). */
-    if (r->ncpus > 1)
-        r->rp.on = false;
 }
 
 static void start_devices(struct replayer *r, const struct trace_header *h)

@@ -186,7 +186,9 @@ void rpol_init(struct rpol *p, const struct trace_header *h, bool real_models,
                const struct rpol_host *host)
 {
     memset(p, 0, sizeof *p);
-    p->on = h->policy_records && real_models;
+    /* The check follows one vCPU's entries and exits; traces with several
+     * vCPUs are replayed without it (docs/replay.md). */
+    p->on = h->policy_records && real_models && h->vcpus <= 1;
     p->h = *host;
     const struct vm_policy_config cfg = {.tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull,
                                          .time_limit_ns = h->time_limit_ns};

@@ -57,7 +57,8 @@ struct rpol {
     uint64_t entries_checked, io_checked, halts_checked;
 };
 
-/* Header: on when h->policy_records (and the models are hv/devs: real). */
+/* Header: on when h->policy_records, the models are hv/devs (real) and the
+ * trace has one vCPU. */
 void rpol_init(struct rpol *p, const struct trace_header *h, bool real_models,
                const struct rpol_host *host);
 /* An exit record arrives (before the replayer handles it) / was handled. */
