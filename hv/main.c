@@ -91,6 +91,13 @@ static bool run_test_guest(const struct mb_module *m, unsigned idx)
     char ap[4];
     /* apic=1: this guest gets the local APIC + I/O APIC platform (and CPUID.01H:EDX.APIC) */
     cfg.apic = get_arg(m->cmdline, "apic", ap, sizeof ap) == 1 && ap[0] == '1';
+    /* cpus=N (2..4): as many vCPUs, the APs waiting for a SIPI (implies apic=1) */
+    char nc[4];
+    if (get_arg(m->cmdline, "cpus", nc, sizeof nc) == 1 && nc[0] >= '1' && nc[0] <= '4') {
+        cfg.cpus = (unsigned)(nc[0] - '0');
+        if (cfg.cpus > 1)
+            cfg.apic = true;
+    }
     struct vm *vm = &the_vm;
     bool ok = false;
     hv_log("GUEST %s: start (%lu bytes, expect %s)", name, size, expect);
