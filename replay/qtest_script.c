@@ -114,6 +114,19 @@ static struct qop *push(struct qscript *s, enum qop_kind k)
     return op;
 }
 
+/* hvrr's devices take these ports at this width only (else DEV_IO_BADSIZE:
+ * the write is dropped, the read gives all ones); QEMU, like a PC's ISA
+ * bridge, splits a wider access into byte cycles. Such accesses are left
+ * out of the script (counted in skipped_wide) so both models stay in step. */
+static bool width_ok(uint16_t port, unsigned size)
+{
+    if (port >= 0xcfc && port <= 0xcff)
+        return (size == 1 || size == 2 || size == 4) && (port & 3u) + size <= 4;
+    if (port == 0xcf8)
+        return size == 4;
+    return size == 1;
+}
+
 /* Writes that would reset or stop QEMU's machine: i8042 output-port pulses
  * and writes (0xd1 then a data byte). */
 static bool unsafe_write(struct qscript *s, uint16_t port, uint32_t v)
@@ -287,6 +300,10 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         if (e->detail != TRACE_DETAIL_IO)
             return 0;
         uint16_t port = e->u.io.port;
+        if (qscript_device(port) && !width_ok(port, e->u.io.size)) {
+            s->skipped_wide++;
+            return 0;
+        }
         if (!qscript_device(port) || (e->u.io.write && unsafe_write(s, port, e->u.io.value))) {
             s->skipped_ports++;
             return 0;
@@ -321,7 +338,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             s->cw_edge0 = true; /* the IRQ0 rise recorded for this exit */
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) != 0xc0 &&
             (e->u.io.value & 0x30)) {
-            unsigned c = e->u.io.value >> 6, m = (e->u.io.value >> 1) & 7;
+            unsigned c = (e->u.io.value >> 6) & 3, m = (e->u.io.value >> 1) & 7;
             s->pit_mode[c] = (uint8_t)(m > 5 ? m - 4 : m);
             s->pit_rw[c] = (e->u.io.value >> 4) & 3;
             s->pit_wbytes[c] = s->pit_rw[c] == 3 ? 2 : 1;

@@ -72,6 +72,7 @@ struct qscript {
     size_t n, cap;
     uint64_t tsc_hz;
     uint64_t skipped_ports; /* port exits to devices QEMU does not share, or unsafe */
+    uint64_t skipped_wide;  /* accesses wider than hvrr's device takes (ignored by it) */
     uint64_t skipped_irqs;  /* IRQ changes on lines >= 16 */
     uint64_t skipped_acks;  /* vectors outside both PICs' ranges (APIC) */
     uint64_t uart_rx;       /* host input bytes the script cannot feed */
