@@ -121,8 +121,59 @@ const struct deviation xc_relatch_dev = {
     "INTA; in AEOI no IS bit holds the level); QEMU keeps the slave output high across the "
     "acknowledge, so master IR2 is not requested again and the slave's next request waits"};
 
+/* PC platform differences: QEMU's pc machine is not hvrr's (docs/crosscheck.md). */
+static const struct deviation pci_addr_rsvd_dev = {
+    0xcf8, 0, 0x7f000003,
+    "PCI CONFIG_ADDRESS bits 30-24 and 1-0 are reserved, read-only, read as 0 (PCI Local Bus "
+    "Specification 3.0, 3.2.2.3.2; 82441FX CONFADD); QEMU stores and reads back every bit"};
+static const struct deviation pci_addr_low_dev = {
+    0xcfc, 0, 0xffffffff,
+    "PCI CONFIG_DATA with CONFIG_ADDRESS bits 1-0 set: they are read-only 0 (PCI Local Bus "
+    "Specification 3.0, 3.2.2.3.2), the register is chosen by bits 7-2 alone; QEMU adds them "
+    "to the register offset (pci_host_data_read: config_reg | (addr & 3))"};
+static const struct deviation pci_hb_cmd_dev = {
+    0xcfc, 0, 0x06800547,
+    "82441FX (440FX) PCICMD/PCISTS: command 0006h with only PERR# (bit 6) and SERR# (bit 8) "
+    "writable, status 0280h (fast back-to-back, medium DEVSEL) (82441FX datasheet, PCICMD "
+    "04-05h, PCISTS 06-07h); QEMU's i440FX has the generic PCI command mask (I/O, memory, bus "
+    "master, SERR#, INTx disable writable), reset 0, status 0"};
+static const struct deviation pci_absent_dev = {
+    0xcfc, 0, 0xffffffff,
+    "PCI bus 0 device other than 00:00.0: hvrr's platform has the host bridge alone (absent "
+    "devices read all ones); QEMU's pc machine has the PIIX3 at 00:01.x (and more)"};
+static const struct deviation kbc_aux_dev = {
+    0x60, 0, 0xff,
+    "i8042 byte sent to the AUX port (0xd4 + data): hvrr has no mouse, so the controller "
+    "answers 0xfe with the timeout bit (status bit 6, with AUX data bit 5) as an "
+    "AT-compatible 8042 does when no device answers; QEMU's pc has a PS/2 mouse that "
+    "acknowledges (0xfa)"};
+
+static const struct deviation *pc_platform_explained(const struct qop *op, uint32_t diff)
+{
+    uint32_t a = op->pci_addr;
+    if (op->port == 0xcf8 && !(op->value & 0x7f000003) && !(diff & ~0x7f000003u))
+        return &pci_addr_rsvd_dev;
+    if (op->port >= 0xcfc && op->port <= 0xcff && (a & 0x80000000u)) {
+        if (a & 3)
+            return &pci_addr_low_dev;
+        unsigned shift = 8 * (op->port - 0xcfcu);
+        if ((a & 0x00fffffcu) == 0x04 && !(diff & ~(pci_hb_cmd_dev.bits >> shift)))
+            return &pci_hb_cmd_dev;
+        if ((a & 0x00ff0000u) == 0 && (a & 0xf800u) && op->value == xc_size_mask(op))
+            return &pci_absent_dev;
+    }
+    if (op->kbc_aux && op->port == 0x60 && op->value == 0xfe)
+        return &kbc_aux_dev;
+    if (op->kbc_aux && op->port == 0x64 && (op->value & 0x40) && !(diff & ~0x4cu))
+        return &kbc_aux_dev;
+    return NULL;
+}
+
 const struct deviation *xc_explained(const struct qop *op, uint32_t diff)
 {
+    const struct deviation *pd = pc_platform_explained(op, diff);
+    if (pd)
+        return pd;
     if ((op->port == 0x20 || op->port == 0xa0) && (op->pic_flags & QPIC_LTIM))
         return &ltim_dev;
     if ((op->port == 0x20 || op->port == 0xa0) && (op->pic_flags & QPIC_SMM_EOI) &&

@@ -276,6 +276,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->rtc_phase_known = false;
         s->rtc_set_seen = false;
         s->rtc_last_c = 0;
+        s->start_mcr = 0; /* hvrr's power-on state without a start checkpoint */
+        s->start_ctr = KBC_RESET_CTR;
         if (h->has_start) {
             static struct vm_devices d;
             struct vm_devices_config dc = {0};
@@ -289,6 +291,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->rtc_qoff = 0; /* QEMU's at power-on; the player does not move it */
                 s->rtc_a = d.cmos.ram[CMOS_REG_A];
                 s->rtc_b = d.cmos.ram[CMOS_REG_B];
+                s->start_mcr = d.com1.mcr;
+                s->start_ctr = d.kbc.ctr;
             }
         }
         return 0;
@@ -316,6 +320,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = e->u.io.value;
         if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1)
             op->pic_flags = s->pic_flags[port >= 0xa0];
+        if (port == 0x20 && !e->u.io.write && s->cw_edge0)
+            op->pic_flags |= QPIC_CW_EDGE; /* IRQ0's request made by a lone control word */
         if (port >= 0x40 && port <= 0x42) {
             op->pit_mode = s->pit_mode[port - 0x40];
             op->pit_cw_only = s->pit_wbytes[port - 0x40] != 0;
@@ -366,6 +372,20 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         } else if (!e->u.io.write && port >= 0x40 && port <= 0x42) {
             op->pit_status = s->pit_status[port - 0x40];
             s->pit_status[port - 0x40] = false;
+        }
+        if (port >= 0xcf8 && port <= 0xcff) {
+            op->pci_addr = s->pci_addr;
+            if (e->u.io.write && port == 0xcf8)
+                s->pci_addr = e->u.io.value;
+        } else if (port == 0x60 || port == 0x64) {
+            op->kbc_aux = s->kbc_aux;
+            if (e->u.io.write && port == 0x64)
+                s->kbc_d4 = e->u.io.value == 0xd4;
+            else if (e->u.io.write) {
+                s->kbc_aux = s->kbc_d4; /* no mouse: hvrr answers 0xfe, timeout */
+                s->kbc_d4 = false;
+            } else if (port == 0x60)
+                s->kbc_aux = false;
         }
         if (port == 0x71) {
             uint64_t t = vm_rec_tsc_to_ns(e->tsc, s->tsc_hz ? s->tsc_hz : NS_PER_SEC);
@@ -491,7 +511,12 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
     /* hvrr's 8259As start with every line masked (the datasheet leaves the
      * state before ICW1 undefined), QEMU's with none */
     fprintf(f, "outb 0x21 0xff\noutb 0xa1 0xff\n");
-    s->prefix_cmds = 2;
+    /* and the registers whose reset values differ, as they were at the
+     * trace's start: the 16550 MCR (QEMU's reset sets OUT2, the PC16550D's
+     * clears it) and the i8042 command byte (hvrr's is the one after POST,
+     * QEMU's its reset value 0x03) */
+    fprintf(f, "outb 0x3fc 0x%x\noutb 0x64 0x60\noutb 0x60 0x%x\n", s->start_mcr, s->start_ctr);
+    s->prefix_cmds = 5;
     for (size_t i = 0; i < s->n; i++) {
         struct qop *op = &s->ops[i];
         unsigned n = 0;

@@ -23,7 +23,8 @@ enum {
     QPIC_LTIM = 1,         /* ICW1 LTIM set on the PIC read: level mode on every input */
     QPIC_SMM_EOI = 2,      /* a non-specific EOI in special mask mode with lines masked */
     QPIC_RELATCH = 4,      /* ACK: the slave still requested at the previous slave ACK */
-    QPIC_CW_EDGE = 8,      /* ACK of IRQ0 whose edge a PIT control word alone made */
+    QPIC_CW_EDGE = 8,      /* ACK of IRQ0 / master read with IRQ0's edge pending that a PIT
+                            * control word alone made */
     QPIC_PIT_REWRITE = 16, /* ACK of IRQ0 with channel 0 given a new count in mode 2/3 */
 };
 
@@ -64,6 +65,9 @@ struct qop {
     bool rtc_set_seen;     /* CMOS C read: register B's SET was 1 since the last C read */
     bool rtc_phase_split;  /* CMOS time or C read: QEMU's second boundaries, moved by a time
                             * byte written while running, and hvrr's give different counts */
+    uint32_t pci_addr;     /* PCI read: the last CONFIG_ADDRESS written, as written */
+    bool kbc_aux;          /* i8042 read: the answer to a byte sent to the AUX device
+                            * (0xd4 + data) not yet read from the data port */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -103,6 +107,9 @@ struct qscript {
     bool rtc_phase_known, rtc_set_seen;
     uint64_t rtc_h, rtc_q, rtc_qoff, rtc_last_c;
     uint8_t rtc_a, rtc_b;
+    uint8_t start_mcr, start_ctr; /* 16550 MCR, i8042 command byte at the start */
+    uint32_t pci_addr;            /* CONFIG_ADDRESS as the guest wrote it */
+    bool kbc_d4, kbc_aux;         /* i8042: 0xd4 written; the AUX answer pending */
     bool dlab, after_d1, uart_break;
     uint8_t lcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */

@@ -216,6 +216,9 @@ static const struct deviation *timed_explained(const struct qop *op, uint32_t di
     if (op->port == 0x20 && !(op->pic_ocw3[0] & 4) && (op->pic_ocw3[0] & 3) != 3 &&
         !(diff & ~0x10u))
         return &uart_irq4_dev;
+    if (op->port == 0x20 && !(op->pic_ocw3[0] & 4) && (op->pic_ocw3[0] & 3) == 2 &&
+        (op->pic_flags & QPIC_CW_EDGE) && diff == 0x01 && (op->value & 0x01))
+        return &pit_out_dev; /* IRR0 from the OUT0 edge of a lone control word */
     if (op->port == 0x3fa && !op->uart_dlab && (op->value & 0x0f) == 0 && diff == 1)
         return &uart_msi_dev;
     if (op->port == 0x71 && op->cmos_index == 0x0c && !(diff & ~0xc0u))
@@ -265,7 +268,7 @@ static int write_ops(const struct qscript *s, FILE *f, uint64_t offset)
         put_le(f, vm_rec_tsc_to_ns(op->tsc, hz), 8);
         if (op->kind == QOP_ACK) {
             bool slave = xc_slave_vector(op);
-            put_le(f, 0, 2);
+            put_le(f, XP_ACK_EXPECT | (slave ? 2u : op->value & 7u), 2);
             put_le(f, XP_ACK, 1);
             put_le(f, slave ? 2 : 1, 1);
             put_le(f, op->withdrawn >= 0 ? (uint32_t)op->withdrawn : 0xffffffffu, 4);
