@@ -203,6 +203,21 @@ if command -v qemu-system-x86_64 >/dev/null; then
     for w in 'ICW1 LTIM' 'non-specific EOI in special mask mode' 'cascade: hvrr'; do
         grep -q "deviation: 8259A $w" "$dir/out"; check "crosscheck --strict picmodes: $w" $?
     done
+    # kbcreset: the PC platform differences (QEMU's PS/2 mouse, the output
+    # port's line bits, CONFIG_ADDRESS reserved bits, the 440FX command
+    # register), each at its read and nowhere else.
+    kb=corpus/hv-bochs-kbcreset-guest.hvt
+    expect_rc "crosscheck --strict kbcreset" 1 "$HVRR" crosscheck --strict --max-reports 50 "$kb"
+    for w in '1405 .*AUX port' '1504 .*AUX port' '1558 .*output port' '1653 .*output port' \
+        '2435 .*CONFIG_ADDRESS bits 30-24' '2560 .*bits 1-0 set' '2945 .*82441FX'; do
+        grep -A1 "^explained: exit ${w%% *}," "$dir/out" | grep -q "deviation: .*${w#* .\*}"
+        check "crosscheck --strict kbcreset: exit ${w%% *}" $?
+    done
+    [ "$(grep -c '^explained:' "$dir/out")" = 14 ]; check "crosscheck --strict kbcreset: 14 explained" $?
+    # serial-shell: the 11 typed bytes QEMU's UART is not fed: their RBR
+    # reads not compared, everything else is.
+    expect_rc "crosscheck serial-shell" 0 "$HVRR" crosscheck corpus/serial-shell.hvt
+    grep -qE '^  uart +1559 +1557 +2 +0 +11$' "$dir/out"; check "crosscheck serial-shell: 11 RX reads apart" $?
     # --timed: the player guest under -icount; io has one PIT count read
     # one count off (tolerated), and every IN compared.
     if [ -f "$(dirname "$HVRR")/xcplayer/player.elf" ]; then

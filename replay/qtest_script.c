@@ -379,13 +379,16 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->pci_addr = e->u.io.value;
         } else if (port == 0x60 || port == 0x64) {
             op->kbc_aux = s->kbc_aux;
-            if (e->u.io.write && port == 0x64)
+            op->kbc_outport = port == 0x60 && s->kbc_d0;
+            if (e->u.io.write && port == 0x64) {
                 s->kbc_d4 = e->u.io.value == 0xd4;
-            else if (e->u.io.write) {
+                s->kbc_d0 = e->u.io.value == 0xd0;
+            } else if (e->u.io.write) {
                 s->kbc_aux = s->kbc_d4; /* no mouse: hvrr answers 0xfe, timeout */
                 s->kbc_d4 = false;
-            } else if (port == 0x60)
-                s->kbc_aux = false;
+            } else if (port == 0x60) {
+                s->kbc_aux = s->kbc_d0 = false;
+            }
         }
         if (port == 0x71) {
             uint64_t t = vm_rec_tsc_to_ns(e->tsc, s->tsc_hz ? s->tsc_hz : NS_PER_SEC);
@@ -394,6 +397,20 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             else
                 rtc_track_read(s, op, s->cmos_index, t);
         }
+        if (!e->u.io.write && s->rx_pending && !s->dlab) {
+            /* the host's input bytes reached hvrr's receiver, not QEMU's:
+             * data ready, the data and the RX interrupt id not comparable */
+            if (port == 0x3fd)
+                op->rx_mask = 0x01;
+            else if (port == 0x3fa)
+                op->rx_mask = 0x0f;
+            else if (port == 0x3f8)
+                op->rx_mask = 0xff;
+        }
+        if (!e->u.io.write && port == 0x3fd && !(e->u.io.value & 1))
+            s->rx_pending = 0; /* hvrr's receiver is empty */
+        else if (!e->u.io.write && port == 0x3f8 && !s->dlab && s->rx_pending)
+            s->rx_pending--;
         if (e->u.io.write)
             track_out(s, port, e->u.io.value);
         else if (port == 0x3fd && (e->u.io.value & 0x10))
@@ -446,6 +463,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         int slave = (v & 0xf8) == s->base[1] && s->base[1] != s->base[0];
         int line = (v & 7) + 8 * slave;
         uint16_t pic = slave ? 0xff00 : 0x00ff;
+        if (line == 4 && s->rx_pending)
+            op->rx_mask = 0xff; /* maybe the RX interrupt of input QEMU is not fed */
         if ((v & 7) == 7 && !(s->level & (1u << line))) {
             /* spurious: a request withdrawn before the acknowledge */
             uint16_t w = s->latched & ~s->level & pic;
@@ -455,6 +474,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             }
         } else {
             s->latched &= (uint16_t) ~(1u << line);
+            if ((s->pic_flags[slave] & QPIC_LTIM) && (s->level & (1u << line)))
+                op->pic_flags |= QPIC_LTIM; /* a level request hvrr's LTIM took */
             if (line == 0 && s->cw_edge0)
                 op->pic_flags |= QPIC_CW_EDGE;
             if (line == 0 && s->pit_ncounts[0] > 1 && (s->pit_mode[0] == 2 || s->pit_mode[0] == 3))
@@ -472,6 +493,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         }
     } else if (d->kind == TRACE_DEV_UART_RX) {
         s->uart_rx += d->u.uart_rx.len;
+        s->rx_pending += d->u.uart_rx.len;
     }
     return 0;
 }

@@ -65,6 +65,9 @@ struct qop {
     bool rtc_set_seen;     /* CMOS C read: register B's SET was 1 since the last C read */
     bool rtc_phase_split;  /* CMOS time or C read: QEMU's second boundaries, moved by a time
                             * byte written while running, and hvrr's give different counts */
+    uint8_t rx_mask;       /* UART read: bits that depend on host input QEMU is not fed
+                            * (LSR DR, IIR id, RBR); ACK: nonzero while such input waits */
+    bool kbc_outport;      /* i8042 data read answering 0xd0 (output port) */
     uint32_t pci_addr;     /* PCI read: the last CONFIG_ADDRESS written, as written */
     bool kbc_aux;          /* i8042 read: the answer to a byte sent to the AUX device
                             * (0xd4 + data) not yet read from the data port */
@@ -109,7 +112,8 @@ struct qscript {
     uint8_t rtc_a, rtc_b;
     uint8_t start_mcr, start_ctr; /* 16550 MCR, i8042 command byte at the start */
     uint32_t pci_addr;            /* CONFIG_ADDRESS as the guest wrote it */
-    bool kbc_d4, kbc_aux;         /* i8042: 0xd4 written; the AUX answer pending */
+    bool kbc_d4, kbc_aux, kbc_d0; /* i8042: 0xd4 written; the AUX answer pending; 0xd0 */
+    uint64_t rx_pending;          /* host input bytes hvrr's UART holds, not yet read */
     bool dlab, after_d1, uart_break;
     uint8_t lcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
