@@ -67,12 +67,21 @@ trace-cli-test: $(XCP_ELF)
 CROSSCHECK_TRACES      := io irq pit pitmodes rtcmodes uartfifo picmodes
 CROSSCHECK_TIMED       := io irq pit picmodes uartfifo pitmodes rtcmodes
 CROSSCHECK_TIMED_OPEN  :=
+# more corpus files (names under corpus/, without .hvt), both modes
+CROSSCHECK_BOTH        := hv-bochs-kbcreset-guest hv-bochs-strio-guest hv-bochs-lmode-guest \
+                          hv-bochs-cpu-guest hv-bochs-apic-guest hv-bochs-multiboot-kernel \
+                          hv-bochs-smoke-guest hv-bochs-tf-guest hv-bochs-ept-guest \
+                          hv-bochs-idle-guest hv-bochs-spin-guest io-guest linux-boot \
+                          linux-boot-quiet serial-shell
 .PHONY: crosscheck
 crosscheck: $(BUILD)/hvrr $(XCP_ELF)
 	@rc=0; for t in $(CROSSCHECK_TRACES); do \
 	    $(BUILD)/hvrr crosscheck corpus/hv-bochs-$$t-guest.hvt || rc=1; done; \
 	for t in $(CROSSCHECK_TIMED); do \
 	    $(BUILD)/hvrr crosscheck --timed corpus/hv-bochs-$$t-guest.hvt || rc=1; done; \
+	for t in $(CROSSCHECK_BOTH); do \
+	    $(BUILD)/hvrr crosscheck corpus/$$t.hvt || rc=1; \
+	    $(BUILD)/hvrr crosscheck --timed corpus/$$t.hvt || rc=1; done; \
 	for t in $(CROSSCHECK_TIMED_OPEN); do echo "(open, not failing:)"; \
 	    $(BUILD)/hvrr crosscheck --timed --max-reports 3 corpus/hv-bochs-$$t-guest.hvt; \
 	    [ $$? -le 1 ] || rc=1; done; \
