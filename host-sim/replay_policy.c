@@ -433,8 +433,15 @@ void rpol_dev(struct rpol *p, const struct trace_dev_event *ev)
     switch (ev->kind) {
     case TRACE_DEV_POLICY_IO: io_check(p, ev); return;
     case TRACE_DEV_HALT:
-        if (p->halt_wait)
+        if (p->halt_wait) {
             halt_check(p, ev);
+        } else if (p->smp && p->entry == RPOL_PENDING) {
+            /* every vCPU idle: the BSP's HLT decision, between an exit and
+             * the next entry */
+            p->entry = RPOL_NONE;
+            p->pol.cpu = ev->vcpu;
+            halt_check(p, ev);
+        }
         return;
     case TRACE_DEV_INJECT:
     case TRACE_DEV_INTR_BLOCKED:
