@@ -260,6 +260,28 @@ static void test_smp_rax_after_in_on_vcpu1_is_reported_as_vcpu1(void **s)
     trace_membuf_free(&m);
 }
 
+/* Every vCPU halted: the BSP's HLT decision (time skipped to the AP's
+ * timer) is recorded between an exit and the next entry, and compared. */
+static void test_smp_all_idle_hlt_wake_tsc_changed_is_reported(void **s)
+{
+    (void)s;
+    struct trace_membuf m;
+    if (rt_load("corpus/hv-bochs-smp-guest.hvt", &m) != 0)
+        skip(); /* a clone without the corpus */
+    struct replay_opts o = {0};
+    struct replay_stats st;
+    assert_int_equal(rt_replay(&m, &o, &st, NULL), 0);
+    assert_int_equal(st.policy_halts, 2); /* the skip and the power-off */
+    struct tamper t = {.kind = TRACE_DEV_HALT};
+    char *text = replay_tampered(&m, &t, &st);
+    assert_true(st.divergences >= 1);
+    assert_true(st.first_record == t.rec);
+    assert_non_null(strstr(text, ", vcpu 0\n  during   HLT\n"));
+    assert_non_null(strstr(text, "register HLT outcome (stop, wake-up TSC)\n"));
+    free(text);
+    trace_membuf_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_smp_captures_check_every_entry),
         cmocka_unit_test(test_smp_deadline_changed_on_vcpu1_is_reported_as_vcpu1),
         cmocka_unit_test(test_smp_rax_after_in_on_vcpu1_is_reported_as_vcpu1),
+        cmocka_unit_test(test_smp_all_idle_hlt_wake_tsc_changed_is_reported),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -231,9 +231,9 @@ static const char *const snap_name[] = {"id",    "version",   "tpr",   "ldr",   
 static const uint32_t snap_want[NSNAP] = {
     1u << 24, 0x01050014, 0, 0, 0xffffffffu, 0xff, 0x10000, 0x10000, 0x10000, 0x10000, 0, 0, 0, 0};
 static volatile uint32_t snap[3][NSNAP];
-static volatile uint32_t ap_boots, ap_via_b, ap_beat;
+static volatile uint32_t ap_boots, ap_via_b, ap_beat, ap_slept;
 
-enum { OP_NOP, OP_WRITE, OP_ICR };
+enum { OP_NOP, OP_WRITE, OP_ICR, OP_IDLE };
 static volatile uint32_t ap_req, ap_ack, ap_op, ap_a, ap_b;
 
 void ap_main(uint32_t via_b);
@@ -265,6 +265,19 @@ void ap_main(uint32_t via_b)
             lw(0x310, ap_a);
             lw(0x300, ap_b);
             break;
+        case OP_IDLE: { /* HLT until a one-shot timer of ap_a counts, then wake the BSP */
+            lw(0x3e0, 0xb);
+            lw(0x320, 0x4e);
+            uint32_t t0 = (uint32_t)rdtsc();
+            lw(0x380, ap_a);
+            sti_hlt();
+            cli();
+            ap_slept = (uint32_t)rdtsc() - t0;
+            ap_ack = ap_req; /* before the IPI: the BSP checks it when it wakes */
+            lw(0x310, 0);
+            lw(0x300, 0x4d);
+            continue;
+        }
         default: break;
         }
         ap_ack = ap_req;
@@ -569,7 +582,24 @@ void guest_main(void)
     spin_ms(2);
     check_eq("ap-timer-gone-after-init", cnt[1][0xf], 0);
 
-    /* (i) x2APIC on the BSP */
+    /* (i) every vCPU in HLT: the AP's one-shot timer (500 us at the 1 GHz
+     * bus, divide 1) ends the idle time and wakes the AP, whose IPI wakes
+     * the BSP */
+    clear_counts();
+    ap_op = OP_IDLE;
+    ap_a = 500000;
+    barrier();
+    uint32_t r = ap_req + 1;
+    ap_req = r;
+    for (unsigned i = 0; i < 100 && ap_ack != r; i++)
+        sti_hlt();
+    cli();
+    check_eq("all-idle-ap-done", ap_ack, r);
+    check_eq("all-idle-ap-timer-woke-ap", cnt[1][0xe] | (uint32_t)cnt[0][0xe] << 8, 1);
+    check_eq("all-idle-ap-ipi-woke-bsp", cnt[0][0xd] | (uint32_t)cnt[1][0xd] << 8, 1);
+    check("all-idle-slept-500us", ap_slept >= hz / 2000, ap_slept);
+
+    /* (j) x2APIC on the BSP */
     x2apic_part();
 
     /* the end: the AP back to wait-for-SIPI, so the BSP's HLT powers off */
