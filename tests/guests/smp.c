@@ -18,7 +18,9 @@
  * to an AP whose local APIC was reprogrammed (TPR, SVR, LDR/DFR, periodic
  * timer, LVT error) stops it (no more timer interrupts) and SIPI restarts
  * it with every register back at its power-on value ("Local APIC State
- * After an INIT Reset"); the BSP in x2APIC mode (IA32_APIC_BASE.EXTD; the
+ * After an INIT Reset"); both CPUs in HLT until the AP's one-shot timer
+ * (the hypervisor skips the idle time), the AP's IPI then waking the BSP;
+ * the BSP in x2APIC mode (IA32_APIC_BASE.EXTD; the
  * model has it though CPUID does not announce it): its ID and derived LDR
  * MSRs, IPIs through the ICR MSR 0x830 to the AP, the SELF IPI MSR, EOI by
  * MSR. Not here: NMI IPIs (the hypervisor does not inject NMIs). */
