@@ -341,6 +341,17 @@ static void io_check(struct rpol *p, const struct trace_dev_event *ev)
                               .rep = (e->qual >> 5) & 1,
                               .addr_bits = (uint8_t)ev->u.pio.addr_bits,
                               .gla = ev->u.pio.gla};
+    if (io.size != 1 && io.size != 2 && io.size != 4) {
+        /* a crafted qualification (the VMCS encodes 1, 2, 4 only): the
+         * policy must not see it (its operand bytes are four) */
+        if (active(p)) {
+            snprintf(p->msg[0], sizeof p->msg[0], "an access size of 1, 2 or 4");
+            snprintf(p->msg[1], sizeof p->msg[1], "size %u (qualification 0x%" PRIx64 ")", io.size,
+                     e->qual);
+            report(p, "port I/O", "exit qualification");
+        }
+        return;
+    }
     if (e->detail == TRACE_DETAIL_IO && !io.in)
         io.value = e->u.io.value;
     memset(p->regs, 0, sizeof p->regs);

@@ -41,6 +41,7 @@ struct tamper {
     bool string;     /* PolicyIo: only string I/O ones */
     bool clear_flag; /* header: policy_records off */
     bool on_vcpu;    /* only records of vCPU vcpu */
+    bool qual_size;  /* instead: the first string I/O exit's qualification says size 8 */
     uint32_t vcpu;
     uint64_t rec; /* record number tampered with */
     bool done;
@@ -51,6 +52,16 @@ static int tamper_fn(void *ctx, uint64_t rec, struct trace_item *it)
     struct tamper *t = ctx;
     if (it->type == TRACE_ITEM_HEADER && t->clear_flag)
         it->u.header.policy_records = false;
+    if (t->qual_size) {
+        struct trace_exit *e = &it->u.exit;
+        if (t->done || it->type != TRACE_ITEM_EXIT || e->reason != TRACE_EXIT_IO_INSTRUCTION ||
+            !(e->qual & 0x10))
+            return 0;
+        e->qual |= 7; /* size field 7: 8 bytes */
+        t->done = true;
+        t->rec = rec;
+        return 0;
+    }
     if (t->done || it->type != TRACE_ITEM_DEV || it->u.dev.kind != t->kind)
         return 0;
     struct trace_dev_event *d = &it->u.dev;
@@ -203,6 +214,25 @@ static void test_capture_blocked_entry_needs_its_record(void **s)
     trace_membuf_free(&m);
 }
 
+/* A crafted exit qualification with an impossible I/O size (fuzz_replay
+ * found a stack overflow in the policy's string I/O with size 8) is
+ * reported at its PolicyIo record, nothing else done with it. */
+static void test_crafted_io_size_in_qualification_is_reported(void **s)
+{
+    (void)s;
+    struct trace_membuf m;
+    if (!load_with_records("corpus/hv-bochs-strio-guest.hvt", &m))
+        skip();
+    struct tamper t = {.qual_size = true};
+    struct replay_stats st;
+    char *text = replay_tampered(&m, &t, &st);
+    assert_true(st.divergences >= 1);
+    assert_non_null(strstr(text, "register exit qualification\n"));
+    assert_non_null(strstr(text, "actual   size 8 (qualification 0x"));
+    free(text);
+    trace_membuf_free(&m);
+}
+
 /* Several vCPUs: the policy runs each entry on its vCPU, every entry of
  * both vCPUs compared, and a changed decision on vCPU 1 is reported as
  * vCPU 1's. */
@@ -292,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_without_the_header_flag_nothing_is_compared),
         cmocka_unit_test(test_capture_string_io_registers_checked),
         cmocka_unit_test(test_capture_blocked_entry_needs_its_record),
+        cmocka_unit_test(test_crafted_io_size_in_qualification_is_reported),
         cmocka_unit_test(test_smp_captures_check_every_entry),
         cmocka_unit_test(test_smp_deadline_changed_on_vcpu1_is_reported_as_vcpu1),
         cmocka_unit_test(test_smp_rax_after_in_on_vcpu1_is_reported_as_vcpu1),
