@@ -265,7 +265,9 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->rtc_last_c = 0;
         if (h->has_start) {
             static struct vm_devices d;
-            struct vm_devices_config dc = {0};
+            /* the platform the blob was saved from: an APIC platform's blob
+             * (local APICs, I/O APIC) restores only into one of as many vCPUs */
+            struct vm_devices_config dc = {.apic = h->apic, .cpus = h->vcpus};
             vm_devices_init(&d, &dc, NULL, 0);
             if (vm_devices_restore(&d, h->start.devices, h->start.devices_len) == 0) {
                 s->have_rtc = true;
