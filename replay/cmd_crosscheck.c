@@ -529,6 +529,7 @@ int cmd_crosscheck(int argc, char **argv)
            " IRQ changes on lines >= 16, %" PRIu64 " non-PIC vectors, %" PRIu64
            " UART input bytes not fed\n",
            path, s.n, s.skipped_ports, s.skipped_irqs, s.skipped_acks, s.uart_rx);
+    xc_print_apic(&s);
     printf("  device   compared   equal  explained  differ  timing-only\n");
     for (int i = 0; i < XC_NDEV; i++) {
         const struct devcount *c = &t.counts[i];

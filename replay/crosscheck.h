@@ -61,6 +61,8 @@ bool xc_master_eoi(const struct qop *op);
 /* xc_relatch_dev if it explains `diff` on the IN `op` while a relatched
  * acknowledge awaits the master's EOI, else NULL. */
 const struct deviation *xc_relatch_explains(const struct qop *op, uint32_t diff, bool relatched);
+/* On an APIC-platform trace: a line counting what was left to the APICs. */
+void xc_print_apic(const struct qscript *s);
 /* The value bits of an access of op->size bytes. */
 uint32_t xc_size_mask(const struct qop *op);
 

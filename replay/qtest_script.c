@@ -263,6 +263,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->rtc_phase_known = false;
         s->rtc_set_seen = false;
         s->rtc_last_c = 0;
+        s->apic = h->apic;
+        s->imr[0] = s->imr[1] = 0xff; /* hvrr's 8259As start masked */
         if (h->has_start) {
             static struct vm_devices d;
             /* the platform the blob was saved from: an APIC platform's blob
@@ -286,6 +288,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         const struct trace_exit *e = &it->u.exit;
         s->last_seq = e->seq;
         s->last_tsc = e->tsc;
+        if (e->detail == TRACE_DETAIL_EPT && e->u.ept.size)
+            s->apic_mmio++; /* local APIC / I/O APIC register access */
         if (e->detail != TRACE_DETAIL_IO)
             return 0;
         uint16_t port = e->u.io.port;
@@ -403,13 +407,23 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             s->skipped_acks++;
             return 0;
         }
+        int slave = (v & 0xf8) == s->base[1] && s->base[1] != s->base[0];
+        int line = (v & 7) + 8 * slave;
+        /* APIC platform: the local APIC also injects vectors of the PIC's
+         * range (Linux gives ISA IRQ n vector 0x30 + n in the I/O APIC and
+         * the 8259A alike). An IR the 8259A's IMR masks (for a slave IR,
+         * or the master's IR2) cannot have been requested by the 8259A
+         * (8259A datasheet, OCW1): the vector came from the I/O APIC or a
+         * local APIC source, not from an 8259A acknowledge. */
+        if (s->apic && (((s->imr[slave] >> (v & 7)) & 1) || (slave && (s->imr[0] & 4)))) {
+            s->apic_acks++;
+            return 0;
+        }
         struct qop *op = push(s, QOP_ACK);
         if (!op)
             return -1;
         op->value = v;
         op->withdrawn = -1;
-        int slave = (v & 0xf8) == s->base[1] && s->base[1] != s->base[0];
-        int line = (v & 7) + 8 * slave;
         uint16_t pic = slave ? 0xff00 : 0x00ff;
         if ((v & 7) == 7 && !(s->level & (1u << line))) {
             /* spurious: a request withdrawn before the acknowledge */

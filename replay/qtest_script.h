@@ -75,6 +75,9 @@ struct qscript {
     uint64_t skipped_irqs;  /* IRQ changes on lines >= 16 */
     uint64_t skipped_acks;  /* vectors outside both PICs' ranges (APIC) */
     uint64_t uart_rx;       /* host input bytes the script cannot feed */
+    uint64_t apic_acks;     /* APIC platform: PIC-range vectors of IRs the IMR masked */
+    uint64_t apic_mmio;     /* APIC platform: local/I/O APIC MMIO accesses (not scripted) */
+    bool apic;              /* the trace's platform has the APICs (header) */
     bool oom;
     /* tracking */
     uint8_t cmos_index, ocw3[2], base[2], icw_step[2];

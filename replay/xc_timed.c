@@ -527,6 +527,7 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
            " ns (player ready at %" PRIu64 " ns); latest access %" PRIu64
            " ns after its time, %" PRIu64 " later than 100 ns\n",
            path, s->n, base, started, worst, late);
+    xc_print_apic(s);
     printf("  device   compared   equal  tolerated  explained  differ  not-comparable\n");
     for (int i = 0; i < XC_NDEV; i++) {
         const struct devcount *c = &t.counts[i];
