@@ -121,8 +121,48 @@ const struct deviation xc_relatch_dev = {
     "INTA; in AEOI no IS bit holds the level); QEMU keeps the slave output high across the "
     "acknowledge, so master IR2 is not requested again and the slave's next request waits"};
 
+static const struct deviation pci_addr_dev = {
+    0xcf8, 0, 0x03,
+    "PCI CONFIG_ADDRESS bits 1:0: read-only, read back as 0 (PCI Local Bus Specification 3.0, "
+    "3.2.2.3.2, Configuration Mechanism #1); QEMU's pci_host keeps the bits written (Linux's "
+    "early PCI scan writes register offsets like 0x0a)"};
+
+static const struct deviation pci_hb_cmdsts_dev = {
+    0xcfc, 0, 0xffffffff,
+    "440FX host bridge (00:00.0) command and status: the 82441FX PCICMD reads 0006h after "
+    "reset (memory access and bus master hard-wired on), only bits 6 and 8 writable (bit 10, "
+    "INTx disable, is reserved in this PCI 2.1 part), and PCISTS reads 0280h (fast "
+    "back-to-back capable, medium DEVSEL timing) (82441FX datasheet, PCICMD, PCISTS; "
+    "hv/devs/pci_cam.h); QEMU's i440FX reads command 0000h after reset with bit 10 writable "
+    "and status 0000h"};
+
+static const struct deviation pci_hb_subsys_dev = {
+    0xcfc, 0, 0xffffffff,
+    "440FX host bridge (00:00.0) subsystem IDs (2Ch-2Fh): reserved in the 82441FX, read 0 "
+    "(82441FX datasheet, configuration space map; PCI 2.1 made them optional); QEMU gives "
+    "every PCI function subsystem vendor 1AF4h, subsystem 1100h"};
+
+/* A read of the host bridge's configuration space whose differing bytes
+ * all fall in [lo, hi]. */
+static bool pci_hb_diff_in(const struct qop *op, uint32_t diff, unsigned lo, unsigned hi)
+{
+    if (op->port < 0xcfc || op->port > 0xcff || (op->pci_addr & 0x80ffff00u) != 0x80000000u)
+        return false;
+    unsigned reg = (op->pci_addr & 0xfc) + (op->port & 3u);
+    for (unsigned i = 0; i < op->size; i++)
+        if (((diff >> (8 * i)) & 0xff) && (reg + i < lo || reg + i > hi))
+            return false;
+    return true;
+}
+
 const struct deviation *xc_explained(const struct qop *op, uint32_t diff)
 {
+    if (op->port == 0xcf8 && op->size == 4 && !(diff & ~3u))
+        return &pci_addr_dev;
+    if (pci_hb_diff_in(op, diff, 0x04, 0x07))
+        return &pci_hb_cmdsts_dev;
+    if (pci_hb_diff_in(op, diff, 0x2c, 0x2f))
+        return &pci_hb_subsys_dev;
     if ((op->port == 0x20 || op->port == 0xa0) && (op->pic_flags & QPIC_LTIM))
         return &ltim_dev;
     if ((op->port == 0x20 || op->port == 0xa0) && (op->pic_flags & QPIC_SMM_EOI) &&
@@ -501,19 +541,24 @@ int cmd_crosscheck(int argc, char **argv)
             xc_count(&t, dc, tm == mask ? XC_TIMING : XC_EQUAL, false);
             continue;
         }
-        const struct deviation *d = xc_explained(op, diff);
-        if (!d)
+        const char *absent = xc_absent(op, diff);
+        const struct deviation *d = absent ? NULL : xc_explained(op, diff);
+        if (!d && !absent)
             d = xc_relatch_explains(op, diff, relatched);
         qscript_register(op, reg, sizeof(reg));
-        if (xc_count(&t, dc, d ? XC_EXPLAINED : XC_DIFFER, false)) {
+        enum xc_outcome o = absent ? XC_ABSENT : d ? XC_EXPLAINED : XC_DIFFER;
+        if (xc_count(&t, dc, o, false)) {
             printf("%s: exit %" PRIu64 ", device %s, register %s (port 0x%x), trace 0x%0*x, "
                    "qemu 0x%0*x",
-                   d ? "explained" : "difference", op->exit_seq, qscript_device(op->port), reg,
-                   op->port, op->size * 2, op->value, op->size * 2, ans[0]);
+                   absent ? "absent"
+                   : d    ? "explained"
+                          : "difference",
+                   op->exit_seq, qscript_device(op->port), reg, op->port, op->size * 2, op->value,
+                   op->size * 2, ans[0]);
             if (tm)
                 printf(" (timing bits 0x%x not compared)", tm);
-            if (d)
-                printf("\n  deviation: %s", d->what);
+            if (d || absent)
+                printf("\n  %s: %s", d ? "deviation" : "platform", d ? d->what : absent);
             printf("\n");
         }
     }
@@ -530,17 +575,19 @@ int cmd_crosscheck(int argc, char **argv)
            " UART input bytes not fed\n",
            path, s.n, s.skipped_ports, s.skipped_irqs, s.skipped_acks, s.uart_rx);
     xc_print_apic(&s);
-    printf("  device   compared   equal  explained  differ  timing-only\n");
+    printf("  device   compared   equal  explained  absent  differ  timing-only\n");
     for (int i = 0; i < XC_NDEV; i++) {
         const struct devcount *c = &t.counts[i];
         if (c->dev)
-            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %12" PRIu64 "\n",
-                   c->dev, c->compared, c->equal, c->explained, c->differ, c->timing);
+            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %7" PRIu64
+                   " %12" PRIu64 "\n",
+                   c->dev, c->compared, c->equal, c->explained, c->absent, c->differ, c->timing);
     }
     printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", t.ack_cmp, t.ack_diff);
-    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained\n", t.diffs,
-           t.expl);
-    ret = (t.diffs || (strict && t.expl)) ? CLI_BAD_INPUT : CLI_OK;
+    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained, %" PRIu64
+           " of devices hvrr's platform does not have\n",
+           t.diffs, t.expl, t.absent);
+    ret = (t.diffs || (strict && (t.expl || t.absent))) ? CLI_BAD_INPUT : CLI_OK;
     if (cli_flush_stdout("crosscheck"))
         ret = CLI_BAD_INPUT;
 out:

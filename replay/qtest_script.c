@@ -322,6 +322,11 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         }
         if (e->u.io.write && port == 0x61)
             s->gate2 = e->u.io.value & 1;
+        if (port >= 0xcf8 && port <= 0xcff) {
+            op->pci_addr = s->pci_addr;
+            if (e->u.io.write && port == 0xcf8 && e->u.io.size == 4)
+                s->pci_addr = e->u.io.value & 0x80fffffcu; /* bits 1:0 read-only 0 */
+        }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) == 0 &&
             s->irq0_rise_tsc == e->tsc + 1)
             s->cw_edge0 = true; /* the IRQ0 rise recorded for this exit */

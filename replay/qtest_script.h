@@ -64,6 +64,7 @@ struct qop {
     bool rtc_set_seen;     /* CMOS C read: register B's SET was 1 since the last C read */
     bool rtc_phase_split;  /* CMOS time or C read: QEMU's second boundaries, moved by a time
                             * byte written while running, and hvrr's give different counts */
+    uint32_t pci_addr;     /* PCI read: CONFIG_ADDRESS as hvrr holds it (bits 1:0 clear) */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -105,6 +106,7 @@ struct qscript {
     bool rtc_phase_known, rtc_set_seen;
     uint64_t rtc_h, rtc_q, rtc_qoff, rtc_last_c;
     uint8_t rtc_a, rtc_b;
+    uint32_t pci_addr; /* CONFIG_ADDRESS as hvrr holds it */
     bool dlab, after_d1, uart_break;
     uint8_t lcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */

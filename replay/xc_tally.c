@@ -56,6 +56,10 @@ bool xc_count(struct xc_tally *t, struct devcount *dc, enum xc_outcome o, bool a
         dc->explained++;
         t->expl++;
         break;
+    case XC_ABSENT:
+        dc->absent++;
+        t->absent++;
+        break;
     default:
         dc->differ++;
         t->diffs++;
@@ -63,6 +67,22 @@ bool xc_count(struct xc_tally *t, struct devcount *dc, enum xc_outcome o, bool a
         return t->reports++ < t->max_reports;
     }
     return t->strict && t->reports++ < t->max_reports;
+}
+
+static bool pci_data_port(uint16_t port)
+{
+    return port >= 0xcfc && port <= 0xcff;
+}
+
+const char *xc_absent(const struct qop *op, uint32_t diff)
+{
+    (void)diff;
+    if (op->kind == QOP_IN && pci_data_port(op->port) && (op->pci_addr & 0x80000000u) &&
+        (op->pci_addr & 0x00ffff00u) && op->value == xc_size_mask(op))
+        return "PCI configuration read of a function hvrr's platform does not have (its only "
+               "function is the host bridge at 00:00.0; it answers all-ones, a master abort); "
+               "QEMU's pc machine has the PIIX3 functions at 00:01.x, which -M pc cannot remove";
+    return NULL;
 }
 
 void xc_print_apic(const struct qscript *s)

@@ -494,10 +494,13 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
             xc_count(&t, dc, tm == mask ? XC_TIMING : XC_EQUAL, false);
             continue;
         }
-        const char *kind;
+        const char *kind, *absent = NULL;
         const struct deviation *d = NULL;
         enum xc_outcome o;
-        if (tolerated(s, k, op->value, qv)) {
+        if ((absent = xc_absent(op, diff)) != NULL) {
+            o = XC_ABSENT;
+            kind = "absent";
+        } else if (tolerated(s, k, op->value, qv)) {
             o = XC_TOLERATED;
             kind = "tolerated";
         } else {
@@ -519,8 +522,8 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
                 "trace 0x%0*x, qemu 0x%0*x\n",
                 kind, op->exit_seq, vm_rec_tsc_to_ns(op->tsc, s->tsc_hz ? s->tsc_hz : NS_PER_SEC),
                 qscript_device(op->port), reg, op->port, op->size * 2, op->value, op->size * 2, qv);
-            if (d)
-                printf("  deviation: %s\n", d->what);
+            if (d || absent)
+                printf("  %s: %s\n", d ? "deviation" : "platform", d ? d->what : absent);
         }
     }
     printf("crosscheck --timed %s: %zu ops, QEMU virtual time = trace time + %" PRIu64
@@ -528,19 +531,20 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
            " ns after its time, %" PRIu64 " later than 100 ns\n",
            path, s->n, base, started, worst, late);
     xc_print_apic(s);
-    printf("  device   compared   equal  tolerated  explained  differ  not-comparable\n");
+    printf("  device   compared   equal  tolerated  explained  absent  differ  not-comparable\n");
     for (int i = 0; i < XC_NDEV; i++) {
         const struct devcount *c = &t.counts[i];
         if (c->dev)
             printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %10" PRIu64 " %7" PRIu64
-                   " %15" PRIu64 "\n",
-                   c->dev, c->compared, c->equal, c->tolerated, c->explained, c->differ, c->timing);
+                   " %7" PRIu64 " %15" PRIu64 "\n",
+                   c->dev, c->compared, c->equal, c->tolerated, c->explained, c->absent, c->differ,
+                   c->timing);
     }
     printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", t.ack_cmp, t.ack_diff);
     printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " tolerated, %" PRIu64
-           " explained\n",
-           t.diffs, t.tol, t.expl);
-    ret = (t.diffs || (strict && (t.expl || t.tol))) ? CLI_BAD_INPUT : CLI_OK;
+           " explained, %" PRIu64 " of devices hvrr's platform does not have\n",
+           t.diffs, t.tol, t.expl, t.absent);
+    ret = (t.diffs || (strict && (t.expl || t.tol || t.absent))) ? CLI_BAD_INPUT : CLI_OK;
     if (cli_flush_stdout("crosscheck"))
         ret = CLI_BAD_INPUT;
 out:
