@@ -322,6 +322,21 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         }
         if (e->u.io.write && port == 0x61)
             s->gate2 = e->u.io.value & 1;
+        if (port == 0x60 || port == 0x64) {
+            op->kbd_dev = s->kbd_dev;
+            op->kbd_reply = s->kbd_reply;
+            if (e->u.io.write && port == 0x64) {
+                /* 0x60-0x7f write controller RAM, 0xd1-0xd4 output port /
+                 * output buffer / mouse: their data byte comes at 0x60 */
+                uint8_t c = (uint8_t)e->u.io.value;
+                s->kbc_wcmd = (c >= 0x60 && c <= 0x7f) || (c >= 0xd1 && c <= 0xd4) ? c : 0;
+                s->kbd_reply = false;
+            } else if (e->u.io.write) {
+                if (!s->kbc_wcmd || s->kbc_wcmd == 0xd4) /* to the keyboard or the mouse */
+                    s->kbd_dev = s->kbd_reply = true;
+                s->kbc_wcmd = 0;
+            }
+        }
         if (port >= 0xcf8 && port <= 0xcff) {
             op->pci_addr = s->pci_addr;
             if (e->u.io.write && port == 0xcf8 && e->u.io.size == 4)
@@ -495,7 +510,10 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
     /* hvrr's 8259As start with every line masked (the datasheet leaves the
      * state before ICW1 undefined), QEMU's with none */
     fprintf(f, "outb 0x21 0xff\noutb 0xa1 0xff\n");
-    s->prefix_cmds = 2;
+    /* hvrr's i8042 starts with command byte 0x45 (as after a BIOS POST), QEMU's
+     * (its CPU stopped before the BIOS ran) with 0x03 */
+    fprintf(f, "outb 0x64 0x60\noutb 0x60 0x45\n");
+    s->prefix_cmds = 4;
     for (size_t i = 0; i < s->n; i++) {
         struct qop *op = &s->ops[i];
         unsigned n = 0;

@@ -65,6 +65,8 @@ struct qop {
     bool rtc_phase_split;  /* CMOS time or C read: QEMU's second boundaries, moved by a time
                             * byte written while running, and hvrr's give different counts */
     uint32_t pci_addr;     /* PCI read: CONFIG_ADDRESS as hvrr holds it (bits 1:0 clear) */
+    bool kbd_dev;          /* i8042 read: a byte was sent to the keyboard or mouse before */
+    bool kbd_reply;        /* ... and no controller command since the last such byte */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -107,6 +109,8 @@ struct qscript {
     uint64_t rtc_h, rtc_q, rtc_qoff, rtc_last_c;
     uint8_t rtc_a, rtc_b;
     uint32_t pci_addr; /* CONFIG_ADDRESS as hvrr holds it */
+    uint8_t kbc_wcmd;  /* i8042 command whose data byte port 0x60 takes next (0: none) */
+    bool kbd_dev, kbd_reply;
     bool dlab, after_d1, uart_break;
     uint8_t lcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */

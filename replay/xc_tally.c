@@ -76,7 +76,15 @@ static bool pci_data_port(uint16_t port)
 
 const char *xc_absent(const struct qop *op, uint32_t diff)
 {
-    (void)diff;
+    if (op->kind == QOP_IN && op->port == 0x60 && op->kbd_reply)
+        return "i8042 data after a byte sent to the keyboard or mouse: hvrr's platform has "
+               "neither (its controller answers 0xfe with the timeout bit); QEMU's i8042 always "
+               "has a PS/2 keyboard and mouse, which answer (0xfa, IDs)";
+    if (op->kind == QOP_IN && op->port == 0x64 && op->kbd_dev && (diff & 0x61) && !(diff & ~0x6du))
+        return "i8042 status OBF/AUX/timeout bits after bytes sent to the keyboard or mouse: "
+               "hvrr's controller sets the timeout bit (6) for the absent device and keeps it "
+               "until its next output byte; QEMU's devices answer, so its OBF (0) and AUX (5) "
+               "follow their bytes (bits 2-3: the i8042 status deviation)";
     if (op->kind == QOP_IN && pci_data_port(op->port) && (op->pci_addr & 0x80000000u) &&
         (op->pci_addr & 0x00ffff00u) && op->value == xc_size_mask(op))
         return "PCI configuration read of a function hvrr's platform does not have (its only "
