@@ -514,6 +514,10 @@ int cmd_crosscheck(int argc, char **argv)
             bool spurious = (want & 7) == 7 && (got < 0 || got == op->withdrawn);
             bool relatch = got < 0 && want >= 8 && (op->pic_flags & QPIC_RELATCH);
             relatched |= relatch;
+            if (xc_host_ack(op, want, got)) {
+                xc_count(&t, dc, XC_INPUT, true);
+                continue;
+            }
             if (relatch) {
                 if (xc_count(&t, dc, XC_EXPLAINED, true))
                     printf("explained: exit %" PRIu64 ", device pic, acknowledge: trace vector "
@@ -542,6 +546,14 @@ int cmd_crosscheck(int argc, char **argv)
             continue;
         }
         const char *absent = xc_absent(op, diff);
+        if (xc_host_input(op, diff)) {
+            qscript_register(op, reg, sizeof(reg));
+            if (xc_count(&t, dc, XC_INPUT, false))
+                printf("host input: exit %" PRIu64 ", device uart, register %s, trace 0x%02x, "
+                       "qemu 0x%02x\n  platform: %s\n",
+                       op->exit_seq, reg, op->value, ans[0], xc_host_input(op, diff));
+            continue;
+        }
         const struct deviation *d = absent ? NULL : xc_explained(op, diff);
         if (!d && !absent)
             d = xc_relatch_explains(op, diff, relatched);
@@ -575,19 +587,20 @@ int cmd_crosscheck(int argc, char **argv)
            " UART input bytes not fed\n",
            path, s.n, s.skipped_ports, s.skipped_irqs, s.skipped_acks, s.uart_rx);
     xc_print_apic(&s);
-    printf("  device   compared   equal  explained  absent  differ  timing-only\n");
+    printf("  device   compared   equal  explained  absent  host-input  differ  timing-only\n");
     for (int i = 0; i < XC_NDEV; i++) {
         const struct devcount *c = &t.counts[i];
         if (c->dev)
-            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %7" PRIu64
-                   " %12" PRIu64 "\n",
-                   c->dev, c->compared, c->equal, c->explained, c->absent, c->differ, c->timing);
+            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %11" PRIu64
+                   " %7" PRIu64 " %12" PRIu64 "\n",
+                   c->dev, c->compared, c->equal, c->explained, c->absent, c->input, c->differ,
+                   c->timing);
     }
     printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", t.ack_cmp, t.ack_diff);
     printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained, %" PRIu64
-           " of devices hvrr's platform does not have\n",
-           t.diffs, t.expl, t.absent);
-    ret = (t.diffs || (strict && (t.expl || t.absent))) ? CLI_BAD_INPUT : CLI_OK;
+           " of devices hvrr's platform does not have, %" PRIu64 " on host input\n",
+           t.diffs, t.expl, t.absent, t.input);
+    ret = (t.diffs || (strict && (t.expl || t.absent || t.input))) ? CLI_BAD_INPUT : CLI_OK;
     if (cli_flush_stdout("crosscheck"))
         ret = CLI_BAD_INPUT;
 out:

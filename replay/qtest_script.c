@@ -322,6 +322,11 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         }
         if (e->u.io.write && port == 0x61)
             s->gate2 = e->u.io.value & 1;
+        if (port >= 0x3f8 && port <= 0x3ff && !e->u.io.write) {
+            op->uart_host = s->rx_pending > 0;
+            if (port == 0x3f8 && !s->dlab && s->rx_pending)
+                s->rx_pending--;
+        }
         if (port == 0x60 || port == 0x64) {
             op->kbd_dev = s->kbd_dev;
             op->kbd_reply = s->kbd_reply;
@@ -444,6 +449,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             return -1;
         op->value = v;
         op->withdrawn = -1;
+        op->uart_host = s->rx_pending > 0;
         uint16_t pic = slave ? 0xff00 : 0x00ff;
         if ((v & 7) == 7 && !(s->level & (1u << line))) {
             /* spurious: a request withdrawn before the acknowledge */
@@ -471,6 +477,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         }
     } else if (d->kind == TRACE_DEV_UART_RX) {
         s->uart_rx += d->u.uart_rx.len;
+        if (d->u.uart_rx.port == 0x3f8)
+            s->rx_pending += d->u.uart_rx.len;
     }
     return 0;
 }

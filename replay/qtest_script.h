@@ -65,6 +65,7 @@ struct qop {
     bool rtc_phase_split;  /* CMOS time or C read: QEMU's second boundaries, moved by a time
                             * byte written while running, and hvrr's give different counts */
     uint32_t pci_addr;     /* PCI read: CONFIG_ADDRESS as hvrr holds it (bits 1:0 clear) */
+    bool uart_host;        /* COM1 read / IRQ4 ACK: host input bytes in hvrr's receiver */
     bool kbd_dev;          /* i8042 read: a byte was sent to the keyboard or mouse before */
     bool kbd_reply;        /* ... and no controller command since the last such byte */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
@@ -108,8 +109,9 @@ struct qscript {
     bool rtc_phase_known, rtc_set_seen;
     uint64_t rtc_h, rtc_q, rtc_qoff, rtc_last_c;
     uint8_t rtc_a, rtc_b;
-    uint32_t pci_addr; /* CONFIG_ADDRESS as hvrr holds it */
-    uint8_t kbc_wcmd;  /* i8042 command whose data byte port 0x60 takes next (0: none) */
+    uint32_t pci_addr;   /* CONFIG_ADDRESS as hvrr holds it */
+    uint64_t rx_pending; /* host input bytes given to COM1 and not yet read from RBR */
+    uint8_t kbc_wcmd;    /* i8042 command whose data byte port 0x60 takes next (0: none) */
     bool kbd_dev, kbd_reply;
     bool dlab, after_d1, uart_break;
     uint8_t lcr;

@@ -60,6 +60,10 @@ bool xc_count(struct xc_tally *t, struct devcount *dc, enum xc_outcome o, bool a
         dc->absent++;
         t->absent++;
         break;
+    case XC_INPUT:
+        dc->input++;
+        t->input++;
+        break;
     default:
         dc->differ++;
         t->diffs++;
@@ -91,6 +95,24 @@ const char *xc_absent(const struct qop *op, uint32_t diff)
                "function is the host bridge at 00:00.0; it answers all-ones, a master abort); "
                "QEMU's pc machine has the PIIX3 functions at 00:01.x, which -M pc cannot remove";
     return NULL;
+}
+
+const char *xc_host_input(const struct qop *op, uint32_t diff)
+{
+    if (op->kind != QOP_IN || !op->uart_host || op->uart_dlab)
+        return NULL;
+    if (op->port == 0x3f8 || (op->port == 0x3fd && !(diff & ~0x03u)) ||
+        (op->port == 0x3fa && !(diff & ~0x0fu) &&
+         ((op->value & 0x0f) == 0x04 || (op->value & 0x0f) == 0x0c)))
+        return "COM1 holding host input (the trace's UartRx bytes): RBR, LSR DR/OE and the IIR "
+               "receive interrupt ids follow it; QEMU's COM1 is on a null chardev and never "
+               "receives (no qtest or player command can feed it at the trace's times)";
+    return NULL;
+}
+
+bool xc_host_ack(const struct qop *op, int want, int got)
+{
+    return op->uart_host && want == 4 && got < 0;
 }
 
 void xc_print_apic(const struct qscript *s)

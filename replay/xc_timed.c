@@ -459,6 +459,10 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
                            op->exit_seq, op->value, XP_ACK_WINDOW_NS);
                 continue;
             }
+            if (xc_host_ack(op, want, got)) {
+                xc_count(&t, dc, XC_INPUT, true);
+                continue;
+            }
             bool spurious = (want & 7) == 7 && (got < 0 || got == op->withdrawn);
             bool relatch = got < 0 && want >= 8 && (op->pic_flags & QPIC_RELATCH);
             /* IRQ8 at hvrr's periodic tap while QEMU's period started at
@@ -497,6 +501,14 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
         const char *kind, *absent = NULL;
         const struct deviation *d = NULL;
         enum xc_outcome o;
+        if (xc_host_input(op, diff)) {
+            qscript_register(op, reg, sizeof(reg));
+            if (xc_count(&t, dc, XC_INPUT, false))
+                printf("host input: exit %" PRIu64 ", device uart, register %s, trace 0x%02x, "
+                       "qemu 0x%02x\n  platform: %s\n",
+                       op->exit_seq, reg, op->value, qv, xc_host_input(op, diff));
+            continue;
+        }
         if ((absent = xc_absent(op, diff)) != NULL) {
             o = XC_ABSENT;
             kind = "absent";
@@ -531,20 +543,23 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
            " ns after its time, %" PRIu64 " later than 100 ns\n",
            path, s->n, base, started, worst, late);
     xc_print_apic(s);
-    printf("  device   compared   equal  tolerated  explained  absent  differ  not-comparable\n");
+    printf("  device   compared   equal  tolerated  explained  absent  host-input  differ  "
+           "not-comparable\n");
     for (int i = 0; i < XC_NDEV; i++) {
         const struct devcount *c = &t.counts[i];
         if (c->dev)
             printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %10" PRIu64 " %7" PRIu64
-                   " %7" PRIu64 " %15" PRIu64 "\n",
-                   c->dev, c->compared, c->equal, c->tolerated, c->explained, c->absent, c->differ,
-                   c->timing);
+                   " %11" PRIu64 " %7" PRIu64 " %15" PRIu64 "\n",
+                   c->dev, c->compared, c->equal, c->tolerated, c->explained, c->absent, c->input,
+                   c->differ, c->timing);
     }
     printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", t.ack_cmp, t.ack_diff);
     printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " tolerated, %" PRIu64
-           " explained, %" PRIu64 " of devices hvrr's platform does not have\n",
-           t.diffs, t.tol, t.expl, t.absent);
-    ret = (t.diffs || (strict && (t.expl || t.tol || t.absent))) ? CLI_BAD_INPUT : CLI_OK;
+           " explained, %" PRIu64 " of devices hvrr's platform does not have, %" PRIu64
+           " on host input\n",
+           t.diffs, t.tol, t.expl, t.absent, t.input);
+    ret =
+        (t.diffs || (strict && (t.expl || t.tol || t.absent || t.input))) ? CLI_BAD_INPUT : CLI_OK;
     if (cli_flush_stdout("crosscheck"))
         ret = CLI_BAD_INPUT;
 out:
