@@ -79,6 +79,14 @@ crosscheck: $(BUILD)/hvrr $(XCP_ELF)
 	[ $$rc -eq 0 ] && echo "crosscheck: all clean" || echo "crosscheck: FAILED"; exit $$rc
 TEST_TARGETS += crosscheck
 
+# The cross-check's platform classes and APIC-routed vectors, unit-tested on
+# the host (make unit): the test links the two replay files it needs.
+XC_UNIT_OBJS := $(BUILD)/host/replay/qtest_script.o $(BUILD)/host/replay/xc_classes.o
+$(BUILD)/host/tests/test_xc_classes: $(BUILD)/host/tests/test_xc_classes.o $(XC_UNIT_OBJS) \
+                                     $(BUILD)/host/libhvrr.a
+	$(Q)$(CC) $(HOST_LDFLAGS) $^ -o $@ -lcmocka $(HOST_LIBS)
+$(XC_UNIT_OBJS): $(TRACE_GEN_H)
+
 # A seeded shared bug (model and trace both wrong, replay clean) that only
 # the cross-check catches: tests/crosscheck_seeded.sh (~15 s, in make test).
 .PHONY: crosscheck-seeded

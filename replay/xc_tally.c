@@ -73,48 +73,6 @@ bool xc_count(struct xc_tally *t, struct devcount *dc, enum xc_outcome o, bool a
     return t->strict && t->reports++ < t->max_reports;
 }
 
-static bool pci_data_port(uint16_t port)
-{
-    return port >= 0xcfc && port <= 0xcff;
-}
-
-const char *xc_absent(const struct qop *op, uint32_t diff)
-{
-    if (op->kind == QOP_IN && op->port == 0x60 && op->kbd_reply)
-        return "i8042 data after a byte sent to the keyboard or mouse: hvrr's platform has "
-               "neither (its controller answers 0xfe with the timeout bit); QEMU's i8042 always "
-               "has a PS/2 keyboard and mouse, which answer (0xfa, IDs)";
-    if (op->kind == QOP_IN && op->port == 0x64 && op->kbd_dev && (diff & 0x61) && !(diff & ~0x6du))
-        return "i8042 status OBF/AUX/timeout bits after bytes sent to the keyboard or mouse: "
-               "hvrr's controller sets the timeout bit (6) for the absent device and keeps it "
-               "until its next output byte; QEMU's devices answer, so its OBF (0) and AUX (5) "
-               "follow their bytes (bits 2-3: the i8042 status deviation)";
-    if (op->kind == QOP_IN && pci_data_port(op->port) && (op->pci_addr & 0x80000000u) &&
-        (op->pci_addr & 0x00ffff00u) && op->value == xc_size_mask(op))
-        return "PCI configuration read of a function hvrr's platform does not have (its only "
-               "function is the host bridge at 00:00.0; it answers all-ones, a master abort); "
-               "QEMU's pc machine has the PIIX3 functions at 00:01.x, which -M pc cannot remove";
-    return NULL;
-}
-
-const char *xc_host_input(const struct qop *op, uint32_t diff)
-{
-    if (op->kind != QOP_IN || !op->uart_host || op->uart_dlab)
-        return NULL;
-    if (op->port == 0x3f8 || (op->port == 0x3fd && !(diff & ~0x03u)) ||
-        (op->port == 0x3fa && !(diff & ~0x0fu) &&
-         ((op->value & 0x0f) == 0x04 || (op->value & 0x0f) == 0x0c)))
-        return "COM1 holding host input (the trace's UartRx bytes): RBR, LSR DR/OE and the IIR "
-               "receive interrupt ids follow it; QEMU's COM1 is on a null chardev and never "
-               "receives (no qtest or player command can feed it at the trace's times)";
-    return NULL;
-}
-
-bool xc_host_ack(const struct qop *op, int want, int got)
-{
-    return op->uart_host && want == 4 && got < 0;
-}
-
 void xc_print_apic(const struct qscript *s)
 {
     if (s->apic)
