@@ -26,7 +26,7 @@ extern const struct deviation xc_relatch_dev;
 #define XC_NDEV 7
 struct devcount {
     const char *dev;
-    uint64_t compared, equal, timing, tolerated, explained, differ, absent, input;
+    uint64_t compared, equal, timing, tolerated, explained, differ, absent;
 };
 /* The counters of `dev` ("pic", "pit", ...) in a table of XC_NDEV. */
 struct devcount *xc_devcount(struct devcount *t, const char *dev);
@@ -38,13 +38,12 @@ enum xc_outcome {
     XC_TOLERATED,
     XC_EXPLAINED,
     XC_ABSENT, /* a device QEMU's pc machine has and hvrr's platform has not */
-    XC_INPUT,  /* COM1 receiving host input, which QEMU's null chardev never gives */
     XC_DIFFER,
 };
 /* The counts of one cross-check run. */
 struct xc_tally {
     struct devcount counts[XC_NDEV];
-    uint64_t diffs, expl, tol, absent, input, reports, ack_cmp, ack_diff;
+    uint64_t diffs, expl, tol, absent, reports, ack_cmp, ack_diff;
     uint64_t max_reports;
     bool strict;
 };
@@ -67,12 +66,6 @@ const struct deviation *xc_relatch_explains(const struct qop *op, uint32_t diff,
  * answer differs in `diff` reads a device QEMU's pc machine has and hvrr's
  * platform has not (a PCI function other than hvrr's host bridge), or NULL. */
 const char *xc_absent(const struct qop *op, uint32_t diff);
-/* Why the IN `op` differing in `diff` depends on host input QEMU was not
- * given (RBR, LSR DR/OE, IIR receive ids while hvrr's COM1 held host bytes),
- * or NULL; xc_host_ack: the same for an acknowledge of IRQ4 (`want`) QEMU's
- * poll did not find (got < 0). */
-const char *xc_host_input(const struct qop *op, uint32_t diff);
-bool xc_host_ack(const struct qop *op, int want, int got);
 /* On an APIC-platform trace: a line counting what was left to the APICs. */
 void xc_print_apic(const struct qscript *s);
 /* The value bits of an access of op->size bytes. */

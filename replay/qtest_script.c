@@ -114,6 +114,19 @@ static struct qop *push(struct qscript *s, enum qop_kind k)
     return op;
 }
 
+/* hvrr's devices take these ports at this width only (else DEV_IO_BADSIZE:
+ * the write is dropped, the read gives all ones); QEMU, like a PC's ISA
+ * bridge, splits a wider access into byte cycles. Such accesses are left
+ * out of the script (counted in skipped_wide) so both models stay in step. */
+static bool width_ok(uint16_t port, unsigned size)
+{
+    if (port >= 0xcfc && port <= 0xcff)
+        return (size == 1 || size == 2 || size == 4) && (port & 3u) + size <= 4;
+    if (port == 0xcf8)
+        return size == 4;
+    return size == 1;
+}
+
 /* Writes that would reset or stop QEMU's machine: i8042 output-port pulses
  * and writes (0xd1 then a data byte). */
 static bool unsafe_write(struct qscript *s, uint16_t port, uint32_t v)
@@ -265,6 +278,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->rtc_last_c = 0;
         s->apic = h->apic;
         s->imr[0] = s->imr[1] = 0xff; /* hvrr's 8259As start masked */
+        s->start_mcr = 0;             /* hvrr's power-on state without a start checkpoint */
+        s->start_ctr = KBC_RESET_CTR;
         if (h->has_start) {
             static struct vm_devices d;
             /* the platform the blob was saved from: an APIC platform's blob
@@ -280,6 +295,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->rtc_qoff = 0; /* QEMU's at power-on; the player does not move it */
                 s->rtc_a = d.cmos.ram[CMOS_REG_A];
                 s->rtc_b = d.cmos.ram[CMOS_REG_B];
+                s->start_mcr = d.com1.mcr;
+                s->start_ctr = d.kbc.ctr;
             }
         }
         return 0;
@@ -293,6 +310,10 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         if (e->detail != TRACE_DETAIL_IO)
             return 0;
         uint16_t port = e->u.io.port;
+        if (qscript_device(port) && !width_ok(port, e->u.io.size)) {
+            s->skipped_wide++;
+            return 0;
+        }
         if (!qscript_device(port) || (e->u.io.write && unsafe_write(s, port, e->u.io.value))) {
             s->skipped_ports++;
             return 0;
@@ -305,6 +326,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = e->u.io.value;
         if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1)
             op->pic_flags = s->pic_flags[port >= 0xa0];
+        if (port == 0x20 && !e->u.io.write && s->cw_edge0)
+            op->pic_flags |= QPIC_CW_EDGE; /* IRQ0's request made by a lone control word */
         if (port >= 0x40 && port <= 0x42) {
             op->pit_mode = s->pit_mode[port - 0x40];
             op->pit_cw_only = s->pit_wbytes[port - 0x40] != 0;
@@ -322,37 +345,12 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         }
         if (e->u.io.write && port == 0x61)
             s->gate2 = e->u.io.value & 1;
-        if (port >= 0x3f8 && port <= 0x3ff && !e->u.io.write) {
-            op->uart_host = s->rx_pending > 0;
-            if (port == 0x3f8 && !s->dlab && s->rx_pending)
-                s->rx_pending--;
-        }
-        if (port == 0x60 || port == 0x64) {
-            op->kbd_dev = s->kbd_dev;
-            op->kbd_reply = s->kbd_reply;
-            if (e->u.io.write && port == 0x64) {
-                /* 0x60-0x7f write controller RAM, 0xd1-0xd4 output port /
-                 * output buffer / mouse: their data byte comes at 0x60 */
-                uint8_t c = (uint8_t)e->u.io.value;
-                s->kbc_wcmd = (c >= 0x60 && c <= 0x7f) || (c >= 0xd1 && c <= 0xd4) ? c : 0;
-                s->kbd_reply = false;
-            } else if (e->u.io.write) {
-                if (!s->kbc_wcmd || s->kbc_wcmd == 0xd4) /* to the keyboard or the mouse */
-                    s->kbd_dev = s->kbd_reply = true;
-                s->kbc_wcmd = 0;
-            }
-        }
-        if (port >= 0xcf8 && port <= 0xcff) {
-            op->pci_addr = s->pci_addr;
-            if (e->u.io.write && port == 0xcf8 && e->u.io.size == 4)
-                s->pci_addr = e->u.io.value & 0x80fffffcu; /* bits 1:0 read-only 0 */
-        }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) == 0 &&
             s->irq0_rise_tsc == e->tsc + 1)
             s->cw_edge0 = true; /* the IRQ0 rise recorded for this exit */
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) != 0xc0 &&
             (e->u.io.value & 0x30)) {
-            unsigned c = e->u.io.value >> 6, m = (e->u.io.value >> 1) & 7;
+            unsigned c = (e->u.io.value >> 6) & 3, m = (e->u.io.value >> 1) & 7;
             s->pit_mode[c] = (uint8_t)(m > 5 ? m - 4 : m);
             s->pit_rw[c] = (e->u.io.value >> 4) & 3;
             s->pit_wbytes[c] = s->pit_rw[c] == 3 ? 2 : 1;
@@ -381,6 +379,29 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             op->pit_status = s->pit_status[port - 0x40];
             s->pit_status[port - 0x40] = false;
         }
+        if (port >= 0xcf8 && port <= 0xcff) {
+            op->pci_addr = s->pci_addr;
+            if (e->u.io.write && port == 0xcf8)
+                s->pci_addr = e->u.io.value;
+        } else if (port == 0x60 || port == 0x64) {
+            op->kbd_dev = s->kbd_dev;
+            op->kbd_reply = s->kbd_reply;
+            op->kbc_outport = port == 0x60 && s->kbc_d0;
+            if (e->u.io.write && port == 0x64) {
+                /* 0x60-0x7f write controller RAM, 0xd1-0xd4 output port /
+                 * output buffer / mouse: their data byte comes at 0x60 */
+                uint8_t c = (uint8_t)e->u.io.value;
+                s->kbc_wcmd = (c >= 0x60 && c <= 0x7f) || (c >= 0xd1 && c <= 0xd4) ? c : 0;
+                s->kbd_reply = false;
+                s->kbc_d0 = c == 0xd0;
+            } else if (e->u.io.write) {
+                if (!s->kbc_wcmd || s->kbc_wcmd == 0xd4) /* to the keyboard or the mouse */
+                    s->kbd_dev = s->kbd_reply = true;    /* hvrr answers 0xfe, timeout */
+                s->kbc_wcmd = 0;
+            } else if (port == 0x60) {
+                s->kbc_d0 = false;
+            }
+        }
         if (port == 0x71) {
             uint64_t t = vm_rec_tsc_to_ns(e->tsc, s->tsc_hz ? s->tsc_hz : NS_PER_SEC);
             if (e->u.io.write)
@@ -388,6 +409,20 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             else
                 rtc_track_read(s, op, s->cmos_index, t);
         }
+        if (!e->u.io.write && s->rx_pending && !s->dlab) {
+            /* the host's input bytes reached hvrr's receiver, not QEMU's:
+             * data ready, the data and the RX interrupt id not comparable */
+            if (port == 0x3fd)
+                op->rx_mask = 0x01;
+            else if (port == 0x3fa)
+                op->rx_mask = 0x0f;
+            else if (port == 0x3f8)
+                op->rx_mask = 0xff;
+        }
+        if (!e->u.io.write && port == 0x3fd && !(e->u.io.value & 1))
+            s->rx_pending = 0; /* hvrr's receiver is empty */
+        else if (!e->u.io.write && port == 0x3f8 && !s->dlab && s->rx_pending)
+            s->rx_pending--;
         if (e->u.io.write)
             track_out(s, port, e->u.io.value);
         else if (port == 0x3fd && (e->u.io.value & 0x10))
@@ -449,8 +484,9 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             return -1;
         op->value = v;
         op->withdrawn = -1;
-        op->uart_host = s->rx_pending > 0;
         uint16_t pic = slave ? 0xff00 : 0x00ff;
+        if (line == 4 && s->rx_pending)
+            op->rx_mask = 0xff; /* maybe the RX interrupt of input QEMU is not fed */
         if ((v & 7) == 7 && !(s->level & (1u << line))) {
             /* spurious: a request withdrawn before the acknowledge */
             uint16_t w = s->latched & ~s->level & pic;
@@ -460,6 +496,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             }
         } else {
             s->latched &= (uint16_t) ~(1u << line);
+            if ((s->pic_flags[slave] & QPIC_LTIM) && (s->level & (1u << line)))
+                op->pic_flags |= QPIC_LTIM; /* a level request hvrr's LTIM took */
             if (line == 0 && s->cw_edge0)
                 op->pic_flags |= QPIC_CW_EDGE;
             if (line == 0 && s->pit_ncounts[0] > 1 && (s->pit_mode[0] == 2 || s->pit_mode[0] == 3))
@@ -477,8 +515,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         }
     } else if (d->kind == TRACE_DEV_UART_RX) {
         s->uart_rx += d->u.uart_rx.len;
-        if (d->u.uart_rx.port == 0x3f8)
-            s->rx_pending += d->u.uart_rx.len;
+        s->rx_pending += d->u.uart_rx.len;
     }
     return 0;
 }
@@ -518,10 +555,12 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
     /* hvrr's 8259As start with every line masked (the datasheet leaves the
      * state before ICW1 undefined), QEMU's with none */
     fprintf(f, "outb 0x21 0xff\noutb 0xa1 0xff\n");
-    /* hvrr's i8042 starts with command byte 0x45 (as after a BIOS POST), QEMU's
-     * (its CPU stopped before the BIOS ran) with 0x03 */
-    fprintf(f, "outb 0x64 0x60\noutb 0x60 0x45\n");
-    s->prefix_cmds = 4;
+    /* and the registers whose reset values differ, as they were at the
+     * trace's start: the 16550 MCR (QEMU's reset sets OUT2, the PC16550D's
+     * clears it) and the i8042 command byte (hvrr's is the one after POST,
+     * QEMU's its reset value 0x03) */
+    fprintf(f, "outb 0x3fc 0x%x\noutb 0x64 0x60\noutb 0x60 0x%x\n", s->start_mcr, s->start_ctr);
+    s->prefix_cmds = 5;
     for (size_t i = 0; i < s->n; i++) {
         struct qop *op = &s->ops[i];
         unsigned n = 0;

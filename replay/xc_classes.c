@@ -1,7 +1,6 @@
 /* The platform classes of `hvrr crosscheck` (both modes; docs/crosscheck.md,
  * "Platform classes"): differences that are not model disagreements because
- * QEMU's pc machine has a device hvrr's platform has not (`absent`), or
- * because COM1 received host input QEMU's COM1 is never given (`host-input`).
+ * QEMU's pc machine has a device hvrr's platform has not (`absent`).
  * Each is decided from the trace alone (replay/qtest_script.c tracks what it
  * needs), never from QEMU's answer but for which bits differ. */
 #include "replay/crosscheck.h"
@@ -29,22 +28,4 @@ const char *xc_absent(const struct qop *op, uint32_t diff)
                "function is the host bridge at 00:00.0; it answers all-ones, a master abort); "
                "QEMU's pc machine has the PIIX3 functions at 00:01.x, which -M pc cannot remove";
     return NULL;
-}
-
-const char *xc_host_input(const struct qop *op, uint32_t diff)
-{
-    if (op->kind != QOP_IN || !op->uart_host || op->uart_dlab)
-        return NULL;
-    if (op->port == 0x3f8 || (op->port == 0x3fd && !(diff & ~0x03u)) ||
-        (op->port == 0x3fa && !(diff & ~0x0fu) &&
-         ((op->value & 0x0f) == 0x04 || (op->value & 0x0f) == 0x0c)))
-        return "COM1 holding host input (the trace's UartRx bytes): RBR, LSR DR/OE and the IIR "
-               "receive interrupt ids follow it; QEMU's COM1 is on a null chardev and never "
-               "receives (no qtest or player command can feed it at the trace's times)";
-    return NULL;
-}
-
-bool xc_host_ack(const struct qop *op, int want, int got)
-{
-    return op->uart_host && want == 4 && got < 0;
 }

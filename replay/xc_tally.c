@@ -60,10 +60,6 @@ bool xc_count(struct xc_tally *t, struct devcount *dc, enum xc_outcome o, bool a
         dc->absent++;
         t->absent++;
         break;
-    case XC_INPUT:
-        dc->input++;
-        t->input++;
-        break;
     default:
         dc->differ++;
         t->diffs++;
