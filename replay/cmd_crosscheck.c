@@ -222,8 +222,9 @@ const struct deviation *xc_explained(const struct qop *op, uint32_t diff)
 
 struct devcount *xc_devcount(struct devcount *t, const char *dev)
 {
-    static const char *const names[] = {"pic", "pit", "port61", "cmos", "uart", "i8042", "pci"};
-    for (size_t i = 0; i < 7; i++)
+    static const char *const names[] = {"pic",  "pit",   "port61", "cmos",
+                                        "uart", "i8042", "pci",    "acpi"};
+    for (size_t i = 0; i < XC_NDEV; i++)
         if (!strcmp(names[i], dev)) {
             t[i].dev = names[i];
             return &t[i];
@@ -435,7 +436,7 @@ int cmd_crosscheck(int argc, char **argv)
     if (!path)
         return cli_usage_error("crosscheck", "no trace file given");
 
-    struct qscript s = {0};
+    struct qscript s = {.with_acpi = timed};
     struct trace_reader_stats st;
     int rc = cli_read_trace("crosscheck", path, on_item, &s, &st);
     if (s.oom) {

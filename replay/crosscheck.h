@@ -23,7 +23,7 @@ struct deviation {
 const struct deviation *xc_explained(const struct qop *op, uint32_t diff);
 extern const struct deviation xc_relatch_dev;
 
-#define XC_NDEV 7
+#define XC_NDEV 8
 struct devcount {
     const char *dev;
     uint64_t compared, equal, timing, tolerated, explained, differ, absent;

@@ -36,6 +36,8 @@ const char *qscript_device(uint16_t port)
     }
     if (port >= 0x3f8 && port <= 0x3ff)
         return "uart";
+    if (port >= QS_ACPI_PM && port < QS_ACPI_PM + 12)
+        return "acpi";
     return NULL;
 }
 
@@ -78,6 +80,14 @@ void qscript_register(const struct qop *op, char *buf, size_t len)
         snprintf(buf, len, "CONFIG_ADDRESS");
     } else if (p >= 0xcfc && p <= 0xcff) {
         snprintf(buf, len, "CONFIG_DATA+%d", p - 0xcfc);
+    } else if (p >= QS_ACPI_PM && p < QS_ACPI_PM + 12) {
+        static const char *const pm[3] = {"PM1_STS", "PM1_EN", "PM1_CNT"};
+        unsigned o = p - QS_ACPI_PM;
+        snprintf(buf, len, "%s+%u",
+                 o >= 8  ? "PM_TMR"
+                 : o < 6 ? pm[o / 2]
+                         : "PM",
+                 o & (o >= 8 ? 3 : 1));
     } else if (p >= 0x3f8 && p <= 0x3ff) {
         int r = p - 0x3f8;
         if (op->uart_dlab && r < 2)
@@ -124,6 +134,8 @@ static bool width_ok(uint16_t port, unsigned size)
         return (size == 1 || size == 2 || size == 4) && (port & 3u) + size <= 4;
     if (port == 0xcf8)
         return size == 4;
+    if (port >= QS_ACPI_PM && port < QS_ACPI_PM + 12)
+        return (size == 1 || size == 2 || size == 4) && port - QS_ACPI_PM + size <= 12;
     return size == 1;
 }
 
@@ -131,6 +143,10 @@ static bool width_ok(uint16_t port, unsigned size)
  * and writes (0xd1 then a data byte). */
 static bool unsafe_write(struct qscript *s, uint16_t port, uint32_t v)
 {
+    /* PM1_CNT with SLP_EN (bit 13): a sleep or power-off request */
+    if (port >= QS_ACPI_PM + 4 && port <= QS_ACPI_PM + 5 &&
+        ((v << (8 * (port - QS_ACPI_PM - 4))) & 0x2000))
+        return true;
     if (port == 0x64) {
         s->after_d1 = v == 0xd1;
         return v == 0xd1 || (v & 0xf0) == 0xf0;
@@ -310,6 +326,10 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         if (e->detail != TRACE_DETAIL_IO)
             return 0;
         uint16_t port = e->u.io.port;
+        if (port >= QS_ACPI_PM && port < QS_ACPI_PM + 12 && !(s->with_acpi && s->apic)) {
+            s->skipped_ports++; /* hvrr's ACPI PM: only --timed plays it (QEMU's PIIX4 PM) */
+            return 0;
+        }
         if (qscript_device(port) && !width_ok(port, e->u.io.size)) {
             s->skipped_wide++;
             return 0;

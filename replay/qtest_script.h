@@ -18,6 +18,10 @@
 
 enum qop_kind { QOP_OUT = 1, QOP_IN, QOP_IRQ, QOP_ACK };
 
+/* hvrr's ACPI PM block (APIC platform; hv/devs/vm_devices.h): PM1_STS,
+ * PM1_EN, PM1_CNT, PM_TMR at +0, +2, +4, +8 */
+#define QS_ACPI_PM 0x600u
+
 /* 8259A states where QEMU's i8259 is known to answer otherwise (qop.pic_flags) */
 enum {
     QPIC_LTIM = 1,         /* ICW1 LTIM set on the PIC read: level mode on every input */
@@ -86,6 +90,7 @@ struct qscript {
     uint64_t apic_acks;     /* APIC platform: PIC-range vectors of IRs the IMR masked */
     uint64_t apic_mmio;     /* APIC platform: local/I/O APIC MMIO accesses (not scripted) */
     bool apic;              /* the trace's platform has the APICs (header) */
+    bool with_acpi;         /* set before reading: script hvrr's ACPI PM (--timed, apic) */
     bool oom;
     /* tracking */
     uint8_t cmos_index, ocw3[2], base[2], icw_step[2];

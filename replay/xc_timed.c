@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hv/devs/acpi_pm.h"
 #include "hv/devs/cmos_rtc.h"
 #include "hv/record/recorder.h"
 #include "replay/cli.h"
@@ -27,7 +28,21 @@
  * from virtual time, 15.085 us half-period). */
 static uint32_t timed_mask(const struct qop *op)
 {
+    if (op->port == QS_ACPI_PM)
+        return 0x01; /* TMR_STS: see acpi_tmr_shift() */
     return op->port == 0x61 ? 0x10 : 0;
+}
+
+/* The ACPI PM timer counts floor(t * 3.579545 MHz) of virtual time, hvrr's
+ * from trace time 0, QEMU's (acpi_pm_tmr_get) from its virtual time 0, which
+ * is `base` before trace time 0: QEMU's count is hvrr's plus this shift, or
+ * one more when the access came a few ns late. TMR_STS (PM1_STS bit 0, set
+ * at each change of counter bit 23) changes at times moved by the shift
+ * modulo 2^23 counts: not comparable. */
+static uint32_t acpi_tmr_shift(uint64_t base)
+{
+    return (uint32_t)((base / 1000000000ull) * ACPI_PM_TMR_HZ +
+                      (base % 1000000000ull) * ACPI_PM_TMR_HZ / 1000000000ull);
 }
 
 /* Timing granularity: a PIT read one clock off. hvrr's 8254 counts edges of
@@ -41,6 +56,8 @@ static uint32_t timed_mask(const struct qop *op)
 static bool tolerated(const struct qscript *s, size_t k, uint32_t tv, uint32_t qv)
 {
     const struct qop *op = &s->ops[k];
+    if (op->port == QS_ACPI_PM + 8 && op->size == 4) /* PM timer: one count later */
+        return ((qv - tv) & 0xffffff) == 1 && !((qv ^ tv) & 0xff000000u);
     if (op->port < 0x40 || op->port > 0x42)
         return false;
     /* the count's low byte in modes 2/3 (reload value N) */
@@ -285,7 +302,7 @@ static int write_ops(const struct qscript *s, FILE *f, uint64_t offset)
 }
 
 static int run(const char *qemu, const char *player, const char *mod, const char *con,
-               int64_t rtc_sec, FILE *err)
+               int64_t rtc_sec, bool acpi, FILE *err)
 {
     struct cmos_tm tm;
     cmos_secs_to_tm(rtc_sec, &tm);
@@ -298,7 +315,7 @@ static int run(const char *qemu, const char *player, const char *mod, const char
                     "300",
                     (char *)qemu,
                     "-M",
-                    "pc,hpet=off,acpi=off",
+                    acpi ? "pc,hpet=off" : "pc,hpet=off,acpi=off",
                     "-accel",
                     "tcg",
                     "-icount",
@@ -386,7 +403,11 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
             goto out;
         }
     }
-    int qrc = run(qemu, player, mp, cp, rtc_sec, ef);
+    bool acpi = false; /* ACPI PM ops: QEMU's PIIX4 PM, which the player puts at 0x600 */
+    for (size_t k = 0; k < s->n && !acpi; k++)
+        acpi = s->ops[k].port >= QS_ACPI_PM && s->ops[k].port < QS_ACPI_PM + 12 &&
+               s->ops[k].kind != QOP_ACK && s->ops[k].kind != QOP_IRQ;
+    int qrc = run(qemu, player, mp, cp, rtc_sec, acpi, ef);
     if (qrc == 127 || qrc < 0) {
         fprintf(stderr,
                 "hvrr crosscheck: cannot run '%s' (is qemu-system-x86 installed? --qemu "
@@ -495,6 +516,8 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
             continue;
         uint32_t qv = (uint32_t)get_le(con + at, op->size);
         at += op->size;
+        if (op->port == QS_ACPI_PM + 8 && op->size == 4)
+            qv = ((qv - acpi_tmr_shift(base)) & 0xffffff) | (qv & 0xff000000u);
         struct devcount *dc = xc_devcount(t.counts, qscript_device(op->port));
         uint32_t mask = xc_size_mask(op);
         uint32_t tm = (timed_mask(op) | op->rx_mask) & mask;
