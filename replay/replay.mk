@@ -94,10 +94,17 @@ TEST_TARGETS += crosscheck
 # 'absent' devices, host input in 'timing-only'); an unexplained one fails.
 CROSSCHECK_LINUX := linux-boot linux-boot-policy linux-interactive linux-smp2
 .PHONY: crosscheck-linux
+# The 2-vCPU capture must also show the APIC side counted and its ACPI PM
+# reads compared (--timed), so neither can vanish unnoticed.
 crosscheck-linux: $(BUILD)/hvrr $(XCP_ELF)
-	@rc=0; for t in $(CROSSCHECK_LINUX); do \
+	@mkdir -p $(BUILD)/tmp; o=$(BUILD)/tmp/crosscheck-linux.out; rc=0; \
+	for t in $(CROSSCHECK_LINUX); do \
 	    $(BUILD)/hvrr crosscheck corpus/hv-bochs-$$t.hvt || rc=1; \
-	    $(BUILD)/hvrr crosscheck --timed corpus/hv-bochs-$$t.hvt || rc=1; done; \
+	    $(BUILD)/hvrr crosscheck --timed corpus/hv-bochs-$$t.hvt | tee $$o-$$t; \
+	    [ $${PIPESTATUS[0]} -eq 0 ] || rc=1; done; \
+	grep -q '^  APIC platform: 227 vectors' $$o-linux-smp2 && \
+	    grep -qE '^  acpi +293 +258 +35 +0 +0 +0 ' $$o-linux-smp2 || \
+	    { echo "crosscheck-linux: smp2's APIC vectors or ACPI PM reads not as counted"; rc=1; }; \
 	[ $$rc -eq 0 ] && echo "crosscheck-linux: all clean" || echo "crosscheck-linux: FAILED"; exit $$rc
 TEST_TARGETS += crosscheck-linux
 
