@@ -180,9 +180,10 @@ static const struct deviation *pc_platform_explained(const struct qop *op, uint3
     }
     if (op->port == 0x43 && op->value == 0xff)
         return &pit_cw_read_dev;
-    if (op->port == 0x61 && !(diff & ~0x0cu))
+    /* QEMU's value is op->value ^ diff: bits 2-3 0, resp. the line bits all 1 */
+    if (op->port == 0x61 && !(diff & ~0x0cu) && !((op->value ^ diff) & 0x0c))
         return &port61_nmi_dev;
-    if (op->kbc_outport && !(op->value & 0xcc) && !(diff & ~0xccu))
+    if (op->kbc_outport && !(op->value & 0xcc) && diff == 0xcc)
         return &kbc_outport_dev;
     if (op->kbc_aux && op->port == 0x60 && op->value == 0xfe)
         return &kbc_aux_dev;
