@@ -173,7 +173,11 @@ static const struct deviation *pc_platform_explained(const struct qop *op, uint3
         if (a & 3)
             return &pci_addr_low_dev;
         unsigned shift = 8 * (op->port - 0xcfcu);
-        if ((a & 0x00fffffcu) == 0x04 && !(diff & ~(pci_hb_cmd_dev.bits >> shift)))
+        /* only while hvrr's bytes are the 82441FX's: 0280h/0006h but for the
+         * PERR#/SERR# enables */
+        uint32_t bytes = xc_size_mask(op) << shift, reg = op->value << shift;
+        if ((a & 0x00fffffcu) == 0x04 && !(diff & ~(pci_hb_cmd_dev.bits >> shift)) &&
+            !((reg ^ 0x02800006u) & ~0x0140u & bytes))
             return &pci_hb_cmd_dev;
         if ((a & 0x00ff0000u) == 0 && (a & 0xf800u) && op->value == xc_size_mask(op))
             return &pci_absent_dev;
