@@ -160,19 +160,6 @@ static const struct deviation pci_hb_subsys_dev = {
     "(82441FX datasheet, configuration space map; PCI 2.1 made them optional); QEMU gives "
     "every PCI function subsystem vendor 1AF4h, subsystem 1100h"};
 
-/* A read of the host bridge's configuration space whose differing bytes
- * all fall in [lo, hi]. */
-static bool pci_hb_diff_in(const struct qop *op, uint32_t diff, unsigned lo, unsigned hi)
-{
-    if (op->port < 0xcfc || op->port > 0xcff || (op->pci_addr & 0x80ffff00u) != 0x80000000u)
-        return false;
-    unsigned reg = (op->pci_addr & 0xfc) + (op->port & 3u);
-    for (unsigned i = 0; i < op->size; i++)
-        if (((diff >> (8 * i)) & 0xff) && (reg + i < lo || reg + i > hi))
-            return false;
-    return true;
-}
-
 static const struct deviation *pc_platform_explained(const struct qop *op, uint32_t diff)
 {
     uint32_t a = op->pci_addr;
@@ -182,16 +169,22 @@ static const struct deviation *pc_platform_explained(const struct qop *op, uint3
         if (a & 3)
             return &pci_addr_low_dev;
         unsigned shift = 8 * (op->port - 0xcfcu);
-        if ((a & 0x00fffffcu) == 0x04 && !(diff & ~(pci_hb_cmd_dev.bits >> shift)))
+        /* only while hvrr's bytes are the 82441FX's: 0280h/0006h but for the
+         * PERR#/SERR# enables */
+        uint32_t bytes = xc_size_mask(op) << shift, reg = op->value << shift;
+        if ((a & 0x00fffffcu) == 0x04 && !(diff & ~(pci_hb_cmd_dev.bits >> shift)) &&
+            !((reg ^ 0x02800006u) & ~0x0140u & bytes))
             return &pci_hb_cmd_dev;
-        if (pci_hb_diff_in(op, diff, 0x2c, 0x2f))
+        /* subsystem IDs, while hvrr's read 0 as the 82441FX's do */
+        if ((a & 0x00fffffcu) == 0x2c && op->value == 0)
             return &pci_hb_subsys_dev;
     }
     if (op->port == 0x43 && op->value == 0xff)
         return &pit_cw_read_dev;
-    if (op->port == 0x61 && !(diff & ~0x0cu))
+    /* QEMU's value is op->value ^ diff: bits 2-3 0, resp. the line bits all 1 */
+    if (op->port == 0x61 && !(diff & ~0x0cu) && !((op->value ^ diff) & 0x0c))
         return &port61_nmi_dev;
-    if (op->kbc_outport && !(op->value & 0xcc) && !(diff & ~0xccu))
+    if (op->kbc_outport && !(op->value & 0xcc) && diff == 0xcc)
         return &kbc_outport_dev;
     return NULL;
 }

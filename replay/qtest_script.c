@@ -580,7 +580,12 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
      * clears it) and the i8042 command byte (hvrr's is the one after POST,
      * QEMU's its reset value 0x03) */
     fprintf(f, "outb 0x3fc 0x%x\noutb 0x64 0x60\noutb 0x60 0x%x\n", s->start_mcr, s->start_ctr);
-    s->prefix_cmds = 5;
+    /* the 8254's state at power-on is undefined (datasheet); hvrr's channels
+     * start as after a control word of mode 0, LSB then MSB, with no count;
+     * QEMU's count in mode 3 (a lone LSB write then loads a count in QEMU
+     * and raises IRQ0, hostile exit 17) */
+    fprintf(f, "outb 0x43 0x30\noutb 0x43 0x70\noutb 0x43 0xb0\n");
+    s->prefix_cmds = 8;
     for (size_t i = 0; i < s->n; i++) {
         struct qop *op = &s->ops[i];
         unsigned n = 0;

@@ -59,11 +59,11 @@ $(XCP_ELF): $(BUILD)/xcplayer/boot.o $(BUILD)/xcplayer/player.o tests/mbkernel/m
 ALL_TARGETS += $(XCP_ELF)
 trace-cli-test: $(XCP_ELF)
 
-# QEMU's device models as an oracle over the corpus' small real captures
+# QEMU's device models as an oracle over the corpus' small captures
 # (docs/crosscheck.md), in both modes: stopped clock (qtest) and --timed
 # (the player guest under -icount). CROSSCHECK_TIMED_OPEN are run and their
 # counts printed, but their open differences do not fail the target. In
-# `make test` (~10 s; needs qemu-system-x86, as crosscheck-seeded does).
+# `make test` (~25 s; needs qemu-system-x86, as crosscheck-seeded does).
 CROSSCHECK_TRACES      := io irq pit pitmodes rtcmodes uartfifo picmodes
 CROSSCHECK_TIMED       := io irq pit picmodes uartfifo pitmodes rtcmodes
 CROSSCHECK_TIMED_OPEN  :=
