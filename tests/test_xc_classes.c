@@ -216,6 +216,28 @@ static void no_apic_every_vector_is_the_pics(void **state)
     assert_int_equal(f->s.apic_acks, 0);
 }
 
+/* hvrr's ACPI PM block (APIC platform): scripted only for --timed
+ * (with_acpi) on an APIC trace, at the register widths it has, and never a
+ * PM1_CNT write with SLP_EN (Linux's power-off: 0x3401). */
+static void acpi_pm_ops(void **state)
+{
+    struct fx *f = *state;
+    f->s.with_acpi = true;
+    header(f, false); /* no APIC: no ACPI PM block in hvrr */
+    assert_null(io(f, 0x608, 4, false, 0x123456));
+    header(f, true);
+    const struct qop *op = io(f, 0x608, 4, false, 0x123456);
+    assert_non_null(op);
+    assert_string_equal(qscript_device(op->port), "acpi");
+    assert_non_null(io(f, 0x602, 2, true, 0x20));
+    assert_non_null(io(f, 0x604, 2, true, 0x0001));
+    assert_null(io(f, 0x604, 2, true, 0x3401));
+    assert_null(io(f, 0x605, 1, true, 0x34));
+    assert_null(io(f, 0x60a, 4, false, 0)); /* past the block's end */
+    f->s.with_acpi = false;                 /* the stopped mode */
+    assert_null(io(f, 0x608, 4, false, 0x123456));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +246,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(uart_host_input, setup, teardown),
         cmocka_unit_test_setup_teardown(apic_routed_vectors, setup, teardown),
         cmocka_unit_test_setup_teardown(no_apic_every_vector_is_the_pics, setup, teardown),
+        cmocka_unit_test_setup_teardown(acpi_pm_ops, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
