@@ -64,7 +64,8 @@ bool xc_master_eoi(const struct qop *op);
 const struct deviation *xc_relatch_explains(const struct qop *op, uint32_t diff, bool relatched);
 /* Platform differences, not model disagreements: why the IN `op` whose
  * answer differs in `diff` reads a device QEMU's pc machine has and hvrr's
- * platform has not (a PCI function other than hvrr's host bridge), or NULL. */
+ * platform has not (a PCI function other than hvrr's host bridge, the PS/2
+ * keyboard or mouse behind the i8042), or NULL (replay/xc_classes.c). */
 const char *xc_absent(const struct qop *op, uint32_t diff);
 /* On an APIC-platform trace: a line counting what was left to the APICs. */
 void xc_print_apic(const struct qscript *s);
