@@ -89,7 +89,7 @@ crosscheck: $(BUILD)/hvrr $(XCP_ELF)
 TEST_TARGETS += crosscheck
 
 # The real Linux captures (1 and 2 vCPUs, interactive), both modes: ~126 000
-# scripted ops each, 30-40 s in all, so apart from `make crosscheck`. Their
+# scripted ops each, 40-50 s in all, so apart from `make crosscheck`. Their
 # platform differences are counted (docs/crosscheck.md, "Platform classes":
 # 'absent' devices, host input in 'timing-only'); an unexplained one fails.
 CROSSCHECK_LINUX := linux-boot linux-boot-policy linux-interactive linux-smp2
