@@ -18,6 +18,10 @@
 
 enum qop_kind { QOP_OUT = 1, QOP_IN, QOP_IRQ, QOP_ACK };
 
+/* hvrr's ACPI PM block (APIC platform; hv/devs/vm_devices.h): PM1_STS,
+ * PM1_EN, PM1_CNT, PM_TMR at +0, +2, +4, +8 */
+#define QS_ACPI_PM 0x600u
+
 /* 8259A states where QEMU's i8259 is known to answer otherwise (qop.pic_flags) */
 enum {
     QPIC_LTIM = 1,         /* ICW1 LTIM set on the PIC read: level mode on every input */
@@ -69,8 +73,8 @@ struct qop {
                             * (LSR DR, IIR id, RBR); ACK: nonzero while such input waits */
     bool kbc_outport;      /* i8042 data read answering 0xd0 (output port) */
     uint32_t pci_addr;     /* PCI read: the last CONFIG_ADDRESS written, as written */
-    bool kbc_aux;          /* i8042 read: the answer to a byte sent to the AUX device
-                            * (0xd4 + data) not yet read from the data port */
+    bool kbd_dev;          /* i8042 read: a byte was sent to the keyboard or mouse before */
+    bool kbd_reply;        /* ... and no controller command since the last such byte */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -83,6 +87,10 @@ struct qscript {
     uint64_t skipped_irqs;  /* IRQ changes on lines >= 16 */
     uint64_t skipped_acks;  /* vectors outside both PICs' ranges (APIC) */
     uint64_t uart_rx;       /* host input bytes the script cannot feed */
+    uint64_t apic_acks;     /* APIC platform: PIC-range vectors of IRs the IMR masked */
+    uint64_t apic_mmio;     /* APIC platform: local/I/O APIC MMIO accesses (not scripted) */
+    bool apic;              /* the trace's platform has the APICs (header) */
+    bool with_acpi;         /* set before reading: script hvrr's ACPI PM (--timed, apic) */
     bool oom;
     /* tracking */
     uint8_t cmos_index, ocw3[2], base[2], icw_step[2];
@@ -112,8 +120,10 @@ struct qscript {
     uint8_t rtc_a, rtc_b;
     uint8_t start_mcr, start_ctr; /* 16550 MCR, i8042 command byte at the start */
     uint32_t pci_addr;            /* CONFIG_ADDRESS as the guest wrote it */
-    bool kbc_d4, kbc_aux, kbc_d0; /* i8042: 0xd4 written; the AUX answer pending; 0xd0 */
-    uint64_t rx_pending;          /* host input bytes hvrr's UART holds, not yet read */
+    bool kbc_d0;                  /* i8042: 0xd0 (read output port) written */
+    uint8_t kbc_wcmd;             /* i8042 command whose data byte port 0x60 takes next (0: none) */
+    bool kbd_dev, kbd_reply;
+    uint64_t rx_pending; /* host input bytes hvrr's UART holds, not yet read */
     bool dlab, after_d1, uart_break;
     uint8_t lcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
