@@ -72,6 +72,27 @@ void vm_policy_prepare_entry(struct vm_policy *p)
         o->advance(p->ctx, tsc);
         touched = true;
     }
+    /* NMIs first (SDM Vol. 3 "Event Priority": an NMI before a maskable
+     * interrupt). They are held by blocking by NMI (from an NMI's delivery
+     * to the next IRET) and by MOV-SS blocking, not by IF=0 or an STI
+     * shadow (SDM Vol. 3 24.4.2, 26.3.1.5). With one injected, the INTR
+     * below finds an event queued and asks for the interrupt window. */
+    bool want_nmi_window = false;
+    if (o->inject_nmi && vm_devices_nmi_cpu(p->dev, p->cpu)) {
+        if (o->nmi_ready(p->ctx)) {
+            o->take_nmi(p->ctx, tsc);
+            o->inject_nmi(p->ctx);
+            p->injected_nmis++;
+            touched = true;
+        } else {
+            want_nmi_window = true;
+            p->nmi_windows++;
+            if (o->nmi_blocked)
+                o->nmi_blocked(p->ctx, tsc);
+        }
+    }
+    if (o->set_nmi_window)
+        o->set_nmi_window(p->ctx, want_nmi_window);
     bool want_window = false;
     if (vm_devices_intr_cpu(p->dev, p->cpu)) {
         if (o->interruptible(p->ctx)) {
@@ -185,6 +206,9 @@ enum vm_policy_io_result vm_policy_io(struct vm_policy *p, struct vm_policy_io *
 void vm_policy_halt(struct vm_policy *p, uint64_t exit_tsc)
 {
     const struct vm_policy_ops *o = p->ops;
+    /* an NMI wakes HLT whatever IF says */
+    if (o->inject_nmi && vm_devices_nmi_cpu(p->dev, p->cpu))
+        return;
     if (!(o->rflags(p->ctx) & VM_POLICY_RFLAGS_IF)) {
         p->stop = VM_STOP_POWEROFF;
         return;
@@ -193,7 +217,8 @@ void vm_policy_halt(struct vm_policy *p, uint64_t exit_tsc)
     if (o->poll_input)
         o->poll_input(p->ctx, exit_tsc);
     o->advance(p->ctx, exit_tsc);
-    if (vm_devices_intr_cpu(p->dev, p->cpu))
+    if (vm_devices_intr_cpu(p->dev, p->cpu) ||
+        (o->inject_nmi && vm_devices_nmi_cpu(p->dev, p->cpu)))
         return;
     uint64_t next = vm_devices_next_event_cached(p->dev, now);
     if (next == TIME_NEVER) {

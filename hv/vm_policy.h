@@ -62,6 +62,13 @@ struct vm_policy_ops {
     /* IF=1, no STI / MOV-SS blocking, no event already queued for the entry */
     bool (*interruptible)(void *ctx);
     void (*inject_extint)(void *ctx, uint8_t vector);
+    /* NMIs (all three optional: without inject_nmi NMIs stay pending in the
+     * devices). nmi_ready: no blocking by NMI, no MOV-SS blocking, no event
+     * already queued for the entry (IF and STI blocking do not matter). */
+    bool (*nmi_ready)(void *ctx);
+    void (*inject_nmi)(void *ctx);
+    /* exit as soon as the guest can take an NMI (NMI-window exiting) */
+    void (*set_nmi_window)(void *ctx, bool on);
     /* #PF with error code err, CR2 = cr2 (string I/O operand fault) */
     void (*inject_pf)(void *ctx, uint64_t cr2, uint32_t err);
     void (*set_intr_window)(void *ctx, bool on);
@@ -92,9 +99,15 @@ struct vm_policy_ops {
                    bool write, uint32_t value);
     void (*advance)(void *ctx, uint64_t tsc);
     uint8_t (*ack)(void *ctx, uint64_t tsc);
+    /* the vCPU's pending NMI taken from the devices, to be injected (the
+     * trace's Inject record with nmi set) (with inject_nmi) */
+    void (*take_nmi)(void *ctx, uint64_t tsc);
     /* an entry with INTR high that cannot take the interrupt (the trace's
      * IntrBlocked record, docs/trace-format.md) (optional) */
     void (*blocked)(void *ctx, uint64_t tsc);
+    /* an entry with an NMI pending that the guest cannot take (IntrBlocked
+     * with nmi set) (optional) */
+    void (*nmi_blocked)(void *ctx, uint64_t tsc);
 };
 
 struct vm_policy_config {
@@ -112,6 +125,7 @@ struct vm_policy {
     enum vm_stop stop;
     uint64_t entries; /* vm_policy_prepare_entry calls */
     uint64_t injected_irqs, windows, hlt_skipped_ns;
+    uint64_t injected_nmis, nmi_windows;
     /* The entry's fast path, in guest TSC: the time limit, and the first
      * TSC at which a device event is due, valid while the devices'
      * deadlines are those of generation due_gen (vm_devices.gen). */
@@ -143,18 +157,19 @@ void vm_policy_init(struct vm_policy *p, const struct vm_policy_ops *ops, void *
                     struct vm_devices *dev, const struct vm_policy_config *cfg);
 
 /* Before each VM entry: time limit, host input now and then, devices
- * brought up to date when some event is due, an interrupt injected (or the
- * interrupt window asked for), the preemption timer armed for the next
- * device deadline. */
+ * brought up to date when some event is due, a pending NMI injected (or
+ * the NMI window asked for), else an interrupt injected (or the interrupt
+ * window asked for), the preemption timer armed for the next device
+ * deadline. */
 void vm_policy_prepare_entry(struct vm_policy *p);
 
 /* A port I/O exit. */
 enum vm_policy_io_result vm_policy_io(struct vm_policy *p, struct vm_policy_io *io);
 
-/* HLT retired at guest TSC exit_tsc (the exit is recorded). IF=0: nothing
- * can wake the vCPU: power-off. IF=1: an interrupt pending resumes the
- * guest at once; else virtual time moves to the next device deadline
- * (capped by the time limit), or the VM stops idle when there is none. */
+/* HLT retired at guest TSC exit_tsc (the exit is recorded). An NMI
+ * pending resumes the guest at once. IF=0: nothing else can wake the vCPU:
+ * power-off. IF=1: an interrupt pending resumes the guest at once; else virtual time moves to the
+ * next device deadline (capped by the time limit), or the VM stops idle when there is none. */
 void vm_policy_halt(struct vm_policy *p, uint64_t exit_tsc);
 
 /* Whether an entry at now_ns first brings the devices up to date: some

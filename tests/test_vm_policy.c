@@ -31,6 +31,11 @@ struct fake {
     unsigned pfs;
     uint64_t last_advance_tsc, idle_deadline;
     uint8_t mem[32]; /* guest linear 0x1000.. */
+    /* NMIs: the VMCS interruptibility state (bit 0 STI, 1 MOV SS, 3 NMI),
+     * an event queued for the entry, what the policy did */
+    uint32_t blocking;
+    bool queued, nmi_window;
+    unsigned nmis_injected, nmi_takes, nmi_blocked;
 };
 
 static uint64_t f_reg(void *c, unsigned r)
@@ -47,7 +52,22 @@ static uint64_t f_rflags(void *c)
 }
 static bool f_interruptible(void *c)
 {
-    return ((struct fake *)c)->interruptible;
+    return ((struct fake *)c)->interruptible && !((struct fake *)c)->queued;
+}
+static bool f_nmi_ready(void *c)
+{
+    struct fake *f = c;
+    return !(f->blocking & (2u | 8u)) && !f->queued;
+}
+static void f_inject_nmi(void *c)
+{
+    struct fake *f = c;
+    f->nmis_injected++;
+    f->queued = true;
+}
+static void f_nmi_window(void *c, bool on)
+{
+    ((struct fake *)c)->nmi_window = on;
 }
 static void f_inject(void *c, uint8_t v)
 {
@@ -136,6 +156,18 @@ static void f_blocked(void *c, uint64_t tsc)
     (void)tsc;
     ((struct fake *)c)->blocked++;
 }
+static void f_take_nmi(void *c, uint64_t tsc)
+{
+    (void)tsc;
+    struct fake *f = c;
+    f->nmi_takes++;
+    vm_devices_nmi_take_cpu(&f->dev, f->p.cpu);
+}
+static void f_nmi_blocked(void *c, uint64_t tsc)
+{
+    (void)tsc;
+    ((struct fake *)c)->nmi_blocked++;
+}
 
 static const struct vm_policy_ops ops = {
     .reg = f_reg,
@@ -143,6 +175,9 @@ static const struct vm_policy_ops ops = {
     .rflags = f_rflags,
     .interruptible = f_interruptible,
     .inject_extint = f_inject,
+    .nmi_ready = f_nmi_ready,
+    .inject_nmi = f_inject_nmi,
+    .set_nmi_window = f_nmi_window,
     .inject_pf = f_inject_pf,
     .set_intr_window = f_window,
     .skip_insn = f_skip,
@@ -157,6 +192,8 @@ static const struct vm_policy_ops ops = {
     .advance = f_advance,
     .ack = f_ack,
     .blocked = f_blocked,
+    .take_nmi = f_take_nmi,
+    .nmi_blocked = f_nmi_blocked,
 };
 
 static struct fake F;
@@ -533,6 +570,147 @@ static void test_ns_to_tsc_ceil_is_the_inverse_of_the_floor(void **s)
         }
 }
 
+/* ---- NMIs (SDM Vol. 3 "NMI Handling", 24.4.2, 26.3.1.5) ---- */
+
+#define LAPIC_GPA 0xfee00000ull
+
+/* The APIC platform (the BSP's local APIC as a BIOS leaves it), IF=1. */
+static void setup_apic(void)
+{
+    memset(&F, 0, sizeof F);
+    F.injected = -1;
+    const struct vm_devices_config cfg = {.apic = true, .tsc_hz = HZ};
+    vm_devices_init(&F.dev, &cfg, NULL, 0);
+    const struct vm_policy_config pc = {.tsc_hz = HZ};
+    vm_policy_init(&F.p, &ops, &F, &F.dev, &pc);
+    F.rflags = VM_POLICY_RFLAGS_IF;
+    F.interruptible = true;
+}
+
+/* An IPI from the BSP to itself (physical destination 0): ICR high, then
+ * ICR low sends (mode: bits 10:8). */
+static void self_ipi(uint32_t lo)
+{
+    uint32_t hi = 0, v = lo;
+    assert_int_equal(vm_devices_mmio_cpu(&F.dev, 0, LAPIC_GPA + 0x310, 4, true, &hi, 0), DEV_IO_OK);
+    assert_int_equal(vm_devices_mmio_cpu(&F.dev, 0, LAPIC_GPA + 0x300, 4, true, &v, 0), DEV_IO_OK);
+}
+
+#define ICR_NMI   (4u << 8)
+#define ICR_FIXED 0u
+
+static void test_nmi_injected_and_taken_from_the_devices(void **s)
+{
+    (void)s;
+    setup_apic();
+    vm_policy_prepare_entry(&F.p); /* nothing pending: nothing happens */
+    assert_int_equal(F.nmis_injected + F.nmi_takes, 0);
+    self_ipi(ICR_NMI);
+    assert_true(vm_devices_nmi_cpu(&F.dev, 0));
+    F.tsc = 1000;
+    vm_policy_prepare_entry(&F.p);
+    assert_int_equal(F.nmi_takes, 1);
+    assert_int_equal(F.nmis_injected, 1);
+    assert_int_equal(F.p.injected_nmis, 1);
+    assert_false(F.nmi_window);
+    assert_int_equal(F.nmi_blocked, 0);
+    assert_false(vm_devices_nmi_cpu(&F.dev, 0)); /* taken when injected */
+    assert_int_equal(F.injected, -1);            /* no external interrupt */
+    assert_int_equal(F.blocked, 0);
+    /* the next entry finds nothing */
+    F.queued = false;
+    vm_policy_prepare_entry(&F.p);
+    assert_int_equal(F.nmis_injected, 1);
+}
+
+/* Blocking by NMI (an NMI handler before its IRET) and MOV-SS blocking
+ * hold the NMI: the NMI window is asked for, the NMI stays in the devices
+ * and is injected at the first entry that may take it. */
+static void test_nmi_held_by_nmi_and_mov_ss_blocking(void **s)
+{
+    (void)s;
+    static const uint32_t holds[] = {8u, 2u, 8u | 1u};
+    for (size_t i = 0; i < sizeof holds / sizeof holds[0]; i++) {
+        setup_apic();
+        self_ipi(ICR_NMI);
+        F.blocking = holds[i];
+        F.tsc = 1000;
+        vm_policy_prepare_entry(&F.p);
+        assert_int_equal(F.nmis_injected, 0);
+        assert_int_equal(F.nmi_takes, 0);
+        assert_true(F.nmi_window);
+        assert_int_equal(F.nmi_blocked, 1);
+        assert_int_equal(F.p.nmi_windows, 1);
+        assert_true(vm_devices_nmi_cpu(&F.dev, 0));
+        /* the NMI-window exit: the IRET (or the MOV SS shadow) is past */
+        F.blocking = 0;
+        F.tsc += 100;
+        vm_policy_prepare_entry(&F.p);
+        assert_int_equal(F.nmis_injected, 1);
+        assert_false(F.nmi_window);
+        assert_int_equal(F.nmi_blocked, 1);
+        assert_false(vm_devices_nmi_cpu(&F.dev, 0));
+    }
+}
+
+/* IF=0 and an STI shadow mask maskable interrupts only. */
+static void test_nmi_not_held_by_if_or_sti_shadow(void **s)
+{
+    (void)s;
+    setup_apic();
+    self_ipi(ICR_NMI);
+    F.rflags = 0;
+    F.interruptible = false;
+    F.blocking = 1u; /* blocking by STI */
+    vm_policy_prepare_entry(&F.p);
+    assert_int_equal(F.nmis_injected, 1);
+    assert_false(F.nmi_window);
+    assert_false(vm_devices_nmi_cpu(&F.dev, 0));
+}
+
+/* An NMI and a maskable interrupt pending at one entry: the NMI goes in,
+ * the interrupt waits for the interrupt window (one event per entry), and
+ * goes in at the next entry. */
+static void test_nmi_before_a_pending_interrupt(void **s)
+{
+    (void)s;
+    setup_apic();
+    self_ipi(ICR_FIXED | 0x41);
+    self_ipi(ICR_NMI);
+    assert_true(vm_devices_intr_cpu(&F.dev, 0));
+    vm_policy_prepare_entry(&F.p);
+    assert_int_equal(F.nmis_injected, 1);
+    assert_int_equal(F.injected, -1);
+    assert_int_equal(F.acks, 0);
+    assert_true(F.window);
+    assert_int_equal(F.blocked, 1);
+    assert_true(vm_devices_intr_cpu(&F.dev, 0));
+    /* the window exit after the handler's IRET */
+    F.queued = false;
+    vm_policy_prepare_entry(&F.p);
+    assert_int_equal(F.nmis_injected, 1);
+    assert_int_equal(F.injected, 0x41);
+    assert_false(F.window);
+}
+
+/* HLT with an NMI pending resumes at once, IF=0 or not (no power-off). */
+static void test_hlt_with_nmi_pending_resumes(void **s)
+{
+    (void)s;
+    setup_apic();
+    self_ipi(ICR_NMI);
+    F.rflags = 0;
+    F.tsc = 5000;
+    vm_policy_halt(&F.p, F.tsc);
+    assert_int_equal(F.p.stop, VM_RUNNING);
+    assert_int_equal(F.tsc, 5000);
+    F.rflags = VM_POLICY_RFLAGS_IF;
+    vm_policy_halt(&F.p, F.tsc);
+    assert_int_equal(F.p.stop, VM_RUNNING);
+    assert_int_equal(F.tsc, 5000);
+    assert_int_equal(F.idle_waits, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +727,11 @@ int main(void)
         cmocka_unit_test(test_insw_df_and_16bit_wrap),
         cmocka_unit_test(test_string_operand_fault_injects_pf_before_any_access),
         cmocka_unit_test(test_hlt_with_if_clear_powers_off),
+        cmocka_unit_test(test_nmi_injected_and_taken_from_the_devices),
+        cmocka_unit_test(test_nmi_held_by_nmi_and_mov_ss_blocking),
+        cmocka_unit_test(test_nmi_not_held_by_if_or_sti_shadow),
+        cmocka_unit_test(test_nmi_before_a_pending_interrupt),
+        cmocka_unit_test(test_hlt_with_nmi_pending_resumes),
         cmocka_unit_test(test_hlt_skips_to_the_next_deadline),
         cmocka_unit_test(test_hlt_skip_capped_by_time_limit),
         cmocka_unit_test(test_hlt_with_nothing_due_stops_idle_unless_input_wakes),
