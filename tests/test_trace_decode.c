@@ -129,7 +129,10 @@ static void assert_item_equal(const struct item *a, const struct item *b, size_t
             assert_int_equal(d->u.irq.irq, g->u.irq.irq);
             assert_int_equal(d->u.irq.level, g->u.irq.level);
             break;
-        case TRACE_DEV_INJECT: assert_int_equal(d->u.inject.vector, g->u.inject.vector); break;
+        case TRACE_DEV_INJECT:
+            assert_int_equal(d->u.inject.vector, g->u.inject.vector);
+            assert_int_equal(d->u.inject.nmi, g->u.inject.nmi);
+            break;
         case TRACE_DEV_UART_RX:
             assert_int_equal(d->u.uart_rx.port, g->u.uart_rx.port);
             assert_int_equal(d->u.uart_rx.len, g->u.uart_rx.len);
@@ -143,6 +146,7 @@ static void assert_item_equal(const struct item *a, const struct item *b, size_t
         case TRACE_DEV_INTR_BLOCKED:
             assert_int_equal(d->u.blocked.rflags, g->u.blocked.rflags);
             assert_int_equal(d->u.blocked.blocking, g->u.blocked.blocking);
+            assert_int_equal(d->u.blocked.nmi, g->u.blocked.nmi);
             break;
         case TRACE_DEV_POLICY_IO:
             assert_int_equal(d->u.pio.rax, g->u.pio.rax);
@@ -560,8 +564,18 @@ static void test_left_to_protobuf_c(void **state)
     CRAFT(3, &g, 0x78, 2);
     assert_int_equal(fast_count(&g), 2);
     got_free(&g);
-    CRAFT(3, &g, 0x42, 2, 0x18, 1);
+    CRAFT(3, &g, 0x42, 2, 0x20, 1);
     assert_int_equal(fast_count(&g), 2);
+    got_free(&g);
+    /* IntrBlocked.nmi (field 3) and Inject.nmi (field 2) are the decoder's */
+    CRAFT(3, &g, 0x42, 2, 0x18, 1);
+    assert_true(crafted_item(&g)->u.dev.u.blocked.nmi);
+    assert_int_equal(fast_count(&g), 3);
+    got_free(&g);
+    CRAFT(3, &g, 0x1a, 4, 0x08, 2, 0x10, 1);
+    assert_true(crafted_item(&g)->u.dev.u.inject.nmi);
+    assert_int_equal(crafted_item(&g)->u.dev.u.inject.vector, 2);
+    assert_int_equal(fast_count(&g), 3);
     got_free(&g);
     /* more scalar occurrences than the decoder takes */
     uint8_t many[200];

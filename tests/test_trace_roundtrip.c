@@ -199,9 +199,9 @@ static void test_roundtrip_device_events(void **state)
 {
     (void)state;
     static const uint8_t rx[] = {0x00, 'l', 's', '\r', 0xff};
-    struct trace_dev_event d[14];
+    struct trace_dev_event d[15];
     memset(d, 0, sizeof(d));
-    for (unsigned i = 0; i < 14; i++)
+    for (unsigned i = 0; i < 15; i++)
         d[i].tsc = 5000000 + i * 17;
     d[0].kind = TRACE_DEV_IRQ_LINE, d[0].u.irq.irq = 4, d[0].u.irq.level = true;
     d[1].kind = TRACE_DEV_IRQ_LINE, d[1].u.irq.irq = 0, d[1].u.irq.level = false;
@@ -215,6 +215,7 @@ static void test_roundtrip_device_events(void **state)
     d[7].kind = TRACE_DEV_TIMER_EDGE, d[7].u.timer.source = TRACE_TIMER_PIT0, d[7].vcpu = 1;
     d[7].tsc = 10; /* going back in time must still code exactly */
     d[8].kind = TRACE_DEV_INTR_BLOCKED;
+    d[8].u.blocked.nmi = true; /* an NMI held (NMI window asked for) */
     /* the exit-policy records (VmConfig.policy_records) */
     d[9].kind = TRACE_DEV_INTR_BLOCKED, d[9].u.blocked.rflags = 0x202,
     d[9].u.blocked.blocking = TRACE_BLOCK_STI | TRACE_BLOCK_EVENT;
@@ -227,9 +228,10 @@ static void test_roundtrip_device_events(void **state)
     d[12].kind = TRACE_DEV_HALT, d[12].u.halt.rflags = 0x202, d[12].u.halt.input = true,
     d[12].u.halt.stop = 4;
     d[13].kind = TRACE_DEV_DEADLINE, d[13].u.deadline.tsc = d[13].tsc + 12345;
+    d[14].kind = TRACE_DEV_INJECT, d[14].u.inject.vector = 2, d[14].u.inject.nmi = true;
     struct tt_got g;
-    roundtrip(NULL, 0, d, 14, &g);
-    for (unsigned i = 0; i < 14; i++) {
+    roundtrip(NULL, 0, d, 15, &g);
+    for (unsigned i = 0; i < 15; i++) {
         const struct trace_dev_event *x = &g.v[i].it.u.dev;
         assert_int_equal(g.v[i].it.type, TRACE_ITEM_DEV);
         assert_int_equal(x->kind, d[i].kind);
@@ -239,13 +241,18 @@ static void test_roundtrip_device_events(void **state)
     assert_int_equal(g.v[0].it.u.dev.u.irq.irq, 4);
     assert_true(g.v[0].it.u.dev.u.irq.level);
     assert_int_equal(g.v[2].it.u.dev.u.inject.vector, 0x30);
+    assert_false(g.v[2].it.u.dev.u.inject.nmi);
+    assert_int_equal(g.v[14].it.u.dev.u.inject.vector, 2);
+    assert_true(g.v[14].it.u.dev.u.inject.nmi);
+    assert_true(g.v[8].it.u.dev.u.blocked.nmi);
+    assert_false(g.v[9].it.u.dev.u.blocked.nmi);
     assert_int_equal(g.v[3].it.u.dev.u.uart_rx.len, sizeof(rx));
     assert_memory_equal(g.v[3].data, rx, sizeof(rx));
     assert_int_equal(g.v[4].it.u.dev.u.timer.source, TRACE_TIMER_RTC);
     assert_true(g.v[5].it.u.dev.u.intr.level);
     assert_int_equal(g.v[6].it.u.dev.u.request.what, 2);
     assert_int_equal(g.v[8].it.u.dev.u.blocked.rflags, 0);
-    for (unsigned i = 9; i < 14; i++)
+    for (unsigned i = 9; i < 15; i++)
         assert_memory_equal(&g.v[i].it.u.dev.u, &d[i].u, sizeof d[i].u);
     tt_got_free(&g);
 

@@ -48,7 +48,7 @@ static uint64_t use_item(const struct trace_item *it)
         h = mix(mix(mix(h, d->tsc), d->vcpu), d->kind);
         switch (d->kind) {
         case TRACE_DEV_IRQ_LINE: h = mix(mix(h, d->u.irq.irq), d->u.irq.level); break;
-        case TRACE_DEV_INJECT: h = mix(h, d->u.inject.vector); break;
+        case TRACE_DEV_INJECT: h = mix(mix(h, d->u.inject.vector), d->u.inject.nmi); break;
         case TRACE_DEV_UART_RX:
             touch(d->u.uart_rx.data, d->u.uart_rx.len);
             h = mix(mix(h, d->u.uart_rx.port), d->u.uart_rx.len);
@@ -59,7 +59,7 @@ static uint64_t use_item(const struct trace_item *it)
         case TRACE_DEV_INTR: h = mix(h, d->u.intr.level); break;
         case TRACE_DEV_REQUEST: h = mix(h, d->u.request.what); break;
         case TRACE_DEV_INTR_BLOCKED:
-            h = mix(mix(h, d->u.blocked.rflags), d->u.blocked.blocking);
+            h = mix(mix(mix(h, d->u.blocked.rflags), d->u.blocked.blocking), d->u.blocked.nmi);
             break;
         case TRACE_DEV_POLICY_IO:
             h = mix(mix(mix(mix(h, d->u.pio.rax), d->u.pio.rax_after), d->u.pio.addr_bits),

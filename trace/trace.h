@@ -135,6 +135,7 @@ enum trace_dev_kind {
 /* IntrBlocked.blocking bits */
 #define TRACE_BLOCK_STI    1u
 #define TRACE_BLOCK_MOV_SS 2u
+#define TRACE_BLOCK_NMI    8u
 #define TRACE_BLOCK_EVENT  0x100u
 
 enum trace_timer_source {
@@ -155,6 +156,7 @@ struct trace_dev_event {
         } irq;
         struct {
             uint8_t vector;
+            bool nmi; /* an NMI taken from the local APIC (vector 2) */
         } inject;
         struct {
             uint16_t port;
@@ -174,6 +176,7 @@ struct trace_dev_event {
         struct {
             uint64_t rflags;   /* policy_records only */
             uint32_t blocking; /* TRACE_BLOCK_* */
+            bool nmi;          /* the NMI was held, not INTR */
         } blocked;
         struct {
             uint64_t rax, rax_after;     /* IN */

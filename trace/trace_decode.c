@@ -328,11 +328,12 @@ static bool dev_event(unsigned f, const uint8_t *p, const uint8_t *end, struct t
         ev->u.irq.irq = (uint32_t)v[1];
         ev->u.irq.level = v[2] != 0;
         return true;
-    case 3: /* Inject */
-        if (!varint_msg_ordered(p, end, 1, 0, v))
+    case 3: /* Inject: vector, nmi (bool) */
+        if (!varint_msg_ordered(p, end, 2, 1u << 2, v))
             return false;
         ev->kind = TRACE_DEV_INJECT;
         ev->u.inject.vector = (uint8_t)v[1];
+        ev->u.inject.nmi = v[2] != 0;
         return true;
     case 4: { /* UartRx: port (varint), data (bytes, the last one wins) */
         unsigned count = 0;
@@ -380,12 +381,13 @@ static bool dev_event(unsigned f, const uint8_t *p, const uint8_t *end, struct t
         ev->kind = TRACE_DEV_REQUEST;
         ev->u.request.what = (uint32_t)v[1];
         return true;
-    case 8: /* IntrBlocked: rflags, blocking (policy_records) */
-        if (!varint_msg_ordered(p, end, 2, 0, v))
+    case 8: /* IntrBlocked: rflags, blocking (policy_records), nmi (bool) */
+        if (!varint_msg_ordered(p, end, 3, 1u << 3, v))
             return false;
         ev->kind = TRACE_DEV_INTR_BLOCKED;
         ev->u.blocked.rflags = v[1];
         ev->u.blocked.blocking = (uint32_t)v[2];
+        ev->u.blocked.nmi = v[3] != 0;
         return true;
     case 9: { /* PolicyIo: registers as value before and XOR after; retired (bool) */
         uint64_t w[12] = {0};

@@ -461,6 +461,7 @@ static bool conv_dev(struct trace_reader *r, struct trace_dev_event *d, const Hv
     case HVRR__DEVICE_EVENT__EV_INJECT:
         d->kind = TRACE_DEV_INJECT;
         d->u.inject.vector = (uint8_t)m->inject->vector;
+        d->u.inject.nmi = m->inject->nmi;
         return true;
     case HVRR__DEVICE_EVENT__EV_UART_RX:
         d->kind = TRACE_DEV_UART_RX;
@@ -485,6 +486,7 @@ static bool conv_dev(struct trace_reader *r, struct trace_dev_event *d, const Hv
         d->kind = TRACE_DEV_INTR_BLOCKED;
         d->u.blocked.rflags = m->blocked->rflags;
         d->u.blocked.blocking = m->blocked->blocking;
+        d->u.blocked.nmi = m->blocked->nmi;
         return true;
     case HVRR__DEVICE_EVENT__EV_PIO: {
         const Hvrr__PolicyIo *p = m->pio;

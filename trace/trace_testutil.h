@@ -235,7 +235,12 @@ static inline bool tt_item_eq(const struct tt_item *a, const struct tt_item *b)
         switch (x->kind) {
         case TRACE_DEV_IRQ_LINE:
             return x->u.irq.irq == y->u.irq.irq && x->u.irq.level == y->u.irq.level;
-        case TRACE_DEV_INJECT: return x->u.inject.vector == y->u.inject.vector;
+        case TRACE_DEV_INJECT:
+            return x->u.inject.vector == y->u.inject.vector && x->u.inject.nmi == y->u.inject.nmi;
+        case TRACE_DEV_INTR_BLOCKED:
+            return x->u.blocked.rflags == y->u.blocked.rflags &&
+                   x->u.blocked.blocking == y->u.blocked.blocking &&
+                   x->u.blocked.nmi == y->u.blocked.nmi;
         case TRACE_DEV_TIMER_EDGE:
             return x->u.timer.source == y->u.timer.source && x->u.timer.level == y->u.timer.level;
         case TRACE_DEV_INTR: return x->u.intr.level == y->u.intr.level;

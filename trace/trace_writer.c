@@ -447,6 +447,7 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
         break;
     case TRACE_DEV_INJECT:
         inj.vector = d->u.inject.vector;
+        inj.nmi = d->u.inject.nmi;
         x.ev_case = HVRR__DEVICE_EVENT__EV_INJECT;
         x.inject = &inj;
         break;
@@ -478,6 +479,7 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
     case TRACE_DEV_INTR_BLOCKED:
         blocked.rflags = d->u.blocked.rflags;
         blocked.blocking = d->u.blocked.blocking;
+        blocked.nmi = d->u.blocked.nmi;
         x.ev_case = HVRR__DEVICE_EVENT__EV_BLOCKED;
         x.blocked = &blocked;
         break;
