@@ -227,7 +227,10 @@ int perfetto_item(void *vp, const struct trace_item *it)
         case TRACE_DEV_INJECT:
             close_exit(p, v, d->tsc);
             name_vcpu(p, v);
-            snprintf(name, sizeof name, "inject vector 0x%02x", d->u.inject.vector);
+            if (d->u.inject.nmi)
+                snprintf(name, sizeof name, "inject NMI");
+            else
+                snprintf(name, sizeof name, "inject vector 0x%02x", d->u.inject.vector);
             instant(p, name, (int)v, "t", d->tsc);
             break;
         case TRACE_DEV_UART_RX:

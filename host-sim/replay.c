@@ -61,6 +61,8 @@ const struct vm_devices_ops vm_devices_real_ops = {
     .cpu_events = vm_devices_cpu_events,
     .cpu_events_take = vm_devices_cpu_events_take,
     .sipi_vector = vm_devices_sipi_vector,
+    .nmi_cpu = vm_devices_nmi_cpu,
+    .nmi_take_cpu = vm_devices_nmi_take_cpu,
 };
 
 #define MAXV VM_DEVICES_MAX_CPUS
@@ -885,6 +887,28 @@ static void cpu_start(struct replayer *r, const struct trace_dev_event *ev)
     report_state(r);
 }
 
+/* Inject {nmi}: the hypervisor took vCPU n's NMI from its local APIC and
+ * injected it; the models' local APIC must have one pending. */
+static void nmi_take(struct replayer *r, const struct trace_dev_event *ev)
+{
+    r->doing = "NMI injection";
+    unsigned n = ev->vcpu;
+    bool pending = r->ops->nmi_cpu && r->ops->nmi_cpu(&r->dev, n);
+    if (pending && r->ops->nmi_take_cpu)
+        r->ops->nmi_take_cpu(&r->dev, n);
+    if (r->active) {
+        r->st.nmis++;
+        if (!pending && report_begin(r)) {
+            fprintf(r->o.out,
+                    "  device   lapic (vcpu %u)\n  register NMI pending\n  expected an NMI "
+                    "(injected)\n  actual   none\n",
+                    n);
+            report_state(r);
+        }
+    }
+    check_missing(r);
+}
+
 static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
 {
     set_active(r);
@@ -897,7 +921,10 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         return;
     }
     rpol_dev(&r->rp, ev);
-    bool intr = (ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED) &&
+    /* an NMI's record is no interrupt decision (that one follows it) */
+    bool nmi = (ev->kind == TRACE_DEV_INJECT && ev->u.inject.nmi) ||
+               (ev->kind == TRACE_DEV_INTR_BLOCKED && ev->u.blocked.nmi);
+    bool intr = (ev->kind == TRACE_DEV_INJECT || ev->kind == TRACE_DEV_INTR_BLOCKED) && !nmi &&
                 r->decisions && intr_at_decision(r, ev);
     if (ev->kind != TRACE_DEV_IRQ_LINE && ev->kind != TRACE_DEV_INTR &&
         ev->kind != TRACE_DEV_REQUEST)
@@ -913,6 +940,10 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         r->adv_tsc = ev->tsc;
         return;
     case TRACE_DEV_INJECT: {
+        if (nmi) {
+            nmi_take(r, ev);
+            break;
+        }
         r->doing = "interrupt acknowledge (vector injection)";
         uint8_t vec = dev_ack(r, ev->vcpu, ns_of(r, ev->tsc));
         if (r->active) {
@@ -936,6 +967,8 @@ static void on_dev(struct replayer *r, const struct trace_dev_event *ev)
         check_missing(r);
         break;
     case TRACE_DEV_INTR_BLOCKED:
+        if (nmi)
+            break; /* the policy check compares it */
         r->doing = "VM entry with the interrupt blocked";
         entry_decision(r, ev->vcpu, intr, "IntrBlocked (interrupt window asked for)");
         break;
@@ -1120,6 +1153,8 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
             fprintf(f, "; %" PRIu64 " switches; %" PRIu64 " vCPU starts checked\n", s->switches,
                     s->cpu_starts);
         }
+        if (s->nmis)
+            fprintf(f, "nmi: %" PRIu64 " NMIs injected (taken from the local APICs)\n", s->nmis);
         if (r->apic)
             fprintf(f,
                     "apic: %" PRIu64 " MMIO accesses (%" PRIu64 " loads compared), %" PRIu64

@@ -45,6 +45,9 @@ struct vm_devices_ops {
     uint32_t (*cpu_events)(const struct vm_devices *d, unsigned cpu);
     void (*cpu_events_take)(struct vm_devices *d, unsigned cpu, uint32_t bits);
     uint8_t (*sipi_vector)(const struct vm_devices *d, unsigned cpu);
+    /* NMIs waiting for a vCPU; NULL: none (an NMI Inject record diverges) */
+    bool (*nmi_cpu)(const struct vm_devices *d, unsigned cpu);
+    void (*nmi_take_cpu)(struct vm_devices *d, unsigned cpu);
 };
 extern const struct vm_devices_ops vm_devices_real_ops;
 
@@ -70,6 +73,7 @@ struct replay_stats {
     uint64_t apic_msr_checked; /* ... their RDMSR values compared */
     uint64_t outputs;          /* IRQ/INTR/request outputs compared */
     uint64_t injects;          /* acknowledged vectors compared */
+    uint64_t nmis;             /* NMIs injected (taken from the local APICs) */
     uint64_t rx;               /* UART RX records fed */
     uint64_t checkpoints;      /* checkpoints compared */
     uint64_t restored;        /* checkpoints restored (before --from, after damage or divergence) */

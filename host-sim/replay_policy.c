@@ -43,11 +43,48 @@ static uint64_t op_rflags(void *ctx)
 }
 
 /* An entry's interruptibility: false exactly when it left an IntrBlocked
- * record (an entry with neither record had INTR low and never asks). */
+ * record (an entry with neither record had INTR low and never asks), or an
+ * NMI is queued for it. An NMI held is the entry's first record: the
+ * interrupt's record comes later, so its RFLAGS and blocking tell. */
 static bool op_interruptible(void *ctx)
 {
     struct rpol *p = ctx;
+    if (p->did_nmi)
+        return false;
+    if (p->saw_nmi_blocked && !p->saw_blocked && !p->saw_inject)
+        return (p->nmi_rflags & VM_POLICY_RFLAGS_IF) &&
+               !(p->nmi_blocking & (TRACE_BLOCK_STI | TRACE_BLOCK_MOV_SS | TRACE_BLOCK_EVENT));
     return !p->saw_blocked;
+}
+
+/* NMIs: held exactly when the entry's first record says so (the
+ * hypervisor's NMI decision comes before any other). */
+static bool op_nmi_ready(void *ctx)
+{
+    return !((struct rpol *)ctx)->saw_nmi_blocked;
+}
+
+static void op_inject_nmi(void *ctx)
+{
+    (void)ctx;
+}
+
+static void op_set_nmi_window(void *ctx, bool on)
+{
+    ((struct rpol *)ctx)->did_nmi_window = on;
+}
+
+/* the replayer takes the NMI at the Inject record */
+static void op_take_nmi(void *ctx, uint64_t tsc)
+{
+    (void)tsc;
+    ((struct rpol *)ctx)->did_nmi = true;
+}
+
+static void op_nmi_blocked(void *ctx, uint64_t tsc)
+{
+    (void)tsc;
+    ((struct rpol *)ctx)->did_nmi_blocked = true;
 }
 
 static void op_inject_extint(void *ctx, uint8_t vector)
@@ -180,6 +217,11 @@ static const struct vm_policy_ops rpol_ops = {
     .advance = op_advance,
     .ack = op_ack,
     .blocked = op_blocked,
+    .nmi_ready = op_nmi_ready,
+    .inject_nmi = op_inject_nmi,
+    .set_nmi_window = op_set_nmi_window,
+    .take_nmi = op_take_nmi,
+    .nmi_blocked = op_nmi_blocked,
 };
 
 void rpol_init(struct rpol *p, const struct trace_header *h, bool real_models,
@@ -221,9 +263,17 @@ static void entry_run(struct rpol *p, uint32_t cpu)
     p->entry = RPOL_RAN;
     p->rec = NULL;
     p->did_inject = p->did_blocked = p->did_window = p->did_arm = false;
+    p->did_nmi = p->did_nmi_blocked = p->did_nmi_window = false;
     p->cur_tsc = p->entry_tsc;
     p->pol.stop = VM_RUNNING;
     vm_policy_prepare_entry(&p->pol);
+}
+
+static const char *nmi_decision_name(bool inject, bool held)
+{
+    return inject ? "an NMI injected"
+           : held ? "NMI held (NMI window asked for)"
+                  : "no NMI decision";
 }
 
 static const char *decision_name(bool inject, bool blocked)
@@ -253,6 +303,19 @@ static void entry_close(struct rpol *p)
         report(p, "the exit policy at a VM entry", "stop");
         p->pol.stop = VM_RUNNING;
         return;
+    }
+    if (p->did_nmi != p->saw_nmi || p->did_nmi_blocked != p->saw_nmi_blocked) {
+        snprintf(p->msg[0], sizeof p->msg[0], "%s",
+                 nmi_decision_name(p->saw_nmi, p->saw_nmi_blocked));
+        snprintf(p->msg[1], sizeof p->msg[1], "%s",
+                 nmi_decision_name(p->did_nmi, p->did_nmi_blocked));
+        report(p, "the exit policy at a VM entry", "NMI decision");
+    } else if (p->did_nmi_window != p->saw_nmi_blocked) {
+        snprintf(p->msg[0], sizeof p->msg[0], "NMI window %s",
+                 p->saw_nmi_blocked ? "asked for" : "off");
+        snprintf(p->msg[1], sizeof p->msg[1], "NMI window %s",
+                 p->did_nmi_window ? "asked for" : "off");
+        report(p, "the exit policy at a VM entry", "NMI-window exiting");
     }
     if (p->did_inject != p->saw_inject || p->did_blocked != p->saw_blocked) {
         snprintf(p->msg[0], sizeof p->msg[0], "%s", decision_name(p->saw_inject, p->saw_blocked));
@@ -316,6 +379,7 @@ void rpol_exit_end(struct rpol *p, const struct trace_exit *e)
     p->exit = *e;
     p->pol.cpu = e->vcpu; /* the PolicyIo / Halt records that follow are its */
     p->saw_inject = p->saw_blocked = p->saw_deadline = false;
+    p->saw_nmi = p->saw_nmi_blocked = false;
     if (e->reason == TRACE_EXIT_HLT && !p->smp) {
         p->halt_wait = true;
         p->entry = RPOL_NONE;
@@ -457,9 +521,15 @@ void rpol_dev(struct rpol *p, const struct trace_dev_event *ev)
     case TRACE_DEV_INJECT:
     case TRACE_DEV_INTR_BLOCKED:
     case TRACE_DEV_DEADLINE:
-        if (ev->kind == TRACE_DEV_INJECT)
+        if (ev->kind == TRACE_DEV_INJECT && ev->u.inject.nmi) {
+            p->saw_nmi = true;
+        } else if (ev->kind == TRACE_DEV_INTR_BLOCKED && ev->u.blocked.nmi) {
+            p->saw_nmi_blocked = true;
+            p->nmi_rflags = ev->u.blocked.rflags;
+            p->nmi_blocking = ev->u.blocked.blocking;
+        } else if (ev->kind == TRACE_DEV_INJECT) {
             p->saw_inject = true;
-        if (ev->kind == TRACE_DEV_INTR_BLOCKED) {
+        } else if (ev->kind == TRACE_DEV_INTR_BLOCKED) {
             p->saw_blocked = true;
             p->blocked_rflags = ev->u.blocked.rflags;
             p->blocked_blocking = ev->u.blocked.blocking;

@@ -42,8 +42,12 @@ struct rpol {
     bool saw_inject, saw_blocked, saw_deadline;
     uint64_t blocked_rflags;
     uint32_t blocked_blocking;
+    bool saw_nmi, saw_nmi_blocked; /* Inject / IntrBlocked with nmi */
+    uint64_t nmi_rflags;           /* ... the latter's RFLAGS and blocking */
+    uint32_t nmi_blocking;
     /* what the policy did at the entry */
     bool did_inject, did_blocked, did_window, did_arm;
+    bool did_nmi, did_nmi_blocked, did_nmi_window;
     uint64_t did_deadline;
     uint64_t armed; /* last recorded deadline */
     bool armed_valid;

@@ -263,6 +263,14 @@ uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc)
     return v;
 }
 
+void hvrec_nmi(struct vm_recorder *r, uint64_t tsc)
+{
+    rec_fpu_enter(&fpu);
+    uint64_t t0 = rec_time_begin(&rtime);
+    vm_rec_nmi(r, tsc);
+    rec_time_end(&rtime, t0);
+}
+
 void hvrec_policy(struct vm_recorder *r, struct trace_dev_event *ev)
 {
     rec_fpu_enter(&fpu);

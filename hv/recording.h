@@ -59,6 +59,7 @@ int hvrec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t 
               uint64_t *val);
 void hvrec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc);
+void hvrec_nmi(struct vm_recorder *r, uint64_t tsc);
 void hvrec_policy(struct vm_recorder *r, struct trace_dev_event *ev);
 void hvrec_deadline(struct vm_recorder *r, uint64_t tsc, uint64_t deadline);
 size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc);

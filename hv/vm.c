@@ -104,7 +104,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
         }
     }
     const struct vm_policy_config pc = {.tsc_hz = cfg->tsc_hz, .time_limit_ns = cfg->time_limit_ns};
-    vm_policy_init(&vm->pol, &vmx_policy_ops, vm, &vm->devs, &pc);
+    vm->pol_ops = vmx_policy_ops;
+    if (!vmx_caps.virtual_nmis) /* NMIs stay pending in the local APICs */
+        vm->pol_ops.inject_nmi = NULL;
+    vm_policy_init(&vm->pol, &vm->pol_ops, vm, &vm->devs, &pc);
     /* Guest TSC starts at 0 when the VM is created, the same on every vCPU
      * (one TSC offset, carried from vCPU to vCPU at each switch). The APs
      * first, so that the BSP's VMCS is the current one at the end. */
@@ -187,6 +190,24 @@ static void op_inject_extint(void *ctx, uint8_t vector)
 {
     (void)ctx;
     vmx_inject_extint(vector);
+}
+
+static bool op_nmi_ready(void *ctx)
+{
+    (void)ctx;
+    return vmx_nmi_ready();
+}
+
+static void op_inject_nmi(void *ctx)
+{
+    (void)ctx;
+    vmx_inject_nmi();
+}
+
+static void op_set_nmi_window(void *ctx, bool on)
+{
+    struct vm *vm = ctx;
+    vmx_set_nmi_window(&vm->cur->vmx, on);
 }
 
 static void op_inject_pf(void *ctx, uint64_t cr2, uint32_t err)
@@ -354,6 +375,20 @@ static void op_blocked(void *ctx, uint64_t tsc)
     vm_polrec_blocked(ctx, tsc); /* recorded only while recording */
 }
 
+static void op_take_nmi(void *ctx, uint64_t tsc)
+{
+    struct vm *vm = ctx;
+    if (vm->recording)
+        hvrec_nmi(vm->rec, tsc);
+    else
+        vm_rec_nmi(vm->rec, tsc);
+}
+
+static void op_nmi_blocked(void *ctx, uint64_t tsc)
+{
+    vm_polrec_nmi_blocked(ctx, tsc); /* recorded only while recording */
+}
+
 static const struct vm_policy_ops vmx_policy_ops = {
     .reg = op_reg,
     .set_reg = op_set_reg,
@@ -374,6 +409,11 @@ static const struct vm_policy_ops vmx_policy_ops = {
     .advance = op_advance,
     .ack = op_ack,
     .blocked = op_blocked,
+    .nmi_ready = op_nmi_ready,
+    .inject_nmi = op_inject_nmi,
+    .set_nmi_window = op_set_nmi_window,
+    .take_nmi = op_take_nmi,
+    .nmi_blocked = op_nmi_blocked,
 };
 
 /* ---- the APIC platform: MMIO and the local APIC's MSRs ---- */
@@ -549,8 +589,9 @@ static void vm_handle_exit(struct vm *vm, struct vm_exit *e)
     switch (e->reason) {
     case EXIT_IO: handle_io(vm, e); break;
     case EXIT_PREEMPT_TIMER:
-    case EXIT_INTR_WINDOW: break; /* the next entry's preparation does the work */
-    case EXIT_PAUSE:              /* several vCPUs: this one spins, give the others their turn */
+    case EXIT_INTR_WINDOW:
+    case EXIT_NMI_WINDOW: break; /* the next entry's preparation does the work */
+    case EXIT_PAUSE:             /* several vCPUs: this one spins, give the others their turn */
         vmx_skip_insn(&vm->cur->vmx, e);
         vm->yield = true;
         break;
@@ -663,6 +704,17 @@ static void cpu_events(struct vm *vm)
     }
 }
 
+/* A halted vCPU i wakes: an interrupt it can take (IF=1 at its HLT), or
+ * an NMI (when NMIs are injected). */
+static bool hlt_wakes(const struct vm *vm, unsigned i)
+{
+    const struct vcpu *v = &vm->vcpus[i];
+    if (v->run != VCPU_IN_HLT)
+        return false;
+    return (v->hlt_if && vm_devices_intr_cpu(&vm->devs, i)) ||
+           (vm->pol_ops.inject_nmi && vm_devices_nmi_cpu(&vm->devs, i));
+}
+
 /* Every vCPU halted with nothing pending, or waiting for a SIPI: the BSP's
  * HLT decides as with one vCPU (IF=0: power-off; else virtual time skips
  * to the next device event, or the VM stops idle). */
@@ -672,8 +724,7 @@ static void all_idle(struct vm *vm)
     uint64_t now = vmx_guest_tsc_now(&vm->cur->vmx);
     op_advance(vm, now);
     for (unsigned i = 0; i < vm->nvcpus; i++)
-        if (vm->vcpus[i].run == VCPU_IN_HLT && vm->vcpus[i].hlt_if &&
-            vm_devices_intr_cpu(&vm->devs, i))
+        if (hlt_wakes(vm, i))
             return; /* an interrupt came due: schedule again */
     vm_policy_halt(&vm->pol, now);
     vm_polrec_halt(vm, vmx_guest_rflags()); /* the BSP's (replay checks it) */
@@ -694,8 +745,7 @@ static bool schedule(struct vm *vm)
     bool pending[VM_MAX_VCPUS];
     for (unsigned i = 0; i < vm->nvcpus; i++) {
         run[i] = vm->vcpus[i].run;
-        pending[i] =
-            run[i] == VCPU_IN_HLT && vm->vcpus[i].hlt_if && vm_devices_intr_cpu(&vm->devs, i);
+        pending[i] = hlt_wakes(vm, i);
         if (pending[i] && i != cur->index)
             yields = true; /* a halted vCPU woke: its turn */
     }

@@ -42,9 +42,10 @@ struct vm {
     bool recording;          /* rec writes a trace (hv/recording.h); else rec is
                                 &unrecorded, a null sink */
     struct vm_recorder unrecorded;
-    struct vm_policy pol;       /* the exit policy; pol.stop: why the VM stopped */
-    struct vm_polrec polrec;    /* recording its inputs and outputs (hv/vm_polrec.h) */
-    const struct vm_exit *exit; /* the exit being handled */
+    struct vm_policy pol;         /* the exit policy; pol.stop: why the VM stopped */
+    struct vm_policy_ops pol_ops; /* its operations (without NMIs if the CPU lacks virtual NMIs) */
+    struct vm_polrec polrec;      /* recording its inputs and outputs (hv/vm_polrec.h) */
+    const struct vm_exit *exit;   /* the exit being handled */
     uint64_t ram_hpa;
     uint64_t exits[EXIT_REASON_MAX + 1]; /* per reason; the last slot counts the rest */
     uint64_t total_exits;

@@ -80,3 +80,14 @@ void vm_polrec_blocked(struct vm *vm, uint64_t tsc)
     ev.u.blocked.blocking = vmx_blocking();
     hvrec_policy(vm->rec, &ev);
 }
+
+void vm_polrec_nmi_blocked(struct vm *vm, uint64_t tsc)
+{
+    if (!vm->recording)
+        return;
+    struct trace_dev_event ev = {.tsc = tsc, .kind = TRACE_DEV_INTR_BLOCKED};
+    ev.u.blocked.rflags = vmx_guest_rflags();
+    ev.u.blocked.blocking = vmx_blocking() | vmx_nmi_blocking();
+    ev.u.blocked.nmi = true;
+    hvrec_policy(vm->rec, &ev);
+}

@@ -35,5 +35,8 @@ void vm_polrec_halt(struct vm *vm, uint64_t rflags);
 void vm_polrec_deadline(struct vm *vm, uint64_t tsc, uint64_t deadline);
 /* An IntrBlocked decision at tsc, with the guest's interruptibility. */
 void vm_polrec_blocked(struct vm *vm, uint64_t tsc);
+/* An entry with an NMI pending that the guest could not take: IntrBlocked
+ * with nmi set, the guest's RFLAGS and blocking (NMI's bit 3 too). */
+void vm_polrec_nmi_blocked(struct vm *vm, uint64_t tsc);
 
 #endif

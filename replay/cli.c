@@ -218,7 +218,9 @@ static void fmt_dev(char *b, size_t n, const struct trace_dev_event *d)
     case TRACE_DEV_IRQ_LINE:
         snprintf(b, n, " irq%u %s", d->u.irq.irq, d->u.irq.level ? "high" : "low");
         break;
-    case TRACE_DEV_INJECT: snprintf(b, n, " vector=0x%x", d->u.inject.vector); break;
+    case TRACE_DEV_INJECT:
+        snprintf(b, n, " vector=0x%x%s", d->u.inject.vector, d->u.inject.nmi ? " nmi" : "");
+        break;
     case TRACE_DEV_UART_RX: {
         k = snprintf(b, n, " port=0x%x %zu bytes \"", d->u.uart_rx.port, d->u.uart_rx.len);
         for (size_t i = 0; k > 0 && (size_t)k + 5 < n && i < d->u.uart_rx.len && i < 64; i++) {
@@ -238,8 +240,12 @@ static void fmt_dev(char *b, size_t n, const struct trace_dev_event *d)
     case TRACE_DEV_REQUEST: snprintf(b, n, " %s", dev_request_name(d->u.request.what)); break;
     case TRACE_DEV_INTR_BLOCKED:
         if (d->u.blocked.rflags)
-            snprintf(b, n, " rflags=0x%" PRIx64 " blocking=0x%x", d->u.blocked.rflags,
-                     d->u.blocked.blocking);
+            k = snprintf(b, n, " rflags=0x%" PRIx64 " blocking=0x%x", d->u.blocked.rflags,
+                         d->u.blocked.blocking);
+        else
+            k = 0;
+        if (d->u.blocked.nmi && k >= 0 && (size_t)k < n)
+            snprintf(b + k, n - (size_t)k, " nmi");
         break;
     case TRACE_DEV_POLICY_IO:
         if (d->u.pio.addr_bits)

@@ -483,6 +483,10 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->level = op->level ? s->level | bit : s->level & ~bit;
     } else if (d->kind == TRACE_DEV_INJECT) {
         uint8_t v = d->u.inject.vector;
+        if (d->u.inject.nmi) { /* an NMI from a local APIC: no 8259A acknowledge */
+            s->skipped_acks++;
+            return 0;
+        }
         if ((v & 0xf8) != s->base[0] && (v & 0xf8) != s->base[1]) {
             s->skipped_acks++;
             return 0;

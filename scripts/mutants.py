@@ -142,6 +142,7 @@ const struct vm_devices_ops mutant_ops = {
     vm_devices_sync, vm_devices_mmio, vm_devices_msr,
     vm_devices_intr_cpu, vm_devices_ack_cpu, vm_devices_mmio_cpu, vm_devices_msr_cpu,
     vm_devices_cpu_events, vm_devices_cpu_events_take, vm_devices_sipi_vector,
+    vm_devices_nmi_cpu, vm_devices_nmi_take_cpu,
 };
 """
 

@@ -261,6 +261,18 @@ uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc)
     return vec;
 }
 
+void vm_rec_nmi(struct vm_recorder *r, uint64_t tsc)
+{
+    call_begin(r, tsc);
+    vm_devices_nmi_take_cpu(r->dev, r->vcpu);
+    if (!r->w)
+        return;
+    struct trace_dev_event ev = {.tsc = tsc, .vcpu = r->vcpu, .kind = TRACE_DEV_INJECT};
+    ev.u.inject.vector = 2;
+    ev.u.inject.nmi = true;
+    note_err(r, trace_write_dev(r->w, &ev));
+}
+
 void vm_rec_blocked(struct vm_recorder *r, uint64_t tsc)
 {
     if (!r->w)

@@ -158,6 +158,9 @@ int vm_rec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t
                uint64_t *val);
 void vm_rec_advance(struct vm_recorder *r, uint64_t tsc);
 uint8_t vm_rec_ack(struct vm_recorder *r, uint64_t tsc);
+/* The vCPU's pending NMI taken for injection (vm_devices_nmi_take_cpu):
+ * outputs the call caused, then DeviceEvent Inject {vector 2, nmi}. */
+void vm_rec_nmi(struct vm_recorder *r, uint64_t tsc);
 void vm_rec_blocked(struct vm_recorder *r, uint64_t tsc);
 /* An exit-policy record (TRACE_DEV_POLICY_IO, TRACE_DEV_HALT,
  * TRACE_DEV_INTR_BLOCKED with its fields), filled by the caller but vcpu.

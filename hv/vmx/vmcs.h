@@ -151,6 +151,7 @@ enum vmcs_field {
 /* Pin-based controls */
 #define PIN_EXT_INTR_EXIT (1u << 0)
 #define PIN_NMI_EXIT      (1u << 3)
+#define PIN_VIRTUAL_NMI   (1u << 5)
 #define PIN_PREEMPT_TIMER (1u << 6)
 /* Primary processor-based controls */
 #define PROC_INTR_WINDOW  (1u << 2)
@@ -164,6 +165,7 @@ enum vmcs_field {
 #define PROC_CR3_STORE    (1u << 16)
 #define PROC_CR8_LOAD     (1u << 19)
 #define PROC_CR8_STORE    (1u << 20)
+#define PROC_NMI_WINDOW   (1u << 22)
 #define PROC_MOV_DR_EXIT  (1u << 23)
 #define PROC_UNCOND_IO    (1u << 24)
 #define PROC_IO_BITMAPS   (1u << 25)

@@ -93,7 +93,7 @@ int vmx_init(void)
         return -1;
 
     bad |= adjust("pin-based", MSR_VMX_TRUE_PINBASED, PIN_PREEMPT_TIMER | PIN_EXT_INTR_EXIT,
-                  PIN_NMI_EXIT, &c->pin);
+                  PIN_NMI_EXIT | PIN_VIRTUAL_NMI, &c->pin);
     bad |= adjust("processor-based", MSR_VMX_TRUE_PROCBASED,
                   PROC_INTR_WINDOW | PROC_TSC_OFFSET | PROC_HLT_EXIT | PROC_IO_BITMAPS |
                       PROC_MSR_BITMAPS | PROC_SECONDARY | PROC_CR8_LOAD | PROC_CR8_STORE,
@@ -114,6 +114,15 @@ int vmx_init(void)
     c->entry &= ~ENTRY_IA32E;
     if (bad)
         return -1;
+    /* Guest NMIs (SDM Vol. 3 24.6.1, 25.3 IRET, 26.6.1.2): with virtual
+     * NMIs (which need NMI exiting) the CPU keeps the guest's NMI blocking
+     * from an injected NMI to its IRET, and NMI-window exiting may be offered. */
+    if (!(c->pin & PIN_NMI_EXIT))
+        c->pin &= ~PIN_VIRTUAL_NMI;
+    c->virtual_nmis = c->pin & PIN_VIRTUAL_NMI;
+    c->nmi_window = c->virtual_nmis && ((rdmsr(MSR_VMX_TRUE_PROCBASED) >> 32) & PROC_NMI_WINDOW);
+    hv_log("VMX: virtual NMIs %s, NMI-window exiting %s", c->virtual_nmis ? "yes" : "no",
+           c->nmi_window ? "yes" : "no");
     c->vpid = c->proc2 & PROC2_VPID;
     c->xsaves = c->proc2 & PROC2_XSAVES;
     c->rdtscp = c->proc2 & PROC2_RDTSCP;
@@ -601,6 +610,34 @@ bool vmx_interruptible(void)
 {
     return (vmread(GUEST_RFLAGS) & (1u << 9)) && !(vmread(GUEST_INTERRUPTIBILITY) & 3) &&
            !vmx_event_pending();
+}
+
+/* No blocking by NMI (bit 3) or MOV SS (bit 1), no event queued: an NMI
+ * may be injected (SDM Vol. 3 26.3.1.5: NMI injection needs both clear with
+ * virtual NMIs; STI blocking does not hold NMIs). */
+bool vmx_nmi_ready(void)
+{
+    return !(vmread(GUEST_INTERRUPTIBILITY) & 0xa) && !vmx_event_pending();
+}
+
+uint32_t vmx_nmi_blocking(void)
+{
+    return (uint32_t)(vmread(GUEST_INTERRUPTIBILITY) & 8);
+}
+
+void vmx_inject_nmi(void)
+{
+    vmwrite(ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
+}
+
+void vmx_set_nmi_window(struct vmx_vcpu *v, bool on)
+{
+    uint32_t p = v->proc_ctls;
+    uint32_t n = on && vmx_caps.nmi_window ? p | PROC_NMI_WINDOW : p & ~PROC_NMI_WINDOW;
+    if (n != p) {
+        vmwrite(PROC_CTLS, n);
+        v->proc_ctls = n;
+    }
 }
 
 void vmx_inject_extint(uint8_t vector)

@@ -131,6 +131,8 @@ struct vmx_caps {
     unsigned preempt_shift; /* preemption timer counts TSC >> shift */
     bool xsaves, rdtscp, invpcid, vpid;
     bool pause_exit;    /* PAUSE exiting may be set (multi-vCPU VMs: a spinning vCPU yields) */
+    bool virtual_nmis;  /* guest NMIs injected (their blocking kept by the CPU) */
+    bool nmi_window;    /* NMI-window exiting may be set */
     bool xsavec_hidden; /* XSAVEC failed the boot-time check (hv/xstate.h) */
     uint64_t host_xcr0; /* XCR0 the host runs with (all components we allow guests) */
 };
@@ -215,6 +217,13 @@ bool vmx_event_pending(void); /* an injection is already queued for the next ent
  * (interruptibility state), bit 8 an event queued (TRACE_BLOCK_*). */
 uint32_t vmx_blocking(void);
 void vmx_inject_extint(uint8_t vector);
+/* NMIs (with vmx_caps.virtual_nmis): may one be injected now (no blocking
+ * by NMI or MOV SS, nothing queued)? Inject it; NMI-window exiting (a no-op
+ * without vmx_caps.nmi_window). */
+bool vmx_nmi_ready(void);
+uint32_t vmx_nmi_blocking(void); /* TRACE_BLOCK_NMI (8) while NMIs are blocked */
+void vmx_inject_nmi(void);
+void vmx_set_nmi_window(struct vmx_vcpu *v, bool on);
 void vmx_inject_exception(uint8_t vector, bool has_err, uint32_t err);
 void vmx_set_intr_window(struct vmx_vcpu *v, bool on);
 /* Re-queues an event whose delivery the exit interrupted. */
