@@ -23,7 +23,11 @@
  * the BSP in x2APIC mode (IA32_APIC_BASE.EXTD; the
  * model has it though CPUID does not announce it): its ID and derived LDR
  * MSRs, IPIs through the ICR MSR 0x830 to the AP, the SELF IPI MSR, EOI by
- * MSR. Not here: NMI IPIs (the hypervisor does not inject NMIs). */
+ * MSR. NMIs (vector 2 through the IVT; SDM Vol. 3 "NMI Handling"): NMI IPIs
+ * to the AP, to the BSP itself while IF=0 (taken at once), the
+ * all-excluding-self and all-including-self shorthands, from the AP to the
+ * BSP; an NMI sent from inside the BSP's NMI handler is held until the
+ * handler's IRET (not nested), then taken. */
 #include "guest.h"
 
 #define LAPIC  0xfee00000u
@@ -36,6 +40,7 @@
 /* ICR low (SDM "Interrupt Command Register (ICR)") */
 #define ICR_FIXED   0x000u
 #define ICR_LOWEST  0x100u
+#define ICR_NMI     0x400u
 #define ICR_INIT    0x500u
 #define ICR_SIPI    0x600u
 #define ICR_LOGICAL 0x800u
@@ -187,6 +192,34 @@ void on_rtc(void)
     eoi(cpu);
 }
 GUEST_ISR(isr_rtc, on_rtc);
+
+/* ---- NMIs: vector 2, counted per CPU ---- */
+
+static volatile uint32_t n_nmi[2], nmi_depth[2], nmi_nested[2];
+static volatile uint32_t nmi_resend, nmi_held;
+
+static void ipi(uint32_t dest, uint32_t lo);
+
+void on_nmi(void)
+{
+    unsigned cpu = this_cpu();
+    if (nmi_depth[cpu])
+        nmi_nested[cpu]++; /* an NMI inside the handler: must not happen */
+    nmi_depth[cpu] = 1;
+    n_nmi[cpu]++;
+    if (cpu == 0 && nmi_resend) {
+        /* a second NMI to this CPU while its first is handled: every entry
+         * until the IRET (the local APIC reads exit) finds NMIs blocked */
+        nmi_resend = 0;
+        uint32_t n = n_nmi[0];
+        ipi(0, ICR_NMI);
+        for (unsigned i = 0; i < 20; i++)
+            (void)lr(0x20);
+        nmi_held = n_nmi[0] == n;
+    }
+    nmi_depth[cpu] = 0;
+}
+GUEST_ISR(isr_nmi, on_nmi);
 
 /* ---- the AP ---- */
 
@@ -418,6 +451,7 @@ void guest_main(void)
     for (unsigned i = 0; i < 16; i++)
         set_ivt(0x40 + i, stubs[i]);
     set_ivt(0x60, isr_rtc);
+    set_ivt(2, isr_nmi);
     copy(TRAMP_A, tramp_a, tramp_a_end);
     copy(TRAMP_B, tramp_b, tramp_b_end);
     lw(0x350, 0x10700); /* LINT0 masked */
@@ -584,7 +618,33 @@ void guest_main(void)
     spin_ms(2);
     check_eq("ap-timer-gone-after-init", cnt[1][0xf], 0);
 
-    /* (i) every vCPU in HLT: the AP's one-shot timer (500 us at the 1 GHz
+    /* (i) NMIs: IPIs in NMI mode (the BSP runs with IF=0 here: NMIs are
+     * taken all the same, right after the ICR write) */
+    ipi(1, ICR_NMI);
+    check("nmi-physical-to-ap", wait_ge(&n_nmi[1], 1, 50), n_nmi[1]);
+    check_eq("nmi-physical-to-ap-not-bsp", n_nmi[0], 0);
+    ipi(0, ICR_NMI);
+    check_eq("nmi-self-with-if-clear", n_nmi[0], 1);
+    nmi_resend = 1;
+    ipi(0, ICR_NMI);
+    (void)lr(0x20); /* an exit after the handler's IRET */
+    check_eq("nmi-in-handler-held", nmi_held, 1);
+    check_eq("nmi-in-handler-taken-after-iret", n_nmi[0], 3);
+    check_eq("nmi-not-nested", nmi_nested[0] | nmi_nested[1] << 8, 0);
+    ipi(0, ICR_ALL_BUT | ICR_NMI);
+    check("nmi-all-excluding-self", wait_ge(&n_nmi[1], 2, 50), n_nmi[1]);
+    check_eq("nmi-all-excluding-self-not-bsp", n_nmi[0], 3);
+    ap_call(OP_ICR, 0, ICR_NMI);
+    (void)lr(0x20);
+    check_eq("nmi-from-ap-to-bsp", n_nmi[0], 4);
+    ipi(0, ICR_ALL | ICR_NMI);
+    check_eq("nmi-all-including-self-bsp", n_nmi[0], 5);
+    check("nmi-all-including-self-ap", wait_ge(&n_nmi[1], 3, 50), n_nmi[1]);
+    ap_call(OP_NOP, 0, 0);
+    check_eq("nmi-counts", n_nmi[0] | n_nmi[1] << 8 | nmi_nested[0] << 16 | nmi_nested[1] << 24,
+             5 | 3 << 8);
+
+    /* (j) every vCPU in HLT: the AP's one-shot timer (500 us at the 1 GHz
      * bus, divide 1) ends the idle time and wakes the AP, whose IPI wakes
      * the BSP */
     clear_counts();
@@ -601,7 +661,7 @@ void guest_main(void)
     check_eq("all-idle-ap-ipi-woke-bsp", cnt[0][0xd] | (uint32_t)cnt[1][0xd] << 8, 1);
     check("all-idle-slept-500us", ap_slept >= hz / 2000, ap_slept);
 
-    /* (j) x2APIC on the BSP */
+    /* (k) x2APIC on the BSP */
     x2apic_part();
 
     /* the end: the AP back to wait-for-SIPI, so the BSP's HLT powers off */
