@@ -42,6 +42,9 @@ struct tamper {
     bool clear_flag; /* header: policy_records off */
     bool on_vcpu;    /* only records of vCPU vcpu */
     bool qual_size;  /* instead: the first string I/O exit's qualification says size 8 */
+    bool nmi;        /* only Inject / IntrBlocked records of NMIs */
+    bool drop;       /* Inject: dropped (IntrBlocked always is) */
+    bool move_vcpu;  /* Inject: given to the other vCPU instead */
     uint32_t vcpu;
     uint64_t rec; /* record number tampered with */
     bool done;
@@ -71,6 +74,8 @@ static int tamper_fn(void *ctx, uint64_t rec, struct trace_item *it)
         return 0;
     if (t->on_vcpu && d->vcpu != t->vcpu)
         return 0;
+    if (t->nmi && !(t->kind == TRACE_DEV_INJECT ? d->u.inject.nmi : d->u.blocked.nmi))
+        return 0;
     if (t->skip) {
         t->skip--;
         return 0;
@@ -87,6 +92,10 @@ static int tamper_fn(void *ctx, uint64_t rec, struct trace_item *it)
     case TRACE_DEV_HALT: d->tsc += 1; break;
     case TRACE_DEV_DEADLINE: d->u.deadline.tsc += 1; break;
     case TRACE_DEV_INTR_BLOCKED: return 1; /* dropped */
+    case TRACE_DEV_INJECT:
+        if (t->move_vcpu)
+            d->vcpu ^= 1;
+        return t->drop;
     default: break;
     }
     return 0;
@@ -312,6 +321,76 @@ static void test_smp_all_idle_hlt_wake_tsc_changed_is_reported(void **s)
     trace_membuf_free(&m);
 }
 
+/* NMIs (the smp guest's NMI IPIs): an NMI the trace says was injected
+ * is taken from the replayed local APIC, and the policy's NMI decision at
+ * each entry is compared: one not recorded, one held without its record,
+ * or one recorded on the wrong vCPU diverges at its entry. */
+static void test_smp_nmis_replay_clean(void **s)
+{
+    (void)s;
+    struct trace_membuf m;
+    if (rt_load("corpus/hv-bochs-smp-guest.hvt", &m) != 0)
+        skip(); /* a clone without the corpus */
+    struct replay_opts o = {0};
+    struct replay_stats st;
+    char *text;
+    assert_int_equal(rt_replay(&m, &o, &st, &text), 0);
+    assert_int_equal(st.divergences, 0);
+    assert_int_equal(st.nmis, 8); /* 5 to the BSP, 3 to the AP */
+    assert_non_null(strstr(text, "nmi: 8 NMIs injected"));
+    free(text);
+    trace_membuf_free(&m);
+}
+
+static void test_smp_nmi_injection_not_recorded_is_reported(void **s)
+{
+    (void)s;
+    struct trace_membuf m;
+    if (rt_load("corpus/hv-bochs-smp-guest.hvt", &m) != 0)
+        skip();
+    struct tamper t = {.kind = TRACE_DEV_INJECT, .nmi = true, .drop = true, .skip = 1};
+    struct replay_stats st;
+    char *text = replay_tampered(&m, &t, &st);
+    assert_true(st.divergences >= 1);
+    assert_true(st.first_record >= t.rec && st.first_record < t.rec + 8);
+    assert_non_null(strstr(text, "register NMI decision\n"));
+    assert_non_null(strstr(text, "expected no NMI decision\n  actual   an NMI injected\n"));
+    free(text);
+    trace_membuf_free(&m);
+}
+
+static void test_smp_nmi_held_needs_its_record(void **s)
+{
+    (void)s;
+    struct trace_membuf m;
+    if (rt_load("corpus/hv-bochs-smp-guest.hvt", &m) != 0)
+        skip();
+    struct tamper t = {.kind = TRACE_DEV_INTR_BLOCKED, .nmi = true, .skip = 3};
+    struct replay_stats st;
+    char *text = replay_tampered(&m, &t, &st);
+    assert_true(st.divergences >= 1);
+    assert_true(st.first_record >= t.rec && st.first_record < t.rec + 8);
+    assert_non_null(strstr(text, "expected no NMI decision\n  actual   an NMI injected\n"));
+    free(text);
+    trace_membuf_free(&m);
+}
+
+static void test_smp_nmi_on_the_other_vcpu_is_reported(void **s)
+{
+    (void)s;
+    struct trace_membuf m;
+    if (rt_load("corpus/hv-bochs-smp-guest.hvt", &m) != 0)
+        skip();
+    struct tamper t = {.kind = TRACE_DEV_INJECT, .nmi = true, .move_vcpu = true};
+    struct replay_stats st;
+    char *text = replay_tampered(&m, &t, &st);
+    assert_true(st.divergences >= 1);
+    assert_true(st.first_record == t.rec);
+    assert_non_null(strstr(text, "register NMI pending\n  expected an NMI (injected)\n"));
+    free(text);
+    trace_membuf_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +406,10 @@ int main(void)
         cmocka_unit_test(test_smp_deadline_changed_on_vcpu1_is_reported_as_vcpu1),
         cmocka_unit_test(test_smp_rax_after_in_on_vcpu1_is_reported_as_vcpu1),
         cmocka_unit_test(test_smp_all_idle_hlt_wake_tsc_changed_is_reported),
+        cmocka_unit_test(test_smp_nmis_replay_clean),
+        cmocka_unit_test(test_smp_nmi_injection_not_recorded_is_reported),
+        cmocka_unit_test(test_smp_nmi_held_needs_its_record),
+        cmocka_unit_test(test_smp_nmi_on_the_other_vcpu_is_reported),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
