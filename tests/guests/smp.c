@@ -27,7 +27,8 @@
  * to the AP, to the BSP itself while IF=0 (taken at once), the
  * all-excluding-self and all-including-self shorthands, from the AP to the
  * BSP; an NMI sent from inside the BSP's NMI handler is held until the
- * handler's IRET (not nested), then taken. */
+ * handler's IRET (not nested), then taken; LVT LINT0 in NMI mode turns the
+ * 8259A's INTR edge (PIT IRQ0) into one NMI. */
 #include "guest.h"
 
 #define LAPIC  0xfee00000u
@@ -643,6 +644,22 @@ void guest_main(void)
     ap_call(OP_NOP, 0, 0);
     check_eq("nmi-counts", n_nmi[0] | n_nmi[1] << 8 | nmi_nested[0] << 16 | nmi_nested[1] << 24,
              5 | 3 << 8);
+    /* LVT LINT0 in NMI mode (edge): the 8259A's INTR rising (PIT channel 0
+     * mode 0 reaching its terminal count on IRQ0) is an NMI, no INTA */
+    lw(0x350, 0x400);
+    outb(0x20, 0x11); /* ICW1..4: edge, cascade, ICW4; vectors 0x08 */
+    outb(0x21, 0x08);
+    outb(0x21, 0x04);
+    outb(0x21, 0x01);
+    outb(0x21, 0xfe); /* IRQ0 only */
+    outb(0x43, 0x30); /* channel 0, lobyte/hibyte, mode 0 */
+    outb(0x40, 100);
+    outb(0x40, 0);
+    check("nmi-lint0-from-8259a-intr", wait_ge(&n_nmi[0], 6, 50), n_nmi[0]);
+    outb(0x21, 0xff); /* INTR falls */
+    lw(0x350, 0x10700);
+    spin_ms(1);
+    check_eq("nmi-lint0-one-edge-one-nmi", n_nmi[0] | n_nmi[1] << 8, 6 | 3 << 8);
 
     /* (j) every vCPU in HLT: the AP's one-shot timer (500 us at the 1 GHz
      * bus, divide 1) ends the idle time and wakes the AP, whose IPI wakes
