@@ -28,7 +28,7 @@ RECORD_ALLOWED_UNDEF := memcpy memset memmove memcmp trace_write_header trace_wr
     vm_devices_init vm_devices_io vm_devices_advance vm_devices_ack vm_devices_com1_rx \
     vm_devices_save vm_devices_next_event_cached vm_devices_sync vm_devices_intr vm_devices_mmio \
     vm_devices_msr lapic_msr_owned vm_devices_ack_cpu vm_devices_mmio_cpu vm_devices_msr_cpu \
-    vm_devices_intr_cpu
+    vm_devices_intr_cpu vm_devices_nmi_cpu vm_devices_nmi_take_cpu
 .PHONY: record-freestanding
 record-freestanding: $(RECORD_FREE_OBJS)
 	@bad=$$(for o in $^; do nm -u $$o; done | awk '{print $$2}' | grep -vxE '$(subst $(subst ,, ),|,$(RECORD_ALLOWED_UNDEF))' || true); \
