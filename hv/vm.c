@@ -351,7 +351,7 @@ static uint8_t op_ack(void *ctx, uint64_t tsc)
 
 static void op_blocked(void *ctx, uint64_t tsc)
 {
-    vm_polrec_blocked(ctx, tsc); /* recorded only while recording */
+    vm_polrec_blocked(ctx, tsc); /* to the recorder, recording or not */
 }
 
 static const struct vm_policy_ops vmx_policy_ops = {
