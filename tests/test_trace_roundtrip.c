@@ -889,6 +889,59 @@ static void test_fast_encoder_matches_protobuf_c(void **state)
     trace_membuf_free(&slow.buf);
 }
 
+static unsigned lib_calls;
+static void count_lib(void *ctx)
+{
+    (void)ctx;
+    lib_calls++;
+}
+
+static void test_lib_enter_only_around_libraries(void **state)
+{
+    (void)state;
+    /* The hypervisor saves the guest's FPU state in lib_enter: the writer
+     * must call it before every zstd or protobuf-c run, and only then (the
+     * hand-written records need no FPU). */
+    struct tt_out o;
+    memset(&o, 0, sizeof o);
+    struct trace_writer_config cfg = {.level = 3,
+                                      .frame_bytes = 16u << 10,
+                                      .write = tt_write,
+                                      .write_ctx = &o,
+                                      .alloc = &trace_libc_allocator,
+                                      .lib_enter = count_lib};
+    struct trace_writer *w = trace_writer_init(&cfg, NULL, 0);
+    assert_non_null(w);
+    lib_calls = 0;
+    struct trace_header h = {.format_version = TRACE_FORMAT_VERSION, .vcpus = 1, .tsc_hz = 1000};
+    assert_int_equal(trace_write_header(w, &h), 0);
+    unsigned after_header = lib_calls;
+    assert_true(after_header >= 2); /* packing the header, compressing its frame */
+    struct trace_writer_stats st;
+    unsigned exits = 0;
+    for (;;) { /* exits and device events until just before the next frame */
+        struct trace_exit e = mk_exit(exits++, TRACE_EXIT_IO_INSTRUCTION, TRACE_DETAIL_IO);
+        e.u.io.port = 0x3f8, e.u.io.size = 1, e.u.io.value = exits;
+        assert_int_equal(trace_write_exit(w, &e), 0);
+        struct trace_dev_event d = {.tsc = e.tsc, .kind = TRACE_DEV_INJECT};
+        d.u.inject.vector = 0x30;
+        assert_int_equal(trace_write_dev(w, &d), 0);
+        trace_writer_get_stats(w, &st);
+        if (st.frames > 1)
+            break;
+        assert_int_equal(lib_calls, after_header); /* hand-written records only */
+    }
+    assert_int_equal(lib_calls, after_header + 1); /* that frame's compression */
+    struct trace_checkpoint c = {.seq = exits, .tsc = 1};
+    assert_int_equal(trace_write_checkpoint(w, &c), 0);
+    assert_true(lib_calls >= after_header + 3); /* its frame, the checkpoint record */
+    unsigned before_end = lib_calls;
+    assert_int_equal(trace_writer_finish(w, NULL), 0);
+    assert_true(lib_calls >= before_end + 2); /* the end record, the last frame */
+    trace_writer_destroy(w);
+    trace_membuf_free(&o.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -913,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_frames_bounded_and_start_with_sync),
         cmocka_unit_test(test_header_device_limit),
         cmocka_unit_test(test_fast_encoder_matches_protobuf_c),
+        cmocka_unit_test(test_lib_enter_only_around_libraries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,8 @@ struct trace_writer {
     bool finished;
     bool need_sync; /* the current frame has no Sync record yet */
     bool protobuf_only;
+    void (*lib_enter)(void *ctx);
+    void *lib_ctx;
 
     /* delta-coding state, same rules as the reader's */
     uint64_t prev_seq; /* seq of the last exit; UINT64_MAX before the first */
@@ -132,6 +134,8 @@ struct trace_writer *trace_writer_init(const struct trace_writer_config *cfg, vo
     w->prev_seq = UINT64_MAX;
     w->need_sync = true;
     w->protobuf_only = cfg->protobuf_only;
+    w->lib_enter = cfg->lib_enter;
+    w->lib_ctx = cfg->lib_ctx;
     if (!w->cctx || set_cparams(w->cctx, &l) != 0) {
         if (owner && owner->free)
             owner->free(owner->ctx, mem);
@@ -153,10 +157,18 @@ static int fail(struct trace_writer *w, int err)
     return w->err;
 }
 
+/* Before zstd or protobuf-c runs (trace_writer_config.lib_enter). */
+static void lib_enter(struct trace_writer *w)
+{
+    if (w->lib_enter)
+        w->lib_enter(w->lib_ctx);
+}
+
 static int emit_frame(struct trace_writer *w, uint8_t flags)
 {
     if (w->raw_len == 0 && !(flags & TRACE_FRAME_FINAL))
         return 0;
+    lib_enter(w);
     size_t clen = ZSTD_compress2(w->cctx, w->out + TRACE_FRAME_HDR_LEN,
                                  w->out_cap - TRACE_FRAME_HDR_LEN, w->raw, w->raw_len);
     if (ZSTD_isError(clen))
@@ -221,6 +233,7 @@ static int append_packed(struct trace_writer *w, const ProtobufCMessage *msg, co
 
 static int append(struct trace_writer *w, const Hvrr__Record *rec)
 {
+    lib_enter(w);
     return append_packed(w, &rec->base, NULL, protobuf_c_message_get_packed_size(&rec->base));
 }
 
@@ -275,6 +288,7 @@ static int append_timed_any(struct trace_writer *w, const Hvrr__Record *rec, con
 
 static int append_timed(struct trace_writer *w, const Hvrr__Record *rec)
 {
+    lib_enter(w);
     return append_timed_any(w, rec, NULL, protobuf_c_message_get_packed_size(&rec->base));
 }
 

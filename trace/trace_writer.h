@@ -45,6 +45,11 @@ struct trace_writer_config {
     void *write_ctx;
     const struct trace_allocator *alloc; /* used when init gets no memory */
     bool protobuf_only; /* encode every record with protobuf-c, not trace_encode.c (tests) */
+    /* Called (when set) before the writer runs library code, zstd or
+     * protobuf-c, which may use SSE: the hypervisor saves the guest's FPU
+     * state there (hv/recording/fpu.h). Its own encoding needs no FPU. */
+    void (*lib_enter)(void *ctx);
+    void *lib_ctx;
 };
 
 enum trace_writer_err {
