@@ -171,7 +171,7 @@ expect_rc "synth without -o" 2 "$HVRR" synth
 # cross-check of a real capture when QEMU is installed.
 io=corpus/hv-bochs-io-guest.hvt
 expect_rc "export --qtest" 0 "$HVRR" export --qtest -o "$dir/io.qtest" "$io"
-[ "$(head -11 "$dir/io.qtest" | tr '\n' ' ')" = "outb 0x21 0xff outb 0xa1 0xff outb 0x3fc 0x0 outb 0x64 0x60 outb 0x60 0x45 outb 0x43 0x30 outb 0x43 0x70 outb 0x43 0xb0 outb 0x20 0x11 clock_step 2280 outb 0x21 0x20 " ] &&
+[ "$(head -12 "$dir/io.qtest" | tr '\n' ' ')" = "outb 0x21 0xff outb 0xa1 0xff outb 0x3fc 0x0 outb 0x64 0x60 outb 0x60 0x45 outb 0x43 0x30 outb 0x43 0x70 outb 0x43 0xb0 outb 0x70 0x0 outb 0x20 0x11 clock_step 2280 outb 0x21 0x20 " ] &&
     [ "$(grep -c '^clock_step' "$dir/io.qtest")" -gt 1000 ]
 check "export --qtest: commands and clock_step lines" $?
 expect_rc "export two formats" 2 "$HVRR" export --qtest --raw "$io"

@@ -296,6 +296,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->imr[0] = s->imr[1] = 0xff; /* hvrr's 8259As start masked */
         s->start_mcr = 0;             /* hvrr's power-on state without a start checkpoint */
         s->start_ctr = KBC_RESET_CTR;
+        s->start_cmos_index = s->cmos_index = 0;
         if (h->has_start) {
             static struct vm_devices d;
             /* the platform the blob was saved from: an APIC platform's blob
@@ -313,6 +314,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->rtc_b = d.cmos.ram[CMOS_REG_B];
                 s->start_mcr = d.com1.mcr;
                 s->start_ctr = d.kbc.ctr;
+                s->start_cmos_index = s->cmos_index = d.cmos.index & 0x7f;
             }
         }
         return 0;
@@ -585,7 +587,10 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
      * QEMU's count in mode 3 (a lone LSB write then loads a count in QEMU
      * and raises IRQ0, hostile exit 17) */
     fprintf(f, "outb 0x43 0x30\noutb 0x43 0x70\noutb 0x43 0xb0\n");
-    s->prefix_cmds = 8;
+    /* and the CMOS index the trace's first data access uses (hvrr's at
+     * the start checkpoint) */
+    fprintf(f, "outb 0x70 0x%x\n", s->start_cmos_index);
+    s->prefix_cmds = 9;
     for (size_t i = 0; i < s->n; i++) {
         struct qop *op = &s->ops[i];
         unsigned n = 0;

@@ -119,6 +119,7 @@ struct qscript {
     uint64_t rtc_h, rtc_q, rtc_qoff, rtc_last_c;
     uint8_t rtc_a, rtc_b;
     uint8_t start_mcr, start_ctr; /* 16550 MCR, i8042 command byte at the start */
+    uint8_t start_cmos_index;     /* CMOS index (0x70, bit 7 dropped) at the start */
     uint32_t pci_addr;            /* CONFIG_ADDRESS as the guest wrote it */
     bool kbc_d0;                  /* i8042: 0xd0 (read output port) written */
     uint8_t kbc_wcmd;             /* i8042 command whose data byte port 0x60 takes next (0: none) */
