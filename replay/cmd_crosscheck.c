@@ -555,11 +555,17 @@ int cmd_crosscheck(int argc, char **argv)
             bool spurious = (want & 7) == 7 && (got < 0 || got == op->withdrawn);
             bool relatch = got < 0 && want >= 8 && (op->pic_flags & QPIC_RELATCH);
             relatched |= relatch;
-            if (got < 0 && (op->pic_flags & QPIC_LTIM)) {
-                if (xc_count(&t, dc, XC_EXPLAINED, true))
+            if (xc_ltim_ack(op, got, false)) {
+                if (xc_count(&t, dc, XC_EXPLAINED, true)) {
                     printf("explained: exit %" PRIu64 ", device pic, acknowledge: trace vector "
-                           "0x%02x (IRQ%d), qemu no interrupt pending\n  deviation: %s\n",
-                           op->exit_seq, op->value, want, ltim_dev.what);
+                           "0x%02x (IRQ%d), qemu ",
+                           op->exit_seq, op->value, want);
+                    if (got < 0)
+                        printf("no interrupt pending\n");
+                    else
+                        printf("IRQ%d (requested in the trace too)\n", got);
+                    printf("  deviation: %s\n", ltim_dev.what);
+                }
                 continue;
             }
             if (relatch) {

@@ -199,6 +199,10 @@ static void track_out(struct qscript *s, uint16_t port, uint32_t v)
             s->pic_flags[i] |= QPIC_SMM_EOI; /* non-specific EOI (or rotate on it) */
         }
     }
+    if (port == 0x3f9 && !s->dlab)
+        s->uart_ier = v & 0x0f;
+    else if (port == 0x3fc)
+        s->uart_mcr = v & 0x1f;
     if (port == 0x70)
         s->cmos_index = v & 0x7f;
     else if (port == 0x3fb) {
@@ -297,6 +301,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->start_mcr = 0;             /* hvrr's power-on state without a start checkpoint */
         s->start_ctr = KBC_RESET_CTR;
         s->start_cmos_index = s->cmos_index = 0;
+        s->uart_ier = s->uart_mcr = 0;
         if (h->has_start) {
             static struct vm_devices d;
             /* the platform the blob was saved from: an APIC platform's blob
@@ -315,6 +320,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->start_mcr = d.com1.mcr;
                 s->start_ctr = d.kbc.ctr;
                 s->start_cmos_index = s->cmos_index = d.cmos.index & 0x7f;
+                s->uart_ier = d.com1.ier;
+                s->uart_mcr = d.com1.mcr;
             }
         }
         return 0;
@@ -507,6 +514,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = v;
         op->withdrawn = -1;
         uint16_t pic = slave ? 0xff00 : 0x00ff;
+        op->irq4_gated = (s->uart_ier & 0x0f) && (!(s->uart_mcr & 0x08) || (s->uart_mcr & 0x10));
         if (line == 4 && s->rx_pending)
             op->rx_mask = 0xff; /* maybe the RX interrupt of input QEMU is not fed */
         if ((v & 7) == 7 && !(s->level & (1u << line))) {
@@ -518,8 +526,11 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             }
         } else {
             s->latched &= (uint16_t) ~(1u << line);
-            if ((s->pic_flags[slave] & QPIC_LTIM) && (s->level & (1u << line)))
+            if ((s->pic_flags[slave] & QPIC_LTIM) && (s->level & (1u << line))) {
                 op->pic_flags |= QPIC_LTIM; /* a level request hvrr's LTIM took */
+                uint16_t unmasked = (uint16_t)((uint8_t)~s->imr[slave] << (8 * slave));
+                op->ltim_other = s->level & unmasked & pic & ~(1u << line);
+            }
             if (line == 0 && s->cw_edge0)
                 op->pic_flags |= QPIC_CW_EDGE;
             if (line == 0 && s->pit_ncounts[0] > 1 && (s->pit_mode[0] == 2 || s->pit_mode[0] == 3))

@@ -75,6 +75,10 @@ struct qop {
     uint32_t pci_addr;     /* PCI read: the last CONFIG_ADDRESS written, as written */
     bool kbd_dev;          /* i8042 read: a byte was sent to the keyboard or mouse before */
     bool kbd_reply;        /* ... and no controller command since the last such byte */
+    uint16_t ltim_other;   /* ACK with QPIC_LTIM: the other IRs of that 8259A whose lines
+                            * are high in the trace (LTIM: requests) and unmasked */
+    bool irq4_gated;       /* ACK: the trace's 16550 has an interrupt enabled (IER) while
+                            * MCR keeps it off IRQ4 (OUT2 clear or loopback) */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -126,7 +130,7 @@ struct qscript {
     bool kbd_dev, kbd_reply;
     uint64_t rx_pending; /* host input bytes hvrr's UART holds, not yet read */
     bool dlab, after_d1, uart_break;
-    uint8_t lcr;
+    uint8_t lcr, uart_ier, uart_mcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
     uint16_t used;           /* ISA lines the trace drives */
     /* ISA lines QEMU's own COM1, keyboard and mouse interrupts are moved to

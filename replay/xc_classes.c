@@ -29,3 +29,21 @@ const char *xc_absent(const struct qop *op, uint32_t diff)
                "QEMU's pc machine has the PIIX3 functions at 00:01.x, which -M pc cannot remove";
     return NULL;
 }
+
+/* An acknowledge of a level request hvrr's ICW1 LTIM took again (the LTIM
+ * deviation: QEMU's i8259 ignores LTIM, its edge was consumed by the first
+ * acknowledge). QEMU answers nothing, or the next request it has: one the
+ * trace requests too (line high, unmasked, on that 8259A: ltim_other), or, with
+ * its own devices driving its lines (--timed), IRQ4 from its 16550 while
+ * the trace's 16550 has an interrupt enabled but MCR keeps it off the bus
+ * (OUT2 clear or loopback: QEMU's drives IRQ4 whatever OUT2 says). */
+bool xc_ltim_ack(const struct qop *op, int got, bool timed)
+{
+    if (op->kind != QOP_ACK || !(op->pic_flags & QPIC_LTIM))
+        return false;
+    if (got < 0)
+        return true;
+    if (got < 16 && ((op->ltim_other >> got) & 1))
+        return true;
+    return timed && got == 4 && op->irq4_gated;
+}

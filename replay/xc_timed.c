@@ -508,7 +508,7 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
             /* IRQ0 after a count rewritten in mode 2/3 (pit_rewrite_dev) */
             relatch |= want == 0 && got < 0 && (op->pic_flags & QPIC_PIT_REWRITE);
             /* a level request re-taken under ICW1 LTIM (ltim_dev) */
-            relatch |= got < 0 && (op->pic_flags & QPIC_LTIM);
+            relatch |= xc_ltim_ack(op, got, true);
             relatched |= relatch;
             bool ex = spurious || relatch;
             if (xc_count(&t, dc, ex ? XC_EXPLAINED : XC_DIFFER, true))
