@@ -302,6 +302,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->start_ctr = KBC_RESET_CTR;
         s->start_cmos_index = s->cmos_index = 0;
         s->uart_ier = s->uart_mcr = 0;
+        s->pit_loaded[0] = s->pit_loaded[1] = s->pit_loaded[2] = false;
         if (h->has_start) {
             static struct vm_devices d;
             /* the platform the blob was saved from: an APIC platform's blob
@@ -322,6 +323,9 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->start_cmos_index = s->cmos_index = d.cmos.index & 0x7f;
                 s->uart_ier = d.com1.ier;
                 s->uart_mcr = d.com1.mcr;
+                for (int c = 0; c < 3; c++) /* hvrr's power-on channel: idle, never started */
+                    s->pit_loaded[c] = d.pit.ch[c].start != 0 || (d.pit.ch[c].run != PIT_IDLE &&
+                                                                  d.pit.ch[c].run != PIT_ARMED);
             }
         }
         return 0;
@@ -366,14 +370,20 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             op->pit_count = s->pit_count[port - 0x40];
             op->pit_half = s->pit_rw[port - 0x40] == 3 && s->pit_hi_next[port - 0x40];
             op->pit_gate_low = port == 0x42 && !s->gate2;
+            op->pit_unloaded = !s->pit_loaded[port - 0x40];
         } else if (port == 0x61) {
             op->pit_mode = s->pit_mode[2];
             op->pit_cw_only = s->pit_wbytes[2] != 0;
             op->pit_odd = s->pit_count[2] & 1;
             op->pit_count = s->pit_count[2];
         }
-        if (e->u.io.write && port == 0x61)
+        if (e->u.io.write && port == 0x61) {
+            /* modes 1/5: a gate rising edge loads a count written before it */
+            if ((e->u.io.value & 1) && !s->gate2 && (s->pit_mode[2] == 1 || s->pit_mode[2] == 5) &&
+                s->pit_ncounts[2])
+                s->pit_loaded[2] = true;
             s->gate2 = e->u.io.value & 1;
+        }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) == 0 &&
             s->irq0_rise_tsc == e->tsc + 1)
             s->cw_edge0 = true; /* the IRQ0 rise recorded for this exit */
@@ -396,8 +406,13 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->pit_count[c] = b;
             if (s->pit_rw[c] == 3)
                 s->pit_hi_next[c] = !s->pit_hi_next[c];
-            if ((s->pit_rw[c] != 3 || !s->pit_hi_next[c]) && s->pit_ncounts[c] < 2)
+            if ((s->pit_rw[c] != 3 || !s->pit_hi_next[c]) && s->pit_ncounts[c] < 2) {
                 s->pit_ncounts[c]++; /* a complete count */
+                /* modes 0, 2, 3, 4 load it on the next clock; 1 and 5 at
+                 * a gate trigger (8254 datasheet, Mode Definitions) */
+                if (s->pit_mode[c] != 1 && s->pit_mode[c] != 5)
+                    s->pit_loaded[c] = true;
+            }
             s->pit_wbytes[c] = s->pit_wbytes[c] > 1 ? 1 : 0;
         }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xd0) == 0xc0) {

@@ -75,6 +75,8 @@ struct qop {
     uint32_t pci_addr;     /* PCI read: the last CONFIG_ADDRESS written, as written */
     bool kbd_dev;          /* i8042 read: a byte was sent to the keyboard or mouse before */
     bool kbd_reply;        /* ... and no controller command since the last such byte */
+    bool pit_unloaded;     /* PIT data read: the channel's counting element never loaded since
+                            * power-on (modes 1/5 load only at a gate trigger) */
     uint16_t ltim_other;   /* ACK with QPIC_LTIM: the other IRs of that 8259A whose lines
                             * are high in the trace (LTIM: requests) and unmasked */
     bool irq4_gated;       /* ACK: the trace's 16550 has an interrupt enabled (IER) while
@@ -109,6 +111,7 @@ struct qscript {
     uint16_t pit_count[3];                         /* the last count written */
     uint8_t pit_ncounts[3]; /* complete counts written since the control word (saturating) */
     bool pit_bcd[3];
+    bool pit_loaded[3]; /* per channel: its counting element was loaded since power-on */
     bool gate2;
     /* hvrr's RTC at the start checkpoint: wall second ref_sec from virtual
      * time ref_ns on (have_rtc false: no start checkpoint) */

@@ -338,6 +338,47 @@ static void ltim_ack_gated_irq4(void **state)
     assert_false(xc_ltim_ack(op, 4, true));
 }
 
+/* 8254 counter reads of a counting element never loaded (hostile's channel 1
+ * in mode 5, channel 2 before any count) are undefined while they read
+ * hvrr's 0; a count loaded (modes 0, 2, 3, 4 on writing, 1/5 on a gate
+ * trigger), a status byte or another value is compared. */
+static void pit_unloaded_counts(void **state)
+{
+    struct fx *f = *state;
+    header(f, false);
+    const struct qop *op = io(f, 0x41, 1, false, 0x00);
+    assert_true(xc_pit_undefined(op));
+    op = io(f, 0x41, 1, false, 0x12);
+    assert_false(xc_pit_undefined(op));
+    io(f, 0x43, 1, true, 0x6a); /* channel 1: mode 5, MSB */
+    io(f, 0x41, 1, true, 0x21);
+    op = io(f, 0x41, 1, false, 0x00);
+    assert_true(xc_pit_undefined(op)); /* gate 1 tied high: no trigger */
+    io(f, 0x43, 1, true, 0x74);        /* mode 2, LSB then MSB */
+    io(f, 0x41, 1, true, 0x00);
+    op = io(f, 0x41, 1, false, 0x00);
+    assert_true(xc_pit_undefined(op)); /* the LSB alone */
+    io(f, 0x41, 1, true, 0x10);
+    op = io(f, 0x41, 1, false, 0x00);
+    assert_false(xc_pit_undefined(op));
+    io(f, 0x43, 1, true, 0x70); /* a control word keeps the CE loaded */
+    op = io(f, 0x41, 1, false, 0x00);
+    assert_false(xc_pit_undefined(op));
+    io(f, 0x43, 1, true, 0xb2); /* channel 2: mode 1, count, gate low */
+    io(f, 0x42, 1, true, 0x05);
+    io(f, 0x42, 1, true, 0x00);
+    op = io(f, 0x42, 1, false, 0x00);
+    assert_true(xc_pit_undefined(op));
+    io(f, 0x43, 1, true, 0xe8); /* read-back: channel 2's status */
+    op = io(f, 0x42, 1, false, 0x00);
+    assert_false(xc_pit_undefined(op));
+    io(f, 0x61, 1, true, 0x01); /* gate rises: the trigger loads it */
+    op = io(f, 0x42, 1, false, 0x00);
+    assert_false(xc_pit_undefined(op));
+    op = io(f, 0x40, 1, false, 0x00); /* channel 0 untouched */
+    assert_true(xc_pit_undefined(op));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +390,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(acpi_pm_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(ltim_ack_other_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(ltim_ack_gated_irq4, setup, teardown),
+        cmocka_unit_test_setup_teardown(pit_unloaded_counts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
