@@ -72,7 +72,8 @@ CROSSCHECK_BOTH        := hv-bochs-kbcreset-guest hv-bochs-strio-guest hv-bochs-
                           hv-bochs-cpu-guest hv-bochs-apic-guest hv-bochs-multiboot-kernel \
                           hv-bochs-smoke-guest hv-bochs-tf-guest hv-bochs-ept-guest \
                           hv-bochs-idle-guest hv-bochs-spin-guest io-guest linux-boot \
-                          linux-boot-quiet serial-shell hv-bochs-hostile-guest
+                          linux-boot-quiet serial-shell hv-bochs-smp-guest \
+                          hv-bochs-hostile-guest
 .PHONY: crosscheck
 crosscheck: $(BUILD)/hvrr $(XCP_ELF)
 	@rc=0; for t in $(CROSSCHECK_TRACES); do \
