@@ -28,6 +28,10 @@ static inline size_t varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
         *v = p[0];
         return 1;
     }
+    if (end - p >= 2 && !(p[1] & 0x80)) { /* two bytes: TSC and RIP deltas, most often */
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        return 2;
+    }
     if (end - p >= 8) {
         /* up to 8 bytes at once: the first byte without bit 7 ends it; the
          * 7-bit groups are then packed pairwise (little-endian load) */
