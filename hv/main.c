@@ -26,7 +26,7 @@
 
 #define MB2_BOOT_MAGIC 0x36d76289u
 
-/* Value of key=... in a test guest module's arguments (name=, expect=,
+/* Value of key=... in a test guest module's arguments (name=, expect=, apic=, cpus=,
  * timeout_ms=); returns its length or -1. */
 static int get_arg(const char *line, const char *key, char *out, size_t cap)
 {
@@ -91,6 +91,16 @@ static bool run_test_guest(const struct mb_module *m, unsigned idx)
     char ap[4];
     /* apic=1: this guest gets the local APIC + I/O APIC platform (and CPUID.01H:EDX.APIC) */
     cfg.apic = get_arg(m->cmdline, "apic", ap, sizeof ap) == 1 && ap[0] == '1';
+    /* cpus=N (2..4): as many vCPUs, the APs waiting for a SIPI (implies apic=1) */
+    char nc[4];
+    int cl = get_arg(m->cmdline, "cpus", nc, sizeof nc);
+    if (cl == 1 && nc[0] >= '1' && nc[0] <= '4') {
+        cfg.cpus = (unsigned)(nc[0] - '0');
+        if (cfg.cpus > 1)
+            cfg.apic = true;
+    } else if (cl >= 0) {
+        hv_log("GUEST %s: bad cpus=%s ignored (1..4)", name, nc);
+    }
     struct vm *vm = &the_vm;
     bool ok = false;
     hv_log("GUEST %s: start (%lu bytes, expect %s)", name, size, expect);

@@ -676,6 +676,7 @@ static void all_idle(struct vm *vm)
             vm_devices_intr_cpu(&vm->devs, i))
             return; /* an interrupt came due: schedule again */
     vm_policy_halt(&vm->pol, now);
+    vm_polrec_halt(vm, vmx_guest_rflags()); /* the BSP's (replay checks it) */
 }
 
 /* Before an entry with several vCPUs: INIT/SIPI, then whose turn it is.

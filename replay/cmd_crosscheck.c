@@ -32,7 +32,11 @@ static void help(void)
            "whole, a PIT count byte one clock off and an interrupt that comes within\n"
            "1 us after the trace's acknowledge counted as 'tolerated'.\n"
            "Known deviations (hvrr follows the datasheet, QEMU does not) are counted as\n"
-           "'explained'; --strict lists them and the tolerated ones, and fails on them.\n\n"
+           "'explained'; reads of devices QEMU's pc has and hvrr's platform has not (PCI\n"
+           "functions beside the host bridge, a PS/2 keyboard and mouse) as 'absent';\n"
+           "--strict lists them and the tolerated ones, and fails on them. On an APIC\n"
+           "platform, PIC-range vectors of IRs the 8259A masks are the I/O APIC's (not\n"
+           "compared) and APIC MMIO is not compared; --timed also compares the ACPI PM.\n\n"
            "  --timed          play the traffic at its virtual times (see above)\n"
            "  --strict         also report explained/tolerated differences, fail on them\n"
            "  --qemu PATH      QEMU binary (default $HVRR_QEMU or qemu-system-x86_64)\n"
@@ -121,8 +125,79 @@ const struct deviation xc_relatch_dev = {
     "INTA; in AEOI no IS bit holds the level); QEMU keeps the slave output high across the "
     "acknowledge, so master IR2 is not requested again and the slave's next request waits"};
 
+/* PC platform differences: QEMU's pc machine is not hvrr's (docs/crosscheck.md). */
+static const struct deviation pci_addr_rsvd_dev = {
+    0xcf8, 0, 0x7f000003,
+    "PCI CONFIG_ADDRESS bits 30-24 and 1-0 are reserved, read-only, read as 0 (PCI Local Bus "
+    "Specification 3.0, 3.2.2.3.2; 82441FX CONFADD); QEMU stores and reads back every bit"};
+static const struct deviation pci_addr_low_dev = {
+    0xcfc, 0, 0xffffffff,
+    "PCI CONFIG_DATA with CONFIG_ADDRESS bits 1-0 set: they are read-only 0 (PCI Local Bus "
+    "Specification 3.0, 3.2.2.3.2), the register is chosen by bits 7-2 alone; QEMU adds them "
+    "to the register offset (pci_host_data_read: config_reg | (addr & 3))"};
+static const struct deviation pci_hb_cmd_dev = {
+    0xcfc, 0, 0x06800547,
+    "82441FX (440FX) PCICMD/PCISTS: command 0006h with only PERR# (bit 6) and SERR# (bit 8) "
+    "writable, status 0280h (fast back-to-back, medium DEVSEL) (82441FX datasheet, PCICMD "
+    "04-05h, PCISTS 06-07h); QEMU's i440FX has the generic PCI command mask (I/O, memory, bus "
+    "master, SERR#, INTx disable writable), reset 0, status 0"};
+
+static const struct deviation kbc_outport_dev = {
+    0x60, 0, 0xcc,
+    "i8042 output port (0xd0) bits 2-3 and 6-7: undefined on the AT (IBM AT Technical "
+    "Reference: bits 2-3 reserved; 6-7 drive the keyboard clock and data lines), the PS/2 "
+    "port's clock and data lines on later controllers; hvrr (no keyboard, no mouse; as "
+    "Bochs) reads them 0, QEMU as released lines (1)"};
+
+static const struct deviation pit_cw_read_dev = {
+    0x43, 0xff, 0xff,
+    "8254 read of the control word register (A1 A0 = 11): no operation, the data bus floats "
+    "(8254 datasheet, Read/Write Operations table), all ones on the PC; QEMU answers 0"};
+static const struct deviation port61_nmi_dev = {
+    0x61, 0, 0x0c,
+    "port 0x61 bits 2-3 (parity / I/O channel check enables) read back as written (PIIX3 NMI "
+    "status and control register 61h: bits 3-0 read/write); QEMU's pcspk keeps bits 0-1 only"};
+
+static const struct deviation pci_hb_subsys_dev = {
+    0xcfc, 0, 0xffffffff,
+    "440FX host bridge (00:00.0) subsystem IDs (2Ch-2Fh): reserved in the 82441FX, read 0 "
+    "(82441FX datasheet, configuration space map; PCI 2.1 made them optional); QEMU gives "
+    "every PCI function subsystem vendor 1AF4h, subsystem 1100h"};
+
+static const struct deviation *pc_platform_explained(const struct qop *op, uint32_t diff)
+{
+    uint32_t a = op->pci_addr;
+    if (op->port == 0xcf8 && !(op->value & 0x7f000003) && !(diff & ~0x7f000003u))
+        return &pci_addr_rsvd_dev;
+    if (op->port >= 0xcfc && op->port <= 0xcff && (a & 0x80000000u)) {
+        if (a & 3)
+            return &pci_addr_low_dev;
+        unsigned shift = 8 * (op->port - 0xcfcu);
+        /* only while hvrr's bytes are the 82441FX's: 0280h/0006h but for the
+         * PERR#/SERR# enables */
+        uint32_t bytes = xc_size_mask(op) << shift, reg = op->value << shift;
+        if ((a & 0x00fffffcu) == 0x04 && !(diff & ~(pci_hb_cmd_dev.bits >> shift)) &&
+            !((reg ^ 0x02800006u) & ~0x0140u & bytes))
+            return &pci_hb_cmd_dev;
+        /* subsystem IDs, while hvrr's read 0 as the 82441FX's do */
+        if ((a & 0x00fffffcu) == 0x2c && op->value == 0)
+            return &pci_hb_subsys_dev;
+    }
+    if (op->port == 0x43 && op->value == 0xff)
+        return &pit_cw_read_dev;
+    /* QEMU's value is op->value ^ diff: bits 2-3 0, resp. the line bits all 1 */
+    if (op->port == 0x61 && !(diff & ~0x0cu) && !((op->value ^ diff) & 0x0c))
+        return &port61_nmi_dev;
+    if (op->kbc_outport && !(op->value & 0xcc) && diff == 0xcc)
+        return &kbc_outport_dev;
+    return NULL;
+}
+
 const struct deviation *xc_explained(const struct qop *op, uint32_t diff)
 {
+    const struct deviation *pd = pc_platform_explained(op, diff);
+    if (pd)
+        return pd;
     if ((op->port == 0x20 || op->port == 0xa0) && (op->pic_flags & QPIC_LTIM))
         return &ltim_dev;
     if ((op->port == 0x20 || op->port == 0xa0) && (op->pic_flags & QPIC_SMM_EOI) &&
@@ -144,8 +219,9 @@ const struct deviation *xc_explained(const struct qop *op, uint32_t diff)
 
 struct devcount *xc_devcount(struct devcount *t, const char *dev)
 {
-    static const char *const names[] = {"pic", "pit", "port61", "cmos", "uart", "i8042", "pci"};
-    for (size_t i = 0; i < 7; i++)
+    static const char *const names[] = {"pic",  "pit",   "port61", "cmos",
+                                        "uart", "i8042", "pci",    "acpi"};
+    for (size_t i = 0; i < XC_NDEV; i++)
         if (!strcmp(names[i], dev)) {
             t[i].dev = names[i];
             return &t[i];
@@ -182,6 +258,9 @@ static int run_qemu(const char *qemu, const struct qemu_devs *d, char *const ext
     argv[n++] = "timeout";
     argv[n++] = "120";
     argv[n++] = (char *)qemu;
+    /* -rtc clock=vm: QEMU's RTC on the (stopped) virtual clock; on the
+     * default host clock its periodic and update interrupts come in real
+     * time, at random points of the script */
     static char *const base[] = {"-M",
                                  "pc,hpet=off,acpi=off,i8042=off",
                                  "-accel",
@@ -194,6 +273,8 @@ static int run_qemu(const char *qemu, const struct qemu_devs *d, char *const ext
                                  "-chardev",
                                  "null,id=hvrrcom1",
                                  "-S",
+                                 "-rtc",
+                                 "clock=vm",
                                  "-no-reboot",
                                  "-device",
                                  "isa-debug-exit,iobase=0xf4",
@@ -352,7 +433,7 @@ int cmd_crosscheck(int argc, char **argv)
     if (!path)
         return cli_usage_error("crosscheck", "no trace file given");
 
-    struct qscript s = {0};
+    struct qscript s = {.with_acpi = timed};
     struct trace_reader_stats st;
     int rc = cli_read_trace("crosscheck", path, on_item, &s, &st);
     if (s.oom) {
@@ -474,6 +555,13 @@ int cmd_crosscheck(int argc, char **argv)
             bool spurious = (want & 7) == 7 && (got < 0 || got == op->withdrawn);
             bool relatch = got < 0 && want >= 8 && (op->pic_flags & QPIC_RELATCH);
             relatched |= relatch;
+            if (got < 0 && (op->pic_flags & QPIC_LTIM)) {
+                if (xc_count(&t, dc, XC_EXPLAINED, true))
+                    printf("explained: exit %" PRIu64 ", device pic, acknowledge: trace vector "
+                           "0x%02x (IRQ%d), qemu no interrupt pending\n  deviation: %s\n",
+                           op->exit_seq, op->value, want, ltim_dev.what);
+                continue;
+            }
             if (relatch) {
                 if (xc_count(&t, dc, XC_EXPLAINED, true))
                     printf("explained: exit %" PRIu64 ", device pic, acknowledge: trace vector "
@@ -495,25 +583,30 @@ int cmd_crosscheck(int argc, char **argv)
             continue;
         struct devcount *dc = xc_devcount(t.counts, qscript_device(op->port));
         uint32_t mask = xc_size_mask(op);
-        uint32_t tm = timing_mask(op) & mask;
+        uint32_t tm = (timing_mask(op) | op->rx_mask) & mask;
         uint32_t diff = (op->value ^ ans[0]) & mask & ~tm & ~(uint32_t)op->detached;
         if (tm == mask || !diff) {
             xc_count(&t, dc, tm == mask ? XC_TIMING : XC_EQUAL, false);
             continue;
         }
-        const struct deviation *d = xc_explained(op, diff);
-        if (!d)
+        const char *absent = xc_absent(op, diff);
+        const struct deviation *d = absent ? NULL : xc_explained(op, diff);
+        if (!d && !absent)
             d = xc_relatch_explains(op, diff, relatched);
         qscript_register(op, reg, sizeof(reg));
-        if (xc_count(&t, dc, d ? XC_EXPLAINED : XC_DIFFER, false)) {
+        enum xc_outcome o = absent ? XC_ABSENT : d ? XC_EXPLAINED : XC_DIFFER;
+        if (xc_count(&t, dc, o, false)) {
             printf("%s: exit %" PRIu64 ", device %s, register %s (port 0x%x), trace 0x%0*x, "
                    "qemu 0x%0*x",
-                   d ? "explained" : "difference", op->exit_seq, qscript_device(op->port), reg,
-                   op->port, op->size * 2, op->value, op->size * 2, ans[0]);
+                   absent ? "absent"
+                   : d    ? "explained"
+                          : "difference",
+                   op->exit_seq, qscript_device(op->port), reg, op->port, op->size * 2, op->value,
+                   op->size * 2, ans[0]);
             if (tm)
                 printf(" (timing bits 0x%x not compared)", tm);
-            if (d)
-                printf("\n  deviation: %s", d->what);
+            if (d || absent)
+                printf("\n  %s: %s", d ? "deviation" : "platform", d ? d->what : absent);
             printf("\n");
         }
     }
@@ -529,17 +622,24 @@ int cmd_crosscheck(int argc, char **argv)
            " IRQ changes on lines >= 16, %" PRIu64 " non-PIC vectors, %" PRIu64
            " UART input bytes not fed\n",
            path, s.n, s.skipped_ports, s.skipped_irqs, s.skipped_acks, s.uart_rx);
-    printf("  device   compared   equal  explained  differ  timing-only\n");
+    xc_print_apic(&s);
+    if (s.skipped_wide)
+        printf("  %" PRIu64 " accesses wider than the device's registers not scripted (hvrr "
+               "ignores them, QEMU splits them into bytes)\n",
+               s.skipped_wide);
+    printf("  device   compared   equal  explained  absent  differ  timing-only\n");
     for (int i = 0; i < XC_NDEV; i++) {
         const struct devcount *c = &t.counts[i];
         if (c->dev)
-            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %12" PRIu64 "\n",
-                   c->dev, c->compared, c->equal, c->explained, c->differ, c->timing);
+            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %7" PRIu64
+                   " %12" PRIu64 "\n",
+                   c->dev, c->compared, c->equal, c->explained, c->absent, c->differ, c->timing);
     }
     printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", t.ack_cmp, t.ack_diff);
-    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained\n", t.diffs,
-           t.expl);
-    ret = (t.diffs || (strict && t.expl)) ? CLI_BAD_INPUT : CLI_OK;
+    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained, %" PRIu64
+           " of devices hvrr's platform does not have\n",
+           t.diffs, t.expl, t.absent);
+    ret = (t.diffs || (strict && (t.expl || t.absent))) ? CLI_BAD_INPUT : CLI_OK;
     if (cli_flush_stdout("crosscheck"))
         ret = CLI_BAD_INPUT;
 out:

@@ -36,6 +36,8 @@ const char *qscript_device(uint16_t port)
     }
     if (port >= 0x3f8 && port <= 0x3ff)
         return "uart";
+    if (port >= QS_ACPI_PM && port < QS_ACPI_PM + 12)
+        return "acpi";
     return NULL;
 }
 
@@ -78,6 +80,14 @@ void qscript_register(const struct qop *op, char *buf, size_t len)
         snprintf(buf, len, "CONFIG_ADDRESS");
     } else if (p >= 0xcfc && p <= 0xcff) {
         snprintf(buf, len, "CONFIG_DATA+%d", p - 0xcfc);
+    } else if (p >= QS_ACPI_PM && p < QS_ACPI_PM + 12) {
+        static const char *const pm[3] = {"PM1_STS", "PM1_EN", "PM1_CNT"};
+        unsigned o = p - QS_ACPI_PM;
+        snprintf(buf, len, "%s+%u",
+                 o >= 8  ? "PM_TMR"
+                 : o < 6 ? pm[o / 2]
+                         : "PM",
+                 o & (o >= 8 ? 3 : 1));
     } else if (p >= 0x3f8 && p <= 0x3ff) {
         int r = p - 0x3f8;
         if (op->uart_dlab && r < 2)
@@ -114,10 +124,29 @@ static struct qop *push(struct qscript *s, enum qop_kind k)
     return op;
 }
 
+/* hvrr's devices take these ports at this width only (else DEV_IO_BADSIZE:
+ * the write is dropped, the read gives all ones); QEMU, like a PC's ISA
+ * bridge, splits a wider access into byte cycles. Such accesses are left
+ * out of the script (counted in skipped_wide) so both models stay in step. */
+static bool width_ok(uint16_t port, unsigned size)
+{
+    if (port >= 0xcfc && port <= 0xcff)
+        return (size == 1 || size == 2 || size == 4) && (port & 3u) + size <= 4;
+    if (port == 0xcf8)
+        return size == 4;
+    if (port >= QS_ACPI_PM && port < QS_ACPI_PM + 12)
+        return (size == 1 || size == 2 || size == 4) && port - QS_ACPI_PM + size <= 12;
+    return size == 1;
+}
+
 /* Writes that would reset or stop QEMU's machine: i8042 output-port pulses
  * and writes (0xd1 then a data byte). */
 static bool unsafe_write(struct qscript *s, uint16_t port, uint32_t v)
 {
+    /* PM1_CNT with SLP_EN (bit 13): a sleep or power-off request */
+    if (port >= QS_ACPI_PM + 4 && port <= QS_ACPI_PM + 5 &&
+        ((v << (8 * (port - QS_ACPI_PM - 4))) & 0x2000))
+        return true;
     if (port == 0x64) {
         s->after_d1 = v == 0xd1;
         return v == 0xd1 || (v & 0xf0) == 0xf0;
@@ -263,9 +292,15 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->rtc_phase_known = false;
         s->rtc_set_seen = false;
         s->rtc_last_c = 0;
+        s->apic = h->apic;
+        s->imr[0] = s->imr[1] = 0xff; /* hvrr's 8259As start masked */
+        s->start_mcr = 0;             /* hvrr's power-on state without a start checkpoint */
+        s->start_ctr = KBC_RESET_CTR;
         if (h->has_start) {
             static struct vm_devices d;
-            struct vm_devices_config dc = {0};
+            /* the platform the blob was saved from: an APIC platform's blob
+             * (local APICs, I/O APIC) restores only into one of as many vCPUs */
+            struct vm_devices_config dc = {.apic = h->apic, .cpus = h->vcpus};
             vm_devices_init(&d, &dc, NULL, 0);
             if (vm_devices_restore(&d, h->start.devices, h->start.devices_len) == 0) {
                 s->have_rtc = true;
@@ -276,6 +311,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->rtc_qoff = 0; /* QEMU's at power-on; the player does not move it */
                 s->rtc_a = d.cmos.ram[CMOS_REG_A];
                 s->rtc_b = d.cmos.ram[CMOS_REG_B];
+                s->start_mcr = d.com1.mcr;
+                s->start_ctr = d.kbc.ctr;
             }
         }
         return 0;
@@ -284,9 +321,19 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         const struct trace_exit *e = &it->u.exit;
         s->last_seq = e->seq;
         s->last_tsc = e->tsc;
+        if (e->detail == TRACE_DETAIL_EPT && e->u.ept.size)
+            s->apic_mmio++; /* local APIC / I/O APIC register access */
         if (e->detail != TRACE_DETAIL_IO)
             return 0;
         uint16_t port = e->u.io.port;
+        if (port >= QS_ACPI_PM && port < QS_ACPI_PM + 12 && !(s->with_acpi && s->apic)) {
+            s->skipped_ports++; /* hvrr's ACPI PM: only --timed plays it (QEMU's PIIX4 PM) */
+            return 0;
+        }
+        if (qscript_device(port) && !width_ok(port, e->u.io.size)) {
+            s->skipped_wide++;
+            return 0;
+        }
         if (!qscript_device(port) || (e->u.io.write && unsafe_write(s, port, e->u.io.value))) {
             s->skipped_ports++;
             return 0;
@@ -299,6 +346,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = e->u.io.value;
         if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1)
             op->pic_flags = s->pic_flags[port >= 0xa0];
+        if (port == 0x20 && !e->u.io.write && s->cw_edge0)
+            op->pic_flags |= QPIC_CW_EDGE; /* IRQ0's request made by a lone control word */
         if (port >= 0x40 && port <= 0x42) {
             op->pit_mode = s->pit_mode[port - 0x40];
             op->pit_cw_only = s->pit_wbytes[port - 0x40] != 0;
@@ -321,7 +370,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             s->cw_edge0 = true; /* the IRQ0 rise recorded for this exit */
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) != 0xc0 &&
             (e->u.io.value & 0x30)) {
-            unsigned c = e->u.io.value >> 6, m = (e->u.io.value >> 1) & 7;
+            unsigned c = (e->u.io.value >> 6) & 3, m = (e->u.io.value >> 1) & 7;
             s->pit_mode[c] = (uint8_t)(m > 5 ? m - 4 : m);
             s->pit_rw[c] = (e->u.io.value >> 4) & 3;
             s->pit_wbytes[c] = s->pit_rw[c] == 3 ? 2 : 1;
@@ -350,6 +399,29 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             op->pit_status = s->pit_status[port - 0x40];
             s->pit_status[port - 0x40] = false;
         }
+        if (port >= 0xcf8 && port <= 0xcff) {
+            op->pci_addr = s->pci_addr;
+            if (e->u.io.write && port == 0xcf8)
+                s->pci_addr = e->u.io.value;
+        } else if (port == 0x60 || port == 0x64) {
+            op->kbd_dev = s->kbd_dev;
+            op->kbd_reply = s->kbd_reply;
+            op->kbc_outport = port == 0x60 && s->kbc_d0;
+            if (e->u.io.write && port == 0x64) {
+                /* 0x60-0x7f write controller RAM, 0xd1-0xd4 output port /
+                 * output buffer / mouse: their data byte comes at 0x60 */
+                uint8_t c = (uint8_t)e->u.io.value;
+                s->kbc_wcmd = (c >= 0x60 && c <= 0x7f) || (c >= 0xd1 && c <= 0xd4) ? c : 0;
+                s->kbd_reply = false;
+                s->kbc_d0 = c == 0xd0;
+            } else if (e->u.io.write) {
+                if (!s->kbc_wcmd || s->kbc_wcmd == 0xd4) /* to the keyboard or the mouse */
+                    s->kbd_dev = s->kbd_reply = true;    /* hvrr answers 0xfe, timeout */
+                s->kbc_wcmd = 0;
+            } else if (port == 0x60) {
+                s->kbc_d0 = false;
+            }
+        }
         if (port == 0x71) {
             uint64_t t = vm_rec_tsc_to_ns(e->tsc, s->tsc_hz ? s->tsc_hz : NS_PER_SEC);
             if (e->u.io.write)
@@ -357,6 +429,20 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             else
                 rtc_track_read(s, op, s->cmos_index, t);
         }
+        if (!e->u.io.write && s->rx_pending && !s->dlab) {
+            /* the host's input bytes reached hvrr's receiver, not QEMU's:
+             * data ready, the data and the RX interrupt id not comparable */
+            if (port == 0x3fd)
+                op->rx_mask = 0x01;
+            else if (port == 0x3fa)
+                op->rx_mask = 0x0f;
+            else if (port == 0x3f8)
+                op->rx_mask = 0xff;
+        }
+        if (!e->u.io.write && port == 0x3fd && !(e->u.io.value & 1))
+            s->rx_pending = 0; /* hvrr's receiver is empty */
+        else if (!e->u.io.write && port == 0x3f8 && !s->dlab && s->rx_pending)
+            s->rx_pending--;
         if (e->u.io.write)
             track_out(s, port, e->u.io.value);
         else if (port == 0x3fd && (e->u.io.value & 0x10))
@@ -401,14 +487,26 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             s->skipped_acks++;
             return 0;
         }
+        int slave = (v & 0xf8) == s->base[1] && s->base[1] != s->base[0];
+        int line = (v & 7) + 8 * slave;
+        /* APIC platform: the local APIC also injects vectors of the PIC's
+         * range (Linux gives ISA IRQ n vector 0x30 + n in the I/O APIC and
+         * the 8259A alike). An IR the 8259A's IMR masks (for a slave IR,
+         * or the master's IR2) cannot have been requested by the 8259A
+         * (8259A datasheet, OCW1): the vector came from the I/O APIC or a
+         * local APIC source, not from an 8259A acknowledge. */
+        if (s->apic && (((s->imr[slave] >> (v & 7)) & 1) || (slave && (s->imr[0] & 4)))) {
+            s->apic_acks++;
+            return 0;
+        }
         struct qop *op = push(s, QOP_ACK);
         if (!op)
             return -1;
         op->value = v;
         op->withdrawn = -1;
-        int slave = (v & 0xf8) == s->base[1] && s->base[1] != s->base[0];
-        int line = (v & 7) + 8 * slave;
         uint16_t pic = slave ? 0xff00 : 0x00ff;
+        if (line == 4 && s->rx_pending)
+            op->rx_mask = 0xff; /* maybe the RX interrupt of input QEMU is not fed */
         if ((v & 7) == 7 && !(s->level & (1u << line))) {
             /* spurious: a request withdrawn before the acknowledge */
             uint16_t w = s->latched & ~s->level & pic;
@@ -418,6 +516,8 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             }
         } else {
             s->latched &= (uint16_t) ~(1u << line);
+            if ((s->pic_flags[slave] & QPIC_LTIM) && (s->level & (1u << line)))
+                op->pic_flags |= QPIC_LTIM; /* a level request hvrr's LTIM took */
             if (line == 0 && s->cw_edge0)
                 op->pic_flags |= QPIC_CW_EDGE;
             if (line == 0 && s->pit_ncounts[0] > 1 && (s->pit_mode[0] == 2 || s->pit_mode[0] == 3))
@@ -435,6 +535,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         }
     } else if (d->kind == TRACE_DEV_UART_RX) {
         s->uart_rx += d->u.uart_rx.len;
+        s->rx_pending += d->u.uart_rx.len;
     }
     return 0;
 }
@@ -474,7 +575,17 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
     /* hvrr's 8259As start with every line masked (the datasheet leaves the
      * state before ICW1 undefined), QEMU's with none */
     fprintf(f, "outb 0x21 0xff\noutb 0xa1 0xff\n");
-    s->prefix_cmds = 2;
+    /* and the registers whose reset values differ, as they were at the
+     * trace's start: the 16550 MCR (QEMU's reset sets OUT2, the PC16550D's
+     * clears it) and the i8042 command byte (hvrr's is the one after POST,
+     * QEMU's its reset value 0x03) */
+    fprintf(f, "outb 0x3fc 0x%x\noutb 0x64 0x60\noutb 0x60 0x%x\n", s->start_mcr, s->start_ctr);
+    /* the 8254's state at power-on is undefined (datasheet); hvrr's channels
+     * start as after a control word of mode 0, LSB then MSB, with no count;
+     * QEMU's count in mode 3 (a lone LSB write then loads a count in QEMU
+     * and raises IRQ0, hostile exit 17) */
+    fprintf(f, "outb 0x43 0x30\noutb 0x43 0x70\noutb 0x43 0xb0\n");
+    s->prefix_cmds = 8;
     for (size_t i = 0; i < s->n; i++) {
         struct qop *op = &s->ops[i];
         unsigned n = 0;

@@ -18,12 +18,17 @@
 
 enum qop_kind { QOP_OUT = 1, QOP_IN, QOP_IRQ, QOP_ACK };
 
+/* hvrr's ACPI PM block (APIC platform; hv/devs/vm_devices.h): PM1_STS,
+ * PM1_EN, PM1_CNT, PM_TMR at +0, +2, +4, +8 */
+#define QS_ACPI_PM 0x600u
+
 /* 8259A states where QEMU's i8259 is known to answer otherwise (qop.pic_flags) */
 enum {
     QPIC_LTIM = 1,         /* ICW1 LTIM set on the PIC read: level mode on every input */
     QPIC_SMM_EOI = 2,      /* a non-specific EOI in special mask mode with lines masked */
     QPIC_RELATCH = 4,      /* ACK: the slave still requested at the previous slave ACK */
-    QPIC_CW_EDGE = 8,      /* ACK of IRQ0 whose edge a PIT control word alone made */
+    QPIC_CW_EDGE = 8,      /* ACK of IRQ0 / master read with IRQ0's edge pending that a PIT
+                            * control word alone made */
     QPIC_PIT_REWRITE = 16, /* ACK of IRQ0 with channel 0 given a new count in mode 2/3 */
 };
 
@@ -64,6 +69,12 @@ struct qop {
     bool rtc_set_seen;     /* CMOS C read: register B's SET was 1 since the last C read */
     bool rtc_phase_split;  /* CMOS time or C read: QEMU's second boundaries, moved by a time
                             * byte written while running, and hvrr's give different counts */
+    uint8_t rx_mask;       /* UART read: bits that depend on host input QEMU is not fed
+                            * (LSR DR, IIR id, RBR); ACK: nonzero while such input waits */
+    bool kbc_outport;      /* i8042 data read answering 0xd0 (output port) */
+    uint32_t pci_addr;     /* PCI read: the last CONFIG_ADDRESS written, as written */
+    bool kbd_dev;          /* i8042 read: a byte was sent to the keyboard or mouse before */
+    bool kbd_reply;        /* ... and no controller command since the last such byte */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -72,9 +83,14 @@ struct qscript {
     size_t n, cap;
     uint64_t tsc_hz;
     uint64_t skipped_ports; /* port exits to devices QEMU does not share, or unsafe */
+    uint64_t skipped_wide;  /* accesses wider than hvrr's device takes (ignored by it) */
     uint64_t skipped_irqs;  /* IRQ changes on lines >= 16 */
     uint64_t skipped_acks;  /* vectors outside both PICs' ranges (APIC) */
     uint64_t uart_rx;       /* host input bytes the script cannot feed */
+    uint64_t apic_acks;     /* APIC platform: PIC-range vectors of IRs the IMR masked */
+    uint64_t apic_mmio;     /* APIC platform: local/I/O APIC MMIO accesses (not scripted) */
+    bool apic;              /* the trace's platform has the APICs (header) */
+    bool with_acpi;         /* set before reading: script hvrr's ACPI PM (--timed, apic) */
     bool oom;
     /* tracking */
     uint8_t cmos_index, ocw3[2], base[2], icw_step[2];
@@ -102,6 +118,12 @@ struct qscript {
     bool rtc_phase_known, rtc_set_seen;
     uint64_t rtc_h, rtc_q, rtc_qoff, rtc_last_c;
     uint8_t rtc_a, rtc_b;
+    uint8_t start_mcr, start_ctr; /* 16550 MCR, i8042 command byte at the start */
+    uint32_t pci_addr;            /* CONFIG_ADDRESS as the guest wrote it */
+    bool kbc_d0;                  /* i8042: 0xd0 (read output port) written */
+    uint8_t kbc_wcmd;             /* i8042 command whose data byte port 0x60 takes next (0: none) */
+    bool kbd_dev, kbd_reply;
+    uint64_t rx_pending; /* host input bytes hvrr's UART holds, not yet read */
     bool dlab, after_d1, uart_break;
     uint8_t lcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */

@@ -10,17 +10,22 @@ set -u
 S=$BUILD/xc-seeded
 fails=0 passes=0
 check() { if [ "$2" -eq 0 ]; then passes=$((passes + 1)); else echo "FAIL: $1"; fails=$((fails + 1)); fi; }
+# build_record_replay DIR LABEL: build DIR/src, record the io-guest scenario
+# with its models into DIR/seeded.hvt, and replay it clean with them.
+build_record_replay() {
+    nice -n 10 make -C "$1/src" -j2 BUILD=build build/hvrr build/hvrr-scenario >"$1/build.log" 2>&1
+    check "$2 tree builds (log: $1/build.log)" $?
+    "$1/src/build/hvrr-scenario" io-guest -o "$1/seeded.hvt" >/dev/null 2>&1
+    check "$2 scenario records" $?
+    "$1/src/build/hvrr" replay "$1/seeded.hvt" >"$1/replay-seeded.out" 2>&1
+    check "replay with the $2 models is clean" $?
+}
 rm -rf "$S" && mkdir -p "$S/src"
 git ls-files -z | grep -zv '^corpus/' | xargs -0 cp --parents -t "$S/src" || exit 1
 f=$S/src/hv/devs/uart16550.c
 sed -i 's/default: u->scr = v; break;/default: u->scr = v | 1; break;/' "$f"
 grep -q 'u->scr = v | 1;' "$f"; check "the seeded bug applies" $?
-nice -n 10 make -C "$S/src" -j2 BUILD=build build/hvrr build/hvrr-scenario >"$S/build.log" 2>&1
-check "seeded tree builds (log: $S/build.log)" $?
-"$S/src/build/hvrr-scenario" io-guest -o "$S/seeded.hvt" >/dev/null 2>&1
-check "seeded scenario records" $?
-"$S/src/build/hvrr" replay "$S/seeded.hvt" >"$S/replay-seeded.out" 2>&1
-check "replay with the seeded models is clean" $?
+build_record_replay "$S" seeded
 "$HVRR" replay "$S/seeded.hvt" >"$S/replay-today.out" 2>&1
 [ $? -eq 1 ]; check "replay with today's models diverges" $?
 "$HVRR" crosscheck "$S/seeded.hvt" >"$S/crosscheck.out" 2>&1
@@ -45,12 +50,7 @@ sed -i 's/default: u->scr = v | 1; break;/default: u->scr = v; break;/' "$T/src/
 f=$T/src/hv/devs/pit8254.h
 sed -i 's/#define PIT_HZ            1193182ull/#define PIT_HZ            954545ull/' "$f"
 grep -q 'PIT_HZ            954545ull' "$f"; check "the seeded timing bug applies" $?
-nice -n 10 make -C "$T/src" -j2 BUILD=build build/hvrr build/hvrr-scenario >"$T/build.log" 2>&1
-check "timing-seeded tree builds (log: $T/build.log)" $?
-"$T/src/build/hvrr-scenario" io-guest -o "$T/seeded.hvt" >/dev/null 2>&1
-check "timing-seeded scenario records" $?
-"$T/src/build/hvrr" replay "$T/seeded.hvt" >"$T/replay-seeded.out" 2>&1
-check "replay with the timing-seeded models is clean" $?
+build_record_replay "$T" timing-seeded
 "$HVRR" crosscheck "$T/seeded.hvt" >"$T/crosscheck.out" 2>&1
 check "stopped-clock crosscheck does not see the timing bug" $?
 "$HVRR" crosscheck --timed "$T/seeded.hvt" >"$T/timed.out" 2>&1
