@@ -11,6 +11,7 @@
  *   flight_mib=4               flight ring size (flight_kib=N: in KiB, for tests)
  *   checkpoint=8192            exits between checkpoints (0 = none)
  *   record_level=3             zstd level
+ *   record_frame=64K           raw bytes per trace frame (16K..4M)
  *
  * Time: a call that compressed or sent a frame is taken out of the guest
  * TSC (TSC offset lowered by its duration), so the guest sees the same
