@@ -1,7 +1,6 @@
 /* The hypervisor command line, parsed once (options.h). */
 #include "hv/options.h"
 
-#include "trace/trace_writer.h" /* TRACE_DEFAULT_LEVEL */
 
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
@@ -192,8 +191,8 @@ static void defaults(struct hv_options *o)
         .record = HV_RECORD_OFF,
         .record_port = 0x2f8,
         .record_baud = 115200,
-        .record_level = TRACE_DEFAULT_LEVEL,
-        .record_frame = TRACE_DEFAULT_FRAME_BYTES,
+        .record_level = 0, /* 0: the record mode's (hv/recording.h) */
+        .record_frame = 0,
         .checkpoint = 8192,
         .flight_bytes = 4 * MIB,
         .cpus = 1,

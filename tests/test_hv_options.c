@@ -117,8 +117,8 @@ static void test_defaults(void **s)
     assert_int_equal(o.record, HV_RECORD_OFF);
     assert_int_equal(o.record_port, 0x2f8);
     assert_int_equal(o.record_baud, 115200);
-    assert_int_equal(o.record_level, 3);
-    assert_int_equal(o.record_frame, 64 << 10);
+    assert_int_equal(o.record_level, 0); /* the record mode's: hv/recording.c */
+    assert_int_equal(o.record_frame, 0);
     assert_int_equal(o.checkpoint, 8192);
     assert_true(o.flight_bytes == 4ull << 20);
     assert_null(o.cmdline);
