@@ -85,9 +85,9 @@ struct replayer {
     bool done;
     bool adv_pending; /* outputs were read: advance to adv_tsc before the next call */
     uint64_t adv_tsc;
-    const char *doing; /* what the current device call is, for reports */
-    bool doing_io;     /* ... or the port access described by io/io_regs */
-    struct trace_exit io;
+    const char *doing;           /* what the current device call is, for reports */
+    bool doing_io;               /* ... or the port access described by io/io_regs */
+    const struct trace_exit *io; /* (the exit in hand, while doing_io) */
     struct devinfo_regs io_regs; /* register-selecting state before the access */
     struct expect q[QCAP];
     unsigned qh, qn;
@@ -160,9 +160,9 @@ static bool report_begin(struct replayer *r)
         fprintf(f, ", vcpu %d", r->cur_vcpu);
     if (r->doing_io) {
         char reg[96];
-        devinfo_port_regs(&r->io_regs, r->io.u.io.port, r->io.u.io.write, reg, sizeof reg);
-        fprintf(f, "\n  during   %s %s, size %u\n", r->io.u.io.write ? "out to" : "in from", reg,
-                r->io.u.io.size);
+        devinfo_port_regs(&r->io_regs, r->io->u.io.port, r->io->u.io.write, reg, sizeof reg);
+        fprintf(f, "\n  during   %s %s, size %u\n", r->io->u.io.write ? "out to" : "in from", reg,
+                r->io->u.io.size);
     } else {
         fprintf(f, "\n  during   %s\n", r->doing);
     }
@@ -532,7 +532,7 @@ static void flush_advance(struct replayer *r)
 static void exit_io(struct replayer *r, const struct trace_exit *e)
 {
     r->doing_io = true;
-    r->io = *e;
+    r->io = e;
     devinfo_regs_get(&r->dev, &r->io_regs);
     r->st.io_exits++;
     uint32_t val = e->u.io.write ? e->u.io.value : 0;
@@ -787,7 +787,8 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
     rpol_exit_begin(&r->rp, e);
     check_undecided_entry(r, e);
     flush_advance(r);
-    if (vm_devices_cpu_waiting(&r->dev, e->vcpu) && !r->waiting_told[e->vcpu]) {
+    bool waiting = vm_devices_cpu_waiting(&r->dev, e->vcpu);
+    if (waiting && !r->waiting_told[e->vcpu]) {
         /* A vCPU in wait-for-SIPI does not run: the models lost (or never
          * got) the SIPI the hypervisor acted on. Told once per wait. */
         r->waiting_told[e->vcpu] = true;
@@ -801,7 +802,7 @@ static void on_exit_rec(struct replayer *r, const struct trace_exit *e)
                     e->vcpu, e->vcpu);
             report_state(r);
         }
-    } else if (!vm_devices_cpu_waiting(&r->dev, e->vcpu)) {
+    } else if (!waiting) {
         r->waiting_told[e->vcpu] = false;
     }
     if (r->have_last && r->last.vcpu != e->vcpu)

@@ -14,9 +14,11 @@ DEPFLAGS    = -MMD -MP
 SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS  := -std=gnu11 $(WARN) -g -O1 $(SAN) $(INCS) -D_GNU_SOURCE
 HOST_LDFLAGS := $(SAN)
-# Same code optimised, for benchmarks and the shipped CLI.
-REL_CFLAGS   := -std=gnu11 $(WARN) -g -O2 $(INCS) -D_GNU_SOURCE
-REL_LDFLAGS  :=
+# Same code optimised, for benchmarks and the shipped CLI; link-time
+# optimisation lets the replay loop inline across trace/, host-sim/ and hv/devs
+# (docs/replay.md, "Speed": ~8 % fewer instructions per replayed exit).
+REL_CFLAGS   := -std=gnu11 $(WARN) -g -O2 -flto=auto $(INCS) -D_GNU_SOURCE
+REL_LDFLAGS  := -g -O2 -flto=auto
 # Freestanding (hypervisor side): no libc, no red zone, no SSE in our own code.
 FREE_CFLAGS  := -std=gnu11 $(WARN) -O2 -g -ffreestanding -fno-builtin -nostdlib \
                 -fno-stack-protector -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \

@@ -30,7 +30,8 @@ static void help(void)
            "-icount shift=0,sleep=off and does each access at its trace time on QEMU's\n"
            "virtual clock; QEMU's own PIT/RTC/UART drive its PIC; every IN is compared\n"
            "whole, a PIT count byte one clock off and an interrupt that comes within\n"
-           "1 us after the trace's acknowledge counted as 'tolerated'.\n"
+           "1 us after the trace's acknowledge counted as 'tolerated'; an 8254 count\n"
+           "never loaded since power-on (undefined) is not compared.\n"
            "Known deviations (hvrr follows the datasheet, QEMU does not) are counted as\n"
            "'explained'; reads of devices QEMU's pc has and hvrr's platform has not (PCI\n"
            "functions beside the host bridge, a PS/2 keyboard and mouse) as 'absent';\n"
@@ -555,11 +556,17 @@ int cmd_crosscheck(int argc, char **argv)
             bool spurious = (want & 7) == 7 && (got < 0 || got == op->withdrawn);
             bool relatch = got < 0 && want >= 8 && (op->pic_flags & QPIC_RELATCH);
             relatched |= relatch;
-            if (got < 0 && (op->pic_flags & QPIC_LTIM)) {
-                if (xc_count(&t, dc, XC_EXPLAINED, true))
+            if (xc_ltim_ack(op, got, false)) {
+                if (xc_count(&t, dc, XC_EXPLAINED, true)) {
                     printf("explained: exit %" PRIu64 ", device pic, acknowledge: trace vector "
-                           "0x%02x (IRQ%d), qemu no interrupt pending\n  deviation: %s\n",
-                           op->exit_seq, op->value, want, ltim_dev.what);
+                           "0x%02x (IRQ%d), qemu ",
+                           op->exit_seq, op->value, want);
+                    if (got < 0)
+                        printf("no interrupt pending\n");
+                    else
+                        printf("IRQ%d (requested in the trace too)\n", got);
+                    printf("  deviation: %s\n", ltim_dev.what);
+                }
                 continue;
             }
             if (relatch) {

@@ -67,6 +67,13 @@ const struct deviation *xc_relatch_explains(const struct qop *op, uint32_t diff,
  * platform has not (a PCI function other than hvrr's host bridge, the PS/2
  * keyboard or mouse behind the i8042), or NULL (replay/xc_classes.c). */
 const char *xc_absent(const struct qop *op, uint32_t diff);
+/* A PIT count read of a counting element never loaded since power-on
+ * (undefined, 8254 datasheet), hvrr's 0: not comparable (xc_classes.c). */
+bool xc_pit_undefined(const struct qop *op);
+/* The acknowledge `op`, for which QEMU's poll named IRQ `got` (-1 none), is
+ * explained by the 8259A ICW1 LTIM deviation (xc_classes.c); timed: QEMU's
+ * own devices drive its lines. */
+bool xc_ltim_ack(const struct qop *op, int got, bool timed);
 /* On an APIC-platform trace: a line counting what was left to the APICs. */
 void xc_print_apic(const struct qscript *s);
 /* The value bits of an access of op->size bytes. */

@@ -199,6 +199,10 @@ static void track_out(struct qscript *s, uint16_t port, uint32_t v)
             s->pic_flags[i] |= QPIC_SMM_EOI; /* non-specific EOI (or rotate on it) */
         }
     }
+    if (port == 0x3f9 && !s->dlab)
+        s->uart_ier = v & 0x0f;
+    else if (port == 0x3fc)
+        s->uart_mcr = v & 0x1f;
     if (port == 0x70)
         s->cmos_index = v & 0x7f;
     else if (port == 0x3fb) {
@@ -296,6 +300,9 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->imr[0] = s->imr[1] = 0xff; /* hvrr's 8259As start masked */
         s->start_mcr = 0;             /* hvrr's power-on state without a start checkpoint */
         s->start_ctr = KBC_RESET_CTR;
+        s->start_cmos_index = s->cmos_index = 0;
+        s->uart_ier = s->uart_mcr = 0;
+        s->pit_loaded[0] = s->pit_loaded[1] = s->pit_loaded[2] = false;
         if (h->has_start) {
             static struct vm_devices d;
             /* the platform the blob was saved from: an APIC platform's blob
@@ -313,6 +320,12 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->rtc_b = d.cmos.ram[CMOS_REG_B];
                 s->start_mcr = d.com1.mcr;
                 s->start_ctr = d.kbc.ctr;
+                s->start_cmos_index = s->cmos_index = d.cmos.index & 0x7f;
+                s->uart_ier = d.com1.ier;
+                s->uart_mcr = d.com1.mcr;
+                for (int c = 0; c < 3; c++) /* hvrr's power-on channel: idle, never started */
+                    s->pit_loaded[c] = d.pit.ch[c].start != 0 || (d.pit.ch[c].run != PIT_IDLE &&
+                                                                  d.pit.ch[c].run != PIT_ARMED);
             }
         }
         return 0;
@@ -357,14 +370,20 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             op->pit_count = s->pit_count[port - 0x40];
             op->pit_half = s->pit_rw[port - 0x40] == 3 && s->pit_hi_next[port - 0x40];
             op->pit_gate_low = port == 0x42 && !s->gate2;
+            op->pit_unloaded = !s->pit_loaded[port - 0x40];
         } else if (port == 0x61) {
             op->pit_mode = s->pit_mode[2];
             op->pit_cw_only = s->pit_wbytes[2] != 0;
             op->pit_odd = s->pit_count[2] & 1;
             op->pit_count = s->pit_count[2];
         }
-        if (e->u.io.write && port == 0x61)
+        if (e->u.io.write && port == 0x61) {
+            /* modes 1/5: a gate rising edge loads a count written before it */
+            if ((e->u.io.value & 1) && !s->gate2 && (s->pit_mode[2] == 1 || s->pit_mode[2] == 5) &&
+                s->pit_ncounts[2])
+                s->pit_loaded[2] = true;
             s->gate2 = e->u.io.value & 1;
+        }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) == 0 &&
             s->irq0_rise_tsc == e->tsc + 1)
             s->cw_edge0 = true; /* the IRQ0 rise recorded for this exit */
@@ -387,8 +406,13 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->pit_count[c] = b;
             if (s->pit_rw[c] == 3)
                 s->pit_hi_next[c] = !s->pit_hi_next[c];
-            if ((s->pit_rw[c] != 3 || !s->pit_hi_next[c]) && s->pit_ncounts[c] < 2)
+            if ((s->pit_rw[c] != 3 || !s->pit_hi_next[c]) && s->pit_ncounts[c] < 2) {
                 s->pit_ncounts[c]++; /* a complete count */
+                /* modes 0, 2, 3, 4 load it on the next clock; 1 and 5 at
+                 * a gate trigger (8254 datasheet, Mode Definitions) */
+                if (s->pit_mode[c] != 1 && s->pit_mode[c] != 5)
+                    s->pit_loaded[c] = true;
+            }
             s->pit_wbytes[c] = s->pit_wbytes[c] > 1 ? 1 : 0;
         }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xd0) == 0xc0) {
@@ -505,6 +529,7 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         op->value = v;
         op->withdrawn = -1;
         uint16_t pic = slave ? 0xff00 : 0x00ff;
+        op->irq4_gated = (s->uart_ier & 0x0f) && (!(s->uart_mcr & 0x08) || (s->uart_mcr & 0x10));
         if (line == 4 && s->rx_pending)
             op->rx_mask = 0xff; /* maybe the RX interrupt of input QEMU is not fed */
         if ((v & 7) == 7 && !(s->level & (1u << line))) {
@@ -516,8 +541,11 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             }
         } else {
             s->latched &= (uint16_t) ~(1u << line);
-            if ((s->pic_flags[slave] & QPIC_LTIM) && (s->level & (1u << line)))
+            if ((s->pic_flags[slave] & QPIC_LTIM) && (s->level & (1u << line))) {
                 op->pic_flags |= QPIC_LTIM; /* a level request hvrr's LTIM took */
+                uint16_t unmasked = (uint16_t)((uint8_t)~s->imr[slave] << (8 * slave));
+                op->ltim_other = s->level & unmasked & pic & ~(1u << line);
+            }
             if (line == 0 && s->cw_edge0)
                 op->pic_flags |= QPIC_CW_EDGE;
             if (line == 0 && s->pit_ncounts[0] > 1 && (s->pit_mode[0] == 2 || s->pit_mode[0] == 3))
@@ -585,7 +613,10 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
      * QEMU's count in mode 3 (a lone LSB write then loads a count in QEMU
      * and raises IRQ0, hostile exit 17) */
     fprintf(f, "outb 0x43 0x30\noutb 0x43 0x70\noutb 0x43 0xb0\n");
-    s->prefix_cmds = 8;
+    /* and the CMOS index the trace's first data access uses (hvrr's at
+     * the start checkpoint) */
+    fprintf(f, "outb 0x70 0x%x\n", s->start_cmos_index);
+    s->prefix_cmds = 9;
     for (size_t i = 0; i < s->n; i++) {
         struct qop *op = &s->ops[i];
         unsigned n = 0;

@@ -75,6 +75,12 @@ struct qop {
     uint32_t pci_addr;     /* PCI read: the last CONFIG_ADDRESS written, as written */
     bool kbd_dev;          /* i8042 read: a byte was sent to the keyboard or mouse before */
     bool kbd_reply;        /* ... and no controller command since the last such byte */
+    bool pit_unloaded;     /* PIT data read: the channel's counting element never loaded since
+                            * power-on (modes 1/5 load only at a gate trigger) */
+    uint16_t ltim_other;   /* ACK with QPIC_LTIM: the other IRs of that 8259A whose lines
+                            * are high in the trace (LTIM: requests) and unmasked */
+    bool irq4_gated;       /* ACK: the trace's 16550 has an interrupt enabled (IER) while
+                            * MCR keeps it off IRQ4 (OUT2 clear or loopback) */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -105,6 +111,7 @@ struct qscript {
     uint16_t pit_count[3];                         /* the last count written */
     uint8_t pit_ncounts[3]; /* complete counts written since the control word (saturating) */
     bool pit_bcd[3];
+    bool pit_loaded[3]; /* per channel: its counting element was loaded since power-on */
     bool gate2;
     /* hvrr's RTC at the start checkpoint: wall second ref_sec from virtual
      * time ref_ns on (have_rtc false: no start checkpoint) */
@@ -119,13 +126,14 @@ struct qscript {
     uint64_t rtc_h, rtc_q, rtc_qoff, rtc_last_c;
     uint8_t rtc_a, rtc_b;
     uint8_t start_mcr, start_ctr; /* 16550 MCR, i8042 command byte at the start */
+    uint8_t start_cmos_index;     /* CMOS index (0x70, bit 7 dropped) at the start */
     uint32_t pci_addr;            /* CONFIG_ADDRESS as the guest wrote it */
     bool kbc_d0;                  /* i8042: 0xd0 (read output port) written */
     uint8_t kbc_wcmd;             /* i8042 command whose data byte port 0x60 takes next (0: none) */
     bool kbd_dev, kbd_reply;
     uint64_t rx_pending; /* host input bytes hvrr's UART holds, not yet read */
     bool dlab, after_d1, uart_break;
-    uint8_t lcr;
+    uint8_t lcr, uart_ier, uart_mcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
     uint16_t used;           /* ISA lines the trace drives */
     /* ISA lines QEMU's own COM1, keyboard and mouse interrupts are moved to

@@ -63,7 +63,7 @@ trace-cli-test: $(XCP_ELF)
 # (docs/crosscheck.md), in both modes: stopped clock (qtest) and --timed
 # (the player guest under -icount). CROSSCHECK_TIMED_OPEN are run and their
 # counts printed, but their open differences do not fail the target. In
-# `make test` (~25 s; needs qemu-system-x86, as crosscheck-seeded does).
+# `make test` (15-25 s; needs qemu-system-x86, as crosscheck-seeded does).
 CROSSCHECK_TRACES      := io irq pit pitmodes rtcmodes uartfifo picmodes
 CROSSCHECK_TIMED       := io irq pit picmodes uartfifo pitmodes rtcmodes
 CROSSCHECK_TIMED_OPEN  :=
@@ -72,7 +72,8 @@ CROSSCHECK_BOTH        := hv-bochs-kbcreset-guest hv-bochs-strio-guest hv-bochs-
                           hv-bochs-cpu-guest hv-bochs-apic-guest hv-bochs-multiboot-kernel \
                           hv-bochs-smoke-guest hv-bochs-tf-guest hv-bochs-ept-guest \
                           hv-bochs-idle-guest hv-bochs-spin-guest io-guest linux-boot \
-                          linux-boot-quiet serial-shell hv-bochs-smp-guest
+                          linux-boot-quiet serial-shell hv-bochs-smp-guest \
+                          hv-bochs-hostile-guest
 .PHONY: crosscheck
 crosscheck: $(BUILD)/hvrr $(XCP_ELF)
 	@rc=0; for t in $(CROSSCHECK_TRACES); do \

@@ -270,7 +270,7 @@ static int put_le(FILE *f, uint64_t v, unsigned n)
  * are QEMU's own devices' business here). */
 static int write_ops(const struct qscript *s, FILE *f, uint64_t offset)
 {
-    uint32_t n = 0;
+    uint32_t n = 1; /* the CMOS index below */
     for (size_t i = 0; i < s->n; i++)
         n += s->ops[i].kind != QOP_IRQ;
     put_le(f, XP_MAGIC, 4);
@@ -280,6 +280,14 @@ static int write_ops(const struct qscript *s, FILE *f, uint64_t offset)
     put_le(f, XC_BASE_NS + offset, 8); /* base_ns */
     put_le(f, 0, 8);
     uint64_t hz = s->tsc_hz ? s->tsc_hz : NS_PER_SEC;
+    /* The player leaves QEMU's CMOS index at 0x0c (its prologue reads
+     * register C at the base); the trace's first CMOS data access uses the
+     * index hvrr had at the start. Played at trace time 0, not answered. */
+    put_le(f, 0, 8);
+    put_le(f, 0x70, 2);
+    put_le(f, XP_OUT, 1);
+    put_le(f, 1, 1);
+    put_le(f, s->start_cmos_index, 4);
     for (size_t i = 0; i < s->n; i++) {
         const struct qop *op = &s->ops[i];
         if (op->kind == QOP_IRQ)
@@ -500,7 +508,7 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
             /* IRQ0 after a count rewritten in mode 2/3 (pit_rewrite_dev) */
             relatch |= want == 0 && got < 0 && (op->pic_flags & QPIC_PIT_REWRITE);
             /* a level request re-taken under ICW1 LTIM (ltim_dev) */
-            relatch |= got < 0 && (op->pic_flags & QPIC_LTIM);
+            relatch |= xc_ltim_ack(op, got, true);
             relatched |= relatch;
             bool ex = spurious || relatch;
             if (xc_count(&t, dc, ex ? XC_EXPLAINED : XC_DIFFER, true))
@@ -526,6 +534,10 @@ int xc_timed(struct qscript *s, const char *path, const char *qemu, const char *
         uint32_t diff = (op->value ^ qv) & mask & ~tm;
         if (tm == mask || !diff) {
             xc_count(&t, dc, tm == mask ? XC_TIMING : XC_EQUAL, false);
+            continue;
+        }
+        if (xc_pit_undefined(op)) { /* a count never loaded: undefined */
+            xc_count(&t, dc, XC_TIMING, false);
             continue;
         }
         const char *kind, *absent = NULL;

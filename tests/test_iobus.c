@@ -148,26 +148,31 @@ static void test_find_returns_owner(void **st)
     assert_string_equal(iobus_find(&bus, 0x40)->name, "pit");
 }
 
-/* Ports below 0x100 are looked up in a table, the others by scanning the
- * ranges: a range across the boundary is found from both sides, and a
- * range registered later owns only its own ports. */
+/* Ports below 0x400 are looked up in a table, the others by scanning the
+ * ranges: a range across the boundary is found from both sides, the port
+ * past a scanned range's end is not its own, and a range registered later
+ * owns only its own ports. */
 static void test_find_across_the_table_boundary(void **st)
 {
     (void)st;
     struct iobus bus;
-    struct fake a = {0}, b = {0};
+    struct fake a = {0}, b = {0}, c = {0};
     iobus_init(&bus);
-    iobus_register(&bus, 0xf8, 0x10, fake_io, &a, "wide");
+    iobus_register(&bus, 0x3f8, 0x10, fake_io, &a, "wide");
     iobus_register(&bus, 0x20, 2, fake_io, &b, "pic");
-    assert_ptr_equal(iobus_find(&bus, 0xf8)->dev, &a);
-    assert_ptr_equal(iobus_find(&bus, 0xff)->dev, &a);
-    assert_ptr_equal(iobus_find(&bus, 0x100)->dev, &a);
-    assert_ptr_equal(iobus_find(&bus, 0x107)->dev, &a);
-    assert_null(iobus_find(&bus, 0x108));
-    assert_null(iobus_find(&bus, 0xf7));
+    iobus_register(&bus, 0xcf8, 8, fake_io, &c, "pci");
+    assert_ptr_equal(iobus_find(&bus, 0x3f8)->dev, &a);
+    assert_ptr_equal(iobus_find(&bus, 0x3ff)->dev, &a);
+    assert_ptr_equal(iobus_find(&bus, 0x400)->dev, &a);
+    assert_ptr_equal(iobus_find(&bus, 0x407)->dev, &a);
+    assert_null(iobus_find(&bus, 0x408));
+    assert_null(iobus_find(&bus, 0x3f7));
     assert_ptr_equal(iobus_find(&bus, 0x21)->dev, &b);
     assert_null(iobus_find(&bus, 0x22));
     assert_null(iobus_find(&bus, 0));
+    assert_ptr_equal(iobus_find(&bus, 0xcff)->dev, &c);
+    assert_null(iobus_find(&bus, 0xd00));
+    assert_null(iobus_find(&bus, 0xcf7));
 }
 
 int main(void)

@@ -921,6 +921,10 @@ static void test_next_event_matches_per_clock_edges(void **st)
         }
         uint64_t now = t;
         for (;;) {
+            uint64_t de, dc; /* the combined query answers both */
+            pit_deadlines(&b, &de, &dc);
+            assert_true(de == pit_next_event_ns(&b, 0));
+            assert_true(dc == pit_next_change_ns(&b));
             uint64_t e = pit_next_event_ns(&b, now);
             if (e == TIME_NEVER || e > T(end))
                 break;

@@ -500,6 +500,15 @@ static void test_odd_valid_encodings(void **state)
     CRAFT(3, &g, 0x12, 2, 0x10, 7);
     assert_true(crafted_item(&g)->u.dev.u.irq.level);
     got_free(&g);
+    /* an event's fields out of order, and one repeated (the last wins) */
+    CRAFT(3, &g, 0x12, 4, 0x10, 1, 0x08, 5);
+    assert_int_equal(crafted_item(&g)->u.dev.u.irq.irq, 5);
+    assert_true(crafted_item(&g)->u.dev.u.irq.level);
+    got_free(&g);
+    CRAFT(3, &g, 0x12, 6, 0x08, 3, 0x10, 1, 0x08, 9);
+    assert_int_equal(crafted_item(&g)->u.dev.u.irq.irq, 9);
+    assert_true(crafted_item(&g)->u.dev.u.irq.level);
+    got_free(&g);
     /* 32-bit port beyond 16 bits, size beyond 8 bits: size 0 (reader rule) */
     CRAFT(2, &g, 0x3a, 6, 0x08, 0x80, 0x80, 0x04, 0x10, 1);
     assert_int_equal(crafted_item(&g)->u.exit.u.io.size, 0);

@@ -452,6 +452,60 @@ static void test_cached_next_event_matches(void **state)
     }
 }
 
+/* Each device's cached deadline follows an access to that device alone
+ * (the cache recomputes only the devices touched since): with one device's
+ * deadline pending at a time, an access that moves it shows in the cached
+ * answer. A device whose port accesses, or COM1 input, left its own deadline
+ * marked fresh would answer the old one. */
+static uint64_t cached_checked(struct vm_devices *d)
+{
+    uint64_t c = vm_devices_next_event_cached(d, d->now_ns);
+    assert_int_equal(c, vm_devices_next_event_ns(d, d->now_ns));
+    return c;
+}
+
+static void test_cached_deadline_follows_each_device(void **state)
+{
+    (void)state;
+    static struct vm_devices d;
+    struct obs o;
+    /* PIT channel 0: mode 2 with count 1000, then mode 0 with count 16. */
+    setup(&d, &o);
+    assert_true(cached_checked(&d) == TIME_NEVER);
+    out8(&d, 0x43, 0x34, 1000);
+    out8(&d, 0x40, 0xe8, 1000);
+    out8(&d, 0x40, 0x03, 1000);
+    uint64_t was = cached_checked(&d);
+    assert_true(was != TIME_NEVER);
+    out8(&d, 0x43, 0x30, 2000);
+    out8(&d, 0x40, 0x10, 2000);
+    out8(&d, 0x40, 0x00, 2000);
+    assert_true(cached_checked(&d) != was);
+    /* COM1, FIFO on with trigger level 4: one byte arms the character
+     * timeout (a deadline); reading it leaves nothing to time out. */
+    setup(&d, &o);
+    out8(&d, 0x3fa, 0x41, 1000);
+    out8(&d, 0x3f9, 0x01, 1000); /* ERBFI */
+    out8(&d, 0x3fc, 0x08, 1000); /* OUT2 */
+    assert_true(cached_checked(&d) == TIME_NEVER);
+    uint8_t c = 'x';
+    vm_devices_com1_rx(&d, &c, 1, 2000);
+    assert_true(cached_checked(&d) != TIME_NEVER);
+    assert_int_equal(in8(&d, 0x3f8, 3000), 'x');
+    assert_true(cached_checked(&d) == TIME_NEVER);
+    /* RTC: periodic interrupt at 1024 Hz, then at 2 Hz. */
+    setup(&d, &o);
+    out8(&d, 0x70, 0x0a, 1000);
+    out8(&d, 0x71, 0x26, 1000);
+    out8(&d, 0x70, 0x0b, 1000);
+    out8(&d, 0x71, 0x42, 1000); /* PIE, 24 h */
+    was = cached_checked(&d);
+    assert_true(was != TIME_NEVER);
+    out8(&d, 0x70, 0x0a, 2000);
+    out8(&d, 0x71, 0x2f, 2000);
+    assert_true(cached_checked(&d) != was);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_fast_path_skips_no_irq0_change),
         cmocka_unit_test(test_sync_state_is_independent_of_the_steps),
         cmocka_unit_test(test_cached_next_event_matches),
+        cmocka_unit_test(test_cached_deadline_follows_each_device),
     };
     return cmocka_run_group_tests_name("vm_devices", tests, NULL, NULL);
 }

@@ -238,6 +238,147 @@ static void acpi_pm_ops(void **state)
     assert_null(io(f, 0x608, 4, false, 0x123456));
 }
 
+static void irq_line(struct fx *f, unsigned irq, bool level)
+{
+    struct trace_dev_event d = {.kind = TRACE_DEV_IRQ_LINE};
+    d.u.irq.irq = irq;
+    d.u.irq.level = level;
+    dev(f, d);
+}
+
+/* The acknowledge op an injected vector became. */
+static const struct qop *inject(struct fx *f, uint8_t vector)
+{
+    struct trace_dev_event d = {.kind = TRACE_DEV_INJECT};
+    d.u.inject.vector = vector;
+    size_t n = f->s.n;
+    dev(f, d);
+    assert_int_equal(f->s.n, n + 1);
+    assert_int_equal(f->s.ops[n].kind, QOP_ACK);
+    return &f->s.ops[n];
+}
+
+static void master_init(struct fx *f, uint8_t icw1, uint8_t imr)
+{
+    io(f, 0x20, 1, true, icw1);
+    io(f, 0x21, 1, true, 0x20);
+    io(f, 0x21, 1, true, 0x04);
+    io(f, 0x21, 1, true, 0x01);
+    io(f, 0x21, 1, true, imr);
+}
+
+/* ICW1 LTIM (hostile exit 7048): hvrr takes level IRQ0 again; QEMU, edge-
+ * triggered, answers nothing or another request the trace has unmasked too,
+ * never a masked, idle or other line; without LTIM, or for an edge request
+ * whose line fell, nothing is explained. */
+static void ltim_ack_other_requests(void **state)
+{
+    struct fx *f = *state;
+    header(f, false);
+    master_init(f, 0x19, 0xe4); /* LTIM; IRQ0, 1, 3, 4 unmasked */
+    irq_line(f, 0, true);
+    irq_line(f, 1, true);
+    irq_line(f, 5, true); /* masked */
+    const struct qop *op = inject(f, 0x20);
+    assert_true(op->pic_flags & QPIC_LTIM);
+    assert_int_equal(op->ltim_other, 0x0002);
+    assert_true(xc_ltim_ack(op, -1, false));
+    assert_true(xc_ltim_ack(op, 1, false));
+    assert_true(xc_ltim_ack(op, 1, true));
+    assert_false(xc_ltim_ack(op, 5, false)); /* masked in the trace */
+    assert_false(xc_ltim_ack(op, 3, false)); /* line low in the trace */
+    assert_false(xc_ltim_ack(op, 4, true));  /* no UART interrupt enabled */
+    assert_false(xc_ltim_ack(op, 9, false));
+    irq_line(f, 1, false);
+    op = inject(f, 0x20);
+    assert_int_equal(op->ltim_other, 0);
+    assert_false(xc_ltim_ack(op, 1, false));
+    master_init(f, 0x11, 0xe4); /* edge-triggered */
+    irq_line(f, 0, false);
+    irq_line(f, 0, true);
+    irq_line(f, 1, true);
+    op = inject(f, 0x20);
+    assert_false(op->pic_flags & QPIC_LTIM);
+    assert_false(xc_ltim_ack(op, -1, false));
+    assert_false(xc_ltim_ack(op, 1, false));
+}
+
+/* --timed: QEMU's 16550 drives IRQ4 whatever OUT2 says; an LTIM acknowledge
+ * QEMU answers with IRQ4 is explained only while the trace's 16550 has an
+ * interrupt enabled and OUT2 clear or loopback set (hostile exit 8554). */
+static void ltim_ack_gated_irq4(void **state)
+{
+    struct fx *f = *state;
+    header(f, false);
+    master_init(f, 0x19, 0x00);
+    irq_line(f, 0, true);
+    io(f, 0x3fb, 1, true, 0x03);
+    io(f, 0x3f9, 1, true, 0x02); /* ETBEI */
+    io(f, 0x3fc, 1, true, 0x03); /* OUT2 clear */
+    const struct qop *op = inject(f, 0x20);
+    assert_true(op->irq4_gated);
+    assert_true(xc_ltim_ack(op, 4, true));
+    assert_false(xc_ltim_ack(op, 4, false)); /* stopped clock: QEMU's UART detached */
+    assert_false(xc_ltim_ack(op, 3, true));
+    io(f, 0x3fc, 1, true, 0x0b); /* OUT2: hvrr's IRQ4 would be on the bus */
+    op = inject(f, 0x20);
+    assert_false(op->irq4_gated);
+    assert_false(xc_ltim_ack(op, 4, true));
+    io(f, 0x3fc, 1, true, 0x1b); /* loopback: OUT2 inactive at the pin */
+    op = inject(f, 0x20);
+    assert_true(xc_ltim_ack(op, 4, true));
+    io(f, 0x3fb, 1, true, 0x83);
+    io(f, 0x3f9, 1, true, 0x00); /* divisor latch, not IER */
+    op = inject(f, 0x20);
+    assert_true(op->irq4_gated);
+    io(f, 0x3fb, 1, true, 0x03);
+    io(f, 0x3f9, 1, true, 0x00); /* no interrupt enabled */
+    op = inject(f, 0x20);
+    assert_false(op->irq4_gated);
+    assert_false(xc_ltim_ack(op, 4, true));
+}
+
+/* 8254 counter reads of a counting element never loaded (hostile's channel 1
+ * in mode 5, channel 2 before any count) are undefined while they read
+ * hvrr's 0; a count loaded (modes 0, 2, 3, 4 on writing, 1/5 on a gate
+ * trigger), a status byte or another value is compared. */
+static void pit_unloaded_counts(void **state)
+{
+    struct fx *f = *state;
+    header(f, false);
+    const struct qop *op = io(f, 0x41, 1, false, 0x00);
+    assert_true(xc_pit_undefined(op));
+    op = io(f, 0x41, 1, false, 0x12);
+    assert_false(xc_pit_undefined(op));
+    io(f, 0x43, 1, true, 0x6a); /* channel 1: mode 5, MSB */
+    io(f, 0x41, 1, true, 0x21);
+    op = io(f, 0x41, 1, false, 0x00);
+    assert_true(xc_pit_undefined(op)); /* gate 1 tied high: no trigger */
+    io(f, 0x43, 1, true, 0x74);        /* mode 2, LSB then MSB */
+    io(f, 0x41, 1, true, 0x00);
+    op = io(f, 0x41, 1, false, 0x00);
+    assert_true(xc_pit_undefined(op)); /* the LSB alone */
+    io(f, 0x41, 1, true, 0x10);
+    op = io(f, 0x41, 1, false, 0x00);
+    assert_false(xc_pit_undefined(op));
+    io(f, 0x43, 1, true, 0x70); /* a control word keeps the CE loaded */
+    op = io(f, 0x41, 1, false, 0x00);
+    assert_false(xc_pit_undefined(op));
+    io(f, 0x43, 1, true, 0xb2); /* channel 2: mode 1, count, gate low */
+    io(f, 0x42, 1, true, 0x05);
+    io(f, 0x42, 1, true, 0x00);
+    op = io(f, 0x42, 1, false, 0x00);
+    assert_true(xc_pit_undefined(op));
+    io(f, 0x43, 1, true, 0xe8); /* read-back: channel 2's status */
+    op = io(f, 0x42, 1, false, 0x00);
+    assert_false(xc_pit_undefined(op));
+    io(f, 0x61, 1, true, 0x01); /* gate rises: the trigger loads it */
+    op = io(f, 0x42, 1, false, 0x00);
+    assert_false(xc_pit_undefined(op));
+    op = io(f, 0x40, 1, false, 0x00); /* channel 0 untouched */
+    assert_true(xc_pit_undefined(op));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +388,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(apic_routed_vectors, setup, teardown),
         cmocka_unit_test_setup_teardown(no_apic_every_vector_is_the_pics, setup, teardown),
         cmocka_unit_test_setup_teardown(acpi_pm_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(ltim_ack_other_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(ltim_ack_gated_irq4, setup, teardown),
+        cmocka_unit_test_setup_teardown(pit_unloaded_counts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,10 @@ static inline size_t varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
         *v = p[0];
         return 1;
     }
+    if (end - p >= 2 && !(p[1] & 0x80)) { /* two bytes: TSC and RIP deltas, most often */
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        return 2;
+    }
     if (end - p >= 8) {
         /* up to 8 bytes at once: the first byte without bit 7 ends it; the
          * 7-bit groups are then packed pairwise (little-endian load) */
@@ -111,22 +115,26 @@ static bool varint_msg(const uint8_t *p, const uint8_t *end, unsigned nf, unsign
 }
 
 /* The same, for fields in number order each at most once (as every writer
- * puts them): one predictable test per field; anything else goes through
- * varint_msg. */
+ * puts them): one pass over the fields present, each key a later field
+ * than the one before; anything else goes through varint_msg. */
 static inline bool varint_msg_ordered(const uint8_t *p, const uint8_t *end, unsigned nf,
                                       unsigned bools, uint64_t *v)
 {
     const uint8_t *q = p;
-    for (unsigned f = 1; f <= nf && q < end; f++) {
-        if (*q != KEY(f, WT_VARINT))
-            continue;
+    unsigned last = 0;
+    while (q < end) {
+        unsigned k = *q, f = k >> 3;
+        /* one-byte key, varint, a later known field (k >= 0x80 gives f >= 16 > nf) */
+        if ((k & 7) != WT_VARINT || f <= last || f > nf)
+            goto any_order;
         size_t n = (bools >> f & 1) ? boolean(q + 1, end, &v[f]) : varint(q + 1, end, &v[f]);
         if (!n)
             return false;
+        last = f;
         q += 1 + n;
     }
-    if (q == end)
-        return true;
+    return true;
+any_order:
     for (unsigned f = 1; f <= nf; f++)
         v[f] = 0;
     return varint_msg(p, end, nf, bools, v);

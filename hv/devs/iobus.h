@@ -22,8 +22,10 @@ struct iobus {
     unsigned n;
     uint64_t unknown_reads, unknown_writes; /* accesses to unmapped ports */
     uint64_t bad_size;                      /* accesses a device refused for their size */
-    uint8_t low[256]; /* ports 0..0xff: index + 1 of their range, 0 = none (a lookup
-                         without the scan, for the legacy ports a guest hits most) */
+    /* ports 0..0x3ff (the ISA range: PIC, PIT, RTC, COM1 ...): index + 1 of
+     * their range, 0 = none; a lookup without the scan for the ports a guest
+     * hits most */
+    uint8_t low[0x400];
 };
 
 void iobus_init(struct iobus *bus);

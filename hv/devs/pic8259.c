@@ -42,12 +42,13 @@ static unsigned rank(const struct pic_chip *c, unsigned ir)
 /* The highest-priority IR among `bits`, or -1. */
 static int highest(const struct pic_chip *c, uint8_t bits)
 {
-    for (unsigned n = 1; n <= 8; n++) {
-        unsigned ir = (c->lowest + n) & 7u;
-        if (bits & (1u << ir))
-            return (int)ir;
-    }
-    return -1;
+    /* Rotated so that bit k is the IR of rank k (lowest + 1 + k): the
+     * lowest set bit is the highest-priority IR. */
+    unsigned s = (c->lowest + 1u) & 7u;
+    unsigned rot = ((unsigned)bits >> s | (unsigned)bits << (8u - s)) & 0xffu;
+    if (!rot)
+        return -1;
+    return (int)(((unsigned)__builtin_ctz(rot) + s) & 7u);
 }
 
 static bool cascaded(const struct pic_chip *m)

@@ -471,19 +471,16 @@ uint64_t pit_next_event_ns(const struct pit *p, uint64_t now_ns)
     return t > now_ns ? t : now_ns;
 }
 
-uint64_t pit_next_change_ns(const struct pit *p)
+/* A bound on OUT0's next change after clock k of a running channel 0, r
+ * being its next rise (ch_next_rise(c, k)). */
+static uint64_t change_after(const struct pit_channel *c, uint64_t k, uint64_t r)
 {
-    const struct pit_channel *c = &p->ch[0];
-    if (c->run != PIT_RUNNING)
-        return TIME_NEVER; /* idle, armed, paused: only a port access changes OUT */
-    uint64_t k = pit_ns_to_clk(p->last_ns);
     struct seg s = seg_at(c, k);
     uint64_t b = PIT_NEVER;
     if (k < s.start)
         b = s.start; /* counting starts: OUT leaves its pre-count level */
     if (c->pend_clk != PIT_NEVER && c->pend_clk > k && c->pend_clk < b)
         b = c->pend_clk; /* a pending reload ends the half-cycle, OUT low */
-    uint64_t r = ch_next_rise(c, k);
     if (r != PIT_NEVER) {
         /* OUT falls before it rises again: one clock before in modes 2/4/5
          * (count 1, the strobe), half a period in mode 3 (the low half) */
@@ -492,7 +489,28 @@ uint64_t pit_next_change_ns(const struct pit *p)
         if (f < b)
             b = f;
     }
-    return pit_clk_to_ns(b);
+    return b;
+}
+
+uint64_t pit_next_change_ns(const struct pit *p)
+{
+    const struct pit_channel *c = &p->ch[0];
+    if (c->run != PIT_RUNNING)
+        return TIME_NEVER; /* idle, armed, paused: only a port access changes OUT */
+    uint64_t k = pit_ns_to_clk(p->last_ns);
+    return pit_clk_to_ns(change_after(c, k, ch_next_rise(c, k)));
+}
+
+void pit_deadlines(const struct pit *p, uint64_t *event_ns, uint64_t *change_ns)
+{
+    const struct pit_channel *c = &p->ch[0];
+    if (c->run != PIT_RUNNING) { /* ch_next_rise: never */
+        *event_ns = *change_ns = TIME_NEVER;
+        return;
+    }
+    uint64_t k = pit_ns_to_clk(p->last_ns), r = ch_next_rise(c, k);
+    *event_ns = pit_clk_to_ns(r); /* TIME_NEVER for PIT_NEVER */
+    *change_ns = pit_clk_to_ns(change_after(c, k, r));
 }
 
 /* ---- public API ------------------------------------------------------------ */

@@ -97,6 +97,9 @@ uint64_t pit_next_event_ns(const struct pit *p, uint64_t now_ns);
  * and may be left out (a lower bound: it may come early, never late).
  * TIME_NEVER if channel 0 will not change by itself. */
 uint64_t pit_next_change_ns(const struct pit *p);
+/* Both at once, sharing the next-edge computation: *event_ns =
+ * pit_next_event_ns(p, 0), *change_ns = pit_next_change_ns(p). */
+void pit_deadlines(const struct pit *p, uint64_t *event_ns, uint64_t *change_ns);
 /* Section 'PIT4' (savestate.h field table). */
 extern const struct sv_desc pit_sv_desc;
 void pit_save(const struct pit *p, struct sv *s);

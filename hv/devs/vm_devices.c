@@ -184,25 +184,34 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
-/* The deadlines of the current device state (struct vm_devices, cache). The
- * UART and RTC deadlines are the output changes their ticks can make (a
- * latch that raises no IRQ line is caught up by the device's own next
- * access); the PIT's is a bound on any OUT0 change, falls included. The
- * APIC platform is not cached: every advance ticks every device. */
+/* The deadline cache's parts: one per device with a deadline. */
+enum { DL_PIT = 1, DL_UART = 2, DL_CMOS = 4, DL_ALL = 7 };
+
+/* The deadlines of the current device state (struct vm_devices, cache),
+ * recomputed for the devices changed since the last time. The UART and RTC
+ * deadlines are the output changes their ticks can make (a latch that raises
+ * no IRQ line is caught up by the device's own next access); the PIT's is a
+ * bound on any OUT0 change, falls included. The APIC platform is not
+ * cached: every advance ticks every device. */
 static void refresh(struct vm_devices *d)
 {
-    uint64_t pit = pit_next_event_ns(&d->pit, 0), uart = uart_next_event_ns(&d->com1, 0);
-    uint64_t cmos = cmos_next_event_ns(&d->cmos, 0);
-    d->event_ns = min_u64(pit, uart); /* these two clamp to now */
-    d->event_unclamped = cmos;
-    d->change_ns = d->cfg.apic ? 0 : min_u64(min_u64(pit_next_change_ns(&d->pit), uart), cmos);
-    d->cache_valid = true;
+    if (!(d->fresh & DL_PIT))
+        pit_deadlines(&d->pit, &d->pit_event, &d->pit_change);
+    if (!(d->fresh & DL_UART))
+        d->uart_event = uart_next_event_ns(&d->com1, 0);
+    if (!(d->fresh & DL_CMOS))
+        d->cmos_event = cmos_next_event_ns(&d->cmos, 0);
+    d->fresh = DL_ALL;
+    d->event_ns = min_u64(d->pit_event, d->uart_event); /* these two clamp to now */
+    d->event_unclamped = d->cmos_event;
+    d->change_ns = d->cfg.apic ? 0 : min_u64(min_u64(d->pit_change, d->uart_event), d->cmos_event);
 }
 
-/* Device state with a deadline may have changed: the cache is stale. */
-static void changed(struct vm_devices *d)
+/* The state of the devices `parts` may have changed: their deadlines are
+ * stale. */
+static void changed(struct vm_devices *d, unsigned parts)
 {
-    d->cache_valid = false;
+    d->fresh &= (uint8_t)~parts;
     d->gen++;
 }
 
@@ -216,16 +225,25 @@ static void tick_all(struct vm_devices *d)
         for (unsigned i = 0; i < d->ncpus; i++)
             lapic_advance(&d->lapic[i], d->now_ns);
     }
-    changed(d);
+    changed(d, DL_ALL);
 }
 
-/* Ports of the devices whose deadlines the cache holds: the PIT, port 0x61
- * (the PIT's gates), the RTC and COM1. Accesses elsewhere (PIC, 8042, PCI,
- * port 0x80, unknown ports) leave the deadlines as they are. */
-static bool timed_port(const struct vm_devices *d, uint16_t port)
+/* The devices with cached deadlines a port reaches: the PIT at 0x40-0x43
+ * and port 0x61 (the PIT's gates), the RTC at 0x70/0x71, COM1. Accesses
+ * elsewhere (PIC, 8042, PCI, port 0x80, unknown ports) leave the deadlines
+ * as they are. */
+static unsigned timed_parts(const struct vm_devices *d, uint16_t port)
 {
-    return d->cfg.apic || (port >= 0x40 && port <= 0x43) || port == 0x61 || port == 0x70 ||
-           port == 0x71 || (uint16_t)(port - d->cfg.com1_base) < 8;
+    if (d->cfg.apic)
+        return DL_ALL;
+    unsigned parts = 0;
+    if ((port >= 0x40 && port <= 0x43) || port == 0x61)
+        parts |= DL_PIT;
+    if (port == 0x70 || port == 0x71)
+        parts |= DL_CMOS;
+    if ((uint16_t)(port - d->cfg.com1_base) < 8)
+        parts |= DL_UART;
+    return parts;
 }
 
 void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
@@ -233,7 +251,7 @@ void vm_devices_advance(struct vm_devices *d, uint64_t now_ns)
     if (now_ns <= d->now_ns)
         return; /* the devices are at least this far: nothing to do */
     d->now_ns = now_ns;
-    if (!d->cache_valid)
+    if (d->fresh != DL_ALL)
         refresh(d);
     if (now_ns < d->change_ns)
         return; /* no output can change yet */
@@ -250,8 +268,9 @@ int vm_devices_io(struct vm_devices *d, uint16_t port, unsigned size, bool write
 {
     vm_devices_advance(d, now_ns);
     int rc = iobus_access(&d->bus, port, size, write, val, d->now_ns);
-    if (timed_port(d, port))
-        changed(d);
+    unsigned parts = timed_parts(d, port);
+    if (parts)
+        changed(d, parts);
     return rc;
 }
 
@@ -272,7 +291,7 @@ uint64_t vm_devices_next_event_cached(struct vm_devices *d, uint64_t now_ns)
 {
     if (d->cfg.apic)
         return vm_devices_next_event_ns(d, now_ns);
-    if (!d->cache_valid)
+    if (d->fresh != DL_ALL)
         refresh(d);
     uint64_t t = d->event_ns > now_ns ? d->event_ns : now_ns;
     return min_u64(t, d->event_unclamped);
@@ -303,7 +322,7 @@ uint8_t vm_devices_ack_cpu(struct vm_devices *d, unsigned cpu, uint64_t now_ns)
     vm_devices_advance(d, now_ns);
     if (!d->cfg.apic)
         return pic_ack(&d->pic); /* the PIC has no deadline: the cache stands */
-    changed(d);
+    changed(d, DL_ALL);
     unsigned v = lapic_ack(&d->lapic[cpu]);
     return v == LAPIC_ACK_EXTINT ? pic_ack(&d->pic) : (uint8_t)v;
 }
@@ -321,7 +340,7 @@ int vm_devices_mmio_cpu(struct vm_devices *d, unsigned cpu, uint64_t gpa, unsign
     if (!d->cfg.apic || cpu >= d->ncpus)
         return DEV_IO_UNMAPPED;
     vm_devices_advance(d, now_ns);
-    changed(d);
+    changed(d, DL_ALL);
     struct lapic *l = &d->lapic[cpu];
     uint64_t lb = lapic_mmio_base(l);
     if (lapic_xapic_mode(l) && gpa >= lb && gpa - lb < 0x1000) {
@@ -351,7 +370,7 @@ int vm_devices_msr_cpu(struct vm_devices *d, unsigned cpu, uint32_t msr, bool wr
     if (!d->cfg.apic || !lapic_msr_owned(msr) || cpu >= d->ncpus)
         return 1;
     vm_devices_advance(d, now_ns);
-    changed(d);
+    changed(d, DL_ALL);
     struct lapic *l = &d->lapic[cpu];
     return write ? lapic_msr_write(l, msr, *val, d->now_ns)
                  : lapic_msr_read(l, msr, val, d->now_ns);
@@ -398,7 +417,7 @@ size_t vm_devices_com1_rx(struct vm_devices *d, const uint8_t *buf, size_t n, ui
 {
     vm_devices_advance(d, now_ns);
     size_t got = uart_rx(&d->com1, buf, n, d->now_ns);
-    changed(d);
+    changed(d, DL_UART);
     return got;
 }
 
@@ -529,7 +548,7 @@ int vm_devices_restore(struct vm_devices *d, const void *buf, size_t len)
         return -1;
     /* Copy back only the state; wiring in tmp still refers to d. */
     *d = tmp;
-    changed(d);
+    changed(d, DL_ALL);
     return 0;
 }
 

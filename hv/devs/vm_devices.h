@@ -104,13 +104,16 @@ struct vm_devices {
                         * into a platform of as many */
     uint64_t now_ns;   /* time of the last call that carried a time */
     uint32_t requests; /* bitmask (1 << enum dev_request) seen since last cleared */
-    /* Derived from the device state, not saved: valid until the next call
-     * that changes it (port access, acknowledge, RX, a device tick, restore).
-     * change_ns: no device output can change before it (vm_devices_advance
-     * skips the device ticks until then); event_ns, event_unclamped: what
+    /* Derived from the device state, not saved: each device's deadlines
+     * stand until a call changes that device (its port accesses, RX, a
+     * device tick, restore); `fresh` has a bit per device whose cached
+     * deadlines stand (VM_DEVICES_DL_*), 0 after init. change_ns: no device
+     * output can change before it (vm_devices_advance skips the device
+     * ticks until then); event_ns, event_unclamped: what
      * vm_devices_next_event_ns() answers is min(max(event_ns, now),
      * event_unclamped). */
-    bool cache_valid;
+    uint8_t fresh;
+    uint64_t pit_event, pit_change, uart_event, cmos_event;
     uint64_t change_ns, event_ns, event_unclamped;
     uint64_t gen; /* counts the changes that made the cache stale (users caching more) */
 };
