@@ -11,3 +11,11 @@ $(BUILD)/rel/bench/%: $(BUILD)/rel/bench/%.o $(BUILD)/rel/libhvrr.a
 bench: deps-build $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "=== $$b"; $$b || exit 1; done
 	@for t in $(BENCH_TARGETS); do echo "=== make $$t"; $(MAKE) --no-print-directory $$t || exit 1; done
+
+# Where the 2-vCPU boot's compressed trace bytes go, by record kind and field,
+# and in other frame sizes / zstd levels (bench/trace-bytes.py; ~1 min).
+# TRACE_BYTES_IN=FILE for another trace. Not in `make bench`.
+TRACE_BYTES_IN ?= corpus/hv-bochs-linux-smp2.hvt
+.PHONY: trace-bytes
+trace-bytes: $(BUILD)/hvrr
+	$(Q)bench/trace-bytes.py --hvrr $(BUILD)/hvrr $(TRACE_BYTES_IN)

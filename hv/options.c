@@ -1,7 +1,6 @@
 /* The hypervisor command line, parsed once (options.h). */
 #include "hv/options.h"
 
-#include "trace/trace_writer.h" /* TRACE_DEFAULT_LEVEL */
 
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
@@ -27,6 +26,7 @@ enum id {
     O_RECORD_PORT,
     O_RECORD_BAUD,
     O_RECORD_LEVEL,
+    O_RECORD_FRAME,
     O_CHECKPOINT,
     O_FLIGHT_MIB,
     O_FLIGHT_KIB,
@@ -58,6 +58,7 @@ static const struct opt {
     {"record_port", O_RECORD_PORT, K_NUM, "1..0xfff8", 1, 0xfff8},
     {"record_baud", O_RECORD_BAUD, K_NUM, "115200/N", 1, 115200},
     {"record_level", O_RECORD_LEVEL, K_NUM, "1..22", 1, 22},
+    {"record_frame", O_RECORD_FRAME, K_SIZE, "16K..4M", 16 * KIB, 4 * MIB},
     {"checkpoint", O_CHECKPOINT, K_NUM, "0..2^32", 0, 1ull << 32},
     {"flight_mib", O_FLIGHT_MIB, K_NUM, "1..1024", 1, 1024},
     {"flight_kib", O_FLIGHT_KIB, K_NUM, "4..1048576", 4, 1048576},
@@ -71,7 +72,8 @@ const char *hv_options_usage(void)
            "poweroff=0|1 interactive=0|1 "
            "realtime=0|1 rtc=host|SECONDS hidetime=0|1 tscleaves=0|1 apic=0|1 cpus=1..4 "
            "bench=native:N "
-           "record=off|stream|flight record_port=N record_baud=N record_level=N checkpoint=N "
+           "record=off|stream|flight record_port=N record_baud=N record_level=N record_frame=SIZE "
+           "checkpoint=N "
            "flight_mib=N flight_kib=N cmdline=REST (numbers decimal or 0x hex)";
 }
 
@@ -189,7 +191,8 @@ static void defaults(struct hv_options *o)
         .record = HV_RECORD_OFF,
         .record_port = 0x2f8,
         .record_baud = 115200,
-        .record_level = TRACE_DEFAULT_LEVEL,
+        .record_level = 0, /* 0: the record mode's (hv/recording.h) */
+        .record_frame = 0,
         .checkpoint = 8192,
         .flight_bytes = 4 * MIB,
         .cpus = 1,
@@ -264,6 +267,7 @@ static const char *apply(const struct opt *k, const char *v, size_t n, struct hv
         o->record_baud = (uint32_t)x;
         break;
     case O_RECORD_LEVEL: o->record_level = (int)x; break;
+    case O_RECORD_FRAME: o->record_frame = (uint32_t)x; break;
     case O_CHECKPOINT: o->checkpoint = x; break;
     case O_FLIGHT_MIB: o->flight_bytes = x * MIB; break;
     case O_FLIGHT_KIB: o->flight_bytes = x * KIB; break;

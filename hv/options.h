@@ -41,8 +41,10 @@ struct hv_options {
     enum hv_record_mode record; /* record=off|stream|flight, default off */
     uint16_t record_port;       /* record_port=, UART base, default 0x2f8 */
     uint32_t record_baud;       /* record_baud=, a divisor of 115200, default 115200 */
-    int record_level;           /* record_level=1..22 (zstd), default 3 */
-    uint64_t checkpoint;        /* checkpoint=N exits between checkpoints (0 none), default 8192 */
+    int record_level;           /* record_level=1..22 (zstd); 0: stream 1, flight 3 */
+    uint32_t
+        record_frame;    /* record_frame=16K..4M: raw bytes per frame; 0: stream 256K, flight 64K */
+    uint64_t checkpoint; /* checkpoint=N exits between checkpoints (0 none), default 8192 */
     uint64_t flight_bytes; /* flight_mib=N (1..1024) or flight_kib=N (4..1048576); default 4 MiB */
     const char *cmdline;   /* the rest of the line after cmdline= (points into it), or NULL */
 };

@@ -10,7 +10,8 @@
  *   record_baud=115200         its baud rate (115200 / divisor)
  *   flight_mib=4               flight ring size (flight_kib=N: in KiB, for tests)
  *   checkpoint=8192            exits between checkpoints (0 = none)
- *   record_level=3             zstd level
+ *   record_level=1 (flight 3)  zstd level
+ *   record_frame=256K (flight 64K) raw bytes per trace frame (16K..4M)
  *
  * Time: a call that compressed or sent a frame is taken out of the guest
  * TSC (TSC offset lowered by its duration), so the guest sees the same
@@ -30,7 +31,9 @@
 #include "hv/vmx/vmx.h"
 
 /* Guest port whose OUT dumps the flight ring (any value, any size). */
-#define HVREC_MAGIC_PORT 0x0bf0
+#define HVREC_MAGIC_PORT   0x0bf0
+#define HVREC_STREAM_LEVEL 1 /* record=stream defaults */
+#define HVREC_STREAM_FRAME (256u << 10)
 
 enum hvrec_mode { HVREC_OFF = 0, HVREC_STREAM, HVREC_FLIGHT };
 

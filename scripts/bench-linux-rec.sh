@@ -12,13 +12,15 @@
 # guest instructions are printed so that shows); the overhead is that cost
 # over the recording-off run (goal <= 5 %), also with the drain, and as the
 # plain difference of totals. Also prints the trace's bytes per exit.
+# HVRR_REC_OPTS adds hv options to the recording run (e.g. record_level=1
+# record_frame=256K).
 #   scripts/bench-linux-rec.sh HV.elf VLBL BZIMAGE INITRD "KERNEL CMDLINE" OUTDIR CPUS HVRR [TIMEOUT_S]
 set -euo pipefail
 elf=$1 vlbl=$2 bz=$3 initrd=$4 kcmd=$5 out=$6 cpus=$7 hvrr=$8 tmo=${9:-1500}
 mkdir -p "$out"
 for rec in stream off; do
     scripts/mkiso-vm.sh "$out/rec-$rec.iso" "$elf" \
-        "guest=linux poweroff=1 cpus=$cpus record=$rec cmdline=$kcmd" - - \
+        "guest=linux poweroff=1 cpus=$cpus record=$rec $([ "$rec" = off ] || echo "${HVRR_REC_OPTS:-}") cmdline=$kcmd" - - \
         "$vlbl=vlbl" "$bz=bzImage" "$initrd=initrd"
 done
 boot() { # REC: "T E H D": host TSC of the run, exits, of T handling exits, of T ending the trace

@@ -81,10 +81,11 @@ static void test_usage_names_every_option(void **s)
     (void)s;
     const char *u = hv_options_usage();
     static const char *const keys[] = {
-        "guest=",       "hv=",         "mem=",         "timeout=",     "poweroff=",
-        "interactive=", "realtime=",   "rtc=",         "hidetime=",    "tscleaves=",
-        "bench=",       "record=",     "record_port=", "record_baud=", "record_level=",
-        "checkpoint=",  "flight_mib=", "flight_kib=",  "cmdline=",     "pass_status="};
+        "guest=",        "hv=",         "mem=",         "timeout=",     "poweroff=",
+        "interactive=",  "realtime=",   "rtc=",         "hidetime=",    "tscleaves=",
+        "bench=",        "record=",     "record_port=", "record_baud=", "record_level=",
+        "record_frame=", "checkpoint=", "flight_mib=",  "flight_kib=",  "cmdline=",
+        "pass_status="};
     char err[64];
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         assert_non_null(strstr(u, keys[i]));
@@ -116,7 +117,8 @@ static void test_defaults(void **s)
     assert_int_equal(o.record, HV_RECORD_OFF);
     assert_int_equal(o.record_port, 0x2f8);
     assert_int_equal(o.record_baud, 115200);
-    assert_int_equal(o.record_level, 3);
+    assert_int_equal(o.record_level, 0); /* the record mode's: hv/recording.c */
+    assert_int_equal(o.record_frame, 0);
     assert_int_equal(o.checkpoint, 8192);
     assert_true(o.flight_bytes == 4ull << 20);
     assert_null(o.cmdline);
@@ -130,7 +132,7 @@ static void test_values_reach_the_struct(void **s)
         parse_ok("guest=linux mem=512M timeout=30 poweroff=1 interactive=1 realtime=1 "
                  "rtc=1767225600 hidetime=0 tscleaves=1 apic=1 bench=native:0x100 record=flight "
                  "record_port=0x3e8 record_baud=38400 record_level=0x13 checkpoint=0 "
-                 "flight_kib=8");
+                 "flight_kib=8 record_frame=256K");
     assert_int_equal(o.guest, HV_GUEST_LINUX);
     assert_true(o.mem_bytes == 512ull << 20);
     assert_int_equal(o.timeout_s, 30);
@@ -142,6 +144,7 @@ static void test_values_reach_the_struct(void **s)
     assert_int_equal(o.record_port, 0x3e8);
     assert_int_equal(o.record_baud, 38400);
     assert_int_equal(o.record_level, 19);
+    assert_int_equal(o.record_frame, 256 << 10);
     assert_int_equal(o.checkpoint, 0);
     assert_int_equal(o.flight_bytes, 8192);
     assert_true(parse_ok("flight_mib=16").flight_bytes == 16ull << 20);
@@ -248,15 +251,17 @@ static void test_numbers_overflow_and_ranges(void **s)
     char err[512];
     struct hv_options o;
     assert_int_equal(hv_options_parse("record_port=0x10000 record_baud=7 record_level=0 "
-                                      "flight_kib=3 flight_mib=0 checkpoint=0x100000001",
+                                      "flight_kib=3 flight_mib=0 checkpoint=0x100000001 "
+                                      "record_frame=8K",
                                       &o, err, sizeof err),
-                     6);
+                     7);
     assert_string_equal(err, "'record_port=0x10000': out of range (1..0xfff8)\n"
                              "'record_baud=7': out of range (115200/N)\n"
                              "'record_level=0': out of range (1..22)\n"
                              "'flight_kib=3': out of range (4..1048576)\n"
                              "'flight_mib=0': out of range (1..1024)\n"
-                             "'checkpoint=0x100000001': out of range (0..2^32)");
+                             "'checkpoint=0x100000001': out of range (0..2^32)\n"
+                             "'record_frame=8K': out of range (16K..4M)");
     assert_int_equal(o.record_port, 0x2f8); /* defaults stand */
 }
 

@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 #define TRACE_FORMAT_VERSION                                                                       \
-    3 /* 2: VmConfig.apic, MMIO EptViolation records replayed;                                     \
-       * 3: several vCPUs (Exit/DeviceEvent.vcpu), CpuStart */
+    4 /* 2: VmConfig.apic, MMIO EptViolation records replayed;                                     \
+       * 3: several vCPUs (Exit/DeviceEvent.vcpu), CpuStart; 4: VmConfig.pio_coded */
 
 /* VMX basic exit reasons (SDM vol. 3 appendix C); the proto's ExitReason. */
 enum trace_exit_reason {
@@ -264,6 +264,7 @@ struct trace_header {
     bool policy_records;    /* PolicyIo / Halt / Deadline records, IntrBlocked fields */
     uint64_t time_limit_ns; /* the exit policy's budget (policy_records; 0: none) */
     bool intr_per_vcpu;     /* IntrLine.vcpu: whose request (every vCPU's recorded) */
+    bool pio_coded;         /* PolicyIo coded (trace_piocode.h); the writer always sets it */
 };
 
 enum trace_end_reason {

@@ -21,6 +21,7 @@
 #include "trace/trace_crcspan.h"
 #include "trace/trace_decode.h"
 #include "trace/trace_frame.h"
+#include "trace/trace_piocode.h"
 
 #define ARENA_CHUNK (64u << 10)
 #define ARENA_LIMIT (64u << 20) /* decode memory for one record */
@@ -69,6 +70,8 @@ struct trace_reader {
     char dmg_msg[160];
 
     struct trace_delta delta; /* delta-coding state */
+    bool pio_coded;           /* the header's VmConfig.pio_coded */
+    struct trace_piocode pio; /* its state (trace_piocode.h) */
 
     /* record checks: context from the header and the records so far */
     uint32_t vcpus;    /* the header's vCPU count, 0 until known */
@@ -372,6 +375,8 @@ static int conv_header(struct trace_reader *r, struct trace_header *h, const Hvr
         h->policy_records = c->policy_records;
         h->time_limit_ns = c->time_limit_ns;
         h->intr_per_vcpu = c->intr_per_vcpu;
+        h->pio_coded = c->pio_coded;
+        r->pio_coded = c->pio_coded;
     }
     if (m->start) {
         h->has_start = true;
@@ -595,8 +600,14 @@ static int next_record(struct trace_reader *r, struct trace_item *it)
             if (k != TRACE_FAST_NONE) {
                 r->st.records++;
                 r->st.records_fast++;
-                if (k == TRACE_FAST_SYNC)
+                if (k == TRACE_FAST_SYNC) {
+                    trace_piocode_sync(&r->pio);
                     continue;
+                }
+                if (k == TRACE_FAST_EXIT)
+                    trace_piocode_exit(&r->pio, &it->u.exit);
+                else if (r->pio_coded)
+                    trace_piocode_pio(&r->pio, r->pio.gen, &it->u.dev, false);
                 it->type = k == TRACE_FAST_EXIT ? TRACE_ITEM_EXIT : TRACE_ITEM_DEV;
                 r->st.exits += k == TRACE_FAST_EXIT;
                 it->frame = r->frame_seq;
@@ -617,10 +628,12 @@ static int next_record(struct trace_reader *r, struct trace_item *it)
             r->delta.seq = rec->sync->next_seq - 1;
             r->delta.tsc = rec->sync->tsc;
             r->delta.rip = rec->sync->rip;
+            trace_piocode_sync(&r->pio);
             continue;
         case HVRR__RECORD__KIND_EXIT:
             it->type = TRACE_ITEM_EXIT;
             conv_exit(r, &it->u.exit, rec->exit);
+            trace_piocode_exit(&r->pio, &it->u.exit);
             r->st.exits++;
             return 1;
         case HVRR__RECORD__KIND_DEV:
@@ -629,6 +642,8 @@ static int next_record(struct trace_reader *r, struct trace_item *it)
                 r->st.unknown++;
                 continue;
             }
+            if (r->pio_coded)
+                trace_piocode_pio(&r->pio, r->pio.gen, &it->u.dev, false);
             return 1;
         case HVRR__RECORD__KIND_HEADER:
             it->type = TRACE_ITEM_HEADER;

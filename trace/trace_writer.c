@@ -10,6 +10,7 @@
 #include "trace/hvrr.pb-c.h"
 #include "trace/trace_encode.h"
 #include "trace/trace_frame.h"
+#include "trace/trace_piocode.h"
 
 #define MAX_HDR_DEVICES 64
 /* UartRx records with at most this many bytes go through trace_encode.c
@@ -34,6 +35,7 @@ struct trace_writer {
     uint64_t prev_seq; /* seq of the last exit; UINT64_MAX before the first */
     uint64_t prev_tsc;
     uint64_t prev_rip;
+    struct trace_piocode pio; /* PolicyIo coding state (trace_piocode.h) */
 
     uint32_t frame_seq;
     uint8_t *raw; /* uncompressed records of the current frame */
@@ -270,6 +272,7 @@ static int append_timed_any(struct trace_writer *w, const Hvrr__Record *rec, con
         if (rc)
             return rc;
         w->need_sync = false;
+        trace_piocode_sync(&w->pio);
     } else if (w->need_sync) {
         Hvrr__Sync s = HVRR__SYNC__INIT;
         s.next_seq = w->prev_seq + 1;
@@ -282,6 +285,7 @@ static int append_timed_any(struct trace_writer *w, const Hvrr__Record *rec, con
         if (rc)
             return rc;
         w->need_sync = false;
+        trace_piocode_sync(&w->pio);
     }
     return append_packed(w, rec ? &rec->base : NULL, bytes, len);
 }
@@ -312,6 +316,7 @@ int trace_write_exit(struct trace_writer *w, const struct trace_exit *e)
         w->prev_tsc = e->tsc;
         w->prev_rip = e->rip;
         w->st.exits++;
+        trace_piocode_exit(&w->pio, e);
         return 0;
     }
     Hvrr__Exit x = HVRR__EXIT__INIT;
@@ -396,6 +401,7 @@ int trace_write_exit(struct trace_writer *w, const struct trace_exit *e)
     w->prev_tsc = e->tsc;
     w->prev_rip = e->rip;
     w->st.exits++;
+    trace_piocode_exit(&w->pio, e);
     return 0;
 }
 
@@ -412,6 +418,19 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
     if (d->kind == TRACE_DEV_DEADLINE && d->u.deadline.tsc != UINT64_MAX &&
         d->u.deadline.tsc <= d->tsc)
         return TRACE_W_E_ARG;
+    struct trace_dev_event coded;
+    if (d->kind == TRACE_DEV_POLICY_IO) {
+        /* Its coding depends on whether a Sync goes before it: a frame that
+         * could not hold it ends first (either encoding fits the bound). */
+        if (w->raw_len + 1 + 10 + TRACE_ENCODE_MAX + (w->need_sync ? SYNC_MAX : 0) > w->raw_cap) {
+            rc = emit_frame(w, 0);
+            if (rc)
+                return rc;
+        }
+        coded = *d;
+        trace_piocode_pio(&w->pio, w->pio.gen + (w->need_sync ? 1 : 0), &coded, true);
+        d = &coded;
+    }
     if (!w->protobuf_only && (d->kind != TRACE_DEV_UART_RX || d->u.uart_rx.len <= UART_RX_FAST)) {
         uint8_t rec[TRACE_ENCODE_MAX + UART_RX_FAST];
         size_t len = trace_encode_dev(rec, d, (int64_t)(d->tsc - w->prev_tsc));
@@ -606,6 +625,7 @@ int trace_write_header(struct trace_writer *w, const struct trace_header *h)
     cfg.policy_records = h->policy_records;
     cfg.time_limit_ns = h->time_limit_ns;
     cfg.intr_per_vcpu = h->intr_per_vcpu;
+    cfg.pio_coded = true; /* this writer always codes PolicyIo (trace_piocode.h) */
     Hvrr__Checkpoint start = HVRR__CHECKPOINT__INIT;
     Hvrr__Header m = HVRR__HEADER__INIT;
     m.format_version = h->format_version ? h->format_version : TRACE_FORMAT_VERSION;
