@@ -15,8 +15,10 @@
  *   - replay through a fresh device set with 0 divergences (IN values,
  *     IRQ/INTR/request outputs with their times, injected vectors, device
  *     state at every checkpoint);
- * after every call, a copy of the devices ticked to the call's instant
- * must tick there again to the same state (what checkpoints rely on);
+ * after every call, ticking a copy of the devices to the same instant must
+ * leave its state unchanged (what checkpoints rely on), and a tick of the
+ * recorded devices themselves at random such instants (as a checkpoint
+ * makes, unrecorded) must change nothing the replay sees;
  * and at random points the device state must save, restore into another
  * device set and save again to the same bytes. Any violation aborts with a
  * report (so libFuzzer keeps the input); ASan/UBSan catch the rest.
@@ -612,15 +614,16 @@ static void note_field(void *ctx, const char *path, uint64_t want, uint64_t got)
     ff->got = got;
 }
 
-/* Ticking to the instant of the last call twice is ticking once: a
- * checkpoint is the state after the last call with every device (every
- * local APIC) ticked to that instant (vm_devices_sync), and the replay
- * ticks to the checkpoint's time before comparing (recorder.h). The
- * devices' own clocks may lag behind the last call (the legacy platform's
- * cached deadlines skip ticks), and a call may leave an event due at its
- * own instant (a local APIC timer switched from one-shot to periodic long
- * after its expiry fires at the next tick), so it is the copy ticked once
- * that must tick again to the same bytes. */
+/* Ticking to the instant of the last call right after it changes nothing:
+ * a checkpoint is the state after the last call with every device ticked
+ * to that instant (vm_devices_sync), and the replay ticks to the
+ * checkpoint's time before comparing (recorder.h). On the APIC platform
+ * every call ticks every device (every local APIC) to its instant, so a
+ * copy ticked there must save the same bytes (a call that left an event
+ * due at its own instant fails this: lapic.c's MMIO timer case); on the
+ * legacy one the devices' own clocks may lag behind the last call (the
+ * cached deadlines skip ticks), so the copy ticked once must tick again
+ * to the same bytes. */
 static bool idempotent_at_now(struct fail *f, unsigned op, uint64_t exits)
 {
     size_t n1 = vm_devices_save(&dev, blob1, sizeof blob1), n2, at;
@@ -628,10 +631,12 @@ static bool idempotent_at_now(struct fail *f, unsigned op, uint64_t exits)
         snprintf(f->why, sizeof f->why, "vm_devices_save failed");
         return false;
     }
-    if (!reload(n1, true, f, &n2))
-        return false;
-    memcpy(blob1, blob2, n2);
-    n1 = n2;
+    if (!devcfg.apic) {
+        if (!reload(n1, true, f, &n2))
+            return false;
+        memcpy(blob1, blob2, n2);
+        n1 = n2;
+    }
     if (!reload(n1, true, f, &n2))
         return false;
     if ((at = first_diff(blob1, n1, blob2, n2)) != SIZE_MAX) {
@@ -791,7 +796,9 @@ static int run_one(const uint8_t *data, size_t len, const struct vm_devices_ops 
                 plain_exit(TRACE_EXIT_CPUID, 0x5000);
             }
             break;
-        default: /* 14, 15 */
+        default:                     /* 14, 15 */
+            if ((op & 0x11) == 0x11) /* a checkpoint's tick at the last call: changes nothing */
+                vm_devices_sync(&dev);
             if (!save_restore_exact(f))
                 goto out;
             break;
