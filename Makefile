@@ -63,6 +63,7 @@ help:
 	@echo "make e2e-linux  Linux under hvrr on Bochs: boot facts + trace replay (in test)"
 	@echo "make e2e-linux-apic  the same with apic=1: IO-APIC routing, LOC counts, MMIO replay (in test)"
 	@echo "make crosscheck  corpus captures checked against QEMU's device models, stopped clock and --timed (in test)"
+	@echo "make crosscheck-linux  the same on the real Linux captures (1-2 vCPUs, ~45 s; in test)"
 	@echo "make mutants    one-line bugs of tests/mutants/ applied one at a time: kill rates per suite (not in test)"
 	@echo "make format     apply .clang-format"
 

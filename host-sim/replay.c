@@ -416,9 +416,11 @@ static void rp_report(void *ctx, const char *during, const char *reg, const char
     struct replayer *r = ctx;
     const char *was = r->doing;
     bool was_io = r->doing_io, was_in = r->in_exit;
+    int was_cpu = r->cur_vcpu;
     r->doing = during;
     r->doing_io = false;
-    r->in_exit = false; /* the policy's work after the last exit */
+    r->in_exit = false;               /* the policy's work after the last exit */
+    r->cur_vcpu = (int)r->rp.pol.cpu; /* the vCPU the policy decided for */
     if (report_begin(r)) {
         fprintf(r->o.out,
                 "  device   vm exit policy (hv/vm_policy.c, on the recorded inputs)\n"
@@ -429,6 +431,7 @@ static void rp_report(void *ctx, const char *during, const char *reg, const char
     r->doing = was;
     r->doing_io = was_io;
     r->in_exit = was_in;
+    r->cur_vcpu = was_cpu;
 }
 
 static void policy_start(struct replayer *r, const struct trace_header *h)
@@ -1133,6 +1136,12 @@ void replayer_finish(struct replayer *r, struct replay_stats *st)
                     "exit policy on the recorded inputs: %" PRIu64 " entries, %" PRIu64
                     " IN/string I/O exits, %" PRIu64 " HLTs compared\n",
                     s->policy_entries, s->policy_io, s->policy_halts);
+        if (r->rp.on && r->ncpus > 1) {
+            fprintf(f, "exit policy per vCPU: entries");
+            for (unsigned i = 0; i < r->ncpus && i < RPOL_MAX_CPUS; i++)
+                fprintf(f, "%s vcpu %u %" PRIu64, i ? "," : "", i, r->rp.entries_cpu[i]);
+            fprintf(f, "\n");
+        }
         if (r->has_policy)
             fprintf(f,
                     "vcpu: %" PRIu64 " CPUID answers, %" PRIu64

@@ -186,9 +186,10 @@ void rpol_init(struct rpol *p, const struct trace_header *h, bool real_models,
                const struct rpol_host *host)
 {
     memset(p, 0, sizeof *p);
-    /* The check follows one vCPU's entries and exits; traces with several
-     * vCPUs are replayed without it (docs/replay.md). */
-    p->on = h->policy_records && real_models && h->vcpus <= 1;
+    p->on = h->policy_records && real_models;
+    /* Several vCPUs: one policy whose vCPU is the entry's (as the
+     * hypervisor's), HLT decided by its scheduler (no Halt records). */
+    p->smp = h->vcpus > 1;
     p->h = *host;
     const struct vm_policy_config cfg = {.tsc_hz = h->tsc_hz ? h->tsc_hz : 1000000000ull,
                                          .time_limit_ns = h->time_limit_ns};
@@ -212,9 +213,11 @@ static void fmt_deadline(char *b, size_t n, uint64_t tsc)
         snprintf(b, n, "preemption timer at TSC %" PRIu64, tsc);
 }
 
-/* Runs vm_policy_prepare_entry for the pending entry. */
-static void entry_run(struct rpol *p)
+/* Runs vm_policy_prepare_entry for the pending entry, on vCPU cpu (the
+ * vCPU of its first record or of the exit after it). */
+static void entry_run(struct rpol *p, uint32_t cpu)
 {
+    p->pol.cpu = cpu;
     p->entry = RPOL_RAN;
     p->rec = NULL;
     p->did_inject = p->did_blocked = p->did_window = p->did_arm = false;
@@ -241,6 +244,8 @@ static void entry_close(struct rpol *p)
     if (!active(p))
         return;
     p->entries_checked++;
+    if (p->pol.cpu < RPOL_MAX_CPUS)
+        p->entries_cpu[p->pol.cpu]++;
     if (p->pol.stop != VM_RUNNING) {
         snprintf(p->msg[0], sizeof p->msg[0], "the VM entered");
         snprintf(p->msg[1], sizeof p->msg[1], "the policy stopped the VM (%s)",
@@ -267,13 +272,27 @@ static void entry_close(struct rpol *p)
     report(p, "the exit policy at a VM entry", "preemption-timer deadline");
 }
 
+/* The entry in progress is complete (its records are all in). With several
+ * vCPUs a pending entry's vCPU is that of the next exit: at a checkpoint
+ * it stays pending until then (an entry that advanced the devices or
+ * decided left a record, so it ran at that record). */
+static void flush_entry(struct rpol *p, bool run, uint32_t cpu)
+{
+    if (p->entry == RPOL_PENDING && run)
+        entry_run(p, cpu);
+    if (p->entry == RPOL_RAN)
+        entry_close(p);
+    else if (!(p->entry == RPOL_PENDING && p->smp))
+        p->entry = RPOL_NONE;
+}
+
 void rpol_flush(struct rpol *p, bool end)
 {
     if (!p->on)
         return;
-    if (p->entry == RPOL_PENDING && !end)
-        entry_run(p);
-    entry_close(p);
+    flush_entry(p, !end && !p->smp, 0);
+    if (end)
+        p->entry = RPOL_NONE;
 }
 
 void rpol_exit_begin(struct rpol *p, const struct trace_exit *e)
@@ -287,7 +306,7 @@ void rpol_exit_begin(struct rpol *p, const struct trace_exit *e)
         report(p, "HLT", "policy record");
     }
     p->halt_wait = false;
-    rpol_flush(p, false);
+    flush_entry(p, true, e->vcpu);
 }
 
 void rpol_exit_end(struct rpol *p, const struct trace_exit *e)
@@ -295,8 +314,9 @@ void rpol_exit_end(struct rpol *p, const struct trace_exit *e)
     if (!p->on)
         return;
     p->exit = *e;
+    p->pol.cpu = e->vcpu; /* the PolicyIo / Halt records that follow are its */
     p->saw_inject = p->saw_blocked = p->saw_deadline = false;
-    if (e->reason == TRACE_EXIT_HLT) {
+    if (e->reason == TRACE_EXIT_HLT && !p->smp) {
         p->halt_wait = true;
         p->entry = RPOL_NONE;
         return;
@@ -321,6 +341,17 @@ static void io_check(struct rpol *p, const struct trace_dev_event *ev)
                               .rep = (e->qual >> 5) & 1,
                               .addr_bits = (uint8_t)ev->u.pio.addr_bits,
                               .gla = ev->u.pio.gla};
+    if (io.size != 1 && io.size != 2 && io.size != 4) {
+        /* a crafted qualification (the VMCS encodes 1, 2, 4 only): the
+         * policy must not see it (its operand bytes are four) */
+        if (active(p)) {
+            snprintf(p->msg[0], sizeof p->msg[0], "an access size of 1, 2 or 4");
+            snprintf(p->msg[1], sizeof p->msg[1], "size %u (qualification 0x%" PRIx64 ")", io.size,
+                     e->qual);
+            report(p, "port I/O", "exit qualification");
+        }
+        return;
+    }
     if (e->detail == TRACE_DETAIL_IO && !io.in)
         io.value = e->u.io.value;
     memset(p->regs, 0, sizeof p->regs);
@@ -413,8 +444,15 @@ void rpol_dev(struct rpol *p, const struct trace_dev_event *ev)
     switch (ev->kind) {
     case TRACE_DEV_POLICY_IO: io_check(p, ev); return;
     case TRACE_DEV_HALT:
-        if (p->halt_wait)
+        if (p->halt_wait) {
             halt_check(p, ev);
+        } else if (p->smp && p->entry == RPOL_PENDING) {
+            /* every vCPU idle: the BSP's HLT decision, between an exit and
+             * the next entry */
+            p->entry = RPOL_NONE;
+            p->pol.cpu = ev->vcpu;
+            halt_check(p, ev);
+        }
         return;
     case TRACE_DEV_INJECT:
     case TRACE_DEV_INTR_BLOCKED:
@@ -433,7 +471,7 @@ void rpol_dev(struct rpol *p, const struct trace_dev_event *ev)
         }
         if (p->entry == RPOL_PENDING) {
             p->entry_tsc = ev->tsc; /* the entry's own TSC */
-            entry_run(p);
+            entry_run(p, ev->vcpu);
         }
         return;
     default:

@@ -28,8 +28,11 @@ struct rpol_host {
                    const char *actual);
 };
 
+#define RPOL_MAX_CPUS 4
+
 struct rpol {
-    bool on; /* header policy_records */
+    bool on;  /* header policy_records */
+    bool smp; /* several vCPUs: entries per vCPU, no Halt records */
     struct rpol_host h;
     struct vm_policy pol;
     /* the entry after the last exit */
@@ -55,10 +58,14 @@ struct rpol {
     char msg[2][160];
     /* counts */
     uint64_t entries_checked, io_checked, halts_checked;
+    uint64_t entries_cpu[RPOL_MAX_CPUS]; /* entries checked per vCPU */
 };
 
-/* Header: on when h->policy_records, the models are hv/devs (real) and the
- * trace has one vCPU. */
+/* Header: on when h->policy_records and the models are hv/devs (real).
+ * With several vCPUs the one policy runs each entry on the vCPU of the
+ * entry's first record (Inject, IntrBlocked, Deadline) or of the exit that
+ * follows it, as the hypervisor's one policy does with vm_policy.cpu;
+ * reports name that vCPU (vm_policy.cpu). */
 void rpol_init(struct rpol *p, const struct trace_header *h, bool real_models,
                const struct rpol_host *host);
 /* An exit record arrives (before the replayer handles it) / was handled. */

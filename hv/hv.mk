@@ -17,7 +17,7 @@ LIB_SRCS  += hv/vcpu_sched.c
 # shared with host-sim), the trace writer and its generated protobuf-c code,
 # hv/rt (the libc bits the archives expect; hv/lib.c provides the memory and
 # string functions, so rt.c leaves strlen out), and Debian's static archives.
-HV_REC_SRCS := hv/record/recorder.c hv/rt/rt.c trace/trace_writer.c trace/trace_frame.c
+HV_REC_SRCS := hv/record/recorder.c hv/rt/rt.c trace/trace_writer.c trace/trace_encode.c trace/trace_frame.c
 HV_REC_OBJS := $(HV_REC_SRCS:%.c=$(BUILD)/hv/%.o) $(BUILD)/hv/gen/trace/hvrr.pb-c.o
 HV_STATIC_LIBDIR ?= $(shell $(CC) -print-multiarch 2>/dev/null | sed 's|^|/usr/lib/|')
 HV_REC_LIBS := $(HV_STATIC_LIBDIR)/libzstd.a $(HV_STATIC_LIBDIR)/libprotobuf-c.a

@@ -26,7 +26,7 @@
 
 #define MB2_BOOT_MAGIC 0x36d76289u
 
-/* Value of key=... in a test guest module's arguments (name=, expect=,
+/* Value of key=... in a test guest module's arguments (name=, expect=, apic=, cpus=,
  * timeout_ms=); returns its length or -1. */
 static int get_arg(const char *line, const char *key, char *out, size_t cap)
 {
@@ -65,6 +65,22 @@ static void bench_native(uint64_t n)
            n ? (t1 - t0) / n : 0);
 }
 
+/* Where the host TSC of a run went: the hypervisor's time between exits
+ * and entries (hidden from the guest, so known with hidetime=1 only; pre:
+ * what the first entry hid from before the run, the set-up since the BSP's
+ * VMCS was made), and the trace's end after the guest stopped (last frame,
+ * draining the line). Under Bochs TSC ticks are emulated instructions;
+ * scripts/bench-linux-rec.sh compares runs with these. */
+static void log_hv_time(const struct vm *vm, uint64_t pre)
+{
+    const struct vmx_vcpu *v = &vm->cur->vmx;
+    if (!v->hide_host_time)
+        return;
+    uint64_t hv = v->hidden_tsc > pre ? v->hidden_tsc - pre : 0;
+    hv_log("  host TSC outside the guest: %lu handling exits (%lu per exit), %lu ending the trace",
+           hv, vm->total_exits ? hv / vm->total_exits : 0, vm->trace_end_tsc);
+}
+
 /* Runs one test guest; returns true if it passed. */
 static bool run_test_guest(const struct mb_module *m, unsigned idx)
 {
@@ -91,6 +107,16 @@ static bool run_test_guest(const struct mb_module *m, unsigned idx)
     char ap[4];
     /* apic=1: this guest gets the local APIC + I/O APIC platform (and CPUID.01H:EDX.APIC) */
     cfg.apic = get_arg(m->cmdline, "apic", ap, sizeof ap) == 1 && ap[0] == '1';
+    /* cpus=N (2..4): as many vCPUs, the APs waiting for a SIPI (implies apic=1) */
+    char nc[4];
+    int cl = get_arg(m->cmdline, "cpus", nc, sizeof nc);
+    if (cl == 1 && nc[0] >= '1' && nc[0] <= '4') {
+        cfg.cpus = (unsigned)(nc[0] - '0');
+        if (cfg.cpus > 1)
+            cfg.apic = true;
+    } else if (cl >= 0) {
+        hv_log("GUEST %s: bad cpus=%s ignored (1..4)", name, nc);
+    }
     struct vm *vm = &the_vm;
     bool ok = false;
     hv_log("GUEST %s: start (%lu bytes, expect %s)", name, size, expect);
@@ -201,11 +227,13 @@ static int run_linux(const struct boot_info *bi)
     hv_log("linux: vlbl %lu B, bzImage %lu B at 0x%x, initrd %lu B at 0x%lx, cmdline '%s'", vsz,
            ksz, HVRR_KERNEL_GPA, isz, igpa, cmdline);
     uint64_t h0 = rdtsc();
+    uint64_t pre = h0 - vm->vcpus[0].vmx.host_exit_tsc; /* no entry yet: its creation */
     enum vm_stop s = vm_run(vm);
     uint64_t h1 = rdtsc();
     vm_print_stats(vm);
     hv_log("  host TSC %lu for %lu exits, guest virtual time %lu us", h1 - h0, vm->total_exits,
            vm_now_ns(vm, vm_guest_tsc_now(vm)) / 1000);
+    log_hv_time(vm, pre);
     hv_log("linux guest ended by %s", vm_stop_name(s));
     /* Power-off and reset are the guest's own requests (poweroff -f, reboot);
      * anything else (triple fault, idle for ever, timeout, fatal) is not. */

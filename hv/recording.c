@@ -56,6 +56,14 @@ static void dump_now(const char *why)
     g.streaming = true;
 }
 
+/* The writer is about to run zstd or protobuf-c (SSE): the guest's FPU
+ * state out of the way until the next entry. */
+static void lib_enter(void *ctx)
+{
+    (void)ctx;
+    rec_fpu_enter(&fpu);
+}
+
 /* The trace writer's output: one whole frame per call. */
 static int trace_out(void *ctx, const void *buf, size_t len)
 {
@@ -113,7 +121,7 @@ void hvrec_setup(const struct hv_options *o)
         rt_init(phys_to_virt(arena), RT_ARENA_BYTES, rdtsc() ^ 0x9e3779b97f4a7c15ull, rt_panic);
     wrmsr(MSR_FS_BASE, (uint64_t)(uintptr_t)tcb); /* vmx.c copies it into HOST_FS_BASE */
 
-    struct trace_writer_config wc = {.level = g.level, .write = trace_out};
+    struct trace_writer_config wc = {.level = g.level, .write = trace_out, .lib_enter = lib_enter};
     g.wmem_len = trace_writer_mem_size(&wc);
     uint64_t wm = mm_alloc(g.wmem_len, 4096);
     if (!wm)
@@ -154,7 +162,7 @@ struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices
     rtime.vcpu = vcpu;
     rtime.hidden = 0;
     com2.txq_full_waits = 0;
-    struct trace_writer_config wc = {.level = g.level, .write = trace_out};
+    struct trace_writer_config wc = {.level = g.level, .write = trace_out, .lib_enter = lib_enter};
     g.streaming = g.mode == HVREC_STREAM;
     rec_flight_reset(&flight);
     g.pending = NULL;
@@ -164,6 +172,7 @@ struct vm_recorder *hvrec_vm_begin(struct vm_devices *d, const struct vm_devices
         cl = sizeof g.cmdline - 1;
     memcpy(g.cmdline, cmdline ? cmdline : "", cl);
     g.cmdline[cl] = 0;
+    fpu.sections = 0;
     rec_fpu_enter(&fpu);
     g.w = trace_writer_init(&wc, g.wmem, g.wmem_len);
     if (!g.w) {
@@ -205,9 +214,11 @@ void hvrec_vm_end(struct vm_recorder *r, uint32_t reason)
     rec_fpu_leave(&fpu);
     rec_com2_flush(&com2); /* the trace is complete on the line before the next VM */
     hv_log("record: %lu exits, %lu records, %lu frames, %lu raw bytes -> %lu bytes, %lu TSC ticks "
-           "of recorder work hidden from the guest, transmit queue full %lu times%s%s",
+           "of recorder work hidden from the guest, transmit queue full %lu times, %lu FPU "
+           "sections%s%s",
            r->seq, st.records, st.frames, st.raw_bytes, st.out_bytes, rtime.hidden,
-           com2.txq_full_waits, rc ? ", error: " : "", rc ? trace_writer_strerror(rc) : "");
+           com2.txq_full_waits, fpu.sections, rc ? ", error: " : "",
+           rc ? trace_writer_strerror(rc) : "");
     g.w = NULL;
     rtime.vcpu = NULL;
 }
@@ -217,7 +228,6 @@ void hvrec_vm_end(struct vm_recorder *r, uint32_t reason)
 uint32_t hvrec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint16_t port,
                   unsigned size, bool write, uint32_t value)
 {
-    rec_fpu_enter(&fpu);
     if (write && port == HVREC_MAGIC_PORT)
         hvrec_trigger("magic port write");
     uint64_t t0 = rec_time_begin(&rtime);
@@ -229,7 +239,6 @@ uint32_t hvrec_io(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint1
 uint64_t hvrec_mmio(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint64_t gpa,
                     unsigned size, bool write, uint64_t value)
 {
-    rec_fpu_enter(&fpu);
     uint64_t t0 = rec_time_begin(&rtime);
     uint64_t v = vm_rec_mmio(r, x, gpa, size, write, value);
     rec_time_end(&rtime, t0);
@@ -239,7 +248,6 @@ uint64_t hvrec_mmio(struct vm_recorder *r, const struct vm_rec_exit_info *x, uin
 int hvrec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t msr, bool write,
               uint64_t *val)
 {
-    rec_fpu_enter(&fpu);
     uint64_t t0 = rec_time_begin(&rtime);
     int rc = vm_rec_msr(r, x, msr, write, val);
     rec_time_end(&rtime, t0);
@@ -248,7 +256,6 @@ int hvrec_msr(struct vm_recorder *r, const struct vm_rec_exit_info *x, uint32_t 
 
 void hvrec_advance(struct vm_recorder *r, uint64_t tsc)
 {
-    rec_fpu_enter(&fpu);
     uint64_t t0 = rec_time_begin(&rtime);
     vm_rec_advance(r, tsc);
     rec_time_end(&rtime, t0);
@@ -256,7 +263,6 @@ void hvrec_advance(struct vm_recorder *r, uint64_t tsc)
 
 uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc)
 {
-    rec_fpu_enter(&fpu);
     uint64_t t0 = rec_time_begin(&rtime);
     uint8_t v = vm_rec_ack(r, tsc);
     rec_time_end(&rtime, t0);
@@ -265,7 +271,6 @@ uint8_t hvrec_ack(struct vm_recorder *r, uint64_t tsc)
 
 void hvrec_policy(struct vm_recorder *r, struct trace_dev_event *ev)
 {
-    rec_fpu_enter(&fpu);
     uint64_t t0 = rec_time_begin(&rtime);
     vm_rec_policy(r, ev);
     rec_time_end(&rtime, t0);
@@ -273,7 +278,6 @@ void hvrec_policy(struct vm_recorder *r, struct trace_dev_event *ev)
 
 void hvrec_deadline(struct vm_recorder *r, uint64_t tsc, uint64_t deadline)
 {
-    rec_fpu_enter(&fpu);
     uint64_t t0 = rec_time_begin(&rtime);
     vm_rec_deadline(r, tsc, deadline);
     rec_time_end(&rtime, t0);
@@ -281,7 +285,6 @@ void hvrec_deadline(struct vm_recorder *r, uint64_t tsc, uint64_t deadline)
 
 size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64_t tsc)
 {
-    rec_fpu_enter(&fpu);
     uint64_t t0 = rec_time_begin(&rtime);
     size_t v = vm_rec_com1_rx(r, buf, n, tsc);
     rec_time_end(&rtime, t0);
@@ -290,7 +293,6 @@ size_t hvrec_com1_rx(struct vm_recorder *r, const uint8_t *buf, size_t n, uint64
 
 void hvrec_exit(struct vm_recorder *r, struct trace_exit *e)
 {
-    rec_fpu_enter(&fpu);
     uint64_t t0 = rec_time_begin(&rtime);
     vm_rec_exit(r, e);
     rec_time_end(&rtime, t0);

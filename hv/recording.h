@@ -17,8 +17,10 @@
  * time with recording on or off; stream mode still holds it back in wall
  * time when the line is slower than the trace.
  *
- * Every wrapper enters the FPU section (saves the guest's x87/SSE/AVX state
- * once per exit); hvrec_before_entry() restores it before the next VM entry.
+ * FPU: the writer enters the FPU section (saves the guest's x87/SSE state)
+ * only before it runs zstd or protobuf-c, i.e. when a frame is compressed
+ * or a header, checkpoint or end record is packed; hvrec_before_entry()
+ * restores the state before the next VM entry.
  */
 #ifndef HVRR_HV_RECORDING_H
 #define HVRR_HV_RECORDING_H

@@ -351,7 +351,7 @@ static uint8_t op_ack(void *ctx, uint64_t tsc)
 
 static void op_blocked(void *ctx, uint64_t tsc)
 {
-    vm_polrec_blocked(ctx, tsc); /* recorded only while recording */
+    vm_polrec_blocked(ctx, tsc); /* to the recorder, recording or not */
 }
 
 static const struct vm_policy_ops vmx_policy_ops = {
@@ -676,6 +676,7 @@ static void all_idle(struct vm *vm)
             vm_devices_intr_cpu(&vm->devs, i))
             return; /* an interrupt came due: schedule again */
     vm_policy_halt(&vm->pol, now);
+    vm_polrec_halt(vm, vmx_guest_rflags()); /* the BSP's (replay checks it) */
 }
 
 /* Before an entry with several vCPUs: INIT/SIPI, then whose turn it is.
@@ -781,7 +782,9 @@ enum vm_stop vm_run(struct vm *vm)
             [VM_STOP_TIMEOUT] = TRACE_END_STOPPED,           [VM_STOP_FATAL] = TRACE_END_ERROR,
             [VM_STOP_DEBUG_EXIT] = TRACE_END_DEBUG_EXIT,
         };
+        uint64_t t0 = rdtsc();
         hvrec_vm_end(vm->rec, end_reason[vm->pol.stop]);
+        vm->trace_end_tsc = rdtsc() - t0;
         vm->recording = false;
     }
     return vm->pol.stop;

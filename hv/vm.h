@@ -48,7 +48,8 @@ struct vm {
     uint64_t ram_hpa;
     uint64_t exits[EXIT_REASON_MAX + 1]; /* per reason; the last slot counts the rest */
     uint64_t total_exits;
-    uint64_t start_tsc; /* host TSC at VM creation (wall-ish cost measurement) */
+    uint64_t start_tsc;     /* host TSC at VM creation (wall-ish cost measurement) */
+    uint64_t trace_end_tsc; /* host TSC ticks the trace's end took (last frame, line drain) */
     /* Guest console line tracking: PASS/FAIL lines seen. */
     char line[128];
     unsigned line_len;

@@ -71,12 +71,16 @@ void vm_polrec_deadline(struct vm *vm, uint64_t tsc, uint64_t deadline)
     hvrec_deadline(vm->rec, tsc, deadline);
 }
 
+/* Recording off, the decision still goes to the recorder, into its null
+ * sink (the VM layer's one path, docs/replay.md): two VMREADs more per
+ * blocked entry. */
 void vm_polrec_blocked(struct vm *vm, uint64_t tsc)
 {
-    if (!vm->recording)
-        return;
     struct trace_dev_event ev = {.tsc = tsc, .kind = TRACE_DEV_INTR_BLOCKED};
     ev.u.blocked.rflags = vmx_guest_rflags();
     ev.u.blocked.blocking = vmx_blocking();
-    hvrec_policy(vm->rec, &ev);
+    if (vm->recording)
+        hvrec_policy(vm->rec, &ev);
+    else
+        vm_rec_policy(vm->rec, &ev);
 }

@@ -30,9 +30,14 @@ static void help(void)
            "-icount shift=0,sleep=off and does each access at its trace time on QEMU's\n"
            "virtual clock; QEMU's own PIT/RTC/UART drive its PIC; every IN is compared\n"
            "whole, a PIT count byte one clock off and an interrupt that comes within\n"
-           "1 us after the trace's acknowledge counted as 'tolerated'.\n"
+           "1 us after the trace's acknowledge counted as 'tolerated'; an 8254 count\n"
+           "never loaded since power-on (undefined) is not compared.\n"
            "Known deviations (hvrr follows the datasheet, QEMU does not) are counted as\n"
-           "'explained'; --strict lists them and the tolerated ones, and fails on them.\n\n"
+           "'explained'; reads of devices QEMU's pc has and hvrr's platform has not (PCI\n"
+           "functions beside the host bridge, a PS/2 keyboard and mouse) as 'absent';\n"
+           "--strict lists them and the tolerated ones, and fails on them. On an APIC\n"
+           "platform, PIC-range vectors of IRs the 8259A masks are the I/O APIC's (not\n"
+           "compared) and APIC MMIO is not compared; --timed also compares the ACPI PM.\n\n"
            "  --timed          play the traffic at its virtual times (see above)\n"
            "  --strict         also report explained/tolerated differences, fail on them\n"
            "  --qemu PATH      QEMU binary (default $HVRR_QEMU or qemu-system-x86_64)\n"
@@ -137,16 +142,6 @@ static const struct deviation pci_hb_cmd_dev = {
     "writable, status 0280h (fast back-to-back, medium DEVSEL) (82441FX datasheet, PCICMD "
     "04-05h, PCISTS 06-07h); QEMU's i440FX has the generic PCI command mask (I/O, memory, bus "
     "master, SERR#, INTx disable writable), reset 0, status 0"};
-static const struct deviation pci_absent_dev = {
-    0xcfc, 0, 0xffffffff,
-    "PCI bus 0 device other than 00:00.0: hvrr's platform has the host bridge alone (absent "
-    "devices read all ones); QEMU's pc machine has the PIIX3 at 00:01.x (and more)"};
-static const struct deviation kbc_aux_dev = {
-    0x60, 0, 0xff,
-    "i8042 byte sent to the AUX port (0xd4 + data): hvrr has no mouse, so the controller "
-    "answers 0xfe with the timeout bit (status bit 6, with AUX data bit 5) as an "
-    "AT-compatible 8042 does when no device answers; QEMU's pc has a PS/2 mouse that "
-    "acknowledges (0xfa)"};
 
 static const struct deviation kbc_outport_dev = {
     0x60, 0, 0xcc,
@@ -164,6 +159,12 @@ static const struct deviation port61_nmi_dev = {
     "port 0x61 bits 2-3 (parity / I/O channel check enables) read back as written (PIIX3 NMI "
     "status and control register 61h: bits 3-0 read/write); QEMU's pcspk keeps bits 0-1 only"};
 
+static const struct deviation pci_hb_subsys_dev = {
+    0xcfc, 0, 0xffffffff,
+    "440FX host bridge (00:00.0) subsystem IDs (2Ch-2Fh): reserved in the 82441FX, read 0 "
+    "(82441FX datasheet, configuration space map; PCI 2.1 made them optional); QEMU gives "
+    "every PCI function subsystem vendor 1AF4h, subsystem 1100h"};
+
 static const struct deviation *pc_platform_explained(const struct qop *op, uint32_t diff)
 {
     uint32_t a = op->pci_addr;
@@ -179,8 +180,9 @@ static const struct deviation *pc_platform_explained(const struct qop *op, uint3
         if ((a & 0x00fffffcu) == 0x04 && !(diff & ~(pci_hb_cmd_dev.bits >> shift)) &&
             !((reg ^ 0x02800006u) & ~0x0140u & bytes))
             return &pci_hb_cmd_dev;
-        if ((a & 0x00ff0000u) == 0 && (a & 0xf800u) && op->value == xc_size_mask(op))
-            return &pci_absent_dev;
+        /* subsystem IDs, while hvrr's read 0 as the 82441FX's do */
+        if ((a & 0x00fffffcu) == 0x2c && op->value == 0)
+            return &pci_hb_subsys_dev;
     }
     if (op->port == 0x43 && op->value == 0xff)
         return &pit_cw_read_dev;
@@ -189,10 +191,6 @@ static const struct deviation *pc_platform_explained(const struct qop *op, uint3
         return &port61_nmi_dev;
     if (op->kbc_outport && !(op->value & 0xcc) && diff == 0xcc)
         return &kbc_outport_dev;
-    if (op->kbc_aux && op->port == 0x60 && op->value == 0xfe)
-        return &kbc_aux_dev;
-    if (op->kbc_aux && op->port == 0x64 && (op->value & 0x40) && !(diff & ~0x4cu))
-        return &kbc_aux_dev;
     return NULL;
 }
 
@@ -222,8 +220,9 @@ const struct deviation *xc_explained(const struct qop *op, uint32_t diff)
 
 struct devcount *xc_devcount(struct devcount *t, const char *dev)
 {
-    static const char *const names[] = {"pic", "pit", "port61", "cmos", "uart", "i8042", "pci"};
-    for (size_t i = 0; i < 7; i++)
+    static const char *const names[] = {"pic",  "pit",   "port61", "cmos",
+                                        "uart", "i8042", "pci",    "acpi"};
+    for (size_t i = 0; i < XC_NDEV; i++)
         if (!strcmp(names[i], dev)) {
             t[i].dev = names[i];
             return &t[i];
@@ -435,7 +434,7 @@ int cmd_crosscheck(int argc, char **argv)
     if (!path)
         return cli_usage_error("crosscheck", "no trace file given");
 
-    struct qscript s = {0};
+    struct qscript s = {.with_acpi = timed};
     struct trace_reader_stats st;
     int rc = cli_read_trace("crosscheck", path, on_item, &s, &st);
     if (s.oom) {
@@ -557,11 +556,17 @@ int cmd_crosscheck(int argc, char **argv)
             bool spurious = (want & 7) == 7 && (got < 0 || got == op->withdrawn);
             bool relatch = got < 0 && want >= 8 && (op->pic_flags & QPIC_RELATCH);
             relatched |= relatch;
-            if (got < 0 && (op->pic_flags & QPIC_LTIM)) {
-                if (xc_count(&t, dc, XC_EXPLAINED, true))
+            if (xc_ltim_ack(op, got, false)) {
+                if (xc_count(&t, dc, XC_EXPLAINED, true)) {
                     printf("explained: exit %" PRIu64 ", device pic, acknowledge: trace vector "
-                           "0x%02x (IRQ%d), qemu no interrupt pending\n  deviation: %s\n",
-                           op->exit_seq, op->value, want, ltim_dev.what);
+                           "0x%02x (IRQ%d), qemu ",
+                           op->exit_seq, op->value, want);
+                    if (got < 0)
+                        printf("no interrupt pending\n");
+                    else
+                        printf("IRQ%d (requested in the trace too)\n", got);
+                    printf("  deviation: %s\n", ltim_dev.what);
+                }
                 continue;
             }
             if (relatch) {
@@ -591,19 +596,24 @@ int cmd_crosscheck(int argc, char **argv)
             xc_count(&t, dc, tm == mask ? XC_TIMING : XC_EQUAL, false);
             continue;
         }
-        const struct deviation *d = xc_explained(op, diff);
-        if (!d)
+        const char *absent = xc_absent(op, diff);
+        const struct deviation *d = absent ? NULL : xc_explained(op, diff);
+        if (!d && !absent)
             d = xc_relatch_explains(op, diff, relatched);
         qscript_register(op, reg, sizeof(reg));
-        if (xc_count(&t, dc, d ? XC_EXPLAINED : XC_DIFFER, false)) {
+        enum xc_outcome o = absent ? XC_ABSENT : d ? XC_EXPLAINED : XC_DIFFER;
+        if (xc_count(&t, dc, o, false)) {
             printf("%s: exit %" PRIu64 ", device %s, register %s (port 0x%x), trace 0x%0*x, "
                    "qemu 0x%0*x",
-                   d ? "explained" : "difference", op->exit_seq, qscript_device(op->port), reg,
-                   op->port, op->size * 2, op->value, op->size * 2, ans[0]);
+                   absent ? "absent"
+                   : d    ? "explained"
+                          : "difference",
+                   op->exit_seq, qscript_device(op->port), reg, op->port, op->size * 2, op->value,
+                   op->size * 2, ans[0]);
             if (tm)
                 printf(" (timing bits 0x%x not compared)", tm);
-            if (d)
-                printf("\n  deviation: %s", d->what);
+            if (d || absent)
+                printf("\n  %s: %s", d ? "deviation" : "platform", d ? d->what : absent);
             printf("\n");
         }
     }
@@ -619,21 +629,24 @@ int cmd_crosscheck(int argc, char **argv)
            " IRQ changes on lines >= 16, %" PRIu64 " non-PIC vectors, %" PRIu64
            " UART input bytes not fed\n",
            path, s.n, s.skipped_ports, s.skipped_irqs, s.skipped_acks, s.uart_rx);
+    xc_print_apic(&s);
     if (s.skipped_wide)
         printf("  %" PRIu64 " accesses wider than the device's registers not scripted (hvrr "
                "ignores them, QEMU splits them into bytes)\n",
                s.skipped_wide);
-    printf("  device   compared   equal  explained  differ  timing-only\n");
+    printf("  device   compared   equal  explained  absent  differ  timing-only\n");
     for (int i = 0; i < XC_NDEV; i++) {
         const struct devcount *c = &t.counts[i];
         if (c->dev)
-            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %12" PRIu64 "\n",
-                   c->dev, c->compared, c->equal, c->explained, c->differ, c->timing);
+            printf("  %-7s %9" PRIu64 " %7" PRIu64 " %10" PRIu64 " %7" PRIu64 " %7" PRIu64
+                   " %12" PRIu64 "\n",
+                   c->dev, c->compared, c->equal, c->explained, c->absent, c->differ, c->timing);
     }
     printf("  acknowledges compared %" PRIu64 ", differ %" PRIu64 "\n", t.ack_cmp, t.ack_diff);
-    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained\n", t.diffs,
-           t.expl);
-    ret = (t.diffs || (strict && t.expl)) ? CLI_BAD_INPUT : CLI_OK;
+    printf("result: %" PRIu64 " unexplained difference(s), %" PRIu64 " explained, %" PRIu64
+           " of devices hvrr's platform does not have\n",
+           t.diffs, t.expl, t.absent);
+    ret = (t.diffs || (strict && (t.expl || t.absent))) ? CLI_BAD_INPUT : CLI_OK;
     if (cli_flush_stdout("crosscheck"))
         ret = CLI_BAD_INPUT;
 out:

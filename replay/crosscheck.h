@@ -23,10 +23,10 @@ struct deviation {
 const struct deviation *xc_explained(const struct qop *op, uint32_t diff);
 extern const struct deviation xc_relatch_dev;
 
-#define XC_NDEV 7
+#define XC_NDEV 8
 struct devcount {
     const char *dev;
-    uint64_t compared, equal, timing, tolerated, explained, differ;
+    uint64_t compared, equal, timing, tolerated, explained, differ, absent;
 };
 /* The counters of `dev` ("pic", "pit", ...) in a table of XC_NDEV. */
 struct devcount *xc_devcount(struct devcount *t, const char *dev);
@@ -37,12 +37,13 @@ enum xc_outcome {
     XC_TIMING, /* not comparable at all: counted apart, not compared */
     XC_TOLERATED,
     XC_EXPLAINED,
+    XC_ABSENT, /* a device QEMU's pc machine has and hvrr's platform has not */
     XC_DIFFER,
 };
 /* The counts of one cross-check run. */
 struct xc_tally {
     struct devcount counts[XC_NDEV];
-    uint64_t diffs, expl, tol, reports, ack_cmp, ack_diff;
+    uint64_t diffs, expl, tol, absent, reports, ack_cmp, ack_diff;
     uint64_t max_reports;
     bool strict;
 };
@@ -61,6 +62,20 @@ bool xc_master_eoi(const struct qop *op);
 /* xc_relatch_dev if it explains `diff` on the IN `op` while a relatched
  * acknowledge awaits the master's EOI, else NULL. */
 const struct deviation *xc_relatch_explains(const struct qop *op, uint32_t diff, bool relatched);
+/* Platform differences, not model disagreements: why the IN `op` whose
+ * answer differs in `diff` reads a device QEMU's pc machine has and hvrr's
+ * platform has not (a PCI function other than hvrr's host bridge, the PS/2
+ * keyboard or mouse behind the i8042), or NULL (replay/xc_classes.c). */
+const char *xc_absent(const struct qop *op, uint32_t diff);
+/* A PIT count read of a counting element never loaded since power-on
+ * (undefined, 8254 datasheet), hvrr's 0: not comparable (xc_classes.c). */
+bool xc_pit_undefined(const struct qop *op);
+/* The acknowledge `op`, for which QEMU's poll named IRQ `got` (-1 none), is
+ * explained by the 8259A ICW1 LTIM deviation (xc_classes.c); timed: QEMU's
+ * own devices drive its lines. */
+bool xc_ltim_ack(const struct qop *op, int got, bool timed);
+/* On an APIC-platform trace: a line counting what was left to the APICs. */
+void xc_print_apic(const struct qscript *s);
 /* The value bits of an access of op->size bytes. */
 uint32_t xc_size_mask(const struct qop *op);
 

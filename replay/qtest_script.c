@@ -36,6 +36,8 @@ const char *qscript_device(uint16_t port)
     }
     if (port >= 0x3f8 && port <= 0x3ff)
         return "uart";
+    if (port >= QS_ACPI_PM && port < QS_ACPI_PM + 12)
+        return "acpi";
     return NULL;
 }
 
@@ -78,6 +80,14 @@ void qscript_register(const struct qop *op, char *buf, size_t len)
         snprintf(buf, len, "CONFIG_ADDRESS");
     } else if (p >= 0xcfc && p <= 0xcff) {
         snprintf(buf, len, "CONFIG_DATA+%d", p - 0xcfc);
+    } else if (p >= QS_ACPI_PM && p < QS_ACPI_PM + 12) {
+        static const char *const pm[3] = {"PM1_STS", "PM1_EN", "PM1_CNT"};
+        unsigned o = p - QS_ACPI_PM;
+        snprintf(buf, len, "%s+%u",
+                 o >= 8  ? "PM_TMR"
+                 : o < 6 ? pm[o / 2]
+                         : "PM",
+                 o & (o >= 8 ? 3 : 1));
     } else if (p >= 0x3f8 && p <= 0x3ff) {
         int r = p - 0x3f8;
         if (op->uart_dlab && r < 2)
@@ -124,6 +134,8 @@ static bool width_ok(uint16_t port, unsigned size)
         return (size == 1 || size == 2 || size == 4) && (port & 3u) + size <= 4;
     if (port == 0xcf8)
         return size == 4;
+    if (port >= QS_ACPI_PM && port < QS_ACPI_PM + 12)
+        return (size == 1 || size == 2 || size == 4) && port - QS_ACPI_PM + size <= 12;
     return size == 1;
 }
 
@@ -131,6 +143,10 @@ static bool width_ok(uint16_t port, unsigned size)
  * and writes (0xd1 then a data byte). */
 static bool unsafe_write(struct qscript *s, uint16_t port, uint32_t v)
 {
+    /* PM1_CNT with SLP_EN (bit 13): a sleep or power-off request */
+    if (port >= QS_ACPI_PM + 4 && port <= QS_ACPI_PM + 5 &&
+        ((v << (8 * (port - QS_ACPI_PM - 4))) & 0x2000))
+        return true;
     if (port == 0x64) {
         s->after_d1 = v == 0xd1;
         return v == 0xd1 || (v & 0xf0) == 0xf0;
@@ -183,6 +199,10 @@ static void track_out(struct qscript *s, uint16_t port, uint32_t v)
             s->pic_flags[i] |= QPIC_SMM_EOI; /* non-specific EOI (or rotate on it) */
         }
     }
+    if (port == 0x3f9 && !s->dlab)
+        s->uart_ier = v & 0x0f;
+    else if (port == 0x3fc)
+        s->uart_mcr = v & 0x1f;
     if (port == 0x70)
         s->cmos_index = v & 0x7f;
     else if (port == 0x3fb) {
@@ -276,11 +296,18 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         s->rtc_phase_known = false;
         s->rtc_set_seen = false;
         s->rtc_last_c = 0;
-        s->start_mcr = 0; /* hvrr's power-on state without a start checkpoint */
+        s->apic = h->apic;
+        s->imr[0] = s->imr[1] = 0xff; /* hvrr's 8259As start masked */
+        s->start_mcr = 0;             /* hvrr's power-on state without a start checkpoint */
         s->start_ctr = KBC_RESET_CTR;
+        s->start_cmos_index = s->cmos_index = 0;
+        s->uart_ier = s->uart_mcr = 0;
+        s->pit_loaded[0] = s->pit_loaded[1] = s->pit_loaded[2] = false;
         if (h->has_start) {
             static struct vm_devices d;
-            struct vm_devices_config dc = {0};
+            /* the platform the blob was saved from: an APIC platform's blob
+             * (local APICs, I/O APIC) restores only into one of as many vCPUs */
+            struct vm_devices_config dc = {.apic = h->apic, .cpus = h->vcpus};
             vm_devices_init(&d, &dc, NULL, 0);
             if (vm_devices_restore(&d, h->start.devices, h->start.devices_len) == 0) {
                 s->have_rtc = true;
@@ -293,6 +320,12 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->rtc_b = d.cmos.ram[CMOS_REG_B];
                 s->start_mcr = d.com1.mcr;
                 s->start_ctr = d.kbc.ctr;
+                s->start_cmos_index = s->cmos_index = d.cmos.index & 0x7f;
+                s->uart_ier = d.com1.ier;
+                s->uart_mcr = d.com1.mcr;
+                for (int c = 0; c < 3; c++) /* hvrr's power-on channel: idle, never started */
+                    s->pit_loaded[c] = d.pit.ch[c].start != 0 || (d.pit.ch[c].run != PIT_IDLE &&
+                                                                  d.pit.ch[c].run != PIT_ARMED);
             }
         }
         return 0;
@@ -301,9 +334,15 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
         const struct trace_exit *e = &it->u.exit;
         s->last_seq = e->seq;
         s->last_tsc = e->tsc;
+        if (e->detail == TRACE_DETAIL_EPT && e->u.ept.size)
+            s->apic_mmio++; /* local APIC / I/O APIC register access */
         if (e->detail != TRACE_DETAIL_IO)
             return 0;
         uint16_t port = e->u.io.port;
+        if (port >= QS_ACPI_PM && port < QS_ACPI_PM + 12 && !(s->with_acpi && s->apic)) {
+            s->skipped_ports++; /* hvrr's ACPI PM: only --timed plays it (QEMU's PIIX4 PM) */
+            return 0;
+        }
         if (qscript_device(port) && !width_ok(port, e->u.io.size)) {
             s->skipped_wide++;
             return 0;
@@ -331,14 +370,20 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             op->pit_count = s->pit_count[port - 0x40];
             op->pit_half = s->pit_rw[port - 0x40] == 3 && s->pit_hi_next[port - 0x40];
             op->pit_gate_low = port == 0x42 && !s->gate2;
+            op->pit_unloaded = !s->pit_loaded[port - 0x40];
         } else if (port == 0x61) {
             op->pit_mode = s->pit_mode[2];
             op->pit_cw_only = s->pit_wbytes[2] != 0;
             op->pit_odd = s->pit_count[2] & 1;
             op->pit_count = s->pit_count[2];
         }
-        if (e->u.io.write && port == 0x61)
+        if (e->u.io.write && port == 0x61) {
+            /* modes 1/5: a gate rising edge loads a count written before it */
+            if ((e->u.io.value & 1) && !s->gate2 && (s->pit_mode[2] == 1 || s->pit_mode[2] == 5) &&
+                s->pit_ncounts[2])
+                s->pit_loaded[2] = true;
             s->gate2 = e->u.io.value & 1;
+        }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xc0) == 0 &&
             s->irq0_rise_tsc == e->tsc + 1)
             s->cw_edge0 = true; /* the IRQ0 rise recorded for this exit */
@@ -361,8 +406,13 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
                 s->pit_count[c] = b;
             if (s->pit_rw[c] == 3)
                 s->pit_hi_next[c] = !s->pit_hi_next[c];
-            if ((s->pit_rw[c] != 3 || !s->pit_hi_next[c]) && s->pit_ncounts[c] < 2)
+            if ((s->pit_rw[c] != 3 || !s->pit_hi_next[c]) && s->pit_ncounts[c] < 2) {
                 s->pit_ncounts[c]++; /* a complete count */
+                /* modes 0, 2, 3, 4 load it on the next clock; 1 and 5 at
+                 * a gate trigger (8254 datasheet, Mode Definitions) */
+                if (s->pit_mode[c] != 1 && s->pit_mode[c] != 5)
+                    s->pit_loaded[c] = true;
+            }
             s->pit_wbytes[c] = s->pit_wbytes[c] > 1 ? 1 : 0;
         }
         if (e->u.io.write && port == 0x43 && (e->u.io.value & 0xd0) == 0xc0) {
@@ -378,16 +428,22 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             if (e->u.io.write && port == 0xcf8)
                 s->pci_addr = e->u.io.value;
         } else if (port == 0x60 || port == 0x64) {
-            op->kbc_aux = s->kbc_aux;
+            op->kbd_dev = s->kbd_dev;
+            op->kbd_reply = s->kbd_reply;
             op->kbc_outport = port == 0x60 && s->kbc_d0;
             if (e->u.io.write && port == 0x64) {
-                s->kbc_d4 = e->u.io.value == 0xd4;
-                s->kbc_d0 = e->u.io.value == 0xd0;
+                /* 0x60-0x7f write controller RAM, 0xd1-0xd4 output port /
+                 * output buffer / mouse: their data byte comes at 0x60 */
+                uint8_t c = (uint8_t)e->u.io.value;
+                s->kbc_wcmd = (c >= 0x60 && c <= 0x7f) || (c >= 0xd1 && c <= 0xd4) ? c : 0;
+                s->kbd_reply = false;
+                s->kbc_d0 = c == 0xd0;
             } else if (e->u.io.write) {
-                s->kbc_aux = s->kbc_d4; /* no mouse: hvrr answers 0xfe, timeout */
-                s->kbc_d4 = false;
+                if (!s->kbc_wcmd || s->kbc_wcmd == 0xd4) /* to the keyboard or the mouse */
+                    s->kbd_dev = s->kbd_reply = true;    /* hvrr answers 0xfe, timeout */
+                s->kbc_wcmd = 0;
             } else if (port == 0x60) {
-                s->kbc_aux = s->kbc_d0 = false;
+                s->kbc_d0 = false;
             }
         }
         if (port == 0x71) {
@@ -455,14 +511,25 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             s->skipped_acks++;
             return 0;
         }
+        int slave = (v & 0xf8) == s->base[1] && s->base[1] != s->base[0];
+        int line = (v & 7) + 8 * slave;
+        /* APIC platform: the local APIC also injects vectors of the PIC's
+         * range (Linux gives ISA IRQ n vector 0x30 + n in the I/O APIC and
+         * the 8259A alike). An IR the 8259A's IMR masks (for a slave IR,
+         * or the master's IR2) cannot have been requested by the 8259A
+         * (8259A datasheet, OCW1): the vector came from the I/O APIC or a
+         * local APIC source, not from an 8259A acknowledge. */
+        if (s->apic && (((s->imr[slave] >> (v & 7)) & 1) || (slave && (s->imr[0] & 4)))) {
+            s->apic_acks++;
+            return 0;
+        }
         struct qop *op = push(s, QOP_ACK);
         if (!op)
             return -1;
         op->value = v;
         op->withdrawn = -1;
-        int slave = (v & 0xf8) == s->base[1] && s->base[1] != s->base[0];
-        int line = (v & 7) + 8 * slave;
         uint16_t pic = slave ? 0xff00 : 0x00ff;
+        op->irq4_gated = (s->uart_ier & 0x0f) && (!(s->uart_mcr & 0x08) || (s->uart_mcr & 0x10));
         if (line == 4 && s->rx_pending)
             op->rx_mask = 0xff; /* maybe the RX interrupt of input QEMU is not fed */
         if ((v & 7) == 7 && !(s->level & (1u << line))) {
@@ -474,8 +541,11 @@ int qscript_add(struct qscript *s, const struct trace_item *it)
             }
         } else {
             s->latched &= (uint16_t) ~(1u << line);
-            if ((s->pic_flags[slave] & QPIC_LTIM) && (s->level & (1u << line)))
+            if ((s->pic_flags[slave] & QPIC_LTIM) && (s->level & (1u << line))) {
                 op->pic_flags |= QPIC_LTIM; /* a level request hvrr's LTIM took */
+                uint16_t unmasked = (uint16_t)((uint8_t)~s->imr[slave] << (8 * slave));
+                op->ltim_other = s->level & unmasked & pic & ~(1u << line);
+            }
             if (line == 0 && s->cw_edge0)
                 op->pic_flags |= QPIC_CW_EDGE;
             if (line == 0 && s->pit_ncounts[0] > 1 && (s->pit_mode[0] == 2 || s->pit_mode[0] == 3))
@@ -543,7 +613,10 @@ int qscript_write(struct qscript *s, FILE *f, bool clock, const char *master, co
      * QEMU's count in mode 3 (a lone LSB write then loads a count in QEMU
      * and raises IRQ0, hostile exit 17) */
     fprintf(f, "outb 0x43 0x30\noutb 0x43 0x70\noutb 0x43 0xb0\n");
-    s->prefix_cmds = 8;
+    /* and the CMOS index the trace's first data access uses (hvrr's at
+     * the start checkpoint) */
+    fprintf(f, "outb 0x70 0x%x\n", s->start_cmos_index);
+    s->prefix_cmds = 9;
     for (size_t i = 0; i < s->n; i++) {
         struct qop *op = &s->ops[i];
         unsigned n = 0;

@@ -18,6 +18,10 @@
 
 enum qop_kind { QOP_OUT = 1, QOP_IN, QOP_IRQ, QOP_ACK };
 
+/* hvrr's ACPI PM block (APIC platform; hv/devs/vm_devices.h): PM1_STS,
+ * PM1_EN, PM1_CNT, PM_TMR at +0, +2, +4, +8 */
+#define QS_ACPI_PM 0x600u
+
 /* 8259A states where QEMU's i8259 is known to answer otherwise (qop.pic_flags) */
 enum {
     QPIC_LTIM = 1,         /* ICW1 LTIM set on the PIC read: level mode on every input */
@@ -69,8 +73,14 @@ struct qop {
                             * (LSR DR, IIR id, RBR); ACK: nonzero while such input waits */
     bool kbc_outport;      /* i8042 data read answering 0xd0 (output port) */
     uint32_t pci_addr;     /* PCI read: the last CONFIG_ADDRESS written, as written */
-    bool kbc_aux;          /* i8042 read: the answer to a byte sent to the AUX device
-                            * (0xd4 + data) not yet read from the data port */
+    bool kbd_dev;          /* i8042 read: a byte was sent to the keyboard or mouse before */
+    bool kbd_reply;        /* ... and no controller command since the last such byte */
+    bool pit_unloaded;     /* PIT data read: the channel's counting element never loaded since
+                            * power-on (modes 1/5 load only at a gate trigger) */
+    uint16_t ltim_other;   /* ACK with QPIC_LTIM: the other IRs of that 8259A whose lines
+                            * are high in the trace (LTIM: requests) and unmasked */
+    bool irq4_gated;       /* ACK: the trace's 16550 has an interrupt enabled (IER) while
+                            * MCR keeps it off IRQ4 (OUT2 clear or loopback) */
     unsigned ncmds;        /* qtest commands this op produced (answers to read) */
 };
 
@@ -83,6 +93,10 @@ struct qscript {
     uint64_t skipped_irqs;  /* IRQ changes on lines >= 16 */
     uint64_t skipped_acks;  /* vectors outside both PICs' ranges (APIC) */
     uint64_t uart_rx;       /* host input bytes the script cannot feed */
+    uint64_t apic_acks;     /* APIC platform: PIC-range vectors of IRs the IMR masked */
+    uint64_t apic_mmio;     /* APIC platform: local/I/O APIC MMIO accesses (not scripted) */
+    bool apic;              /* the trace's platform has the APICs (header) */
+    bool with_acpi;         /* set before reading: script hvrr's ACPI PM (--timed, apic) */
     bool oom;
     /* tracking */
     uint8_t cmos_index, ocw3[2], base[2], icw_step[2];
@@ -97,6 +111,7 @@ struct qscript {
     uint16_t pit_count[3];                         /* the last count written */
     uint8_t pit_ncounts[3]; /* complete counts written since the control word (saturating) */
     bool pit_bcd[3];
+    bool pit_loaded[3]; /* per channel: its counting element was loaded since power-on */
     bool gate2;
     /* hvrr's RTC at the start checkpoint: wall second ref_sec from virtual
      * time ref_ns on (have_rtc false: no start checkpoint) */
@@ -111,11 +126,14 @@ struct qscript {
     uint64_t rtc_h, rtc_q, rtc_qoff, rtc_last_c;
     uint8_t rtc_a, rtc_b;
     uint8_t start_mcr, start_ctr; /* 16550 MCR, i8042 command byte at the start */
+    uint8_t start_cmos_index;     /* CMOS index (0x70, bit 7 dropped) at the start */
     uint32_t pci_addr;            /* CONFIG_ADDRESS as the guest wrote it */
-    bool kbc_d4, kbc_aux, kbc_d0; /* i8042: 0xd4 written; the AUX answer pending; 0xd0 */
-    uint64_t rx_pending;          /* host input bytes hvrr's UART holds, not yet read */
+    bool kbc_d0;                  /* i8042: 0xd0 (read output port) written */
+    uint8_t kbc_wcmd;             /* i8042 command whose data byte port 0x60 takes next (0: none) */
+    bool kbd_dev, kbd_reply;
+    uint64_t rx_pending; /* host input bytes hvrr's UART holds, not yet read */
     bool dlab, after_d1, uart_break;
-    uint8_t lcr;
+    uint8_t lcr, uart_ier, uart_mcr;
     uint16_t level, latched; /* trace line levels; edges not yet acknowledged */
     uint16_t used;           /* ISA lines the trace drives */
     /* ISA lines QEMU's own COM1, keyboard and mouse interrupts are moved to

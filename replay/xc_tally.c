@@ -2,6 +2,8 @@
  * replay/cmd_crosscheck.c) and --timed (replay/xc_timed.c): how an
  * acknowledge's poll answer is read, and how each compared IN or
  * acknowledge is counted and whether it is reported. */
+#include <inttypes.h>
+
 #include "replay/crosscheck.h"
 
 bool xc_slave_vector(const struct qop *op)
@@ -54,6 +56,10 @@ bool xc_count(struct xc_tally *t, struct devcount *dc, enum xc_outcome o, bool a
         dc->explained++;
         t->expl++;
         break;
+    case XC_ABSENT:
+        dc->absent++;
+        t->absent++;
+        break;
     default:
         dc->differ++;
         t->diffs++;
@@ -61,4 +67,13 @@ bool xc_count(struct xc_tally *t, struct devcount *dc, enum xc_outcome o, bool a
         return t->reports++ < t->max_reports;
     }
     return t->strict && t->reports++ < t->max_reports;
+}
+
+void xc_print_apic(const struct qscript *s)
+{
+    if (s->apic)
+        printf("  APIC platform: %" PRIu64 " vectors of the PIC's range injected while the "
+               "8259A's IMR masked that IR (the APICs', not compared as acknowledges), %" PRIu64
+               " local/I/O APIC MMIO accesses not compared\n",
+               s->apic_acks, s->apic_mmio);
 }

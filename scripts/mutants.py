@@ -518,8 +518,8 @@ def cmd_run(args):
         elif args[i].startswith("-j"):
             jobs = int(args[i][2:])
             i += 1
-        else:
-            pattern = args[i]
+        else:  # MUTANTS="a b" arrives as two arguments: both select
+            pattern = args[i] if pattern is None else pattern + "," + args[i]
             i += 1
     if jobs < 1:
         jobs = 1

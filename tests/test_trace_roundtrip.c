@@ -726,12 +726,102 @@ static void test_header_device_limit(void **state)
     trace_membuf_free(&o.buf);
 }
 
+/* Field values for the encoder comparison: zero (left out), varint length
+ * boundaries, 32-bit limits, full 64-bit. */
+static const uint64_t enc_vals[] = {
+    0, 1, 127, 128, 16383, 16384, 0x7fffffff, 0x80000000u, 0xffffffffu, UINT64_MAX / 3, UINT64_MAX};
+#define ENC_NV (sizeof enc_vals / sizeof enc_vals[0])
+
+/* The k-th value for field f of record i: every field sees every value. */
+static uint64_t enc_val(unsigned i, unsigned f)
+{
+    return enc_vals[(i * 7 + f * 3 + i / ENC_NV) % ENC_NV];
+}
+
+/* An exit of detail kind d (TRACE_DETAIL_NONE..EXTINT), every field from
+ * enc_val. */
+static struct trace_exit enc_exit(unsigned i, enum trace_detail d)
+{
+    struct trace_exit e = {.seq = enc_val(i, 0),
+                           .tsc = enc_val(i, 1),
+                           .rip = enc_val(i, 2),
+                           .qual = enc_val(i, 3),
+                           .vcpu = (uint32_t)enc_val(i, 4),
+                           .reason = (uint32_t)enc_val(i, 5), /* >= 2^31: a negative enum */
+                           .insn_len = (uint32_t)enc_val(i, 6),
+                           .detail = d};
+    uint64_t a = enc_val(i, 7), b = enc_val(i, 8), c = enc_val(i, 9), x = enc_val(i, 10);
+    switch (d) {
+    case TRACE_DETAIL_IO:
+        e.u.io.port = (uint16_t)a, e.u.io.size = (uint8_t)b, e.u.io.write = c & 1;
+        e.u.io.value = (uint32_t)x;
+        break;
+    case TRACE_DETAIL_CPUID:
+        e.u.cpuid.leaf = (uint32_t)a, e.u.cpuid.subleaf = (uint32_t)b;
+        e.u.cpuid.eax = (uint32_t)c, e.u.cpuid.ebx = (uint32_t)x;
+        e.u.cpuid.ecx = (uint32_t)enc_val(i, 11), e.u.cpuid.edx = (uint32_t)enc_val(i, 12);
+        break;
+    case TRACE_DETAIL_MSR:
+        e.u.msr.index = (uint32_t)a, e.u.msr.write = b & 1, e.u.msr.value = c;
+        break;
+    case TRACE_DETAIL_XSETBV: e.u.xsetbv.xcr = (uint32_t)a, e.u.xsetbv.value = b; break;
+    case TRACE_DETAIL_CR:
+        e.u.cr.cr = (uint8_t)a, e.u.cr.access = (uint8_t)b, e.u.cr.gpr = (uint8_t)c;
+        e.u.cr.value = x;
+        break;
+    case TRACE_DETAIL_EPT:
+        e.u.ept.gpa = a, e.u.ept.access = (uint32_t)b, e.u.ept.gla = c, e.u.ept.size = (uint32_t)x;
+        e.u.ept.value = enc_val(i, 11);
+        break;
+    case TRACE_DETAIL_EXTINT: e.u.extint.vector = (uint8_t)a; break;
+    default: break;
+    }
+    return e;
+}
+
+/* A device event of kind k (TRACE_DEV_IRQ_LINE..CPU_START). */
+static struct trace_dev_event enc_dev(unsigned i, enum trace_dev_kind k, const uint8_t *rx,
+                                      size_t rx_len)
+{
+    struct trace_dev_event d = {.tsc = enc_val(i, 0), .vcpu = (uint32_t)enc_val(i, 1), .kind = k};
+    uint64_t a = enc_val(i, 2), b = enc_val(i, 3), c = enc_val(i, 4), x = enc_val(i, 5);
+    switch (k) {
+    case TRACE_DEV_IRQ_LINE: d.u.irq.irq = (uint32_t)a, d.u.irq.level = b & 1; break;
+    case TRACE_DEV_INJECT: d.u.inject.vector = (uint8_t)a; break;
+    case TRACE_DEV_UART_RX:
+        d.u.uart_rx.port = (uint16_t)a, d.u.uart_rx.data = rx, d.u.uart_rx.len = rx_len;
+        break;
+    case TRACE_DEV_TIMER_EDGE: d.u.timer.source = (uint32_t)a, d.u.timer.level = b & 1; break;
+    case TRACE_DEV_INTR: d.u.intr.level = a & 1; break;
+    case TRACE_DEV_REQUEST: d.u.request.what = (uint32_t)a; break;
+    case TRACE_DEV_INTR_BLOCKED: d.u.blocked.rflags = a, d.u.blocked.blocking = (uint32_t)b; break;
+    case TRACE_DEV_POLICY_IO:
+        d.u.pio.rax = a, d.u.pio.rax_after = b, d.u.pio.addr_bits = (uint32_t)c;
+        d.u.pio.rcx = x, d.u.pio.rcx_after = enc_val(i, 6), d.u.pio.index = enc_val(i, 7);
+        d.u.pio.index_after = enc_val(i, 8), d.u.pio.rflags = enc_val(i, 9);
+        d.u.pio.gla = enc_val(i, 10), d.u.pio.fault = (uint32_t)enc_val(i, 11);
+        d.u.pio.retired = enc_val(i, 12) & 1;
+        break;
+    case TRACE_DEV_HALT:
+        d.u.halt.rflags = a, d.u.halt.input = b & 1, d.u.halt.stop = (uint32_t)c;
+        break;
+    case TRACE_DEV_DEADLINE: /* none, or ahead of the record's TSC (else refused) */
+        d.u.deadline.tsc = d.tsc < UINT64_MAX - a && a ? d.tsc + a : UINT64_MAX;
+        break;
+    case TRACE_DEV_CPU_START:
+        d.u.cpu_start.vcpu = (uint32_t)a, d.u.cpu_start.vector = (uint32_t)b;
+        break;
+    }
+    return d;
+}
+
 static void test_fast_encoder_matches_protobuf_c(void **state)
 {
     (void)state;
-    /* The writer's hand-written exit encoder must produce the very bytes
-     * protobuf-c produces: whole traces compare equal byte for byte, for the
-     * synthetic mix and for exits with extreme field values. */
+    /* The writer's hand-written encoder (trace_encode.c) must produce the
+     * very bytes protobuf-c produces: whole traces compare equal byte for
+     * byte, for the synthetic mix and for every exit detail and device
+     * event kind with extreme field values (frame Sync records included). */
     struct tt_out fast, slow;
     tt_protobuf_only = false;
     assert_int_equal(tt_synth(&fast, 30000, 9000, 4), 0);
@@ -743,34 +833,113 @@ static void test_fast_encoder_matches_protobuf_c(void **state)
     trace_membuf_free(&fast.buf);
     trace_membuf_free(&slow.buf);
 
-    const uint64_t big[] = {0, 1, 127, 128, 0x7fffffff, 0xffffffffu, UINT64_MAX / 3, UINT64_MAX};
-    struct trace_writer *wf = tt_writer(&fast, 3, 0);
+    static uint8_t rx[300];
+    for (unsigned i = 0; i < sizeof rx; i++)
+        rx[i] = (uint8_t)(i * 37 + 1);
+    /* UartRx lengths: none, one, a FIFO load, a two-byte length, past the
+     * encoder's limit (protobuf-c then) */
+    static const size_t rx_lens[] = {0, 1, 16, 200, 300};
+    struct trace_writer *wf = tt_writer(&fast, 3, 16u << 10); /* small frames: many Syncs */
     tt_protobuf_only = true;
-    struct trace_writer *ws = tt_writer(&slow, 3, 0);
+    struct trace_writer *ws = tt_writer(&slow, 3, 16u << 10);
     tt_protobuf_only = false;
-    for (unsigned i = 0; i < 8 * 8; i++) {
-        struct trace_exit e = mk_exit(big[i % 8], (uint32_t)big[(i / 8) % 5],
-                                      i % 2 ? TRACE_DETAIL_IO : TRACE_DETAIL_NONE);
-        e.tsc = big[(i + 3) % 8];
-        e.rip = big[(i + 5) % 8];
-        e.qual = big[i / 8];
-        e.vcpu = (uint32_t)big[(i + 1) % 6];
-        e.insn_len = (uint32_t)big[(i + 2) % 5];
-        e.u.io.port = (uint16_t)big[(i + 4) % 8];
-        e.u.io.size = (uint8_t)(i % 5);
-        e.u.io.write = i % 3 == 0;
-        e.u.io.value = (uint32_t)big[(i + 6) % 8];
-        assert_int_equal(trace_write_exit(wf, &e), 0);
-        assert_int_equal(trace_write_exit(ws, &e), 0);
+    unsigned exits = 0, devs = 0;
+    for (unsigned i = 0; i < 40 * ENC_NV; i++) {
+        for (unsigned d = TRACE_DETAIL_NONE; d <= TRACE_DETAIL_EXTINT; d++) {
+            struct trace_exit e = enc_exit(i * 8 + d, (enum trace_detail)d);
+            assert_int_equal(trace_write_exit(wf, &e), 0);
+            assert_int_equal(trace_write_exit(ws, &e), 0);
+            exits++;
+        }
+        for (unsigned k = TRACE_DEV_IRQ_LINE; k <= TRACE_DEV_CPU_START; k++) {
+            struct trace_dev_event d =
+                enc_dev(i * 11 + k, (enum trace_dev_kind)k, rx, rx_lens[i % 5]);
+            assert_int_equal(trace_write_dev(wf, &d), 0);
+            assert_int_equal(trace_write_dev(ws, &d), 0);
+            devs++;
+        }
     }
     assert_int_equal(trace_writer_finish(wf, NULL), 0);
     assert_int_equal(trace_writer_finish(ws, NULL), 0);
+    struct trace_writer_stats st;
+    trace_writer_get_stats(wf, &st);
+    assert_true(st.frames > 10);
     trace_writer_destroy(wf);
     trace_writer_destroy(ws);
     assert_int_equal(fast.buf.len, slow.buf.len);
     assert_memory_equal(fast.buf.data, slow.buf.data, fast.buf.len);
+    /* and it decodes: every record, no damage (the values are no real
+     * run's, so the reader's record checks are off) */
+    struct trace_reader *r = trace_reader_new();
+    trace_reader_set_record_checks(r, false);
+    assert_int_equal(trace_reader_feed(r, fast.buf.data, fast.buf.len), 0);
+    trace_reader_eof(r);
+    struct trace_item it;
+    unsigned got_exits = 0, got_devs = 0, damage = 0;
+    while (trace_reader_next(r, &it) == TRACE_R_ITEM) {
+        got_exits += it.type == TRACE_ITEM_EXIT;
+        got_devs += it.type == TRACE_ITEM_DEV;
+        damage += it.type == TRACE_ITEM_DAMAGE;
+    }
+    trace_reader_free(r);
+    assert_int_equal(damage, 0);
+    assert_int_equal(got_exits, exits);
+    assert_int_equal(got_devs, devs);
     trace_membuf_free(&fast.buf);
     trace_membuf_free(&slow.buf);
+}
+
+static unsigned lib_calls;
+static void count_lib(void *ctx)
+{
+    (void)ctx;
+    lib_calls++;
+}
+
+static void test_lib_enter_only_around_libraries(void **state)
+{
+    (void)state;
+    /* The hypervisor saves the guest's FPU state in lib_enter: the writer
+     * must call it before every zstd or protobuf-c run, and only then (the
+     * hand-written records need no FPU). */
+    struct tt_out o;
+    memset(&o, 0, sizeof o);
+    struct trace_writer_config cfg = {.level = 3,
+                                      .frame_bytes = 16u << 10,
+                                      .write = tt_write,
+                                      .write_ctx = &o,
+                                      .alloc = &trace_libc_allocator,
+                                      .lib_enter = count_lib};
+    struct trace_writer *w = trace_writer_init(&cfg, NULL, 0);
+    assert_non_null(w);
+    lib_calls = 0;
+    struct trace_header h = {.format_version = TRACE_FORMAT_VERSION, .vcpus = 1, .tsc_hz = 1000};
+    assert_int_equal(trace_write_header(w, &h), 0);
+    unsigned after_header = lib_calls;
+    assert_true(after_header >= 2); /* packing the header, compressing its frame */
+    struct trace_writer_stats st;
+    unsigned exits = 0;
+    for (;;) { /* exits and device events until just before the next frame */
+        struct trace_exit e = mk_exit(exits++, TRACE_EXIT_IO_INSTRUCTION, TRACE_DETAIL_IO);
+        e.u.io.port = 0x3f8, e.u.io.size = 1, e.u.io.value = exits;
+        assert_int_equal(trace_write_exit(w, &e), 0);
+        struct trace_dev_event d = {.tsc = e.tsc, .kind = TRACE_DEV_INJECT};
+        d.u.inject.vector = 0x30;
+        assert_int_equal(trace_write_dev(w, &d), 0);
+        trace_writer_get_stats(w, &st);
+        if (st.frames > 1)
+            break;
+        assert_int_equal(lib_calls, after_header); /* hand-written records only */
+    }
+    assert_int_equal(lib_calls, after_header + 1); /* that frame's compression */
+    struct trace_checkpoint c = {.seq = exits, .tsc = 1};
+    assert_int_equal(trace_write_checkpoint(w, &c), 0);
+    assert_true(lib_calls >= after_header + 3); /* its frame, the checkpoint record */
+    unsigned before_end = lib_calls;
+    assert_int_equal(trace_writer_finish(w, NULL), 0);
+    assert_true(lib_calls >= before_end + 2); /* the end record, the last frame */
+    trace_writer_destroy(w);
+    trace_membuf_free(&o.buf);
 }
 
 int main(void)
@@ -797,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_frames_bounded_and_start_with_sync),
         cmocka_unit_test(test_header_device_limit),
         cmocka_unit_test(test_fast_encoder_matches_protobuf_c),
+        cmocka_unit_test(test_lib_enter_only_around_libraries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

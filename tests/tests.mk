@@ -45,7 +45,7 @@ fuzz-devices: $(TRACE_GEN_H)
 # make test): each is applied in a scratch tree under $(BUILD)/mutants and
 # make unit, the corpus replay and devs-soak (MUTANTS_SOAK_N inputs) run
 # against it; prints kill rates per suite and the survivors.
-# MUTANTS=glob[,glob] selects, MUTANTS_JOBS=N runs N scratch trees in parallel.
+# MUTANTS=glob[,glob] (or space-separated) selects, MUTANTS_JOBS=N runs N scratch trees in parallel.
 MUTANTS        ?=
 MUTANTS_JOBS   ?= 1
 MUTANTS_SOAK_N ?= 200

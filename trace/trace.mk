@@ -3,7 +3,7 @@
 TRACE_PROTO    := trace/hvrr.proto
 TRACE_GEN_C    := $(BUILD)/gen/trace/hvrr.pb-c.c
 TRACE_GEN_H    := $(BUILD)/gen/trace/hvrr.pb-c.h
-TRACE_SRCS     := trace/trace_frame.c trace/trace_writer.c trace/trace_reader.c \
+TRACE_SRCS     := trace/trace_frame.c trace/trace_writer.c trace/trace_encode.c trace/trace_reader.c \
                   trace/trace_host.c trace/trace_names.c trace/trace_synth.c \
                   trace/trace_craft.c trace/trace_validate.c trace/trace_crcspan.c \
                   trace/trace_decode.c

@@ -8,10 +8,15 @@
 #include <zstd.h>
 
 #include "trace/hvrr.pb-c.h"
+#include "trace/trace_encode.h"
 #include "trace/trace_frame.h"
 
 #define MAX_HDR_DEVICES 64
-#define ALIGN_UP(x)     (((x) + 63u) & ~(size_t)63u)
+/* UartRx records with at most this many bytes go through trace_encode.c
+ * (the hypervisor feeds at most 16 at a time); longer ones through
+ * protobuf-c. */
+#define UART_RX_FAST 256u
+#define ALIGN_UP(x)  (((x) + 63u) & ~(size_t)63u)
 
 struct trace_writer {
     trace_write_fn write;
@@ -22,6 +27,8 @@ struct trace_writer {
     bool finished;
     bool need_sync; /* the current frame has no Sync record yet */
     bool protobuf_only;
+    void (*lib_enter)(void *ctx);
+    void *lib_ctx;
 
     /* delta-coding state, same rules as the reader's */
     uint64_t prev_seq; /* seq of the last exit; UINT64_MAX before the first */
@@ -127,6 +134,8 @@ struct trace_writer *trace_writer_init(const struct trace_writer_config *cfg, vo
     w->prev_seq = UINT64_MAX;
     w->need_sync = true;
     w->protobuf_only = cfg->protobuf_only;
+    w->lib_enter = cfg->lib_enter;
+    w->lib_ctx = cfg->lib_ctx;
     if (!w->cctx || set_cparams(w->cctx, &l) != 0) {
         if (owner && owner->free)
             owner->free(owner->ctx, mem);
@@ -148,10 +157,18 @@ static int fail(struct trace_writer *w, int err)
     return w->err;
 }
 
+/* Before zstd or protobuf-c runs (trace_writer_config.lib_enter). */
+static void lib_enter(struct trace_writer *w)
+{
+    if (w->lib_enter)
+        w->lib_enter(w->lib_ctx);
+}
+
 static int emit_frame(struct trace_writer *w, uint8_t flags)
 {
     if (w->raw_len == 0 && !(flags & TRACE_FRAME_FINAL))
         return 0;
+    lib_enter(w);
     size_t clen = ZSTD_compress2(w->cctx, w->out + TRACE_FRAME_HDR_LEN,
                                  w->out_cap - TRACE_FRAME_HDR_LEN, w->raw, w->raw_len);
     if (ZSTD_isError(clen))
@@ -216,6 +233,7 @@ static int append_packed(struct trace_writer *w, const ProtobufCMessage *msg, co
 
 static int append(struct trace_writer *w, const Hvrr__Record *rec)
 {
+    lib_enter(w);
     return append_packed(w, &rec->base, NULL, protobuf_c_message_get_packed_size(&rec->base));
 }
 
@@ -245,7 +263,14 @@ static int append_timed_any(struct trace_writer *w, const Hvrr__Record *rec, con
         if (rc)
             return rc;
     }
-    if (w->need_sync) {
+    if (w->need_sync && !w->protobuf_only) {
+        uint8_t sync[TRACE_ENCODE_MAX];
+        rc = append_packed(w, NULL, sync,
+                           trace_encode_sync(sync, w->prev_seq + 1, w->prev_tsc, w->prev_rip));
+        if (rc)
+            return rc;
+        w->need_sync = false;
+    } else if (w->need_sync) {
         Hvrr__Sync s = HVRR__SYNC__INIT;
         s.next_seq = w->prev_seq + 1;
         s.tsc = w->prev_tsc;
@@ -263,51 +288,8 @@ static int append_timed_any(struct trace_writer *w, const Hvrr__Record *rec, con
 
 static int append_timed(struct trace_writer *w, const Hvrr__Record *rec)
 {
+    lib_enter(w);
     return append_timed_any(w, rec, NULL, protobuf_c_message_get_packed_size(&rec->base));
-}
-
-/* Hand-written encoder for the hot record shape (an Exit with no detail or a
- * PortIo), producing exactly the bytes protobuf-c would: fields in number
- * order, zero values left out, sint64 zigzag-coded. Returns the length. */
-static size_t put_field(uint8_t *p, unsigned field, uint64_t v)
-{
-    if (!v)
-        return 0;
-    p[0] = (uint8_t)(field << 3);
-    return 1 + trace_varint_put(p + 1, v);
-}
-
-static uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static size_t fast_exit_record(uint8_t out[128], const struct trace_exit *e, uint64_t seq_skip,
-                               int64_t tsc_delta, int64_t rip_delta)
-{
-    uint8_t x[112], io[32];
-    size_t n = 0, m = 0;
-    n += put_field(x + n, 1, e->reason);
-    n += put_field(x + n, 2, e->vcpu);
-    n += put_field(x + n, 3, e->insn_len);
-    n += put_field(x + n, 4, e->qual);
-    n += put_field(x + n, 5, zigzag(rip_delta));
-    n += put_field(x + n, 6, seq_skip);
-    if (e->detail == TRACE_DETAIL_IO) {
-        m += put_field(io + m, 1, e->u.io.port);
-        m += put_field(io + m, 2, e->u.io.size);
-        m += put_field(io + m, 3, e->u.io.write ? 1 : 0);
-        m += put_field(io + m, 4, e->u.io.value);
-        x[n++] = 7 << 3 | 2;
-        x[n++] = (uint8_t)m; /* < 128 */
-        memcpy(x + n, io, m);
-        n += m;
-    }
-    n += put_field(x + n, 15, zigzag(tsc_delta));
-    out[0] = 2 << 3 | 2;
-    size_t k = 1 + trace_varint_put(out + 1, n);
-    memcpy(out + k, x, n);
-    return k + n;
 }
 
 int trace_write_exit(struct trace_writer *w, const struct trace_exit *e)
@@ -317,12 +299,12 @@ int trace_write_exit(struct trace_writer *w, const struct trace_exit *e)
     int rc = check(w);
     if (rc)
         return rc;
-    if (!w->protobuf_only && e->reason < 0x80000000u &&
-        (e->detail == TRACE_DETAIL_NONE || e->detail == TRACE_DETAIL_IO)) {
-        uint8_t rec[128];
-        size_t len =
-            fast_exit_record(rec, e, e->seq - (w->prev_seq + 1), (int64_t)(e->tsc - w->prev_tsc),
-                             (int64_t)(e->rip - w->prev_rip));
+    uint8_t rec[TRACE_ENCODE_MAX];
+    size_t len = w->protobuf_only ? 0
+                                  : trace_encode_exit(rec, e, e->seq - (w->prev_seq + 1),
+                                                      (int64_t)(e->tsc - w->prev_tsc),
+                                                      (int64_t)(e->rip - w->prev_rip));
+    if (len) {
         rc = append_timed_any(w, NULL, rec, len);
         if (rc)
             return rc;
@@ -424,6 +406,23 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
     int rc = check(w);
     if (rc)
         return rc;
+    if (d->kind == TRACE_DEV_UART_RX && d->u.uart_rx.len && !d->u.uart_rx.data)
+        return TRACE_W_E_ARG;
+    /* a deadline at or before the record's TSC cannot be armed */
+    if (d->kind == TRACE_DEV_DEADLINE && d->u.deadline.tsc != UINT64_MAX &&
+        d->u.deadline.tsc <= d->tsc)
+        return TRACE_W_E_ARG;
+    if (!w->protobuf_only && (d->kind != TRACE_DEV_UART_RX || d->u.uart_rx.len <= UART_RX_FAST)) {
+        uint8_t rec[TRACE_ENCODE_MAX + UART_RX_FAST];
+        size_t len = trace_encode_dev(rec, d, (int64_t)(d->tsc - w->prev_tsc));
+        if (!len)
+            return TRACE_W_E_ARG; /* an unknown kind */
+        rc = append_timed_any(w, NULL, rec, len);
+        if (rc)
+            return rc;
+        w->prev_tsc = d->tsc;
+        return 0;
+    }
     Hvrr__DeviceEvent x = HVRR__DEVICE_EVENT__INIT;
     x.tsc_delta = (int64_t)(d->tsc - w->prev_tsc);
     x.vcpu = d->vcpu;
@@ -451,8 +450,6 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
         x.inject = &inj;
         break;
     case TRACE_DEV_UART_RX:
-        if (d->u.uart_rx.len && !d->u.uart_rx.data)
-            return TRACE_W_E_ARG;
         rx.port = d->u.uart_rx.port;
         rx.data.data = (uint8_t *)d->u.uart_rx.data;
         rx.data.len = d->u.uart_rx.len;
@@ -504,9 +501,6 @@ int trace_write_dev(struct trace_writer *w, const struct trace_dev_event *d)
         x.halt = &halt;
         break;
     case TRACE_DEV_DEADLINE:
-        /* a deadline at or before the record's TSC cannot be armed */
-        if (d->u.deadline.tsc != UINT64_MAX && d->u.deadline.tsc <= d->tsc)
-            return TRACE_W_E_ARG;
         deadline.ahead = d->u.deadline.tsc == UINT64_MAX ? 0 : d->u.deadline.tsc - d->tsc;
         x.ev_case = HVRR__DEVICE_EVENT__EV_DEADLINE;
         x.deadline = &deadline;

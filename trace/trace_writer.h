@@ -1,5 +1,7 @@
-/* Trace writer: encodes records with protobuf-c, batches them into zstd
- * frames and hands framed bytes to a caller-supplied write callback.
+/* Trace writer: encodes records (Sync, Exit and DeviceEvent with the
+ * hand-written trace_encode.c, byte for byte what protobuf-c packs; Header,
+ * Checkpoint and End with protobuf-c), batches them into zstd frames and
+ * hands framed bytes to a caller-supplied write callback.
  *
  * Usable freestanding: no stdio, and no allocation unless the caller passes
  * an allocator. Memory is either one caller-provided block of
@@ -42,7 +44,12 @@ struct trace_writer_config {
     trace_write_fn write;
     void *write_ctx;
     const struct trace_allocator *alloc; /* used when init gets no memory */
-    bool protobuf_only; /* encode every record with protobuf-c, no fast path (tests) */
+    bool protobuf_only; /* encode every record with protobuf-c, not trace_encode.c (tests) */
+    /* Called (when set) before the writer runs library code, zstd or
+     * protobuf-c, which may use SSE: the hypervisor saves the guest's FPU
+     * state there (hv/recording/fpu.h). Its own encoding needs no FPU. */
+    void (*lib_enter)(void *ctx);
+    void *lib_ctx;
 };
 
 enum trace_writer_err {

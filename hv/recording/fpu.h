@@ -1,8 +1,10 @@
 /* The FPU section (docs/hypervisor.md, "Recording"): the compressing
- * libraries use SSE, so the first recorder call after an exit saves the
- * guest's x87/SSE state (XSAVE64, RFBM = x87|SSE) and gives the libraries a
- * clean x87 and the default MXCSR; rec_fpu_leave() restores the guest's
- * state before the next VM entry. One section per exit at most. */
+ * libraries use SSE, so before the writer first runs one of them after an
+ * exit (trace_writer_config.lib_enter) the guest's x87/SSE state is saved
+ * (XSAVE64, RFBM = x87|SSE) and the libraries get a clean x87 and the
+ * default MXCSR; rec_fpu_leave() restores the guest's state before the
+ * next VM entry. One section per exit at most, and none in the exits that
+ * compress nothing. */
 #ifndef HVRR_HV_RECORDING_FPU_H
 #define HVRR_HV_RECORDING_FPU_H
 

@@ -5,7 +5,7 @@
 # functions the hypervisor already provides (weak zstd tracing hooks stay
 # null; _GLOBAL_OFFSET_TABLE_ is defined by the final static link).
 RT_FREE_CFLAGS := $(filter-out -mcmodel=kernel,$(FREE_CFLAGS)) -mcmodel=small
-RT_LINK_SRCS   := hv/rt/rt.c trace/trace_writer.c trace/trace_frame.c
+RT_LINK_SRCS   := hv/rt/rt.c trace/trace_writer.c trace/trace_encode.c trace/trace_frame.c
 RT_LINK_OBJS   := $(RT_LINK_SRCS:%.c=$(BUILD)/rt/%.o) $(BUILD)/rt/gen/trace/hvrr.pb-c.o
 STATIC_LIBDIR  ?= $(shell $(CC) -print-multiarch 2>/dev/null | sed 's|^|/usr/lib/|')
 

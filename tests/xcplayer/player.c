@@ -119,7 +119,8 @@ static void do_ack(const struct xp_op *op, uint64_t target)
  * and edge-triggered (ICW1 also drops the edges the PIT setup made), the RTC
  * at register A 0x26 / B 0x02 with its flags read, the 16550 at divisor 12,
  * 16450 mode, no interrupts, its status read; the i8042 command byte 0x45
- * with its output buffer empty; PCI CONFIG_ADDRESS 0. */
+ * with its output buffer empty; the PIIX4 PM, if there, at 0x600 with SCI_EN
+ * set; PCI CONFIG_ADDRESS 0. */
 static void prologue(void)
 {
     outb(0x61, 0x00);
@@ -162,6 +163,17 @@ static void prologue(void)
     outb(0x60, 0x45);
     while (inb(0x64) & 1)
         (void)inb(0x60);
+    /* QEMU's PIIX4 PM (00:01.3, only with -M pc,acpi=on: APIC-platform
+     * traces) at hvrr's ACPI PM base 0x600, SCI_EN set as hvrr's is */
+    outl(0xcf8, 0x80000b00);
+    if (inl(0xcfc) == 0x71138086) {
+        outl(0xcf8, 0x80000b40); /* PMBASE */
+        outl(0xcfc, 0x601);
+        outl(0xcf8, 0x80000b80); /* PMREGMISC: PM I/O space enable */
+        outb(0xcfc, 0x01);
+        outw(0x604, 0x0001);
+        outw(0x600, 0xffff); /* PM1_STS cleared */
+    }
     outl(0xcf8, 0); /* CONFIG_ADDRESS as at power-on (SeaBIOS leaves its last) */
 }
 
