@@ -529,6 +529,29 @@ static void test_timer_divide(void **st)
 
 /* Periodic mode reloads at 0: interrupts every initial * divisor clocks,
  * exactly; missed periods coalesce into one interrupt. Bus 100 MHz. */
+/* A write that makes the timer due at its own instant fires it then, as
+ * an MSR write does (lapic_msr_write), not at the next tick: an expired
+ * one-shot count switched to periodic ("APIC Timer": periodic reloads at
+ * every count of 0) interrupts at the LVT write, so ticking again at that
+ * instant (a checkpoint) changes nothing. */
+static void test_lvt_write_that_makes_the_timer_due_fires_now(void **st)
+{
+    struct fx *f = *st;
+    sw_enable(f);
+    lapic_write(&f->l, LAPIC_TDCR, 0xb, 0); /* /1 at 1 GHz */
+    lapic_write(&f->l, LAPIC_LVT_TMR, 0x30, 0);
+    lapic_write(&f->l, LAPIC_TMICT, 100, 0);
+    lapic_advance(&f->l, 150);
+    assert_int_equal(lapic_ack(&f->l), 0x30);
+    wr(f, LAPIC_EOI, 0);
+    lapic_write(&f->l, LAPIC_LVT_TMR, APIC_TIMER_PERIODIC | 0x31, 1000);
+    assert_int_equal(lapic_pending(&f->l, NULL), LAPIC_INTR_FIXED);
+    uint64_t fired = f->l.timer_fired;
+    lapic_advance(&f->l, 1000);
+    assert_int_equal(f->l.timer_fired, fired);
+    assert_int_equal(lapic_ack(&f->l), 0x31);
+}
+
 static void test_timer_periodic(void **st)
 {
     struct fx *f = *st;
@@ -835,6 +858,7 @@ int main(void)
         cmocka_unit_test_setup(test_timer_oneshot, setup),
         cmocka_unit_test_setup(test_timer_divide, setup),
         cmocka_unit_test_setup(test_timer_periodic, setup),
+        cmocka_unit_test_setup(test_lvt_write_that_makes_the_timer_due_fires_now, setup),
         cmocka_unit_test_setup(test_timer_masked, setup),
         cmocka_unit_test_setup(test_timer_divide_change, setup),
         cmocka_unit_test_setup(test_linux_calibration, setup),

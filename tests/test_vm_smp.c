@@ -463,6 +463,37 @@ static void test_compare_names_the_ap(void **st)
     assert_string_equal(df.path, "lapic1.tpr");
 }
 
+/* An INIT that reaches a local APIC in the middle of an advance (the PIT's
+ * edge through an INIT-mode redirection entry, delivered while the devices
+ * tick, before that APIC's own tick) resets it at the advance's time, not
+ * at whenever the APIC was last brought up to date: the state after one
+ * advance to t equals the state after two (the promise that lets the
+ * recorder leave out advances that changed no output, recorder.h). */
+static void test_init_during_an_advance_is_at_its_time(void **st)
+{
+    (void)st;
+    static struct vm_devices e;
+    static uint8_t a[VM_DEVICES_SAVE_MAX], b[VM_DEVICES_SAVE_MAX];
+    struct vm_devices *d[2] = {&D, &e};
+    for (unsigned i = 0; i < 2; i++) {
+        init_n(d[i], 2);
+        ioapic_entry(d[i], 2, (1ull << 56) | (APIC_DM_INIT << 8)); /* PIT -> INIT to vCPU 1 */
+        out8(d[i], 0x43, 0x34, 0); /* ch0 mode 2, 1193 clocks: an edge every ~1 ms */
+        out8(d[i], 0x40, 0xa9, 0);
+        out8(d[i], 0x40, 0x04, 0);
+        vm_devices_cpu_events_take(d[i], 1, VM_CPU_EV_INIT);
+    }
+    vm_devices_advance(&D, 300000); /* no output changes before the edge */
+    vm_devices_advance(&D, 1500000);
+    vm_devices_advance(&e, 1500000);
+    assert_true(vm_devices_cpu_events(&D, 1) & VM_CPU_EV_INIT);
+    assert_true(vm_devices_cpu_events(&e, 1) & VM_CPU_EV_INIT);
+    assert_int_equal(D.lapic[1].timer_start, e.lapic[1].timer_start);
+    size_t na = vm_devices_save(&D, a, sizeof a), nb = vm_devices_save(&e, b, sizeof b);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+}
+
 /* A layout-3 blob (one local APIC, no CPUS section) still restores into a
  * one-vCPU platform, and into no SMP one. Made from a layout-4 blob: the
  * VMDV version set to 3 and the trailing CPUS section cut. */
@@ -519,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_ap_timer_interrupts_its_cpu),
         cmocka_unit_test(test_save_restore_n_lapics),
         cmocka_unit_test(test_compare_names_the_ap),
+        cmocka_unit_test(test_init_during_an_advance_is_at_its_time),
         cmocka_unit_test(test_layout3_blob_restores),
         cmocka_unit_test(test_cpu_count_normalised),
     };

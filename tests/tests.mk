@@ -18,7 +18,7 @@ unit: unit-build
 # with 0 divergences, and device state must save/restore byte-exactly.
 # devs-soak: DEVS_SOAK_N pseudo-random inputs under ASan+UBSan (make test);
 # fuzz-devices: the same harness under libFuzzer for FUZZ_TIME seconds.
-DEVS_SOAK_N    ?= 1000
+DEVS_SOAK_N    ?= 700
 DEVS_SOAK_SEED ?= 1
 FUZZDEV_BIN := $(BUILD)/host/tests/fuzz_devices
 $(BUILD)/host/tests/fuzz_devices.o: $(TRACE_GEN_H)
@@ -63,7 +63,8 @@ mutants: deps-build
 $(BUILD)/host/mutants/%.o: tests/mutants/%.mut $(DEVS_SRCS) $(wildcard hv/devs/*.h) host-sim/replay.h scripts/mutants.py
 	@mkdir -p $(@D)
 	$(Q)LD=$(LD) python3 scripts/mutants.py devs-object $* $@ $(CC) $(HOST_CFLAGS)
-SOAK_MUTANTS   := pit-mode3-odd-count uart-iir-read-clears-thre-always pic-specific-eoi-rotates
+SOAK_MUTANTS   := pit-mode3-odd-count uart-iir-read-clears-thre-always pic-specific-eoi-rotates \
+                  ioapic-masked-edge-kept lapic-ppr-equal-class-delivered lapic-sipi-while-running
 $(FUZZDEV_BIN): $(SOAK_MUTANTS:%=$(BUILD)/host/mutants/%.o)
 SEEDED_MUTANTS := pit-mode2-low-at-reload pic-specific-eoi-rotates uart-msr-read-clears-lines
 $(BUILD)/host/tests/test_replay_seeded: $(SEEDED_MUTANTS:%=$(BUILD)/host/mutants/%.o)

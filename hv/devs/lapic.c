@@ -677,6 +677,11 @@ void lapic_write(struct lapic *l, uint32_t offset, uint32_t v, uint64_t now_ns)
             break;
         }
     }
+    /* An expiry the write made due (a timer switched from one-shot to
+     * periodic after its count ran out, a divider change) fires now, as
+     * the MSR path does: not at whatever tick comes next, which a
+     * checkpoint at this instant would be. */
+    lapic_advance(l, now_ns);
     update(l);
 }
 

@@ -45,7 +45,12 @@ static void lapic_intr_changed(void *ctx, unsigned line, bool level)
  * live local APIC, which accepts it if it is a destination. Lowest
  * priority goes to one destination only: the lowest APIC ID among them
  * (fixed arbitration, deterministic; the SDM leaves the choice to the
- * hardware). INIT and SIPI change a core's events: the hook hears it. */
+ * hardware). INIT and SIPI change a core's events: the hook hears it.
+ * A message arrives at the platform's time: a destination whose own tick
+ * in this advance is still to come (an I/O APIC message from a PIT, UART
+ * or RTC edge) is brought to that time first, so an INIT ("Local APIC
+ * State After an INIT Reset": the timer restarts stopped) resets it then,
+ * not at its last tick, which depends on how time was stepped. */
 static void apic_bus_send(void *ctx, const struct apic_msg *m)
 {
     struct vm_devices *d = ctx;
@@ -54,6 +59,7 @@ static void apic_bus_send(void *ctx, const struct apic_msg *m)
         if (!lapic_is_dest(l, m))
             continue;
         uint32_t ev = lapic_events(l);
+        lapic_advance(l, d->now_ns);
         lapic_deliver(l, m);
         if (lapic_events(l) != ev && d->hooks.cpu_events)
             d->hooks.cpu_events(d->hooks.ctx, i, lapic_events(l), d->now_ns);
