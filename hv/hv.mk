@@ -64,7 +64,7 @@ GUEST_CFLAGS := -m16 -march=i686 -std=gnu11 -Os -Wall -Wextra -Werror -ffreestan
 $(BUILD)/guests/%.o: tests/guests/%.S $(wildcard tests/guests/*.inc)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -c -nostdlib -ffreestanding -Itests/guests $< -o $@
-$(BUILD)/guests/%.o: tests/guests/%.c tests/guests/guest.h hv/portio.h
+$(BUILD)/guests/%.o: tests/guests/%.c tests/guests/guest.h tests/guests/apic_mmio.h hv/portio.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(GUEST_CFLAGS) -I. -Itests/guests -c $< -o $@
 $(BUILD)/guests/%.bin: $(BUILD)/guests/%.o tests/guests/guest.ld

@@ -12,45 +12,9 @@
  * remote IRR set; the same vector coming edge-triggered clears its TMR bit;
  * the LVT timer in TSC-deadline mode (the model has it though CPUID does not
  * announce it) interrupts no earlier than the deadline. */
-#include "guest.h"
+#include "apic_mmio.h"
 
-#define LAPIC  0xfee00000u
-#define IOAPIC 0xfec00000u
 #define BUS_HZ 1000000000u /* the model's default APIC bus clock */
-
-static inline uint32_t rd(uint32_t a)
-{
-    uint32_t v;
-    __asm__ volatile("movl %%fs:(%1), %0" : "=r"(v) : "r"(a) : "memory");
-    return v;
-}
-
-static inline void wr(uint32_t a, uint32_t v)
-{
-    __asm__ volatile("movl %0, %%fs:(%1)" ::"r"(v), "r"(a) : "memory");
-}
-
-static inline uint32_t lr(uint32_t off)
-{
-    return rd(LAPIC + off);
-}
-
-static inline void lw(uint32_t off, uint32_t v)
-{
-    wr(LAPIC + off, v);
-}
-
-static uint32_t io_rd(uint32_t idx)
-{
-    wr(IOAPIC, idx);
-    return rd(IOAPIC + 0x10);
-}
-
-static void io_wr(uint32_t idx, uint32_t v)
-{
-    wr(IOAPIC, idx);
-    wr(IOAPIC + 0x10, v);
-}
 
 static bool bit(uint32_t base, unsigned vec)
 {

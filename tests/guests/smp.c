@@ -29,10 +29,8 @@
  * BSP; an NMI sent from inside the BSP's NMI handler is held until the
  * handler's IRET (not nested), then taken; LVT LINT0 in NMI mode turns the
  * 8259A's INTR edge (PIT IRQ0) into one NMI. */
-#include "guest.h"
+#include "apic_mmio.h"
 
-#define LAPIC  0xfee00000u
-#define IOAPIC 0xfec00000u
 
 #define AP_STACK 0x5ff0u /* the BSP's is at 0x6ff0 */
 #define TRAMP_A  0x1000u /* SIPI vector 1: the AP's start */
@@ -50,40 +48,6 @@
 #define ICR_SELF    (1u << 18)
 #define ICR_ALL     (2u << 18)
 #define ICR_ALL_BUT (3u << 18)
-
-static inline uint32_t rd(uint32_t a)
-{
-    uint32_t v;
-    __asm__ volatile("movl %%fs:(%1), %0" : "=r"(v) : "r"(a) : "memory");
-    return v;
-}
-
-static inline void wr(uint32_t a, uint32_t v)
-{
-    __asm__ volatile("movl %0, %%fs:(%1)" ::"r"(v), "r"(a) : "memory");
-}
-
-static inline uint32_t lr(uint32_t off)
-{
-    return rd(LAPIC + off);
-}
-
-static inline void lw(uint32_t off, uint32_t v)
-{
-    wr(LAPIC + off, v);
-}
-
-static uint32_t io_rd(uint32_t idx)
-{
-    wr(IOAPIC, idx);
-    return rd(IOAPIC + 0x10);
-}
-
-static void io_wr(uint32_t idx, uint32_t v)
-{
-    wr(IOAPIC, idx);
-    wr(IOAPIC + 0x10, v);
-}
 
 static inline uint64_t rdmsr(uint32_t msr)
 {
