@@ -26,30 +26,6 @@ static void eoi(void)
     lw(0xb0, 0);
 }
 
-/* FS: base 0, limit 4 GiB, kept after the return to real mode. */
-static void unreal_fs(void)
-{
-    static const uint64_t gdt[2] = {0, 0x00cf92000000ffffull};
-    static struct __attribute__((packed)) {
-        uint16_t lim;
-        uint32_t base;
-    } gdtr;
-    gdtr.lim = sizeof gdt - 1;
-    gdtr.base = (uint32_t)(uintptr_t)gdt;
-    __asm__ volatile("lgdtl %0\n\t"
-                     "movl %%cr0, %%eax\n\t"
-                     "orb $1, %%al\n\t"
-                     "movl %%eax, %%cr0\n\t"
-                     "jmp 1f\n"
-                     "1: movw $8, %%bx\n\t"
-                     "movw %%bx, %%fs\n\t"
-                     "andb $0xfe, %%al\n\t"
-                     "movl %%eax, %%cr0\n\t"
-                     "jmp 2f\n"
-                     "2:" ::"m"(gdtr)
-                     : "eax", "ebx", "memory");
-}
-
 static volatile uint32_t n_per, n_one, n_ipi, n_tpr, n_edge, n_level;
 static volatile uint64_t t_first, t_last;
 static volatile bool ipi_isr, ipi_isr_after, per_isr, lvl_rirr, lvl_rirr_after;

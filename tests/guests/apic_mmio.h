@@ -6,6 +6,30 @@
 
 #include "guest.h"
 
+/* FS: base 0, limit 4 GiB, kept after the return to real mode. */
+static inline void unreal_fs(void)
+{
+    static const uint64_t gdt[2] = {0, 0x00cf92000000ffffull};
+    static struct __attribute__((packed)) {
+        uint16_t lim;
+        uint32_t base;
+    } gdtr;
+    gdtr.lim = sizeof gdt - 1;
+    gdtr.base = (uint32_t)(uintptr_t)gdt;
+    __asm__ volatile("lgdtl %0\n\t"
+                     "movl %%cr0, %%eax\n\t"
+                     "orb $1, %%al\n\t"
+                     "movl %%eax, %%cr0\n\t"
+                     "jmp 1f\n"
+                     "1: movw $8, %%bx\n\t"
+                     "movw %%bx, %%fs\n\t"
+                     "andb $0xfe, %%al\n\t"
+                     "movl %%eax, %%cr0\n\t"
+                     "jmp 2f\n"
+                     "2:" ::"m"(gdtr)
+                     : "eax", "ebx", "memory");
+}
+
 #define LAPIC  0xfee00000u
 #define IOAPIC 0xfec00000u
 
