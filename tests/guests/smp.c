@@ -31,7 +31,6 @@
  * 8259A's INTR edge (PIT IRQ0) into one NMI. */
 #include "apic_mmio.h"
 
-
 #define AP_STACK 0x5ff0u /* the BSP's is at 0x6ff0 */
 #define TRAMP_A  0x1000u /* SIPI vector 1: the AP's start */
 #define TRAMP_B  0x2000u /* SIPI vector 2: a start the AP must never take */
